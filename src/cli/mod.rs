@@ -1,0 +1,59 @@
+//! The `unitask` command line: argument parsing and dispatch to one module per command.
+//!
+//! Exit codes are part of the contract: 0 success, 1 an invalid definition (or a failed request),
+//! 2 a usage or I/O error.
+
+mod explain;
+mod validate;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Normalize "what is the status of my upload / import task?" across providers.
+#[derive(Debug, Parser)]
+#[command(name = "unitask", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Check provider definitions: YAML, keys, paths, templates, states, and every example.
+    Validate(validate::Args),
+    /// Print the documentation of a diagnostic code (`UT101` or `invalid-jsonpath`).
+    Explain(explain::Args),
+    /// Print the JSON Schema of the definition format (draft-07).
+    Schema,
+}
+
+/// Exit code: everything fine.
+pub const EXIT_OK: u8 = 0;
+/// Exit code: a definition is invalid.
+pub const EXIT_INVALID: u8 = 1;
+/// Exit code: usage or I/O error.
+pub const EXIT_USAGE: u8 = 2;
+
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            let _ = error.print();
+            return ExitCode::from(if error.use_stderr() {
+                EXIT_USAGE
+            } else {
+                EXIT_OK
+            });
+        }
+    };
+    let code = match cli.command {
+        Command::Validate(args) => validate::run(args),
+        Command::Explain(args) => explain::run(args),
+        Command::Schema => {
+            print!("{}", unitask::validate::json_schema());
+            EXIT_OK
+        }
+    };
+    ExitCode::from(code)
+}

@@ -1,0 +1,19 @@
+//! unitask: one typed answer to "what is the status of my upload / import task?", whatever the
+//! provider.
+//!
+//! The pipeline runs one way (see DESIGN.md):
+//!
+//! 1. [`spec`] reads a `providers/<id>.yaml` file into raw types with source spans;
+//! 2. [`validate`] checks it and lowers it into the [`model`], reporting every problem at once;
+//! 3. the [`runtime`] turns a provider's response into an [`UploadTask`] or a typed [`Error`],
+//!    the same way for every provider.
+
+pub mod model;
+pub mod runtime;
+pub mod spec;
+pub mod syntax;
+pub mod task;
+pub mod validate;
+
+pub use runtime::{Error, ErrorKind};
+pub use task::{File, Progress, State, TaskError, UploadTask};

@@ -1,0 +1,312 @@
+//! The validated IR: what `validate` makes of a definition, and all that the engines read.
+//!
+//! Every path is compiled, every template parsed, every regex built and every name resolved here,
+//! once. Nothing downstream parses a string from a definition again, and nothing downstream needs
+//! the spans: those belong to `spec` and `validate`.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use regex::Regex;
+use serde_json::Value;
+
+use crate::runtime::ErrorKind;
+use crate::spec::{Aggregate, InputLocation, Method, ProgressUnit, ValueType};
+use crate::syntax::jsonpath::JsonPath;
+use crate::syntax::template::Template;
+use crate::task::State;
+
+/// One provider, ready to run.
+#[derive(Debug, Clone)]
+pub struct Provider {
+    pub id: String,
+    pub name: String,
+    pub docs: Option<String>,
+    pub api_version: Option<String>,
+    pub base_url: Template,
+    pub base_url_confirmed: bool,
+    pub inputs: Vec<Input>,
+    /// Index into `inputs` of the task-id input.
+    pub task_id_input: usize,
+    pub request: Request,
+    pub auth: Auth,
+    pub response: ResponsePlan,
+    pub failures: FailurePlan,
+    pub polling: Polling,
+    pub examples: Vec<Example>,
+    pub scenarios: Vec<Scenario>,
+}
+
+impl Provider {
+    /// The task-id input.
+    pub fn task_id_input(&self) -> &Input {
+        &self.inputs[self.task_id_input]
+    }
+
+    pub fn input(&self, name: &str) -> Option<&Input> {
+        self.inputs.iter().find(|i| i.name == name)
+    }
+}
+
+/// A value the caller passes.
+#[derive(Debug, Clone)]
+pub struct Input {
+    pub name: String,
+    pub location: InputLocation,
+    pub required: bool,
+    pub default: Option<String>,
+    /// Anchored: the whole value must match.
+    pub pattern: Option<Regex>,
+    /// The name on the wire (query parameter, header, body field).
+    pub wire_name: String,
+    pub doc: Option<String>,
+}
+
+/// The status request.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub method: Method,
+    pub path: Template,
+    pub flags: Vec<String>,
+    pub query: Vec<(String, String)>,
+    pub headers: Vec<(String, String)>,
+    pub body: Option<Value>,
+}
+
+/// How a request is authenticated; each names the environment variable(s) of its secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Auth {
+    None,
+    Bearer {
+        env: String,
+    },
+    Header {
+        name: String,
+        prefix: String,
+        env: String,
+    },
+    Query {
+        param: String,
+        env: String,
+    },
+    Basic {
+        username_env: String,
+        password_env: String,
+    },
+}
+
+/// How a successful body becomes an `UploadTask`.
+#[derive(Debug, Clone)]
+pub struct ResponsePlan {
+    pub envelope: Option<EnvelopePlan>,
+    pub state: StatePlan,
+    pub id: Option<Field>,
+    pub created_at: Option<Field>,
+    pub started_at: Option<Field>,
+    pub updated_at: Option<Field>,
+    pub completed_at: Option<Field>,
+    pub progress: Option<ProgressPlan>,
+    pub files: Vec<FilesPlan>,
+    pub errors: Vec<ErrorsPlan>,
+    pub extra: Vec<(String, Field)>,
+}
+
+/// An envelope around the payload.
+#[derive(Debug, Clone)]
+pub struct EnvelopePlan {
+    pub when: Option<Condition>,
+    pub root: JsonPath,
+    pub success: Option<Condition>,
+}
+
+/// Where the native status comes from and how it maps.
+#[derive(Debug, Clone)]
+pub struct StatePlan {
+    pub native: NativePlan,
+    pub documented: Vec<String>,
+    pub map: HashMap<String, State>,
+    pub rules: Vec<RulePlan>,
+}
+
+/// The native status source.
+#[derive(Debug, Clone)]
+pub enum NativePlan {
+    String(JsonPath),
+    Integer(JsonPath),
+    /// The path and the name written before `=` in the native text.
+    Boolean(JsonPath, String),
+    /// Candidate paths with the names they produce.
+    Presence(Vec<(JsonPath, String)>),
+    TagKey(JsonPath),
+}
+
+/// A state rule.
+#[derive(Debug, Clone)]
+pub struct RulePlan {
+    /// Empty: any native value.
+    pub native: Vec<String>,
+    pub when: Condition,
+    pub state: State,
+}
+
+/// A compiled condition.
+#[derive(Debug, Clone)]
+pub enum Condition {
+    Equals {
+        path: JsonPath,
+        value: Value,
+        ignore_case: bool,
+    },
+    In {
+        path: JsonPath,
+        values: Vec<Value>,
+        ignore_case: bool,
+    },
+    Exists(JsonPath),
+    Absent(JsonPath),
+    Null(JsonPath),
+    Empty(JsonPath),
+    NonEmpty(JsonPath),
+    All(Vec<Condition>),
+    Any(Vec<Condition>),
+    Not(Box<Condition>),
+}
+
+/// A value read from a body.
+#[derive(Debug, Clone)]
+pub struct Field {
+    pub source: FieldSource,
+    pub kind: ValueType,
+    pub time_format: TimeFormat,
+    pub join: Option<String>,
+    pub aggregate: Option<Aggregate>,
+}
+
+/// Where a field's value comes from.
+#[derive(Debug, Clone)]
+pub enum FieldSource {
+    Path(JsonPath),
+    Constant(String),
+}
+
+/// How a timestamp is written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TimeFormat {
+    Rfc3339,
+    EpochSeconds,
+    EpochMillis,
+    /// A strftime pattern for a naive time, read as UTC.
+    Naive(String),
+}
+
+/// Progress.
+#[derive(Debug, Clone)]
+pub struct ProgressPlan {
+    pub unit: ProgressUnit,
+    pub done: Field,
+    pub total: Option<Field>,
+}
+
+/// Files from items.
+#[derive(Debug, Clone)]
+pub struct FilesPlan {
+    pub each: JsonPath,
+    pub id: Option<Field>,
+    pub name: Option<Field>,
+    pub url: Option<Field>,
+    pub source_url: Option<Field>,
+    pub path: Option<Field>,
+    pub size: Option<Field>,
+    pub mime: Option<Field>,
+    pub md5: Option<Field>,
+}
+
+/// Task errors from items.
+#[derive(Debug, Clone)]
+pub struct ErrorsPlan {
+    pub each: JsonPath,
+    pub message: Field,
+    pub code: Option<Field>,
+    pub item: Option<Field>,
+}
+
+/// How a failed request becomes a typed error.
+#[derive(Debug, Clone, Default)]
+pub struct FailurePlan {
+    pub bodies: Vec<ErrorBodyPlan>,
+    pub codes: HashMap<String, ErrorKind>,
+    pub statuses: HashMap<u16, ErrorKind>,
+    pub in_body: Vec<(Condition, ErrorKind)>,
+    pub retryable_statuses: Vec<u16>,
+    pub retryable_codes: Vec<String>,
+    pub retry_after_header: Option<String>,
+}
+
+/// One error body shape.
+#[derive(Debug, Clone)]
+pub struct ErrorBodyPlan {
+    pub code: Option<Field>,
+    pub message: Option<Field>,
+}
+
+/// Polling hints.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Polling {
+    pub interval: Duration,
+    pub max_interval: Duration,
+    pub backoff: f64,
+}
+
+impl Default for Polling {
+    fn default() -> Self {
+        Polling {
+            interval: Duration::from_secs(2),
+            max_interval: Duration::from_secs(60),
+            backoff: 1.5,
+        }
+    }
+}
+
+/// An example response and what it must produce.
+#[derive(Debug, Clone)]
+pub struct Example {
+    pub name: String,
+    pub inputs: Vec<(String, String)>,
+    pub response: ExampleResponse,
+    pub expect: Expectation,
+}
+
+/// An example HTTP response.
+#[derive(Debug, Clone)]
+pub struct ExampleResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+/// What an example must produce: the `UploadTask` as JSON (without `provider` and `raw`, with
+/// defaults filled in), or an error.
+#[derive(Debug, Clone)]
+pub enum Expectation {
+    Task(serde_json::Map<String, Value>),
+    Error(ExpectedError),
+}
+
+/// An expected error; `None` fields are not compared.
+#[derive(Debug, Clone)]
+pub struct ExpectedError {
+    pub kind: ErrorKind,
+    pub code: Option<String>,
+    pub message: Option<String>,
+    pub retryable: Option<bool>,
+    pub retry_after: Option<u64>,
+}
+
+/// A lifecycle for the sandbox.
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    pub name: String,
+    pub task_id: String,
+    /// Indexes into `examples`.
+    pub steps: Vec<usize>,
+}

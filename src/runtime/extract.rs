@@ -1,0 +1,395 @@
+//! Reading typed values out of a JSON body with compiled [`Field`]s, and testing [`Condition`]s.
+//!
+//! Absent and null read as `None`. A value of the wrong type is an [`ExtractError`] naming the path
+//! and what was found; the caller turns it into a `decode` error with an excerpt of the body.
+
+use serde_json::Value;
+
+use crate::model::{Condition, Field, FieldSource, TimeFormat};
+use crate::spec::{Aggregate, ValueType};
+use crate::syntax::jsonpath::JsonPath;
+
+/// A value that is there but not what the definition says it is.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{path}` should be {expected}, found {found}")]
+pub struct ExtractError {
+    pub path: String,
+    pub expected: &'static str,
+    pub found: String,
+}
+
+fn mismatch(field: &Field, expected: &'static str, found: &Value) -> ExtractError {
+    ExtractError {
+        path: match &field.source {
+            FieldSource::Path(path) => path.to_string(),
+            FieldSource::Constant(text) => format!("const {text}"),
+        },
+        expected,
+        found: describe(found),
+    }
+}
+
+/// A short description of a JSON value for messages: `a string "abc"`, `an object`.
+pub fn describe(value: &Value) -> String {
+    match value {
+        Value::Null => "null".into(),
+        Value::Bool(b) => format!("a boolean {b}"),
+        Value::Number(n) => format!("a number {n}"),
+        Value::String(s) if s.chars().count() > 40 => {
+            format!("a string {:?}…", s.chars().take(40).collect::<String>())
+        }
+        Value::String(s) => format!("a string {s:?}"),
+        Value::Array(_) => "an array".into(),
+        Value::Object(_) => "an object".into(),
+    }
+}
+
+/// The nodes a field selects, nulls dropped. Constants are handled by the callers.
+fn nodes<'a>(path: &JsonPath, root: &'a Value) -> Vec<&'a Value> {
+    path.select(root)
+        .into_iter()
+        .filter(|v| !v.is_null())
+        .collect()
+}
+
+fn first<'a>(path: &JsonPath, root: &'a Value) -> Option<&'a Value> {
+    path.first(root).filter(|v| !v.is_null())
+}
+
+/// Reads a field as text: strings as they are, numbers and booleans as written, `join` for lists.
+pub fn text(field: &Field, root: &Value) -> Result<Option<String>, ExtractError> {
+    let path = match &field.source {
+        FieldSource::Constant(text) => return Ok(Some(text.clone())),
+        FieldSource::Path(path) => path,
+    };
+    if let Some(separator) = &field.join {
+        let mut parts = Vec::new();
+        for node in nodes(path, root) {
+            match node {
+                Value::Array(items) => {
+                    for item in items.iter().filter(|v| !v.is_null()) {
+                        parts.push(scalar_text(field, item)?);
+                    }
+                }
+                other => parts.push(scalar_text(field, other)?),
+            }
+        }
+        return Ok((!parts.is_empty()).then(|| parts.join(separator)));
+    }
+    match first(path, root) {
+        None => Ok(None),
+        Some(value) => scalar_text(field, value).map(Some),
+    }
+}
+
+fn scalar_text(field: &Field, value: &Value) -> Result<String, ExtractError> {
+    match value {
+        Value::String(s) => Ok(s.clone()),
+        Value::Number(n) => Ok(n.to_string()),
+        Value::Bool(b) => Ok(b.to_string()),
+        other => Err(mismatch(field, "a string", other)),
+    }
+}
+
+/// Reads a field as a number: JSON numbers, or strings holding one (`"42.5"`). `aggregate: sum`
+/// adds every selected number; `aggregate: count` counts the selected nodes.
+pub fn number(field: &Field, root: &Value) -> Result<Option<f64>, ExtractError> {
+    let path = match &field.source {
+        FieldSource::Constant(text) => {
+            return text
+                .trim()
+                .parse::<f64>()
+                .map(Some)
+                .map_err(|_| mismatch(field, "a number", &Value::String(text.clone())));
+        }
+        FieldSource::Path(path) => path,
+    };
+    match field.aggregate {
+        Some(Aggregate::Count) => Ok(Some(nodes(path, root).len() as f64)),
+        Some(Aggregate::Sum) => {
+            let selected = nodes(path, root);
+            if selected.is_empty() {
+                return Ok(None);
+            }
+            selected
+                .into_iter()
+                .try_fold(0.0, |sum, v| scalar_number(field, v).map(|n| sum + n))
+                .map(Some)
+        }
+        None => first(path, root)
+            .map(|v| scalar_number(field, v))
+            .transpose(),
+    }
+}
+
+fn scalar_number(field: &Field, value: &Value) -> Result<f64, ExtractError> {
+    let parsed = match value {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => s.trim().parse::<f64>().ok().filter(|f| f.is_finite()),
+        _ => None,
+    };
+    parsed.ok_or_else(|| mismatch(field, "a number", value))
+}
+
+/// Reads a field as a whole number (strings holding one are accepted).
+pub fn integer(field: &Field, root: &Value) -> Result<Option<i64>, ExtractError> {
+    match number(field, root)? {
+        None => Ok(None),
+        Some(n) if n.fract() == 0.0 && n.abs() < 9.007_199_254_740_992e15 => Ok(Some(n as i64)),
+        Some(n) => Err(mismatch(field, "a whole number", &Value::from(n))),
+    }
+}
+
+/// Reads a field as a boolean.
+pub fn boolean(field: &Field, root: &Value) -> Result<Option<bool>, ExtractError> {
+    let value = match &field.source {
+        FieldSource::Constant(text) => return Ok(Some(text == "true")),
+        FieldSource::Path(path) => first(path, root),
+    };
+    match value {
+        None => Ok(None),
+        Some(Value::Bool(b)) => Ok(Some(*b)),
+        Some(other) => Err(mismatch(field, "a boolean", other)),
+    }
+}
+
+/// Reads a field as a timestamp in its declared format.
+pub fn timestamp(field: &Field, root: &Value) -> Result<Option<jiff::Timestamp>, ExtractError> {
+    let value = match &field.source {
+        FieldSource::Constant(text) => Value::String(text.clone()),
+        FieldSource::Path(path) => match first(path, root) {
+            None => return Ok(None),
+            Some(v) => v.clone(),
+        },
+    };
+    parse_timestamp(&field.time_format, &value)
+        .map(Some)
+        .ok_or_else(|| mismatch(field, expected_time(&field.time_format), &value))
+}
+
+fn expected_time(format: &TimeFormat) -> &'static str {
+    match format {
+        TimeFormat::Rfc3339 => "an RFC 3339 timestamp",
+        TimeFormat::EpochSeconds => "epoch seconds",
+        TimeFormat::EpochMillis => "epoch milliseconds",
+        TimeFormat::Naive(_) => "a time in the declared format",
+    }
+}
+
+/// Parses one timestamp value; `None` when it does not fit the format.
+pub fn parse_timestamp(format: &TimeFormat, value: &Value) -> Option<jiff::Timestamp> {
+    let epoch = |scale: f64| -> Option<jiff::Timestamp> {
+        let n = match value {
+            Value::Number(n) => n.as_f64()?,
+            Value::String(s) => s.trim().parse::<f64>().ok()?,
+            _ => return None,
+        };
+        let nanos = n * scale;
+        if !nanos.is_finite() || nanos.abs() > 2.5e20 {
+            return None;
+        }
+        jiff::Timestamp::from_nanosecond(nanos.round() as i128).ok()
+    };
+    match format {
+        TimeFormat::Rfc3339 => value.as_str()?.parse::<jiff::Timestamp>().ok(),
+        TimeFormat::EpochSeconds => epoch(1e9),
+        TimeFormat::EpochMillis => epoch(1e6),
+        TimeFormat::Naive(pattern) => {
+            let text = value.as_str()?;
+            let civil = jiff::civil::DateTime::strptime(pattern, text).ok()?;
+            civil
+                .to_zoned(jiff::tz::TimeZone::UTC)
+                .ok()
+                .map(|z| z.timestamp())
+        }
+    }
+}
+
+/// Reads a field as the JSON value of its declared type (for `extra`).
+pub fn typed(field: &Field, root: &Value) -> Result<Option<Value>, ExtractError> {
+    Ok(match field.kind {
+        ValueType::String => text(field, root)?.map(Value::String),
+        ValueType::Integer => integer(field, root)?.map(Value::from),
+        ValueType::Number => number(field, root)?.map(|n| {
+            if n.fract() == 0.0 && n.abs() < 9.007_199_254_740_992e15 {
+                Value::from(n as i64)
+            } else {
+                Value::from(n)
+            }
+        }),
+        ValueType::Boolean => boolean(field, root)?.map(Value::Bool),
+        ValueType::Timestamp => timestamp(field, root)?.map(|t| Value::String(t.to_string())),
+        ValueType::Json => match &field.source {
+            FieldSource::Constant(text) => Some(Value::String(text.clone())),
+            FieldSource::Path(path) if field.join.is_some() || !path.is_singular() => {
+                if field.join.is_some() {
+                    text(field, root)?.map(Value::String)
+                } else {
+                    let all: Vec<Value> = nodes(path, root).into_iter().cloned().collect();
+                    (!all.is_empty()).then_some(Value::Array(all))
+                }
+            }
+            FieldSource::Path(path) => first(path, root).cloned(),
+        },
+    })
+}
+
+/// Tests a condition on `root`.
+pub fn holds(condition: &Condition, root: &Value) -> bool {
+    match condition {
+        Condition::Equals {
+            path,
+            value,
+            ignore_case,
+        } => path
+            .select(root)
+            .into_iter()
+            .any(|node| same(node, value, *ignore_case)),
+        Condition::In {
+            path,
+            values,
+            ignore_case,
+        } => path
+            .select(root)
+            .into_iter()
+            .any(|node| values.iter().any(|v| same(node, v, *ignore_case))),
+        Condition::Exists(path) => !path.select(root).is_empty(),
+        Condition::Absent(path) => path.select(root).is_empty(),
+        Condition::Null(path) => path.select(root).into_iter().any(Value::is_null),
+        Condition::Empty(path) => !path.select(root).into_iter().any(is_filled),
+        Condition::NonEmpty(path) => path.select(root).into_iter().any(is_filled),
+        Condition::All(all) => all.iter().all(|c| holds(c, root)),
+        Condition::Any(any) => any.iter().any(|c| holds(c, root)),
+        Condition::Not(inner) => !holds(inner, root),
+    }
+}
+
+fn is_filled(value: &Value) -> bool {
+    match value {
+        Value::Null => false,
+        Value::String(s) => !s.is_empty(),
+        Value::Array(items) => !items.is_empty(),
+        Value::Object(map) => !map.is_empty(),
+        Value::Bool(_) | Value::Number(_) => true,
+    }
+}
+
+/// JSON equality where numbers compare by value and strings may ignore case.
+pub fn same(a: &Value, b: &Value, ignore_case: bool) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
+        (Value::String(x), Value::String(y)) if ignore_case => x.eq_ignore_ascii_case(y),
+        _ => a == b,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn field(path: &str) -> Field {
+        Field {
+            source: FieldSource::Path(JsonPath::parse(path).expect(path)),
+            kind: ValueType::Json,
+            time_format: TimeFormat::Rfc3339,
+            join: None,
+            aggregate: None,
+        }
+    }
+
+    #[test]
+    fn numbers_in_strings_and_sums() {
+        let body = json!({"p": "42.5", "parts": [{"Size": 2}, {"Size": 3}], "bad": {"x": 1}});
+        assert_eq!(number(&field("$.p"), &body), Ok(Some(42.5)));
+        let mut sum = field("$.parts[*].Size");
+        sum.aggregate = Some(Aggregate::Sum);
+        assert_eq!(number(&sum, &body), Ok(Some(5.0)));
+        let mut count = field("$.parts[*]");
+        count.aggregate = Some(Aggregate::Count);
+        assert_eq!(number(&count, &body), Ok(Some(2.0)));
+        assert_eq!(number(&field("$.missing"), &body), Ok(None));
+        let error = number(&field("$.bad"), &body).expect_err("object is no number");
+        assert_eq!(
+            error.to_string(),
+            "`$.bad` should be a number, found an object"
+        );
+    }
+
+    #[test]
+    fn timestamps_in_every_format() {
+        let utc = |s: &str| s.parse::<jiff::Timestamp>().expect(s);
+        let cases = [
+            (
+                TimeFormat::Rfc3339,
+                json!("2024-05-02T10:00:00.120Z"),
+                utc("2024-05-02T10:00:00.12Z"),
+            ),
+            (
+                TimeFormat::EpochSeconds,
+                json!(1714644000.5),
+                utc("2024-05-02T10:00:00.5Z"),
+            ),
+            (
+                TimeFormat::EpochSeconds,
+                json!("1714644000"),
+                utc("2024-05-02T10:00:00Z"),
+            ),
+            (
+                TimeFormat::EpochMillis,
+                json!(1714644000120_i64),
+                utc("2024-05-02T10:00:00.12Z"),
+            ),
+            (
+                TimeFormat::Naive("%Y-%m-%d %H:%M:%S".into()),
+                json!("2024-05-02 10:00:00"),
+                utc("2024-05-02T10:00:00Z"),
+            ),
+        ];
+        for (format, value, expected) in cases {
+            assert_eq!(
+                parse_timestamp(&format, &value),
+                Some(expected),
+                "{format:?} {value}"
+            );
+        }
+        assert_eq!(parse_timestamp(&TimeFormat::Rfc3339, &json!(12)), None);
+        assert_eq!(
+            parse_timestamp(&TimeFormat::EpochSeconds, &json!(1e300)),
+            None
+        );
+    }
+
+    #[test]
+    fn joins_lists_into_text() {
+        let mut joined = field("$.path");
+        joined.join = Some("/".into());
+        let body = json!({"path": ["foo", "bar", "a.mp4"]});
+        assert_eq!(text(&joined, &body), Ok(Some("foo/bar/a.mp4".into())));
+    }
+
+    #[test]
+    fn conditions() {
+        let body = json!({"code": "success", "errors": [], "n": 1, "x": null});
+        let path = |p: &str| JsonPath::parse(p).expect(p);
+        let eq = Condition::Equals {
+            path: path("$.code"),
+            value: json!("Success"),
+            ignore_case: true,
+        };
+        assert!(holds(&eq, &body));
+        assert!(holds(&Condition::Empty(path("$.errors")), &body));
+        assert!(holds(&Condition::Empty(path("$.missing")), &body));
+        assert!(!holds(&Condition::NonEmpty(path("$.errors")), &body));
+        assert!(holds(&Condition::Null(path("$.x")), &body));
+        assert!(holds(&Condition::Exists(path("$.x")), &body));
+        assert!(holds(&Condition::Absent(path("$.y")), &body));
+        let one = Condition::In {
+            path: path("$.n"),
+            values: vec![json!(1.0), json!(2)],
+            ignore_case: false,
+        };
+        assert!(holds(&one, &body));
+        assert!(!holds(&Condition::Not(Box::new(one)), &body));
+    }
+}

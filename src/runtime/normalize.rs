@@ -1,0 +1,341 @@
+//! Status code + headers + body → `UploadTask` or a typed [`Error`].
+//!
+//! The order matters and is the same for every provider: a non-2xx status is a failure; a body
+//! that is not JSON is a decode error; a failure reported inside the body (`failures.in_body`, or
+//! an envelope whose success test fails) is a failure; otherwise the payload is mapped.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::model::{Field, Provider, StatePlan};
+use crate::runtime::error::excerpt;
+use crate::runtime::extract::{self, ExtractError};
+use crate::runtime::{Error, ErrorKind};
+use crate::task::{File, Progress, State, TaskError, UploadTask};
+
+/// A response as the transport (or an example, or the sandbox) hands it over.
+#[derive(Debug, Clone, Copy)]
+pub struct Response<'a> {
+    pub status: u16,
+    /// Header names compare case-insensitively.
+    pub headers: &'a [(String, String)],
+    pub body: &'a [u8],
+}
+
+impl Response<'_> {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Normalizes one response for `task_id`.
+pub fn normalize(
+    provider: &Provider,
+    task_id: &str,
+    response: Response<'_>,
+) -> Result<UploadTask, Error> {
+    if !(200..300).contains(&response.status) {
+        let body: Option<Value> = serde_json::from_slice(response.body).ok();
+        return Err(failure(provider, response, body.as_ref(), None));
+    }
+    let body: Value = serde_json::from_slice(response.body).map_err(|e| {
+        Error::decode(
+            response.status,
+            format!("the body is not valid JSON: {e}"),
+            response.body,
+        )
+    })?;
+    for (condition, kind) in &provider.failures.in_body {
+        if extract::holds(condition, &body) {
+            return Err(failure(provider, response, Some(&body), Some(*kind)));
+        }
+    }
+    let plan = &provider.response;
+    let mut payload = &body;
+    if let Some(envelope) = &plan.envelope
+        && envelope
+            .when
+            .as_ref()
+            .is_none_or(|w| extract::holds(w, &body))
+    {
+        if let Some(success) = &envelope.success
+            && !extract::holds(success, &body)
+        {
+            return Err(failure(
+                provider,
+                response,
+                Some(&body),
+                Some(ErrorKind::InvalidRequest),
+            ));
+        }
+        payload = envelope.root.first(&body).ok_or_else(|| {
+            Error::decode(
+                response.status,
+                format!("the envelope has no payload at `{}`", envelope.root),
+                response.body,
+            )
+        })?;
+    }
+    map_task(provider, task_id, payload, &body)
+        .map_err(|e| Error::decode(response.status, e.to_string(), response.body))
+}
+
+/// Maps a payload into a task; `body` is kept as `raw`.
+fn map_task(
+    provider: &Provider,
+    task_id: &str,
+    payload: &Value,
+    body: &Value,
+) -> Result<UploadTask, MapError> {
+    let plan = &provider.response;
+    let native = native_status(&plan.state, payload)?;
+    let state = state_of(&plan.state, &native, payload);
+    let id = match &plan.id {
+        Some(field) => extract::text(field, payload)?.unwrap_or_else(|| task_id.to_owned()),
+        None => task_id.to_owned(),
+    };
+    let time = |field: &Option<Field>| -> Result<Option<jiff::Timestamp>, ExtractError> {
+        match field {
+            Some(field) => extract::timestamp(field, payload),
+            None => Ok(None),
+        }
+    };
+    let progress = match &plan.progress {
+        Some(progress) => match extract::number(&progress.done, payload)? {
+            Some(done) => Some(Progress {
+                done,
+                total: match &progress.total {
+                    Some(total) => extract::number(total, payload)?,
+                    None => None,
+                },
+                unit: progress.unit,
+            }),
+            None => None,
+        },
+        None => None,
+    };
+    let mut files = Vec::new();
+    for spec in &plan.files {
+        for item in spec.each.select(payload) {
+            if item.is_null() {
+                continue;
+            }
+            let text = |field: &Option<Field>| -> Result<Option<String>, ExtractError> {
+                match field {
+                    Some(field) => extract::text(field, item),
+                    None => Ok(None),
+                }
+            };
+            let size = match &spec.size {
+                Some(field) => extract::integer(field, item)?.and_then(|n| u64::try_from(n).ok()),
+                None => None,
+            };
+            files.push(File {
+                id: text(&spec.id)?,
+                name: text(&spec.name)?,
+                url: text(&spec.url)?,
+                source_url: text(&spec.source_url)?,
+                path: text(&spec.path)?,
+                size,
+                mime: text(&spec.mime)?,
+                md5: text(&spec.md5)?,
+            });
+        }
+    }
+    let mut errors = Vec::new();
+    for spec in &plan.errors {
+        for item in spec.each.select(payload) {
+            if item.is_null() {
+                continue;
+            }
+            let optional = |field: &Option<Field>| -> Result<Option<String>, ExtractError> {
+                match field {
+                    Some(field) => extract::text(field, item),
+                    None => Ok(None),
+                }
+            };
+            errors.push(TaskError {
+                code: optional(&spec.code)?,
+                message: extract::text(&spec.message, item)?.unwrap_or_default(),
+                item: optional(&spec.item)?,
+            });
+        }
+    }
+    let mut extra = indexmap::IndexMap::with_capacity(plan.extra.len());
+    for (name, field) in &plan.extra {
+        if let Some(value) = extract::typed(field, payload)? {
+            extra.insert(name.clone(), value);
+        }
+    }
+    Ok(UploadTask {
+        provider: provider.id.clone(),
+        id,
+        state,
+        native_status: native,
+        terminal: state.is_terminal(),
+        progress,
+        created_at: time(&plan.created_at)?,
+        started_at: time(&plan.started_at)?,
+        updated_at: time(&plan.updated_at)?,
+        completed_at: time(&plan.completed_at)?,
+        files,
+        errors,
+        extra,
+        raw: body.clone(),
+    })
+}
+
+/// Why a payload could not be mapped.
+#[derive(Debug, thiserror::Error)]
+enum MapError {
+    #[error(transparent)]
+    Field(#[from] ExtractError),
+    #[error("the status field `{0}` is missing")]
+    MissingStatus(String),
+    #[error("the status field `{path}` should be {expected}, found {found}")]
+    StatusType {
+        path: String,
+        expected: &'static str,
+        found: String,
+    },
+}
+
+/// The native status text.
+fn native_status(plan: &StatePlan, payload: &Value) -> Result<String, MapError> {
+    use crate::model::NativePlan;
+    let wrong =
+        |path: &crate::syntax::jsonpath::JsonPath, expected, found: &Value| MapError::StatusType {
+            path: path.to_string(),
+            expected,
+            found: extract::describe(found),
+        };
+    let present = |path: &crate::syntax::jsonpath::JsonPath| {
+        path.first(payload)
+            .filter(|v| !v.is_null())
+            .ok_or_else(|| MapError::MissingStatus(path.to_string()))
+    };
+    match &plan.native {
+        NativePlan::String(path) => match present(path)? {
+            Value::String(s) => Ok(s.clone()),
+            Value::Number(n) => Ok(n.to_string()),
+            other => Err(wrong(path, "a string", other)),
+        },
+        NativePlan::Integer(path) => match present(path)? {
+            Value::Number(n) if n.is_i64() || n.is_u64() => Ok(n.to_string()),
+            Value::String(s) if s.trim().parse::<i64>().is_ok() => Ok(s.trim().to_owned()),
+            other => Err(wrong(path, "an integer", other)),
+        },
+        NativePlan::Boolean(path, name) => match present(path)? {
+            Value::Bool(b) => Ok(format!("{name}={b}")),
+            other => Err(wrong(path, "a boolean", other)),
+        },
+        NativePlan::Presence(candidates) => Ok(candidates
+            .iter()
+            .find(|(path, _)| path.first(payload).is_some_and(|v| !v.is_null()))
+            .map_or_else(|| "none".to_owned(), |(_, name)| name.clone())),
+        NativePlan::TagKey(path) => match present(path)? {
+            Value::Object(map) if map.len() == 1 => {
+                Ok(map.keys().next().cloned().unwrap_or_default())
+            }
+            Value::String(s) => Ok(s.clone()),
+            other => Err(wrong(path, "an object with a single key", other)),
+        },
+    }
+}
+
+/// Rules first, in order; then the value map; else `unknown`.
+fn state_of(plan: &StatePlan, native: &str, payload: &Value) -> State {
+    for rule in &plan.rules {
+        if (rule.native.is_empty() || rule.native.iter().any(|n| n == native))
+            && extract::holds(&rule.when, payload)
+        {
+            return rule.state;
+        }
+    }
+    plan.map.get(native).copied().unwrap_or(State::Unknown)
+}
+
+/// A failure: the provider's code and message from the first error body shape that matches,
+/// the kind from the code, the given kind, or the status, in that order.
+fn failure(
+    provider: &Provider,
+    response: Response<'_>,
+    body: Option<&Value>,
+    kind: Option<ErrorKind>,
+) -> Error {
+    let failures = &provider.failures;
+    // The shape that finds the most of its fields wins; the first among equals.
+    let mut best: (usize, Option<String>, Option<String>) = (0, None, None);
+    if let Some(body) = body {
+        for shape in &failures.bodies {
+            let read = |f: &Option<Field>| {
+                f.as_ref()
+                    .and_then(|f| extract::text(f, body).ok().flatten())
+                    .filter(|s| !s.is_empty())
+            };
+            let code = read(&shape.code);
+            let message = read(&shape.message);
+            let found = usize::from(code.is_some()) + usize::from(message.is_some());
+            if found > best.0 {
+                best = (found, code, message);
+            }
+        }
+    }
+    let (_, code, message) = best;
+    let kind = code
+        .as_deref()
+        .and_then(|c| failures.codes.get(c).copied())
+        .or(kind)
+        .or_else(|| failures.statuses.get(&response.status).copied())
+        .unwrap_or_else(|| ErrorKind::from_status(response.status));
+    let retry_after = retry_after(provider, response);
+    let retryable = failures.retryable_statuses.contains(&response.status)
+        || code
+            .as_deref()
+            .is_some_and(|c| failures.retryable_codes.iter().any(|r| r == c))
+        || (retry_after.is_some() && kind == ErrorKind::RateLimited);
+    let message = message.unwrap_or_else(|| match body {
+        Some(_) => format!(
+            "HTTP {} with no message the definition can read",
+            response.status
+        ),
+        None if response.body.is_empty() => format!("HTTP {} with an empty body", response.status),
+        None => format!("HTTP {} with a body that is not JSON", response.status),
+    });
+    let excerpt = body
+        .is_none()
+        .then(|| excerpt(response.body))
+        .filter(|e| !e.is_empty());
+    Error {
+        kind,
+        status: Some(response.status),
+        code,
+        message,
+        retryable,
+        retry_after,
+        excerpt,
+    }
+}
+
+/// `Retry-After` (seconds or an HTTP date) or the definition's own header (seconds).
+fn retry_after(provider: &Provider, response: Response<'_>) -> Option<Duration> {
+    let own = provider
+        .failures
+        .retry_after_header
+        .as_deref()
+        .and_then(|name| response.header(name))
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    let standard = response.header("retry-after").and_then(|v| {
+        let v = v.trim();
+        v.parse::<u64>().ok().or_else(|| {
+            let date = jiff::fmt::rfc2822::parse(v).ok()?.timestamp();
+            let wait = date.as_second() - jiff::Timestamp::now().as_second();
+            Some(u64::try_from(wait.max(0)).unwrap_or(0))
+        })
+    });
+    standard.or(own).map(Duration::from_secs)
+}

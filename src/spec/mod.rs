@@ -1,0 +1,783 @@
+//! The definition format: raw serde types that mirror a `providers/<id>.yaml` file.
+//!
+//! This module is the only definition of the format. The JSON Schema (`unitask schema`,
+//! `providers/provider.schema.json`) is derived from these types, and `validate` turns them into
+//! the checked [`crate::model`] that both engines read. Nothing here interprets a value: strings
+//! that hold a mini-language (JSONPath, URL templates, regexes, durations) stay strings with their
+//! span, so `validate` can point inside them.
+
+pub mod de;
+pub mod node;
+pub mod span;
+
+use std::borrow::Cow;
+use std::fmt;
+use std::marker::PhantomData;
+
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
+use serde::Deserialize;
+use serde::de::{Deserializer, MapAccess, Visitor};
+
+pub use span::{Span, Spanned};
+
+/// A text value with its span: a JSONPath, a template, a name.
+pub type Text = Spanned<String>;
+
+/// One provider's "get upload / import task status" API.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "unitask provider definition")]
+pub struct Definition {
+    /// The provider id; must equal the file name without `.yaml` (lowercase, digits, `-`).
+    pub id: Text,
+    /// A human name for the provider and operation.
+    pub name: String,
+    /// The provider's documentation page for this operation.
+    #[serde(default)]
+    pub docs: Option<String>,
+    /// The provider API version this definition describes (informational).
+    #[serde(default)]
+    pub api_version: Option<String>,
+    /// The base URL, possibly with `{host_input}` placeholders (each constrained by a pattern).
+    /// Plain `http://` is only allowed for loopback hosts.
+    pub base_url: Text,
+    /// `false` when the base URL could not be confirmed from the provider's documentation: callers
+    /// are told to pass their own (`--base-url`).
+    #[serde(default = "yes")]
+    pub base_url_confirmed: bool,
+    /// The values a caller passes: task id, path segments, host names, query and header values.
+    pub inputs: OrderedMap<Input>,
+    /// How the status request is made.
+    pub request: Request,
+    /// How the request is authenticated. Secrets come from environment variables or the caller.
+    pub auth: Auth,
+    /// How a successful response body maps into the unified `UploadTask`.
+    pub response: Response,
+    /// How failed requests (and failures reported inside a 200) map into a typed error.
+    #[serde(default)]
+    pub failures: Failures,
+    /// Polling hints for `watch`.
+    #[serde(default)]
+    pub polling: Option<Polling>,
+    /// Example responses with the exact `UploadTask` or error each must produce.
+    #[serde(default)]
+    pub examples: Vec<Example>,
+    /// Lifecycles (sequences of examples) that the sandbox plays for one task id.
+    #[serde(default)]
+    pub scenarios: Vec<Scenario>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// A value the caller passes.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Input {
+    /// Where the value goes: a `{placeholder}` in the path or the base URL's host, a query
+    /// parameter, a header, or a top-level field of the JSON request body.
+    #[serde(rename = "in")]
+    pub location: Spanned<InputLocation>,
+    /// `task_id` marks the input that identifies the task; exactly one input has it.
+    #[serde(default)]
+    pub role: Option<Spanned<InputRole>>,
+    /// Whether the caller must give a value. Defaults to true for path and host inputs without a
+    /// default, false otherwise.
+    #[serde(default)]
+    pub required: Option<bool>,
+    /// The value used when the caller gives none.
+    #[serde(default)]
+    pub default: Option<Text>,
+    /// A regular expression the whole value must match (anchored automatically).
+    #[serde(default)]
+    pub pattern: Option<Text>,
+    /// The parameter or header name on the wire, when it differs from the input's name.
+    #[serde(default)]
+    pub wire_name: Option<Text>,
+    /// What the value is, for `--help`, generated docs and the JSON Schema.
+    #[serde(default)]
+    pub doc: Option<String>,
+}
+
+/// Where an input's value is placed in the request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum InputLocation {
+    Path,
+    Host,
+    Query,
+    Header,
+    Body,
+}
+
+/// The role an input plays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum InputRole {
+    TaskId,
+}
+
+/// The status request.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Request {
+    /// `GET` (default), or `POST` for APIs that read with a JSON body.
+    #[serde(default)]
+    pub method: Method,
+    /// The path template, e.g. `/files/v3/tasks/{task_id}/status`; every `{name}` is a declared
+    /// path input and every path input appears.
+    pub path: Text,
+    /// Valueless query flags, sent as `?name` (e.g. `upload`).
+    #[serde(default)]
+    pub flags: Vec<Text>,
+    /// Fixed query parameters.
+    #[serde(default)]
+    pub query: OrderedMap<Text>,
+    /// Fixed headers.
+    #[serde(default)]
+    pub headers: OrderedMap<Text>,
+    /// A fixed JSON body for `POST`; `in: body` inputs are added as top-level fields.
+    #[serde(default)]
+    #[schemars(with = "Option<serde_json::Map<String, serde_json::Value>>")]
+    pub body: Option<Spanned<serde_json::Value>>,
+}
+
+/// An HTTP method.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+pub enum Method {
+    #[default]
+    #[serde(alias = "get")]
+    GET,
+    #[serde(alias = "post")]
+    POST,
+}
+
+/// How the request is authenticated. A secret is read from the named environment variable unless
+/// the library caller passes it.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Auth {
+    /// No credentials.
+    None,
+    /// `Authorization: Bearer <secret>`.
+    Bearer(SecretSource),
+    /// A named header, with an optional prefix before the secret.
+    Header(HeaderAuth),
+    /// A query parameter.
+    Query(QueryAuth),
+    /// HTTP basic auth from two secrets.
+    Basic(BasicAuth),
+}
+
+/// Where a secret comes from.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SecretSource {
+    /// The environment variable that holds the secret.
+    pub env: Text,
+}
+
+/// A secret in a named header.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HeaderAuth {
+    /// The header name, e.g. `Access-Token`.
+    pub name: Text,
+    /// Text sent before the secret, e.g. `Token `.
+    #[serde(default)]
+    pub prefix: Option<Text>,
+    /// The environment variable that holds the secret.
+    pub env: Text,
+}
+
+/// A secret in a query parameter.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct QueryAuth {
+    /// The query parameter name, e.g. `access_token`.
+    pub param: Text,
+    /// The environment variable that holds the secret.
+    pub env: Text,
+}
+
+/// HTTP basic auth.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BasicAuth {
+    /// The environment variable that holds the user name.
+    pub username_env: Text,
+    /// The environment variable that holds the password.
+    pub password_env: Text,
+}
+
+/// How a successful body becomes an `UploadTask`. Paths are evaluated on the payload root (the
+/// body, or the envelope's `root`).
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Response {
+    /// An envelope around the payload, such as `{code, message, data}`.
+    #[serde(default)]
+    pub envelope: Option<Envelope>,
+    /// Where the native status comes from and how it maps to a unified state.
+    pub state: StateSpec,
+    /// The task id and timestamps.
+    #[serde(default)]
+    pub fields: Fields,
+    /// Progress, from counts, a sum, or a percent field.
+    #[serde(default)]
+    pub progress: Option<ProgressSpec>,
+    /// Files the task produced: each entry selects items and maps their fields.
+    #[serde(default)]
+    pub files: Vec<FilesSpec>,
+    /// Task-level failures the provider reports in the body.
+    #[serde(default)]
+    pub errors: Vec<ErrorsSpec>,
+    /// Provider-specific typed values, by name.
+    #[serde(default)]
+    pub extra: OrderedMap<FieldSpec>,
+}
+
+/// An envelope around the payload.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Envelope {
+    /// Only bodies matching this condition are enveloped (e.g. `exists: $.code`); absent means all.
+    #[serde(default)]
+    pub when: Option<Condition>,
+    /// The payload root inside the envelope, e.g. `$.data`.
+    pub root: Text,
+    /// The envelope's success test, on the whole body. A body that fails it is a request error,
+    /// read with `failures.bodies`.
+    #[serde(default)]
+    pub success: Option<Condition>,
+}
+
+/// The unified state.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StateSpec {
+    /// Where the native status comes from.
+    pub native: Spanned<NativeSource>,
+    /// Every value the provider documents, as the native status text. `validate` insists each
+    /// one is mapped (by `map` or by a rule).
+    #[serde(default)]
+    pub documented: Vec<Text>,
+    /// Native status text → state.
+    #[serde(default)]
+    pub map: OrderedMap<Text>,
+    /// Ordered rules, tried before `map`; the first that matches sets the state.
+    #[serde(default)]
+    pub rules: Vec<StateRule>,
+}
+
+/// Where the native status comes from, and what its text looks like.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum NativeSource {
+    /// A string field; the text is the string.
+    String(Text),
+    /// An integer field (or a string holding one); the text is the decimal number.
+    Integer(Text),
+    /// A boolean field; the text is `name=true` or `name=false`, `name` being the field's name.
+    Boolean(Text),
+    /// The first of these paths that is present and not null; the text is its last field name,
+    /// or `none` when none is present.
+    Presence(Vec<Text>),
+    /// An object with a single key that names the status (`{"Running": {...}}`); the text is the key.
+    TagKey(Text),
+}
+
+/// A rule: when the condition holds (and the native text is one of `native`, if given), the
+/// state is `state`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StateRule {
+    /// Restrict the rule to these native values.
+    #[serde(default)]
+    pub native: Vec<Text>,
+    /// The condition, on the payload root.
+    pub when: Condition,
+    /// The state when the rule matches.
+    pub state: Text,
+}
+
+/// A test on the JSON body. Paths select nodes; a test on several nodes holds if it holds for one.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Condition {
+    /// The value equals `value` (numbers compare by value; `ignore_case` for strings).
+    Equals(Comparison),
+    /// The value is one of `values`.
+    In(Membership),
+    /// The path selects a node (null included).
+    Exists(Text),
+    /// The path selects nothing.
+    Absent(Text),
+    /// The path selects a null.
+    Null(Text),
+    /// The value is absent, null, `""`, `[]` or `{}`.
+    Empty(Text),
+    /// The value is present and not null, `""`, `[]` or `{}`.
+    NonEmpty(Text),
+    /// Every condition holds.
+    All(Vec<Spanned<Condition>>),
+    /// At least one condition holds.
+    Any(Vec<Spanned<Condition>>),
+    /// The condition does not hold.
+    Not(Box<Spanned<Condition>>),
+}
+
+/// `equals`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Comparison {
+    pub path: Text,
+    #[schemars(with = "serde_json::Value")]
+    pub value: Spanned<serde_json::Value>,
+    #[serde(default)]
+    pub ignore_case: bool,
+}
+
+/// `in`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Membership {
+    pub path: Text,
+    #[schemars(with = "Vec<serde_json::Value>")]
+    pub values: Spanned<Vec<serde_json::Value>>,
+    #[serde(default)]
+    pub ignore_case: bool,
+}
+
+/// The task id and timestamps.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Fields {
+    /// The task id the provider reports; absent means the task-id input.
+    #[serde(default)]
+    pub id: Option<FieldSpec>,
+    #[serde(default)]
+    pub created_at: Option<FieldSpec>,
+    #[serde(default)]
+    pub started_at: Option<FieldSpec>,
+    #[serde(default)]
+    pub updated_at: Option<FieldSpec>,
+    #[serde(default)]
+    pub completed_at: Option<FieldSpec>,
+}
+
+/// A value read from the body: a JSONPath string, or a mapping with a path and a conversion.
+#[derive(Debug, Default)]
+pub struct FieldSpec {
+    pub span: Span,
+    /// The JSONPath (relative to the payload root, or to the item in `files`/`errors`).
+    pub path: Option<Text>,
+    /// A fixed text instead of a path.
+    pub constant: Option<Text>,
+    /// The value's type (for `extra`; other fields have a fixed type).
+    pub kind: Option<Spanned<ValueType>>,
+    /// How a timestamp is written: `rfc3339` (default), `epoch_seconds`, `epoch_millis`, or a
+    /// strftime pattern for naive UTC times such as `%Y-%m-%d %H:%M:%S`.
+    pub format: Option<Text>,
+    /// Join every selected value (array items included) into one string with this separator.
+    pub join: Option<Text>,
+    /// Combine every selected value: `sum` adds numbers, `count` counts nodes.
+    pub aggregate: Option<Spanned<Aggregate>>,
+}
+
+/// The written form of a [`FieldSpec`] mapping.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct FieldSpecMap {
+    /// The JSONPath.
+    #[serde(default)]
+    path: Option<Text>,
+    /// A fixed text instead of a path.
+    #[serde(default, rename = "const")]
+    constant: Option<Text>,
+    /// The value's type: string, integer, number, boolean, timestamp or json (default).
+    #[serde(default, rename = "type")]
+    kind: Option<Spanned<ValueType>>,
+    /// Timestamp format: `rfc3339`, `epoch_seconds`, `epoch_millis`, or a strftime pattern.
+    #[serde(default)]
+    format: Option<Text>,
+    /// Join the selected values into one string with this separator.
+    #[serde(default)]
+    join: Option<Text>,
+    /// `sum` or `count` over the selected values.
+    #[serde(default)]
+    aggregate: Option<Spanned<Aggregate>>,
+}
+
+/// A typed value's type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ValueType {
+    String,
+    Integer,
+    Number,
+    Boolean,
+    Timestamp,
+    Json,
+}
+
+/// How several selected values combine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Aggregate {
+    Sum,
+    Count,
+}
+
+impl<'de> Deserialize<'de> for FieldSpec {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        // The spanned wrapper gives the node's span; the inner enum picks string or mapping.
+        let spanned = Spanned::<FieldSpecOrPath>::deserialize(deserializer)?;
+        Ok(match spanned.value {
+            FieldSpecOrPath::Path(path) => FieldSpec {
+                span: spanned.span,
+                path: Some(Spanned::new(spanned.span, path)),
+                ..FieldSpec::default()
+            },
+            FieldSpecOrPath::Map(map) => FieldSpec {
+                span: spanned.span,
+                path: map.path,
+                constant: map.constant,
+                kind: map.kind,
+                format: map.format,
+                join: map.join,
+                aggregate: map.aggregate,
+            },
+        })
+    }
+}
+
+/// A string or a mapping, told apart by the node's shape (no buffering, so spans survive).
+enum FieldSpecOrPath {
+    Path(String),
+    Map(FieldSpecMap),
+}
+
+impl<'de> Deserialize<'de> for FieldSpecOrPath {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ShapeVisitor;
+
+        impl<'de> Visitor<'de> for ShapeVisitor {
+            type Value = FieldSpecOrPath;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSONPath string or a mapping with `path`")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(FieldSpecOrPath::Path(v.to_owned()))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                FieldSpecMap::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    .map(FieldSpecOrPath::Map)
+            }
+        }
+        deserializer.deserialize_any(ShapeVisitor)
+    }
+}
+
+impl JsonSchema for FieldSpec {
+    fn schema_name() -> Cow<'static, str> {
+        "FieldSpec".into()
+    }
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        let map = generator.subschema_for::<FieldSpecMap>();
+        json_schema!({
+            "description": "A JSONPath string, or a mapping with a path and a conversion.",
+            "anyOf": [{ "type": "string" }, map]
+        })
+    }
+}
+
+/// Progress.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProgressSpec {
+    /// What `done` and `total` count.
+    pub unit: Spanned<ProgressUnit>,
+    /// Work done: a count, a sum (`aggregate: sum`) or a percent (numbers in strings are read).
+    pub done: FieldSpec,
+    /// Work in all, when known.
+    #[serde(default)]
+    pub total: Option<FieldSpec>,
+}
+
+/// What progress counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProgressUnit {
+    Items,
+    Bytes,
+    Percent,
+}
+
+/// Files: every node `each` selects is an item; the other paths are relative to the item.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FilesSpec {
+    /// Selects the items (an absent path yields none).
+    pub each: Text,
+    #[serde(default)]
+    pub id: Option<FieldSpec>,
+    #[serde(default)]
+    pub name: Option<FieldSpec>,
+    #[serde(default)]
+    pub url: Option<FieldSpec>,
+    #[serde(default)]
+    pub source_url: Option<FieldSpec>,
+    #[serde(default)]
+    pub path: Option<FieldSpec>,
+    #[serde(default)]
+    pub size: Option<FieldSpec>,
+    #[serde(default)]
+    pub mime: Option<FieldSpec>,
+    #[serde(default)]
+    pub md5: Option<FieldSpec>,
+}
+
+/// Task-level errors: every node `each` selects is one error.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ErrorsSpec {
+    /// Selects the error items.
+    pub each: Text,
+    /// The message (required; relative to the item, `$` is the item itself).
+    pub message: FieldSpec,
+    #[serde(default)]
+    pub code: Option<FieldSpec>,
+    /// The item the error is about (a source URL, a file name).
+    #[serde(default)]
+    pub item: Option<FieldSpec>,
+}
+
+/// How a failed request (non-2xx, a failed envelope, or a failure inside a 200) becomes an error.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Failures {
+    /// Error body shapes; the one that finds the most of its fields wins (the first among equals).
+    #[serde(default)]
+    pub bodies: Vec<ErrorBody>,
+    /// Provider error code → error kind (takes precedence over the HTTP status).
+    #[serde(default)]
+    pub codes: OrderedMap<Text>,
+    /// HTTP status → error kind, over the built-in table (401 unauthorized, 403 forbidden,
+    /// 404 not_found, 408 timeout, 429 rate_limited, other 4xx invalid_request, 5xx server).
+    #[serde(default)]
+    pub statuses: OrderedMap<Text>,
+    /// Failures reported inside a 2xx body, tested on the whole body in order.
+    #[serde(default)]
+    pub in_body: Vec<InBodyFailure>,
+    /// HTTP statuses worth retrying (default 408, 429, 500, 502, 503, 504).
+    #[serde(default)]
+    pub retryable_statuses: Option<Vec<Spanned<u16>>>,
+    /// Provider error codes worth retrying.
+    #[serde(default)]
+    pub retryable_codes: Vec<Text>,
+    /// A header, besides `Retry-After`, that says how many seconds to wait.
+    #[serde(default)]
+    pub retry_after_header: Option<Text>,
+}
+
+/// One error body shape.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ErrorBody {
+    /// The provider's error code.
+    #[serde(default)]
+    pub code: Option<FieldSpec>,
+    /// The human message.
+    #[serde(default)]
+    pub message: Option<FieldSpec>,
+}
+
+/// A failure reported inside a 2xx body.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InBodyFailure {
+    /// The test, on the whole body.
+    pub when: Condition,
+    /// The error kind (a provider code found in `codes` wins).
+    pub kind: Text,
+}
+
+/// Polling hints for `watch`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Polling {
+    /// The first wait between polls, e.g. `2s`.
+    pub interval: Text,
+    /// The longest wait while a task stays unchanged, e.g. `30s`.
+    #[serde(default)]
+    pub max_interval: Option<Text>,
+    /// The factor the wait grows by while a task stays unchanged (≥ 1).
+    #[serde(default)]
+    pub backoff: Option<Spanned<f64>>,
+}
+
+/// An example response and what it must produce.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Example {
+    /// A unique name (scenarios refer to it).
+    pub name: Text,
+    /// Input values; the task id defaults to `example-task`.
+    #[serde(default)]
+    pub inputs: OrderedMap<Text>,
+    /// The response.
+    pub response: ExampleResponse,
+    /// The exact `UploadTask` (without `provider` and `raw`); omitted keys must be null or empty,
+    /// `id` defaults to the task id and `terminal` to what the state implies.
+    #[serde(default)]
+    pub expect: Option<Spanned<OrderedMap<Spanned<AnyValue>>>>,
+    /// The exact error instead.
+    #[serde(default)]
+    pub expect_error: Option<ExpectedError>,
+}
+
+/// An example HTTP response.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExampleResponse {
+    /// The HTTP status (default 200).
+    #[serde(default = "ok")]
+    pub status: Spanned<u16>,
+    /// Response headers.
+    #[serde(default)]
+    pub headers: OrderedMap<Text>,
+    /// The JSON body, written as YAML.
+    #[serde(default)]
+    pub body: Option<Spanned<AnyValue>>,
+    /// The body as raw text instead (for malformed or truncated bodies).
+    #[serde(default)]
+    pub text: Option<Text>,
+}
+
+fn ok() -> Spanned<u16> {
+    Spanned::new(Span::default(), 200)
+}
+
+/// An expected error.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectedError {
+    /// The error kind.
+    pub kind: Text,
+    /// The provider's error code.
+    #[serde(default)]
+    pub code: Option<Text>,
+    /// The provider's message (compared when given).
+    #[serde(default)]
+    pub message: Option<Text>,
+    /// Whether the request may be retried (default: what the kind and status imply).
+    #[serde(default)]
+    pub retryable: Option<Spanned<bool>>,
+    /// Seconds to wait, as the response said.
+    #[serde(default)]
+    pub retry_after: Option<Spanned<u64>>,
+}
+
+/// A lifecycle the sandbox plays: each poll of `task_id` serves the next example.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    pub name: Text,
+    /// The task id this scenario answers for.
+    pub task_id: Text,
+    /// Example names, in order; the last repeats.
+    pub steps: Vec<Text>,
+}
+
+/// Any JSON value, written as YAML.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(transparent)]
+pub struct AnyValue(pub serde_json::Value);
+
+impl JsonSchema for AnyValue {
+    fn schema_name() -> Cow<'static, str> {
+        "AnyValue".into()
+    }
+    fn inline_schema() -> bool {
+        true
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!(true)
+    }
+}
+
+/// A mapping whose keys keep their spans and order.
+#[derive(Debug)]
+pub struct OrderedMap<V>(pub Vec<(Text, V)>);
+
+impl<V> Default for OrderedMap<V> {
+    fn default() -> Self {
+        OrderedMap(Vec::new())
+    }
+}
+
+impl<V> OrderedMap<V> {
+    pub fn iter(&self) -> impl Iterator<Item = (&Text, &V)> {
+        self.0.iter().map(|(k, v)| (k, v))
+    }
+    pub fn get(&self, key: &str) -> Option<&V> {
+        self.0.iter().find(|(k, _)| k.value == key).map(|(_, v)| v)
+    }
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl<'de, V: Deserialize<'de>> Deserialize<'de> for OrderedMap<V> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct MapVisitor<V>(PhantomData<V>);
+
+        impl<'de, V: Deserialize<'de>> Visitor<'de> for MapVisitor<V> {
+            type Value = OrderedMap<V>;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a mapping")
+            }
+            fn visit_unit<E>(self) -> Result<Self::Value, E> {
+                Ok(OrderedMap(Vec::new()))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(0));
+                while let Some(entry) = map.next_entry()? {
+                    entries.push(entry);
+                }
+                Ok(OrderedMap(entries))
+            }
+        }
+        deserializer.deserialize_map(MapVisitor(PhantomData))
+    }
+}
+
+impl<V: JsonSchema> JsonSchema for OrderedMap<V> {
+    fn schema_name() -> Cow<'static, str> {
+        format!("Map_of_{}", V::schema_name()).into()
+    }
+    fn inline_schema() -> bool {
+        true
+    }
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        let value = generator.subschema_for::<V>();
+        json_schema!({ "type": "object", "additionalProperties": value })
+    }
+}
+
+/// The JSON Schema of the format (draft-07, for yaml-language-server), as pretty JSON.
+pub fn json_schema() -> String {
+    let settings = schemars::generate::SchemaSettings::draft07();
+    let generator = settings.into_generator();
+    let schema = generator.into_root_schema_for::<Definition>();
+    let mut text = serde_json::to_string_pretty(&schema).unwrap_or_default();
+    text.push('\n');
+    text
+}

@@ -1,0 +1,322 @@
+//! The YAML document as a tree of spanned nodes.
+//!
+//! `serde-saphyr` parses the text (syntax errors, alias budgets) into this tree; every node keeps the
+//! byte range it came from, so any later stage can point a caret at it. The tree keeps duplicate
+//! keys (the parser is told to pass them through) so that [`duplicate_keys`] can report all of them
+//! instead of stopping at the first.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+
+use crate::spec::span::Span;
+
+/// A YAML node with the byte range of its source text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Node {
+    pub span: Span,
+    pub kind: NodeKind,
+}
+
+/// The shape of a node. Scalars keep the type YAML 1.2 core inference gave them; the typed
+/// deserializer turns them back into text where a string is expected (see `spec::de`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum NodeKind {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Str(String),
+    Seq(Vec<Node>),
+    Map(Vec<(Key, Node)>),
+}
+
+/// A mapping key: its text (non-string scalars are kept as written) and where it is.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Key {
+    pub span: Span,
+    pub text: String,
+}
+
+/// A YAML syntax error, with the 1-based line and column the parser reported.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SyntaxError {
+    pub message: String,
+    pub line: usize,
+    pub column: usize,
+}
+
+impl Node {
+    /// A short, lowercase name of the node's type, for messages ("a string", "a mapping").
+    pub fn type_name(&self) -> &'static str {
+        match self.kind {
+            NodeKind::Null => "null",
+            NodeKind::Bool(_) => "a boolean",
+            NodeKind::Int(_) => "an integer",
+            NodeKind::Float(_) => "a number",
+            NodeKind::Str(_) => "a string",
+            NodeKind::Seq(_) => "a sequence",
+            NodeKind::Map(_) => "a mapping",
+        }
+    }
+
+    /// The node as JSON (examples' bodies and expectations are written in YAML).
+    pub fn to_json(&self) -> serde_json::Value {
+        use serde_json::Value;
+        match &self.kind {
+            NodeKind::Null => Value::Null,
+            NodeKind::Bool(b) => Value::Bool(*b),
+            NodeKind::Int(i) => Value::from(*i),
+            NodeKind::Float(f) => {
+                serde_json::Number::from_f64(*f).map_or(Value::Null, Value::Number)
+            }
+            NodeKind::Str(s) => Value::String(s.clone()),
+            NodeKind::Seq(items) => Value::Array(items.iter().map(Node::to_json).collect()),
+            NodeKind::Map(entries) => Value::Object(
+                entries
+                    .iter()
+                    .map(|(k, v)| (k.text.clone(), v.to_json()))
+                    .collect(),
+            ),
+        }
+    }
+
+    /// The value under `key` when this node is a mapping (the first, if the key is repeated).
+    pub fn get(&self, key: &str) -> Option<&Node> {
+        match &self.kind {
+            NodeKind::Map(entries) => entries.iter().find(|(k, _)| k.text == key).map(|(_, v)| v),
+            _ => None,
+        }
+    }
+
+    /// The key node of `key` when this node is a mapping.
+    pub fn key(&self, key: &str) -> Option<&Key> {
+        match &self.kind {
+            NodeKind::Map(entries) => entries.iter().find(|(k, _)| k.text == key).map(|(k, _)| k),
+            _ => None,
+        }
+    }
+}
+
+/// Parses YAML text into a node tree.
+pub fn parse(source: &str) -> Result<Node, SyntaxError> {
+    let mut options = serde_saphyr::Options::default();
+    options.duplicate_keys = serde_saphyr::DuplicateKeyPolicy::PassThrough;
+    options.strict_booleans = true;
+    options.with_snippet = false;
+    let parsed: Result<RawNode, _> = serde_saphyr::from_str_with_options(source, options);
+    match parsed {
+        Ok(raw) => Ok(raw.into_node(source)),
+        Err(error) => {
+            let (line, column) = error.location().map_or((1, 1), |l| {
+                (l.line().max(1) as usize, l.column().max(1) as usize)
+            });
+            let message = error.to_string();
+            // The parser appends its own position; the diagnostic shows it already.
+            let message = match message.rfind(" at line ") {
+                Some(cut) => message[..cut].to_string(),
+                None => message,
+            };
+            Err(SyntaxError {
+                message,
+                line,
+                column,
+            })
+        }
+    }
+}
+
+/// Every repeated key in every mapping of the tree: (the repeated key, the first occurrence).
+pub fn duplicate_keys(root: &Node) -> Vec<(&Key, &Key)> {
+    let mut found = Vec::new();
+    let mut stack = vec![root];
+    while let Some(node) = stack.pop() {
+        match &node.kind {
+            NodeKind::Map(entries) => {
+                let mut seen: HashMap<&str, &Key> = HashMap::with_capacity(entries.len());
+                for (key, value) in entries {
+                    if let Some(first) = seen.get(key.text.as_str()) {
+                        found.push((key, *first));
+                    } else {
+                        seen.insert(&key.text, key);
+                    }
+                    stack.push(value);
+                }
+            }
+            NodeKind::Seq(items) => stack.extend(items.iter()),
+            _ => {}
+        }
+    }
+    found.sort_by_key(|(key, _)| key.span.start);
+    found
+}
+
+/// What serde-saphyr hands us: values with its own span type, converted to [`Node`] afterwards.
+struct RawNode {
+    span: serde_saphyr::Span,
+    kind: RawKind,
+}
+
+enum RawKind {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Str(String),
+    Seq(Vec<RawNode>),
+    Map(Vec<(serde_saphyr::Spanned<String>, RawNode)>),
+}
+
+impl RawNode {
+    fn into_node(self, source: &str) -> Node {
+        let span = to_span(self.span, source);
+        let kind = match self.kind {
+            RawKind::Null => NodeKind::Null,
+            RawKind::Bool(b) => NodeKind::Bool(b),
+            RawKind::Int(i) => NodeKind::Int(i),
+            RawKind::Float(f) => NodeKind::Float(f),
+            RawKind::Str(s) => NodeKind::Str(s),
+            RawKind::Seq(items) => {
+                NodeKind::Seq(items.into_iter().map(|n| n.into_node(source)).collect())
+            }
+            RawKind::Map(entries) => NodeKind::Map(
+                entries
+                    .into_iter()
+                    .map(|(k, v)| {
+                        let key = Key {
+                            span: to_span(k.referenced.span(), source),
+                            text: k.value,
+                        };
+                        (key, v.into_node(source))
+                    })
+                    .collect(),
+            ),
+        };
+        Node { span, kind }
+    }
+}
+
+fn to_span(span: serde_saphyr::Span, source: &str) -> Span {
+    let start = span
+        .byte_offset()
+        .map_or(0, |o| o as usize)
+        .min(source.len());
+    let len = span.byte_len().map_or(0, |l| l as usize);
+    let end = (start + len).min(source.len());
+    Span { start, end }
+}
+
+impl<'de> Deserialize<'de> for RawNode {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let spanned = serde_saphyr::Spanned::<RawKind>::deserialize(deserializer)?;
+        Ok(RawNode {
+            span: spanned.referenced.span(),
+            kind: spanned.value,
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for RawKind {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(RawVisitor)
+    }
+}
+
+struct RawVisitor;
+
+impl<'de> Visitor<'de> for RawVisitor {
+    type Value = RawKind;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any YAML value")
+    }
+    fn visit_unit<E>(self) -> Result<RawKind, E> {
+        Ok(RawKind::Null)
+    }
+    fn visit_none<E>(self) -> Result<RawKind, E> {
+        Ok(RawKind::Null)
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<RawKind, D::Error> {
+        RawKind::deserialize(d)
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<RawKind, E> {
+        Ok(RawKind::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<RawKind, E> {
+        Ok(RawKind::Int(v))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<RawKind, E> {
+        Ok(i64::try_from(v).map_or(RawKind::Float(v as f64), RawKind::Int))
+    }
+    fn visit_i128<E>(self, v: i128) -> Result<RawKind, E> {
+        Ok(i64::try_from(v).map_or(RawKind::Float(v as f64), RawKind::Int))
+    }
+    fn visit_u128<E>(self, v: u128) -> Result<RawKind, E> {
+        Ok(i64::try_from(v).map_or(RawKind::Float(v as f64), RawKind::Int))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<RawKind, E> {
+        Ok(RawKind::Float(v))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<RawKind, E> {
+        Ok(RawKind::Str(v.to_owned()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<RawKind, E> {
+        Ok(RawKind::Str(v))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<RawKind, A::Error> {
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+        while let Some(item) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(RawKind::Seq(items))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawKind, A::Error> {
+        let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(0));
+        while let Some(entry) = map.next_entry()? {
+            entries.push(entry);
+        }
+        Ok(RawKind::Map(entries))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spans_point_at_source_text() {
+        let source = "id: demo\nstate:\n  path: '$.a'\n  n: 12\n";
+        let root = parse(source).expect("valid yaml");
+        let state = root.get("state").expect("state");
+        let path = state.get("path").expect("path");
+        assert_eq!(&source[path.span.start..path.span.end], "'$.a'");
+        let n = state.get("n").expect("n");
+        assert_eq!(n.kind, NodeKind::Int(12));
+        assert_eq!(&source[n.span.start..n.span.end], "12");
+    }
+
+    #[test]
+    fn duplicate_keys_are_kept_and_found() {
+        let root = parse("a: 1\nb:\n  c: 1\n  c: 2\na: 3\n").expect("valid yaml");
+        let dups = duplicate_keys(&root);
+        let names: Vec<_> = dups.iter().map(|(k, _)| k.text.as_str()).collect();
+        assert_eq!(names, ["c", "a"]);
+    }
+
+    #[test]
+    fn yaml_1_1_booleans_stay_strings() {
+        let root = parse("a: y\nb: no\n").expect("valid yaml");
+        assert_eq!(
+            root.get("a").map(|n| &n.kind),
+            Some(&NodeKind::Str("y".into()))
+        );
+    }
+
+    #[test]
+    fn tab_indentation_is_a_syntax_error_with_its_line() {
+        let error = parse("a:\n\tb: 1\n").expect_err("tabs are not indentation");
+        assert_eq!(error.line, 2);
+        assert!(!error.message.contains("at line"), "{}", error.message);
+    }
+}

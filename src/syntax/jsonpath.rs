@@ -1,0 +1,252 @@
+//! JSONPath (RFC 9535), parsed once by `jsonpath-rust` and lowered where possible.
+//!
+//! Most paths in definitions are chains of names and indexes (`$.data.status`, `$.parts[0]`);
+//! those are lowered to [`Step`]s and walked directly, with no query engine per request. Anything
+//! else (wildcards, filters, slices, descendants) keeps the parsed query and runs it.
+
+use std::fmt;
+
+use jsonpath_rust::parser::errors::JsonPathError;
+use jsonpath_rust::parser::model::{JpQuery, Segment, Selector};
+use jsonpath_rust::parser::parse_json_path;
+use serde_json::Value;
+
+/// A compiled path.
+#[derive(Debug, Clone)]
+pub struct JsonPath {
+    text: String,
+    plan: Plan,
+}
+
+#[derive(Debug, Clone)]
+enum Plan {
+    /// Names and indexes only: at most one node.
+    Simple(Vec<Step>),
+    /// A full query.
+    Query(Box<JpQuery>),
+}
+
+/// One step of a lowered path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    Name(String),
+    Index(i64),
+}
+
+/// Why a path does not parse, and the byte offset of the offending character.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct PathError {
+    pub message: String,
+    pub offset: usize,
+}
+
+impl JsonPath {
+    /// Parses and lowers `text`.
+    pub fn parse(text: &str) -> Result<JsonPath, PathError> {
+        if !text.starts_with('$') {
+            return Err(PathError {
+                message: "a JSONPath starts with `$`".into(),
+                offset: 0,
+            });
+        }
+        let query = parse_json_path(text).map_err(|e| path_error(text, e))?;
+        let plan = match lower(&query) {
+            Some(steps) => Plan::Simple(steps),
+            None => Plan::Query(Box::new(query)),
+        };
+        Ok(JsonPath {
+            text: text.to_owned(),
+            plan,
+        })
+    }
+
+    /// The path as written.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// The lowered steps, when the path is a chain of names and indexes.
+    pub fn steps(&self) -> Option<&[Step]> {
+        match &self.plan {
+            Plan::Simple(steps) => Some(steps),
+            Plan::Query(_) => None,
+        }
+    }
+
+    /// True when the path can select at most one node.
+    pub fn is_singular(&self) -> bool {
+        matches!(self.plan, Plan::Simple(_))
+    }
+
+    /// The last field name of the path (`$.data.confirmed` → `confirmed`), if it ends in a name.
+    pub fn last_name(&self) -> Option<&str> {
+        match &self.plan {
+            Plan::Simple(steps) => match steps.last() {
+                Some(Step::Name(name)) => Some(name),
+                _ => None,
+            },
+            Plan::Query(query) => match query.segments.last() {
+                Some(Segment::Selector(Selector::Name(name))) => Some(unquote(name)),
+                _ => None,
+            },
+        }
+    }
+
+    /// The first node the path selects.
+    pub fn first<'a>(&self, root: &'a Value) -> Option<&'a Value> {
+        match &self.plan {
+            Plan::Simple(steps) => walk(root, steps),
+            Plan::Query(_) => self.select(root).into_iter().next(),
+        }
+    }
+
+    /// Every node the path selects, in document order.
+    pub fn select<'a>(&self, root: &'a Value) -> Vec<&'a Value> {
+        match &self.plan {
+            Plan::Simple(steps) => walk(root, steps).into_iter().collect(),
+            Plan::Query(query) => jsonpath_rust::query::js_path_process(query, root)
+                .map(|refs| refs.into_iter().map(|r| r.val()).collect())
+                .unwrap_or_default(),
+        }
+    }
+}
+
+impl fmt::Display for JsonPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+fn walk<'a>(root: &'a Value, steps: &[Step]) -> Option<&'a Value> {
+    let mut node = root;
+    for step in steps {
+        node = match (step, node) {
+            (Step::Name(name), Value::Object(map)) => map.get(name)?,
+            (Step::Index(i), Value::Array(items)) => {
+                let index = if *i < 0 {
+                    items.len().checked_sub(i.unsigned_abs() as usize)?
+                } else {
+                    usize::try_from(*i).ok()?
+                };
+                items.get(index)?
+            }
+            _ => return None,
+        };
+    }
+    Some(node)
+}
+
+/// jsonpath-rust keeps name selectors with their quotes (`'a'`); steps hold the bare name.
+fn unquote(name: &str) -> &str {
+    let bytes = name.as_bytes();
+    if bytes.len() >= 2
+        && (bytes[0] == b'\'' || bytes[0] == b'"')
+        && bytes[bytes.len() - 1] == bytes[0]
+    {
+        &name[1..name.len() - 1]
+    } else {
+        name
+    }
+}
+
+fn lower(query: &JpQuery) -> Option<Vec<Step>> {
+    query
+        .segments
+        .iter()
+        .map(|segment| match segment {
+            Segment::Selector(Selector::Name(name)) => {
+                let bare = unquote(name);
+                // Escapes inside quoted names are left to the query engine.
+                (!bare.contains('\\')).then(|| Step::Name(bare.to_owned()))
+            }
+            Segment::Selector(Selector::Index(i)) => Some(Step::Index(*i)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn path_error(text: &str, error: JsonPathError) -> PathError {
+    match error {
+        JsonPathError::PestError(pest_error) => {
+            let offset = match pest_error.location {
+                pest::error::InputLocation::Pos(p) => p,
+                pest::error::InputLocation::Span((s, _)) => s,
+            }
+            .min(text.len());
+            let message = match text[offset..].chars().next() {
+                Some(c) => format!("unexpected `{c}` in JSONPath"),
+                None => "JSONPath ends too early".to_owned(),
+            };
+            PathError { message, offset }
+        }
+        JsonPathError::MaxNestingDepthExceeded(depth) => PathError {
+            message: format!("JSONPath nests deeper than {depth} levels"),
+            offset: 0,
+        },
+        other => PathError {
+            message: format!("invalid JSONPath: {other}"),
+            offset: 0,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn lowers_names_and_indexes() {
+        let table: [(&str, Option<Vec<Step>>); 6] = [
+            ("$", Some(vec![])),
+            (
+                "$.data.status",
+                Some(vec![Step::Name("data".into()), Step::Name("status".into())]),
+            ),
+            ("$['task id']", Some(vec![Step::Name("task id".into())])),
+            (
+                "$.parts[-1]",
+                Some(vec![Step::Name("parts".into()), Step::Index(-1)]),
+            ),
+            ("$.parts[*].Size", None),
+            ("$.errors[?@.code == 'x']", None),
+        ];
+        for (text, steps) in table {
+            let path = JsonPath::parse(text).expect(text);
+            assert_eq!(path.steps().map(<[Step]>::to_vec), steps, "{text}");
+            assert_eq!(path.to_string(), text);
+        }
+    }
+
+    #[test]
+    fn selects_like_the_query_engine() {
+        let body = json!({"data": {"status": 1, "parts": [{"Size": 2}, {"Size": 3}]}});
+        let cases = [
+            ("$.data.status", vec![json!(1)]),
+            ("$.data.parts[-1].Size", vec![json!(3)]),
+            ("$.data.parts[*].Size", vec![json!(2), json!(3)]),
+            ("$.data.missing", vec![]),
+            ("$.data.status.deeper", vec![]),
+        ];
+        for (text, expected) in cases {
+            let path = JsonPath::parse(text).expect(text);
+            let got: Vec<Value> = path.select(&body).into_iter().cloned().collect();
+            assert_eq!(got, expected, "{text}");
+        }
+    }
+
+    #[test]
+    fn errors_point_at_the_offending_character() {
+        let table = [
+            ("data.status", 0),
+            ("$.data[", 7),
+            ("$.data..[?", 10),
+            ("$.a b", 3),
+        ];
+        for (text, offset) in table {
+            let error = JsonPath::parse(text).expect_err(text);
+            assert_eq!(error.offset, offset, "{text}: {}", error.message);
+        }
+    }
+}

@@ -1,0 +1,151 @@
+//! The unified model: what every provider's answer becomes.
+//!
+//! Field names are the contract (DESIGN.md, "The unified model"): the CLI's `--json` prints
+//! exactly these types, so renaming a field is a breaking change.
+
+use std::fmt;
+
+use indexmap::IndexMap;
+use serde::{Serialize, Serializer};
+
+pub use crate::spec::ProgressUnit;
+
+/// One task's status, normalized.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct UploadTask {
+    /// The definition id.
+    pub provider: String,
+    /// The task id.
+    pub id: String,
+    pub state: State,
+    /// The provider's own value as text (`"PROCESSING"`, `"1"`, `"confirmed=false"`).
+    pub native_status: String,
+    /// Whether the state is final.
+    pub terminal: bool,
+    pub progress: Option<Progress>,
+    pub created_at: Option<jiff::Timestamp>,
+    pub started_at: Option<jiff::Timestamp>,
+    pub updated_at: Option<jiff::Timestamp>,
+    pub completed_at: Option<jiff::Timestamp>,
+    pub files: Vec<File>,
+    pub errors: Vec<TaskError>,
+    /// Provider-specific values the definition names.
+    pub extra: IndexMap<String, serde_json::Value>,
+    /// The provider's body, untouched.
+    pub raw: serde_json::Value,
+}
+
+/// The unified state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum State {
+    Pending,
+    Running,
+    Succeeded,
+    /// Finished, some items failed.
+    Partial,
+    Failed,
+    Canceled,
+    Expired,
+    /// A value the definition does not map: never terminal, never an error.
+    Unknown,
+}
+
+impl State {
+    /// Every state, in lifecycle order.
+    pub const ALL: [State; 8] = [
+        State::Pending,
+        State::Running,
+        State::Succeeded,
+        State::Partial,
+        State::Failed,
+        State::Canceled,
+        State::Expired,
+        State::Unknown,
+    ];
+
+    /// The names written in definitions.
+    pub const NAMES: [&'static str; 8] = [
+        "pending",
+        "running",
+        "succeeded",
+        "partial",
+        "failed",
+        "canceled",
+        "expired",
+        "unknown",
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        Self::NAMES[self as usize]
+    }
+
+    pub fn from_name(name: &str) -> Option<State> {
+        Self::NAMES
+            .iter()
+            .position(|n| *n == name)
+            .map(|i| Self::ALL[i])
+    }
+
+    /// Whether a task in this state will not change any more.
+    pub fn is_terminal(self) -> bool {
+        matches!(
+            self,
+            State::Succeeded | State::Partial | State::Failed | State::Canceled | State::Expired
+        )
+    }
+}
+
+impl fmt::Display for State {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How far along a task is.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Progress {
+    #[serde(serialize_with = "number")]
+    pub done: f64,
+    #[serde(serialize_with = "optional_number")]
+    pub total: Option<f64>,
+    pub unit: ProgressUnit,
+}
+
+/// Whole numbers print without a fraction (`3`, not `3.0`).
+fn number<S: Serializer>(value: &f64, serializer: S) -> Result<S::Ok, S::Error> {
+    const EXACT: f64 = 9_007_199_254_740_992.0; // 2^53
+    if value.fract() == 0.0 && value.abs() < EXACT {
+        serializer.serialize_i64(*value as i64)
+    } else {
+        serializer.serialize_f64(*value)
+    }
+}
+
+fn optional_number<S: Serializer>(value: &Option<f64>, serializer: S) -> Result<S::Ok, S::Error> {
+    match value {
+        Some(v) => number(v, serializer),
+        None => serializer.serialize_none(),
+    }
+}
+
+/// A file the task produced or is about.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct File {
+    pub id: Option<String>,
+    pub name: Option<String>,
+    pub url: Option<String>,
+    pub source_url: Option<String>,
+    pub path: Option<String>,
+    pub size: Option<u64>,
+    pub mime: Option<String>,
+    pub md5: Option<String>,
+}
+
+/// A task-level failure the provider reported.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TaskError {
+    pub code: Option<String>,
+    pub message: String,
+    pub item: Option<String>,
+}

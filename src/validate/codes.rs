@@ -1,0 +1,187 @@
+//! Every diagnostic code, with its user documentation. `unitask explain CODE` prints the doc
+//! comment of the code's variant, so the docs and the tool share one source.
+
+macro_rules! codes {
+    ($( $(#[doc = $doc:literal])* $variant:ident = $code:literal, $name:literal; )*) => {
+        /// A stable diagnostic code.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum Code {
+            $( $(#[doc = $doc])* $variant, )*
+        }
+
+        impl Code {
+            /// Every code, in order.
+            pub const ALL: &'static [Code] = &[$(Code::$variant),*];
+
+            /// The code as printed: `UT101`.
+            pub fn as_str(self) -> &'static str {
+                match self { $(Code::$variant => $code,)* }
+            }
+
+            /// A short kebab-case name: `invalid-jsonpath`.
+            pub fn name(self) -> &'static str {
+                match self { $(Code::$variant => $name,)* }
+            }
+
+            /// The rule's documentation (its doc comment).
+            pub fn doc(self) -> &'static str {
+                match self { $(Code::$variant => concat!($($doc, "\n"),*),)* }
+            }
+
+            /// Finds a code by `UT101` or by name.
+            pub fn find(text: &str) -> Option<Code> {
+                Code::ALL.iter().copied().find(|c| {
+                    c.as_str().eq_ignore_ascii_case(text) || c.name() == text
+                })
+            }
+        }
+    };
+}
+
+codes! {
+    /// ## What it means
+    /// The file is not valid YAML: the parser stopped here. Nothing else in the file can be
+    /// checked until it parses.
+    ///
+    /// ## Common causes
+    /// A tab used for indentation (YAML indents with spaces only), an unclosed `[` or `{`, a
+    /// `:` inside an unquoted value.
+    YamlSyntax = "UT001", "yaml-syntax";
+    /// ## What it means
+    /// A key the format does not know. Unknown keys are errors, not warnings: a misspelt key would
+    /// otherwise be silently ignored.
+    ///
+    /// ## Example
+    /// ```yaml
+    /// request:
+    ///   pth: /tasks/{task_id}   # did you mean `path`?
+    /// ```
+    UnknownKey = "UT002", "unknown-key";
+    /// ## What it means
+    /// The same key appears twice in one mapping. YAML forbids it, and most parsers silently keep
+    /// one of the values.
+    DuplicateKey = "UT003", "duplicate-key";
+    /// ## What it means
+    /// A value has the wrong type or is not one of the allowed values, or a required key is
+    /// missing. The message says what was expected.
+    InvalidValue = "UT004", "invalid-value";
+    /// ## What it means
+    /// A JSONPath (RFC 9535) does not parse. The caret points at the offending character.
+    ///
+    /// ## Example
+    /// ```yaml
+    /// native: { string: $.status[ }   # unexpected end
+    /// ```
+    /// Paths start with `$`: `$.data.status`, `$.parts[*].Size`, `$.errors[?@.code == 'x']`.
+    InvalidJsonPath = "UT101", "invalid-jsonpath";
+    /// ## What it means
+    /// A URL template (`base_url`, `request.path`) does not parse: an unclosed `{`, an empty
+    /// `{}`, or a character that cannot be in a placeholder name.
+    InvalidTemplate = "UT102", "invalid-template";
+    /// ## What it means
+    /// A `{placeholder}` names no declared input, or names an input whose `in` is not `path`
+    /// (in `request.path`) or `host` (in `base_url`).
+    ///
+    /// ## Why
+    /// Every value that reaches the URL must be declared, so it can be checked and
+    /// percent-encoded for its segment.
+    UndeclaredPlaceholder = "UT103", "undeclared-placeholder";
+    /// ## What it means
+    /// An input with `in: path` (or `in: host`) that no template uses: its value would be
+    /// silently dropped.
+    UnusedInput = "UT104", "unused-input";
+    /// ## What it means
+    /// Exactly one input must have `role: task_id`: the one `unitask status <provider> <id>`
+    /// fills.
+    TaskIdRole = "UT105", "task-id-role";
+    /// ## What it means
+    /// A `pattern` is not a valid regular expression (Rust `regex` syntax). Patterns are anchored:
+    /// the whole value must match.
+    InvalidPattern = "UT106", "invalid-pattern";
+    /// ## What it means
+    /// An input with `in: host` has no `pattern`.
+    ///
+    /// ## Why
+    /// A host input decides where the credential is sent. Without a pattern that pins it to the
+    /// provider's own domains, any caller-supplied value could send the secret elsewhere.
+    UnconstrainedHost = "UT107", "unconstrained-host";
+    /// ## What it means
+    /// The base URL is not an absolute `https://` URL, or uses plain `http://` for a host that is
+    /// not loopback (`localhost`, `127.0.0.0/8`, `::1`). Credentials never travel unencrypted.
+    InsecureBaseUrl = "UT108", "insecure-base-url";
+    /// ## What it means
+    /// A state name that does not exist. States are `pending`, `running`, `succeeded`,
+    /// `partial`, `failed`, `canceled`, `expired` and `unknown`.
+    InvalidState = "UT109", "invalid-state";
+    /// ## What it means
+    /// A value listed in `state.documented` is neither in `state.map` nor in the `native` list
+    /// of a rule. Every documented value must say what it means.
+    UnmappedValue = "UT110", "unmapped-value";
+    /// ## What it means
+    /// A key of `state.map` (or a rule's `native` value) is not in `state.documented`. Either it
+    /// is a typo, or the documented list is incomplete.
+    UndocumentedValue = "UT111", "undocumented-value";
+    /// ## What it means
+    /// A condition that can never do its job: an empty `all`, `any` or `in` list.
+    InvalidCondition = "UT112", "invalid-condition";
+    /// ## What it means
+    /// An error kind that does not exist. Kinds are `unauthorized`, `forbidden`, `not_found`,
+    /// `rate_limited`, `invalid_request`, `server`, `timeout`, `transport`, `decode` and
+    /// `definition`.
+    InvalidErrorKind = "UT113", "invalid-error-kind";
+    /// ## What it means
+    /// A timestamp `format` that is neither `rfc3339`, `epoch_seconds`, `epoch_millis` nor a valid
+    /// strftime pattern (such as `%Y-%m-%d %H:%M:%S`).
+    InvalidTimeFormat = "UT114", "invalid-time-format";
+    /// ## What it means
+    /// A field mapping that says too little or too much: neither `path` nor `const`, both, or
+    /// `join` together with `aggregate`.
+    InvalidField = "UT115", "invalid-field";
+    /// ## What it means
+    /// The `id` must be lowercase letters, digits and `-`, and equal the file name without
+    /// `.yaml`: that is how `unitask status <provider>` finds it.
+    IdMismatch = "UT116", "id-mismatch";
+    /// ## What it means
+    /// A name that cannot be used on the wire: an environment variable that is not
+    /// `[A-Z_][A-Z0-9_]*`, a header or parameter name with characters HTTP does not allow, or a
+    /// value with a line break.
+    InvalidName = "UT117", "invalid-name";
+    /// ## What it means
+    /// A duration (`polling.interval`) that does not parse, such as `fast`. Write `2s`, `500ms`,
+    /// `1m`. `backoff` must be at least 1.
+    InvalidDuration = "UT118", "invalid-duration";
+    /// ## What it means
+    /// An input's `default` does not match its own `pattern`, or an HTTP status is not 100–599.
+    InvalidDefault = "UT119", "invalid-default";
+    /// ## What it means
+    /// An example that cannot run: an unknown or missing input, a value that fails its pattern,
+    /// both `body` and `text`, neither or both of `expect` and `expect_error`, a repeated name.
+    InvalidExample = "UT120", "invalid-example";
+    /// ## What it means
+    /// An example's response, run through the mapping, does not produce exactly the `UploadTask`
+    /// (or the error) it expects. Each differing field is reported with both values.
+    ///
+    /// ## Why
+    /// Examples are the definition's tests: `validate` runs them, the sandbox serves them.
+    ExampleMismatch = "UT121", "example-mismatch";
+    /// ## What it means
+    /// A scenario step names no example, or a scenario has no steps.
+    InvalidScenario = "UT122", "invalid-scenario";
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_unique_and_documented() {
+        let mut seen = std::collections::HashSet::new();
+        for code in Code::ALL {
+            assert!(seen.insert(code.as_str()), "{code:?}");
+            assert!(seen.insert(code.name()), "{code:?}");
+            assert!(code.doc().contains("## What it means"), "{code:?}");
+            assert_eq!(Code::find(code.as_str()), Some(*code));
+            assert_eq!(Code::find(code.name()), Some(*code));
+        }
+    }
+}

@@ -1,0 +1,162 @@
+//! `validate`: definition text → checked [`crate::model::Provider`], or every problem at once.
+//!
+//! The stages run in order and each adds what it finds, so one run reports everything it can:
+//! YAML syntax (fatal for the file), duplicate keys, the typed read (unknown keys are collected,
+//! not fatal), the semantic rules in [`lower`], and, when the definition is otherwise sound, every
+//! example run through the real runtime ([`examples`]). `build.rs`, `unitask validate` and the
+//! `Engine` all call [`check_source`], so they report the same diagnostics.
+
+pub mod codes;
+pub mod diagnostic;
+mod examples;
+mod lower;
+
+use std::cell::RefCell;
+use std::path::{Path, PathBuf};
+
+pub use codes::Code;
+pub use diagnostic::{Diagnostic, FileReport, Position, position};
+
+use crate::model::Provider;
+use crate::spec::{self, Definition, Span, de, node};
+
+/// Checks one definition. `name` is how the file is shown; `stem` is the file name without
+/// `.yaml`, which the `id` must equal (pass `None` for sources that are not files).
+pub fn check_source(name: &str, stem: Option<&str>, source: &str) -> Result<Provider, FileReport> {
+    let mut diagnostics = Vec::new();
+    let provider = check_into(stem, source, &mut diagnostics);
+    match provider {
+        Some(provider) if diagnostics.is_empty() => Ok(provider),
+        _ => {
+            diagnostics.sort_by_key(|d| (d.span.start, d.code));
+            Err(FileReport {
+                path: name.to_owned(),
+                source: source.to_owned(),
+                diagnostics,
+            })
+        }
+    }
+}
+
+fn check_into(stem: Option<&str>, source: &str, out: &mut Vec<Diagnostic>) -> Option<Provider> {
+    let root = match node::parse(source) {
+        Ok(root) => root,
+        Err(error) => {
+            let offset = offset_of(source, error.line, error.column);
+            out.push(
+                Diagnostic::new(Code::YamlSyntax, Span::new(offset, offset), error.message)
+                    .label("the YAML parser stopped here")
+                    .help("YAML indents with spaces, never tabs; quote values that contain `: ` or start with `{`, `[`, `*`, `&`"),
+            );
+            return None;
+        }
+    };
+    for (repeated, first) in node::duplicate_keys(&root) {
+        out.push(
+            Diagnostic::new(
+                Code::DuplicateKey,
+                repeated.span,
+                format!("duplicate key `{}`", repeated.text),
+            )
+            .label("repeated here")
+            .related(first.span, "first defined here")
+            .help("remove one of them; YAML keeps only one value per key"),
+        );
+    }
+    let unknown = RefCell::new(Vec::new());
+    let definition: Result<Definition, de::DeError> = de::from_node(&root, source, &unknown);
+    for key in unknown.into_inner() {
+        out.push(
+            Diagnostic::new(
+                Code::UnknownKey,
+                key.span,
+                format!("unknown key `{}`", key.key),
+            )
+            .label("not part of the format")
+            .help(de::did_you_mean(&key.key, key.expected)),
+        );
+    }
+    let definition = match definition {
+        Ok(definition) => definition,
+        Err(error) => {
+            let span = error.span.unwrap_or_default();
+            let mut diagnostic = Diagnostic::new(Code::InvalidValue, span, error.message);
+            if let Some(help) = error.help {
+                diagnostic = diagnostic.help(help);
+            }
+            out.push(diagnostic);
+            return None;
+        }
+    };
+    // Examples run whenever a model could be built, so their mismatches join the other problems.
+    let provider = lower::lower(&definition, stem, source, out)?;
+    examples::run(&provider, &definition, source, out);
+    Some(provider)
+}
+
+/// The byte offset of a 1-based line and column.
+fn offset_of(source: &str, line: usize, column: usize) -> usize {
+    let line_start = source
+        .split_inclusive('\n')
+        .take(line.saturating_sub(1))
+        .map(str::len)
+        .sum::<usize>();
+    let rest = &source[line_start.min(source.len())..];
+    line_start
+        + rest
+            .char_indices()
+            .nth(column.saturating_sub(1))
+            .map_or(rest.len(), |(i, _)| i)
+}
+
+/// One file's outcome.
+#[derive(Debug)]
+pub struct Checked {
+    pub path: PathBuf,
+    pub result: Result<Provider, FileReport>,
+}
+
+/// Reads and checks every definition under `paths` (files, or folders whose `*.yaml` files are
+/// read, sorted). I/O errors are returned as such: they are usage errors, not invalid definitions.
+pub fn check_paths(paths: &[PathBuf]) -> Result<Vec<Checked>, std::io::Error> {
+    let mut files = Vec::new();
+    for path in paths {
+        if path.is_dir() {
+            files.extend(definition_files(path)?);
+        } else {
+            files.push(path.clone());
+        }
+    }
+    files
+        .into_iter()
+        .map(|path| {
+            let source = std::fs::read_to_string(&path).map_err(|e| {
+                std::io::Error::new(e.kind(), format!("cannot read {}: {e}", path.display()))
+            })?;
+            let stem = path.file_stem().and_then(|s| s.to_str()).map(str::to_owned);
+            let result = check_source(&path.display().to_string(), stem.as_deref(), &source);
+            Ok(Checked { path, result })
+        })
+        .collect()
+}
+
+/// The `*.yaml` / `*.yml` files directly in `dir`, sorted by name.
+pub fn definition_files(dir: &Path) -> Result<Vec<PathBuf>, std::io::Error> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir)
+        .map_err(|e| std::io::Error::new(e.kind(), format!("cannot read {}: {e}", dir.display())))?
+    {
+        let path = entry?.path();
+        let is_yaml = path.extension().is_some_and(|e| e == "yaml" || e == "yml");
+        if is_yaml && path.is_file() {
+            files.push(path);
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+/// The JSON Schema, re-exported for the CLI and the freshness test.
+pub fn json_schema() -> String {
+    spec::json_schema()
+}
