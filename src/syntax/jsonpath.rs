@@ -242,7 +242,8 @@ mod tests {
             ("data.status", 0),
             ("$.data[", 7),
             ("$.data..[?", 10),
-            ("$.a b", 3),
+            ("$.a[?@.b == ]", 12),
+            ("$.a['x]", 4),
         ];
         for (text, offset) in table {
             let error = JsonPath::parse(text).expect_err(text);

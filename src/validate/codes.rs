@@ -114,8 +114,8 @@ codes! {
     /// `partial`, `failed`, `canceled`, `expired` and `unknown`.
     InvalidState = "UT109", "invalid-state";
     /// ## What it means
-    /// A value listed in `state.documented` is neither in `state.map` nor in the `native` list
-    /// of a rule. Every documented value must say what it means.
+    /// A value listed in `state.documented` is not a key of `state.map`. Every documented value
+    /// must say what it means; rules only refine it (a rule's condition may not match).
     UnmappedValue = "UT110", "unmapped-value";
     /// ## What it means
     /// A key of `state.map` (or a rule's `native` value) is not in `state.documented`. Either it

@@ -163,7 +163,8 @@ impl Lowerer<'_> {
             Ok(regex) => Some(regex),
             Err(error) => {
                 let detail = error.to_string();
-                let reason = detail.lines().last().unwrap_or("invalid").trim().to_owned();
+                let reason = detail.lines().last().unwrap_or("invalid").trim();
+                let reason = reason.strip_prefix("error: ").unwrap_or(reason).to_owned();
                 self.push(
                     Diagnostic::new(
                         Code::InvalidPattern,
@@ -1139,12 +1140,8 @@ impl Lowerer<'_> {
             }
         }
         for value in &state.documented {
-            let in_map = state.map.get(&value.value).is_some();
-            let in_rule = state
-                .rules
-                .iter()
-                .any(|r| r.native.iter().any(|n| n.value == value.value));
-            if !in_map && !in_rule {
+            // Rules only refine: a value must map to a state when no rule matches.
+            if state.map.get(&value.value).is_none() {
                 self.push(
                     Diagnostic::new(
                         Code::UnmappedValue,

@@ -42,7 +42,11 @@ fn check_into(stem: Option<&str>, source: &str, out: &mut Vec<Diagnostic>) -> Op
     let root = match node::parse(source) {
         Ok(root) => root,
         Err(error) => {
-            let offset = offset_of(source, error.line, error.column);
+            let mut offset = offset_of(source, error.line, error.column);
+            // The parser reports a tab just after it; the caret belongs under the tab.
+            if error.message.contains("tab") && source[..offset].ends_with('\t') {
+                offset -= 1;
+            }
             out.push(
                 Diagnostic::new(Code::YamlSyntax, Span::new(offset, offset), error.message)
                     .label("the YAML parser stopped here")

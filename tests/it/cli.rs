@@ -1,0 +1,119 @@
+use std::process::{Command, Output};
+
+use crate::{at, root};
+
+fn unitask(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_unitask"))
+        .args(args)
+        .current_dir(root())
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run unitask")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[test]
+fn validate_defaults_to_providers_and_exits_zero() {
+    let output = unitask(&["validate"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
+    assert!(
+        stdout(&output).ends_with("4 definitions valid\n"),
+        "{}",
+        stdout(&output)
+    );
+}
+
+#[test]
+fn validate_reports_every_file_and_exits_one() {
+    let dir = at("tests/fixtures/invalid");
+    let output = unitask(&[
+        "validate",
+        dir.to_str().expect("utf-8"),
+        "providers/hubspot.yaml",
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+    let text = stdout(&output);
+    let files = std::fs::read_dir(&dir).expect("fixtures").count();
+    assert!(
+        text.contains(&format!("found in {files} definitions of {}", files + 1)),
+        "{text}"
+    );
+    assert!(text.contains("ok: providers/hubspot.yaml (hubspot)"));
+    assert!(text.contains("error[UT101]"));
+}
+
+#[test]
+fn validate_usage_errors_exit_two() {
+    assert_eq!(
+        unitask(&["validate", "no/such/folder"]).status.code(),
+        Some(2)
+    );
+    assert_eq!(
+        unitask(&["validate", "--format", "xml"]).status.code(),
+        Some(2)
+    );
+    assert_eq!(unitask(&["frobnicate"]).status.code(), Some(2));
+}
+
+#[test]
+fn json_format_gives_positions_and_codes() {
+    let fixture = "tests/fixtures/invalid/ut002-unknown-key.yaml";
+    let output = unitask(&["validate", "--format", "json", fixture]);
+    assert_eq!(output.status.code(), Some(1));
+    let document: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
+    assert_eq!(document["files"], 1);
+    assert_eq!(document["valid"], 0);
+    let first = &document["diagnostics"][0];
+    assert_eq!(first["code"], "UT002");
+    assert_eq!(first["file"], fixture);
+    assert_eq!(
+        (first["line"].as_u64(), first["column"].as_u64()),
+        (Some(9), Some(3))
+    );
+    assert_eq!(first["help"], "did you mean `path`?");
+}
+
+#[test]
+fn github_format_is_workflow_annotations() {
+    let output = unitask(&[
+        "validate",
+        "--format",
+        "github",
+        "tests/fixtures/invalid/ut101-invalid-jsonpath.yaml",
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+    let text = stdout(&output);
+    assert!(
+        text.starts_with(
+            "::error file=tests/fixtures/invalid/ut101-invalid-jsonpath.yaml,line=16,col=36,"
+        ),
+        "{text}"
+    );
+}
+
+#[test]
+fn explain_prints_the_rule_documentation() {
+    let output = unitask(&["explain", "UT107"]);
+    assert_eq!(output.status.code(), Some(0));
+    let text = stdout(&output);
+    assert!(text.starts_with("# UT107 unconstrained-host\n"), "{text}");
+    assert!(text.contains("## Why"));
+    assert_eq!(
+        stdout(&unitask(&["explain", "invalid-jsonpath"]))
+            .lines()
+            .next(),
+        Some("# UT101 invalid-jsonpath")
+    );
+    assert_eq!(unitask(&["explain", "UT999"]).status.code(), Some(2));
+}
+
+#[test]
+fn schema_command_prints_the_committed_schema() {
+    let output = unitask(&["schema"]);
+    assert_eq!(output.status.code(), Some(0));
+    let committed = std::fs::read_to_string(at("providers/provider.schema.json")).expect("schema");
+    assert_eq!(stdout(&output), committed);
+}
