@@ -7,7 +7,7 @@
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
-use regex::Regex;
+use regex_lite::Regex;
 
 use crate::model::{self, Field, FieldSource, TimeFormat};
 use crate::runtime::ErrorKind;
