@@ -178,22 +178,18 @@ fn expected_time(format: &TimeFormat) -> &'static str {
 
 /// Parses one timestamp value; `None` when it does not fit the format.
 pub fn parse_timestamp(format: &TimeFormat, value: &Value) -> Option<jiff::Timestamp> {
-    let epoch = |scale: f64| -> Option<jiff::Timestamp> {
-        let n = match value {
-            Value::Number(n) => n.as_f64()?,
-            Value::String(s) => s.trim().parse::<f64>().ok()?,
+    let epoch = |scale_digits: u32| -> Option<jiff::Timestamp> {
+        let text = match value {
+            Value::Number(n) => n.to_string(),
+            Value::String(s) => s.trim().to_owned(),
             _ => return None,
         };
-        let nanos = n * scale;
-        if !nanos.is_finite() || nanos.abs() > 2.5e20 {
-            return None;
-        }
-        jiff::Timestamp::from_nanosecond(nanos.round() as i128).ok()
+        jiff::Timestamp::from_nanosecond(decimal_nanos(&text, scale_digits)?).ok()
     };
     match format {
         TimeFormat::Rfc3339 => value.as_str()?.parse::<jiff::Timestamp>().ok(),
-        TimeFormat::EpochSeconds => epoch(1e9),
-        TimeFormat::EpochMillis => epoch(1e6),
+        TimeFormat::EpochSeconds => epoch(9),
+        TimeFormat::EpochMillis => epoch(6),
         TimeFormat::Naive(pattern) => {
             let text = value.as_str()?;
             let civil = jiff::civil::DateTime::strptime(pattern, text).ok()?;
@@ -203,6 +199,42 @@ pub fn parse_timestamp(format: &TimeFormat, value: &Value) -> Option<jiff::Times
                 .map(|z| z.timestamp())
         }
     }
+}
+
+/// A decimal count of seconds (scale 9) or milliseconds (scale 6) as nanoseconds, exactly:
+/// through an `f64`, `1714644000.25` would become `…00.249999872`. Exponents fall back to `f64`.
+fn decimal_nanos(text: &str, scale_digits: u32) -> Option<i128> {
+    if text.contains(['e', 'E']) {
+        let nanos = text.parse::<f64>().ok()? * 10f64.powi(scale_digits as i32);
+        return (nanos.is_finite() && nanos.abs() < 1e30).then(|| nanos.round() as i128);
+    }
+    let (negative, digits) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text.strip_prefix('+').unwrap_or(text)),
+    };
+    let (whole, fraction) = digits.split_once('.').unwrap_or((digits, ""));
+    let all_digits = |part: &str| part.bytes().all(|b| b.is_ascii_digit());
+    if (whole.is_empty() && fraction.is_empty())
+        || !all_digits(whole)
+        || !all_digits(fraction)
+        || whole.len() > 20
+    {
+        return None;
+    }
+    let scale = 10i128.pow(scale_digits);
+    let whole = if whole.is_empty() {
+        0
+    } else {
+        whole.parse::<i128>().ok()?
+    };
+    let kept = &fraction[..fraction.len().min(scale_digits as usize)];
+    let fraction = if kept.is_empty() {
+        0
+    } else {
+        kept.parse::<i128>().ok()? * 10i128.pow(scale_digits - kept.len() as u32)
+    };
+    let nanos = whole * scale + fraction;
+    Some(if negative { -nanos } else { nanos })
 }
 
 /// Reads a field as the JSON value of its declared type (for `extra`).
@@ -328,6 +360,21 @@ mod tests {
             (
                 TimeFormat::EpochSeconds,
                 json!(1714644000.5),
+                utc("2024-05-02T10:00:00.5Z"),
+            ),
+            (
+                TimeFormat::EpochSeconds,
+                json!(1714644000.25),
+                utc("2024-05-02T10:00:00.25Z"),
+            ),
+            (
+                TimeFormat::EpochSeconds,
+                json!("-1.5"),
+                utc("1969-12-31T23:59:58.5Z"),
+            ),
+            (
+                TimeFormat::EpochSeconds,
+                json!(1.7146440005e9),
                 utc("2024-05-02T10:00:00.5Z"),
             ),
             (

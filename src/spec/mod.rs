@@ -477,7 +477,10 @@ impl<'de> Deserialize<'de> for FieldSpecOrPath {
                     .map(FieldSpecOrPath::Map)
             }
         }
-        deserializer.deserialize_any(ShapeVisitor)
+        // Asking for a struct (not `any`) lets the definition deserializer check the mapping's
+        // keys against these names, so a misspelt key is reported like any other unknown key.
+        const KEYS: &[&str] = &["path", "const", "type", "format", "join", "aggregate"];
+        deserializer.deserialize_struct("FieldSpec", KEYS, ShapeVisitor)
     }
 }
 

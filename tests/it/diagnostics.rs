@@ -43,3 +43,86 @@ fn every_fixture_reports_its_code_and_renders_stably() {
     let missing: Vec<_> = Code::ALL.iter().filter(|c| !covered.contains(c)).collect();
     assert!(missing.is_empty(), "codes without a fixture: {missing:?}");
 }
+
+/// Definitions that use every construct of the format, each proven by its own examples.
+#[test]
+fn valid_fixtures_cover_the_format_and_pass() {
+    let dir = at("tests/fixtures/valid");
+    let checked = validate::check_paths(&[dir]).expect("fixtures folder");
+    assert!(checked.len() >= 2);
+    for c in checked {
+        if let Err(report) = c.result {
+            panic!("{}", report.render_human(false));
+        }
+    }
+}
+
+/// An unknown key is reported (not fatal, not a type error) in every kind of mapping: plain
+/// structs, enum variants, list items, and field mappings written in flow style.
+#[test]
+fn unknown_keys_are_found_in_every_kind_of_mapping() {
+    let source =
+        std::fs::read_to_string(at("tests/fixtures/valid/tagged-jobs.yaml")).expect("fixture");
+    let lines: Vec<&str> = source.lines().collect();
+    let anchors = [
+        "  basic:",
+        "  envelope:",
+        "  progress:",
+        "    - each: $.state.Failed.reasons[*]",
+        "failures:",
+        "  - name: running",
+        "  job:",
+        "  - name: lifecycle",
+    ];
+    let mut text = source.clone();
+    // Insert bottom-up so earlier line numbers stay put.
+    let mut at_lines: Vec<(usize, usize)> = anchors
+        .iter()
+        .map(|anchor| {
+            let index = lines
+                .iter()
+                .position(|l| l == anchor)
+                .unwrap_or_else(|| panic!("{anchor}"));
+            let next = lines[index + 1];
+            (index, next.len() - next.trim_start().len())
+        })
+        .collect();
+    at_lines.sort_by_key(|(i, _)| std::cmp::Reverse(*i));
+    for (index, indent) in at_lines {
+        let mut all: Vec<String> = text.lines().map(str::to_owned).collect();
+        all.insert(index + 1, format!("{}bogus_key: 1", " ".repeat(indent)));
+        text = all.join("\n") + "\n";
+    }
+    text = text.replacen("format: epoch_seconds }", "fromat: epoch_seconds }", 1);
+    let expected_lines: Vec<usize> = text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| l.contains("bogus_key:") || l.contains("fromat:"))
+        .map(|(i, _)| i + 1)
+        .collect();
+    assert_eq!(expected_lines.len(), anchors.len() + 1);
+    let report = validate::check_source("tagged-jobs.yaml", Some("tagged-jobs"), &text)
+        .expect_err("unknown keys");
+    let unknown: Vec<usize> = report
+        .diagnostics
+        .iter()
+        .filter(|d| d.code == Code::UnknownKey)
+        .map(|d| validate::position(&report.source, d.span.start).line)
+        .collect();
+    for line in expected_lines {
+        assert!(
+            unknown.contains(&line),
+            "no UT002 at line {line}:\n{}",
+            report.render_human(false)
+        );
+    }
+    // Nothing aborted the read: no key was taken for a type error.
+    assert!(
+        report
+            .diagnostics
+            .iter()
+            .all(|d| d.code != Code::InvalidValue),
+        "{}",
+        report.render_human(false)
+    );
+}
