@@ -51,6 +51,12 @@ impl de::Error for DeError {
     }
 
     fn invalid_type(unexpected: de::Unexpected<'_>, expected: &dyn de::Expected) -> Self {
+        let expected = match expected.to_string().as_str() {
+            "f32" | "f64" => "a number".to_owned(),
+            "u8" | "u16" | "u32" | "u64" | "u128" | "usize" => "a whole number ≥ 0".to_owned(),
+            "i8" | "i16" | "i32" | "i64" | "i128" | "isize" => "a whole number".to_owned(),
+            other => other.to_owned(),
+        };
         DeError::custom(format_args!("expected {expected}, found {unexpected}"))
     }
 

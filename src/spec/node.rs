@@ -152,6 +152,41 @@ pub fn duplicate_keys(root: &Node) -> Vec<(&Key, &Key)> {
     found
 }
 
+/// Removes the innermost mapping entry (or sequence item) whose key or value is exactly at `span`,
+/// and returns the span of the mapping it was in with the removed key (empty for an item).
+/// `None` when nothing below the root matches.
+pub fn prune(root: &mut Node, span: Span) -> Option<(Span, String)> {
+    fn visit(node: &mut Node, span: Span) -> Option<(Span, String)> {
+        let own = node.span;
+        match &mut node.kind {
+            NodeKind::Map(entries) => {
+                for (_, value) in entries.iter_mut() {
+                    if let Some(found) = visit(value, span) {
+                        return Some(found);
+                    }
+                }
+                let hit = entries
+                    .iter()
+                    .position(|(k, v)| k.span == span || v.span == span)?;
+                let (key, _) = entries.remove(hit);
+                Some((own, key.text))
+            }
+            NodeKind::Seq(items) => {
+                for item in items.iter_mut() {
+                    if let Some(found) = visit(item, span) {
+                        return Some(found);
+                    }
+                }
+                let hit = items.iter().position(|v| v.span == span)?;
+                items.remove(hit);
+                Some((own, String::new()))
+            }
+            _ => None,
+        }
+    }
+    visit(root, span)
+}
+
 /// What serde-saphyr hands us: values with its own span type, converted to [`Node`] afterwards.
 struct RawNode {
     span: serde_saphyr::Span,

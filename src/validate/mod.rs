@@ -67,35 +67,64 @@ fn check_into(stem: Option<&str>, source: &str, out: &mut Vec<Diagnostic>) -> Op
             .help("remove one of them; YAML keeps only one value per key"),
         );
     }
-    let unknown = RefCell::new(Vec::new());
-    let definition: Result<Definition, de::DeError> = de::from_node(&root, source, &unknown);
-    for key in unknown.into_inner() {
-        out.push(
-            Diagnostic::new(
-                Code::UnknownKey,
-                key.span,
-                format!("unknown key `{}`", key.key),
-            )
-            .label("not part of the format")
-            .help(de::did_you_mean(&key.key, key.expected)),
-        );
-    }
-    let definition = match definition {
-        Ok(definition) => definition,
-        Err(error) => {
-            let span = error.span.unwrap_or_default();
+    let definition = read_definition(root, source, out)?;
+    // Examples run whenever a model could be built, so their mismatches join the other problems.
+    let provider = lower::lower(&definition, stem, source, out)?;
+    examples::run(&provider, &definition, source, out);
+    Some(provider)
+}
+
+/// The typed read. A value of the wrong type fails serde's derive for the whole file, so on an
+/// error the offending entry is pruned from the tree and the read runs again (a bounded number of
+/// times): every type error in the file is reported, not just the first. A "missing key" caused by
+/// our own pruning is not reported. Any type error means no definition: the semantic rules only
+/// run on a structurally sound file.
+fn read_definition(
+    mut root: node::Node,
+    source: &str,
+    out: &mut Vec<Diagnostic>,
+) -> Option<Definition> {
+    const MAX_PASSES: usize = 64;
+    let mut unknown_seen = std::collections::HashSet::new();
+    let mut pruned: Vec<(Span, String)> = Vec::new();
+    let mut failed = false;
+    for _ in 0..MAX_PASSES {
+        let unknown = RefCell::new(Vec::new());
+        let result: Result<Definition, de::DeError> = de::from_node(&root, source, &unknown);
+        for key in unknown.into_inner() {
+            if unknown_seen.insert(key.span) {
+                out.push(
+                    Diagnostic::new(
+                        Code::UnknownKey,
+                        key.span,
+                        format!("unknown key `{}`", key.key),
+                    )
+                    .label("not part of the format")
+                    .help(de::did_you_mean(&key.key, key.expected)),
+                );
+            }
+        }
+        let error = match result {
+            Ok(definition) => return (!failed).then_some(definition),
+            Err(error) => error,
+        };
+        let span = error.span.unwrap_or_default();
+        // An error on a mapping we pruned (a missing key, an emptied enum) is our doing.
+        let ours = pruned.iter().any(|(map, _)| *map == span);
+        if !ours {
+            failed = true;
             let mut diagnostic = Diagnostic::new(Code::InvalidValue, span, error.message);
             if let Some(help) = error.help {
                 diagnostic = diagnostic.help(help);
             }
             out.push(diagnostic);
-            return None;
         }
-    };
-    // Examples run whenever a model could be built, so their mismatches join the other problems.
-    let provider = lower::lower(&definition, stem, source, out)?;
-    examples::run(&provider, &definition, source, out);
-    Some(provider)
+        match node::prune(&mut root, span) {
+            Some(removed) => pruned.push(removed),
+            None => return None,
+        }
+    }
+    None
 }
 
 /// The byte offset of a 1-based line and column.

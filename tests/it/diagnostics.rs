@@ -126,3 +126,37 @@ fn unknown_keys_are_found_in_every_kind_of_mapping() {
         report.render_human(false)
     );
 }
+
+/// Every value of the wrong type in a file is reported in one run, each at its node, with no
+/// knock-on errors from the recovery.
+#[test]
+fn every_type_error_is_reported_at_once() {
+    let path = at("tests/fixtures/multi/type-errors.yaml");
+    let source = std::fs::read_to_string(&path).expect("fixture");
+    let report = validate::check_source("type-errors.yaml", Some("type-errors"), &source)
+        .expect_err("invalid");
+    let found: Vec<(usize, &str)> = report
+        .diagnostics
+        .iter()
+        .map(|d| {
+            assert_eq!(d.code, Code::InvalidValue);
+            (
+                validate::position(&source, d.span.start).line,
+                &source[d.span.start..d.span.end],
+            )
+        })
+        .collect();
+    assert_eq!(
+        found,
+        [
+            (8, "maybe"),
+            (11, "PUT"),
+            (18, "strin"),
+            (23, "pages"),
+            (27, "fast"),
+            (31, "two hundred")
+        ],
+        "{}",
+        report.render_human(false)
+    );
+}
