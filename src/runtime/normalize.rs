@@ -124,12 +124,7 @@ fn map_task(
             if item.is_null() {
                 continue;
             }
-            let text = |field: &Option<Field>| -> Result<Option<String>, ExtractError> {
-                match field {
-                    Some(field) => extract::text(field, item),
-                    None => Ok(None),
-                }
-            };
+            let text = |field: &Option<Field>| optional_text(field, item);
             let size = match &spec.size {
                 Some(field) => extract::integer(field, item)?.and_then(|n| u64::try_from(n).ok()),
                 None => None,
@@ -152,12 +147,7 @@ fn map_task(
             if item.is_null() {
                 continue;
             }
-            let optional = |field: &Option<Field>| -> Result<Option<String>, ExtractError> {
-                match field {
-                    Some(field) => extract::text(field, item),
-                    None => Ok(None),
-                }
-            };
+            let optional = |field: &Option<Field>| optional_text(field, item);
             errors.push(TaskError {
                 code: optional(&spec.code)?,
                 message: extract::text(&spec.message, item)?.unwrap_or_default(),
@@ -187,6 +177,14 @@ fn map_task(
         extra,
         raw: body.clone(),
     })
+}
+
+/// A field that the definition may leave out, read as text.
+fn optional_text(field: &Option<Field>, root: &Value) -> Result<Option<String>, ExtractError> {
+    match field {
+        Some(field) => extract::text(field, root),
+        None => Ok(None),
+    }
 }
 
 /// Why a payload could not be mapped.

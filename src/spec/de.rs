@@ -401,14 +401,14 @@ impl<'a> MapAccess<'a> for Entries<'_, 'a, '_> {
     }
 }
 
-/// Feeds a [`crate::spec::span::Spanned`] its span, then its value.
-struct SpannedAccess<'a, 'u> {
+/// Feeds a [`crate::spec::span::Spanned`] its span, then its value (a node or a key).
+struct SpannedAccess<D> {
     span: Span,
-    value: Option<NodeDeserializer<'a, 'u>>,
+    value: Option<D>,
     state: u8,
 }
 
-impl<'a> MapAccess<'a> for SpannedAccess<'a, '_> {
+impl<'a, D: Deserializer<'a, Error = DeError>> MapAccess<'a> for SpannedAccess<D> {
     type Error = DeError;
 
     fn next_key_seed<K: DeserializeSeed<'a>>(
@@ -459,9 +459,9 @@ impl<'de> Deserializer<'de> for KeyDeserializer<'de> {
     ) -> Result<V::Value, DeError> {
         if name == SPANNED_NAME {
             let span = self.key.span;
-            return visitor.visit_map(SpannedKeyAccess {
+            return visitor.visit_map(SpannedAccess {
                 span,
-                key: Some(self),
+                value: Some(self),
                 state: 0,
             });
         }
@@ -495,41 +495,6 @@ impl<'de> Deserializer<'de> for KeyDeserializer<'de> {
         bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
         bytes byte_buf option unit unit_struct seq tuple
         tuple_struct map identifier ignored_any
-    }
-}
-
-struct SpannedKeyAccess<'a> {
-    span: Span,
-    key: Option<KeyDeserializer<'a>>,
-    state: u8,
-}
-
-impl<'a> MapAccess<'a> for SpannedKeyAccess<'a> {
-    type Error = DeError;
-
-    fn next_key_seed<K: DeserializeSeed<'a>>(
-        &mut self,
-        seed: K,
-    ) -> Result<Option<K::Value>, DeError> {
-        let key = match self.state {
-            0 => SPANNED_START,
-            1 => SPANNED_END,
-            2 => SPANNED_VALUE,
-            _ => return Ok(None),
-        };
-        seed.deserialize(key.into_deserializer()).map(Some)
-    }
-
-    fn next_value_seed<V: DeserializeSeed<'a>>(&mut self, seed: V) -> Result<V::Value, DeError> {
-        self.state += 1;
-        match self.state {
-            1 => seed.deserialize(self.span.start.into_deserializer()),
-            2 => seed.deserialize(self.span.end.into_deserializer()),
-            _ => match self.key.take() {
-                Some(key) => seed.deserialize(key),
-                None => Err(de::Error::custom("spanned key read twice")),
-            },
-        }
     }
 }
 

@@ -180,35 +180,46 @@ impl Lowerer<'_> {
     }
 
     fn state(&mut self, text: &Text) -> Option<State> {
-        let state = State::from_name(&text.value);
-        if state.is_none() {
-            self.push(
-                Diagnostic::new(
-                    Code::InvalidState,
-                    text.span,
-                    format!("unknown state `{}`", text.value),
-                )
-                .label("not a state")
-                .help(de::did_you_mean(&text.value, &State::NAMES)),
-            );
-        }
-        state
+        self.named(
+            text,
+            State::from_name,
+            &State::NAMES,
+            Code::InvalidState,
+            "state",
+        )
     }
 
     fn kind(&mut self, text: &Text) -> Option<ErrorKind> {
-        let kind = ErrorKind::from_name(&text.value);
-        if kind.is_none() {
+        self.named(
+            text,
+            ErrorKind::from_name,
+            &ErrorKind::NAMES,
+            Code::InvalidErrorKind,
+            "error kind",
+        )
+    }
+
+    /// A name from a fixed vocabulary (states, error kinds), with "did you mean".
+    fn named<T>(
+        &mut self,
+        text: &Text,
+        lookup: fn(&str) -> Option<T>,
+        names: &[&str],
+        code: Code,
+        what: &str,
+    ) -> Option<T> {
+        let found = lookup(&text.value);
+        if found.is_none() {
             self.push(
-                Diagnostic::new(
-                    Code::InvalidErrorKind,
-                    text.span,
-                    format!("unknown error kind `{}`", text.value),
-                )
-                .label("not an error kind")
-                .help(de::did_you_mean(&text.value, &ErrorKind::NAMES)),
+                Diagnostic::new(code, text.span, format!("unknown {what} `{}`", text.value))
+                    .label(format!(
+                        "not a{} {what}",
+                        if what.starts_with('e') { "n" } else { "" }
+                    ))
+                    .help(de::did_you_mean(&text.value, names)),
             );
         }
-        kind
+        found
     }
 
     fn env_name(&mut self, text: &Text) -> Option<String> {
