@@ -212,10 +212,7 @@ impl Lowerer<'_> {
         if found.is_none() {
             self.push(
                 Diagnostic::new(code, text.span, format!("unknown {what} `{}`", text.value))
-                    .label(format!(
-                        "not a{} {what}",
-                        if what.starts_with('e') { "n" } else { "" }
-                    ))
+                    .label(format!("not one of the {what}s"))
                     .help(de::did_you_mean(&text.value, names)),
             );
         }
