@@ -6,8 +6,11 @@
 //! 1. [`spec`] reads a `providers/<id>.yaml` file into raw types with source spans;
 //! 2. [`validate`] checks it and lowers it into the [`model`], reporting every problem at once;
 //! 3. the [`runtime`] turns a provider's response into an [`UploadTask`] or a typed [`Error`],
-//!    the same way for every provider.
+//!    the same way for every provider;
+//! 4. the [`interp`] `Engine` holds definitions (built in, or loaded at run time) and fetches
+//!    statuses through the runtime's HTTP client.
 
+pub mod interp;
 pub mod model;
 pub mod runtime;
 pub mod spec;
@@ -15,5 +18,8 @@ pub mod syntax;
 pub mod task;
 pub mod validate;
 
+pub use interp::Engine;
+pub use runtime::request::{Credentials, Inputs};
+pub use runtime::transport::{Client, ClientConfig, RetryPolicy};
 pub use runtime::{Error, ErrorKind};
 pub use task::{File, Progress, State, TaskError, UploadTask};

@@ -1,9 +1,11 @@
 //! The `unitask` command line: argument parsing and dispatch to one module per command.
 //!
 //! Exit codes are part of the contract: 0 success, 1 an invalid definition (or a failed request),
-//! 2 a usage or I/O error.
+//! 2 a usage, definition or I/O error (nothing was sent).
 
 mod explain;
+mod logging;
+mod status;
 mod validate;
 
 use std::process::ExitCode;
@@ -24,6 +26,8 @@ enum Command {
     Validate(validate::Args),
     /// Print the documentation of a diagnostic code (`UT101` or `invalid-jsonpath`).
     Explain(explain::Args),
+    /// Fetch one task's status and print it normalized.
+    Status(status::Args),
     /// Print the JSON Schema of the definition format (draft-07).
     Schema,
 }
@@ -50,6 +54,7 @@ pub fn main() -> ExitCode {
     let code = match cli.command {
         Command::Validate(args) => validate::run(args),
         Command::Explain(args) => explain::run(args),
+        Command::Status(args) => status::run(args),
         Command::Schema => {
             print!("{}", unitask::validate::json_schema());
             EXIT_OK

@@ -2,12 +2,14 @@
 //! mapping states, turning failures into typed errors. Both engines call these functions, so they
 //! cannot drift apart.
 //!
-//! HTTP transport, auth and retries join this module with the request side (issue 3); what is here
-//! now is the pure response side, which `validate` also uses to run every example.
+//! The request side ([`request`]: inputs, URL, auth) is pure; [`transport`] sends it; the
+//! response side ([`normalize`], [`extract`]) is pure too, which is how `validate` runs examples.
 
 mod error;
 pub mod extract;
 pub mod normalize;
+pub mod request;
+pub mod transport;
 
-pub use error::{Error, ErrorKind};
+pub use error::{Error, ErrorKind, excerpt};
 pub use normalize::{Response, normalize};

@@ -7,6 +7,8 @@ mod cli;
 mod diagnostics;
 /// The seed providers: valid, schema fresh, and every corruption reported where it is.
 mod providers;
+/// Real requests against a loopback server: requests, retries, redirects, limits, hostile input.
+mod status;
 
 use std::path::{Path, PathBuf};
 

@@ -1,0 +1,234 @@
+//! `unitask status <provider> <task-id>`: one request, one normalized answer.
+
+use std::path::PathBuf;
+
+use unitask::runtime::request::{Credentials, Inputs, auth_env_names};
+use unitask::{Client, ClientConfig, Engine, Error, ErrorKind, UploadTask};
+
+use super::{EXIT_INVALID, EXIT_OK, EXIT_USAGE, logging};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The provider id (`unitask validate` lists them).
+    provider: String,
+    /// The task id.
+    task_id: String,
+    /// Another input of the provider, e.g. `--param store_domain=my-store.myshoplaza.com`.
+    #[arg(long = "param", value_name = "NAME=VALUE", value_parser = parse_param)]
+    params: Vec<(String, String)>,
+    /// Send the request here instead of the definition's base URL (plain http only to loopback).
+    #[arg(long, value_name = "URL")]
+    base_url: Option<url::Url>,
+    /// More definitions (files or folders), loaded at run time; they replace built-ins of the same id.
+    #[arg(long = "definitions", value_name = "PATH")]
+    definitions: Vec<PathBuf>,
+    /// Print the `UploadTask` (or the error) as JSON.
+    #[arg(long)]
+    json: bool,
+    /// The longest one attempt may take, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+    timeout: u64,
+}
+
+fn parse_param(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((name, value)) if !name.is_empty() => Ok((name.to_owned(), value.to_owned())),
+        _ => Err(format!("expected NAME=VALUE, got {text:?}")),
+    }
+}
+
+/// Loads the built-in definitions and any `--definitions`, printing diagnostics on failure.
+pub fn engine(definitions: &[PathBuf]) -> Result<Engine, u8> {
+    let loaded = Engine::builtin().and_then(|mut engine| {
+        if !definitions.is_empty() {
+            engine.load_paths(definitions)?;
+        }
+        Ok(engine)
+    });
+    loaded.map_err(|error| {
+        match error {
+            unitask::interp::LoadError::Invalid(reports) => {
+                for report in reports {
+                    eprint!("{}", report.render_human(false));
+                }
+            }
+            unitask::interp::LoadError::Io(error) => eprintln!("error: {error}"),
+        }
+        EXIT_USAGE
+    })
+}
+
+pub fn run(args: Args) -> u8 {
+    let engine = match engine(&args.definitions) {
+        Ok(engine) => engine,
+        Err(code) => return code,
+    };
+    let Some(loaded) = engine.get(&args.provider) else {
+        let known: Vec<&str> = engine.iter().map(|l| l.provider.id.as_str()).collect();
+        eprintln!(
+            "error: no provider `{}` (known: {})",
+            args.provider,
+            known.join(", ")
+        );
+        return EXIT_USAGE;
+    };
+    let provider = &loaded.provider;
+    let credentials = Credentials::from_env(&provider.auth);
+    let mut secrets: Vec<String> = credentials.values().map(str::to_owned).collect();
+    if let unitask::model::Auth::Basic {
+        username_env,
+        password_env,
+    } = &provider.auth
+    {
+        use base64::Engine as _;
+        let user = std::env::var(username_env).unwrap_or_default();
+        let password = std::env::var(password_env).unwrap_or_default();
+        secrets
+            .push(base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}")));
+    }
+    logging::init(secrets);
+    if !provider.base_url_confirmed && args.base_url.is_none() {
+        eprintln!(
+            "warning: {}'s base URL ({}) is not confirmed by its documentation; pass --base-url if it fails",
+            provider.id, provider.base_url
+        );
+    }
+    let inputs: Inputs = args.params.iter().cloned().collect();
+    let config = ClientConfig {
+        timeout: std::time::Duration::from_secs(args.timeout.max(1)),
+        ..ClientConfig::default()
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return EXIT_USAGE;
+        }
+    };
+    let result = runtime.block_on(async {
+        let client = Client::new(config)?;
+        let (result, _) = client
+            .fetch(
+                provider,
+                &args.task_id,
+                &inputs,
+                args.base_url.as_ref(),
+                &credentials,
+            )
+            .await;
+        result
+    });
+    match result {
+        Ok(task) => {
+            if args.json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&task).unwrap_or_default()
+                );
+            } else {
+                print!("{}", summary(&task));
+            }
+            EXIT_OK
+        }
+        Err(error) => {
+            if args.json {
+                let body = serde_json::json!({ "error": error });
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&body).unwrap_or_default()
+                );
+            } else {
+                eprintln!("error: {error}");
+                if let Some(excerpt) = &error.excerpt {
+                    eprintln!("  body: {excerpt}");
+                }
+                if error.kind == ErrorKind::Unauthorized && error.status.is_none() {
+                    eprintln!(
+                        "  help: {} reads its credential from {}",
+                        provider.id,
+                        auth_env_names(&provider.auth).join(" and ")
+                    );
+                }
+            }
+            exit_code(&error)
+        }
+    }
+}
+
+/// 2 when nothing was sent (bad input, missing credential, definition), else 1.
+fn exit_code(error: &Error) -> u8 {
+    let before_sending = error.status.is_none()
+        && matches!(
+            error.kind,
+            ErrorKind::InvalidRequest | ErrorKind::Definition | ErrorKind::Unauthorized
+        );
+    if before_sending {
+        EXIT_USAGE
+    } else {
+        EXIT_INVALID
+    }
+}
+
+/// A short human summary of a task.
+pub fn summary(task: &UploadTask) -> String {
+    let mut out = format!(
+        "{} {}: {}{} (native {})\n",
+        task.provider,
+        task.id,
+        task.state,
+        if task.terminal { ", final" } else { "" },
+        task.native_status
+    );
+    if let Some(progress) = &task.progress {
+        let unit = serde_json::to_value(progress.unit)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        match progress.total {
+            Some(total) => out.push_str(&format!(
+                "  progress   {} of {} {unit}\n",
+                progress.done, total
+            )),
+            None => out.push_str(&format!("  progress   {} {unit}\n", progress.done)),
+        }
+    }
+    for (label, time) in [
+        ("created", task.created_at),
+        ("started", task.started_at),
+        ("updated", task.updated_at),
+        ("completed", task.completed_at),
+    ] {
+        if let Some(time) = time {
+            out.push_str(&format!("  {label:<10} {time}\n"));
+        }
+    }
+    for file in &task.files {
+        let name = file
+            .name
+            .as_deref()
+            .or(file.path.as_deref())
+            .or(file.id.as_deref())
+            .unwrap_or("file");
+        match &file.url {
+            Some(url) => out.push_str(&format!("  file       {name} {url}\n")),
+            None => out.push_str(&format!("  file       {name}\n")),
+        }
+    }
+    for error in &task.errors {
+        let code = error
+            .code
+            .as_deref()
+            .map(|c| format!("[{c}] "))
+            .unwrap_or_default();
+        let item = error
+            .item
+            .as_deref()
+            .map(|i| format!(" ({i})"))
+            .unwrap_or_default();
+        out.push_str(&format!("  error      {code}{}{item}\n", error.message));
+    }
+    out
+}

@@ -1,0 +1,157 @@
+//! The interpreter: an [`Engine`] holds definitions — the built-in ones and any loaded at run
+//! time from a file, a folder or a string — each validated and compiled once into a
+//! [`Provider`] plan, and fetches task statuses through the shared runtime.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use crate::model::Provider;
+use crate::runtime::request::{Credentials, Inputs};
+use crate::runtime::transport::{Client, FetchStats};
+use crate::runtime::{Error, ErrorKind};
+use crate::task::UploadTask;
+use crate::validate::{self, FileReport};
+
+include!(concat!(env!("OUT_DIR"), "/builtin_definitions.rs"));
+
+/// Where a definition came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// Compiled into this binary from `providers/`.
+    BuiltIn,
+    /// Loaded at run time from this file.
+    File(PathBuf),
+    /// Loaded at run time from a string with this name.
+    Text(String),
+}
+
+/// A loaded definition.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    pub provider: Provider,
+    pub source: Source,
+}
+
+/// Why definitions could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// The same diagnostics `unitask validate` prints.
+    #[error("{} invalid definition(s)", .0.len())]
+    Invalid(Vec<FileReport>),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Definitions by id. A definition loaded later replaces one with the same id.
+#[derive(Debug, Clone, Default)]
+pub struct Engine {
+    providers: BTreeMap<String, Loaded>,
+}
+
+impl Engine {
+    /// An engine with no definitions.
+    pub fn empty() -> Engine {
+        Engine::default()
+    }
+
+    /// An engine with the built-in definitions.
+    pub fn builtin() -> Result<Engine, LoadError> {
+        let mut engine = Engine::empty();
+        let mut invalid = Vec::new();
+        for (stem, text) in BUILTIN_DEFINITIONS {
+            match validate::check_source(&format!("providers/{stem}.yaml"), Some(stem), text) {
+                Ok(provider) => engine.insert(provider, Source::BuiltIn),
+                Err(report) => invalid.push(report),
+            }
+        }
+        if invalid.is_empty() {
+            Ok(engine)
+        } else {
+            Err(LoadError::Invalid(invalid))
+        }
+    }
+
+    fn insert(&mut self, provider: Provider, source: Source) {
+        self.providers
+            .insert(provider.id.clone(), Loaded { provider, source });
+    }
+
+    /// Loads one definition file (its id must equal its file stem).
+    pub fn load_file(&mut self, path: &Path) -> Result<(), LoadError> {
+        self.load_paths(&[path.to_path_buf()])
+    }
+
+    /// Loads every `*.yaml` in a folder.
+    pub fn load_dir(&mut self, dir: &Path) -> Result<(), LoadError> {
+        self.load_paths(&[dir.to_path_buf()])
+    }
+
+    /// Loads files and folders; nothing is added unless all of them are valid.
+    pub fn load_paths(&mut self, paths: &[PathBuf]) -> Result<(), LoadError> {
+        let checked = validate::check_paths(paths)?;
+        let mut invalid = Vec::new();
+        let mut valid = Vec::new();
+        for c in checked {
+            match c.result {
+                Ok(provider) => valid.push((provider, Source::File(c.path))),
+                Err(report) => invalid.push(report),
+            }
+        }
+        if !invalid.is_empty() {
+            return Err(LoadError::Invalid(invalid));
+        }
+        for (provider, source) in valid {
+            self.insert(provider, source);
+        }
+        Ok(())
+    }
+
+    /// Loads a definition from text; `name` is how diagnostics show it.
+    pub fn load_str(&mut self, name: &str, text: &str) -> Result<(), LoadError> {
+        let provider =
+            validate::check_source(name, None, text).map_err(|r| LoadError::Invalid(vec![r]))?;
+        self.insert(provider, Source::Text(name.to_owned()));
+        Ok(())
+    }
+
+    pub fn get(&self, id: &str) -> Option<&Loaded> {
+        self.providers.get(id)
+    }
+
+    /// Every definition, sorted by id.
+    pub fn iter(&self) -> impl Iterator<Item = &Loaded> {
+        self.providers.values()
+    }
+
+    /// Fetches one task's status with provider `id`.
+    pub async fn status(
+        &self,
+        client: &Client,
+        id: &str,
+        task_id: &str,
+        inputs: &Inputs,
+        base_url: Option<&url::Url>,
+        credentials: &Credentials,
+    ) -> (Result<UploadTask, Error>, FetchStats) {
+        match self.get(id) {
+            Some(loaded) => {
+                client
+                    .fetch(&loaded.provider, task_id, inputs, base_url, credentials)
+                    .await
+            }
+            None => {
+                let known: Vec<&str> = self.providers.keys().map(String::as_str).collect();
+                let error = Error {
+                    kind: ErrorKind::Definition,
+                    status: None,
+                    code: None,
+                    message: format!("no provider `{id}` (known: {})", known.join(", ")),
+                    retryable: false,
+                    retry_after: None,
+                    excerpt: None,
+                };
+                (Err(error), FetchStats::default())
+            }
+        }
+    }
+}

@@ -1,0 +1,462 @@
+//! Building the status request: inputs checked and placed, the URL rendered from its templates,
+//! the credential applied. Pure (no I/O), so every rule here is checked before anything is sent.
+//!
+//! Invariants (DESIGN.md 2 and 3): placeholder values are percent-encoded per segment and can
+//! never add a segment or change the host; `""`, `.`, `..` and CR/LF are refused; host inputs
+//! match their pattern; credentials go over https, or plain http to loopback only.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::model::{Auth, Input, Provider};
+use crate::runtime::{Error, ErrorKind};
+use crate::spec::{InputLocation, Method};
+use crate::syntax::template::{Part, Template};
+
+/// Everything but RFC 3986 unreserved characters is encoded inside a path segment or a query
+/// component: `/`, `?`, `#`, `%`, `&`, `=` and spaces can never change the request's shape.
+const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// Values for a provider's inputs, by input name.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Inputs(Vec<(String, String)>);
+
+impl Inputs {
+    pub fn new() -> Inputs {
+        Inputs::default()
+    }
+
+    /// Sets `name` (replacing an earlier value).
+    pub fn set(&mut self, name: impl Into<String>, value: impl Into<String>) -> &mut Inputs {
+        let name = name.into();
+        let value = value.into();
+        match self.0.iter_mut().find(|(n, _)| *n == name) {
+            Some(slot) => slot.1 = value,
+            None => self.0.push((name, value)),
+        }
+        self
+    }
+
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(n, v)| (n.as_str(), v.as_str()))
+    }
+}
+
+impl<K: Into<String>, V: Into<String>> FromIterator<(K, V)> for Inputs {
+    fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
+        let mut inputs = Inputs::new();
+        for (k, v) in iter {
+            inputs.set(k, v);
+        }
+        inputs
+    }
+}
+
+/// Secrets by environment-variable name. `Debug` never shows a value.
+#[derive(Clone, Default)]
+pub struct Credentials(HashMap<String, SecretString>);
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut names: Vec<&String> = self.0.keys().collect();
+        names.sort();
+        f.debug_struct("Credentials")
+            .field("names", &names)
+            .field("values", &"[redacted]")
+            .finish()
+    }
+}
+
+impl Credentials {
+    pub fn new() -> Credentials {
+        Credentials::default()
+    }
+
+    /// Sets the secret that the definition reads from the environment variable `name`.
+    pub fn set(&mut self, name: impl Into<String>, secret: impl Into<String>) -> &mut Credentials {
+        self.0
+            .insert(name.into(), SecretString::from(secret.into()));
+        self
+    }
+
+    /// Reads every variable `auth` names from the process environment (missing ones stay unset).
+    pub fn from_env(auth: &Auth) -> Credentials {
+        let mut credentials = Credentials::new();
+        for name in auth_env_names(auth) {
+            if let Ok(value) = std::env::var(name)
+                && !value.is_empty()
+            {
+                credentials.set(name, value);
+            }
+        }
+        credentials
+    }
+
+    fn get(&self, name: &str) -> Result<&str, Error> {
+        self.0.get(name).map(|s| s.expose_secret()).ok_or_else(|| {
+            usage(
+                ErrorKind::Unauthorized,
+                format!("no credential: set the environment variable {name}"),
+            )
+        })
+    }
+
+    /// Every secret value, for redacting logs.
+    pub fn values(&self) -> impl Iterator<Item = &str> {
+        self.0.values().map(|s| s.expose_secret())
+    }
+}
+
+/// The environment variables an auth scheme reads.
+pub fn auth_env_names(auth: &Auth) -> Vec<&str> {
+    match auth {
+        Auth::None => Vec::new(),
+        Auth::Bearer { env } | Auth::Header { env, .. } | Auth::Query { env, .. } => vec![env],
+        Auth::Basic {
+            username_env,
+            password_env,
+        } => vec![username_env, password_env],
+    }
+}
+
+/// A request ready to send. `Debug` redacts the credential.
+#[derive(Clone)]
+pub struct PreparedRequest {
+    pub method: Method,
+    pub url: url::Url,
+    /// Headers; the credential header, if any, is last and marked by `secret_header`.
+    pub headers: Vec<(String, String)>,
+    pub secret_header: bool,
+    pub body: Option<Vec<u8>>,
+    /// The query parameter that carries the credential, if any, for redaction.
+    pub secret_query: Option<String>,
+}
+
+impl PreparedRequest {
+    /// The URL with any credential in the query replaced by `***`, for logs and errors.
+    pub fn redacted_url(&self) -> String {
+        redact_url(&self.url, self.secret_query.as_deref())
+    }
+}
+
+impl fmt::Debug for PreparedRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let headers: Vec<(&str, &str)> = self
+            .headers
+            .iter()
+            .enumerate()
+            .map(|(i, (n, v))| {
+                let secret = self.secret_header && i + 1 == self.headers.len();
+                (n.as_str(), if secret { "***" } else { v.as_str() })
+            })
+            .collect();
+        f.debug_struct("PreparedRequest")
+            .field("method", &self.method)
+            .field("url", &self.redacted_url())
+            .field("headers", &headers)
+            .field(
+                "body",
+                &self
+                    .body
+                    .as_ref()
+                    .map(|b| String::from_utf8_lossy(b).into_owned()),
+            )
+            .finish()
+    }
+}
+
+/// `url` with the value of the query parameter `secret` replaced by `***`.
+pub fn redact_url(url: &url::Url, secret: Option<&str>) -> String {
+    let Some(secret) = secret else {
+        return url.to_string();
+    };
+    let mut redacted = url.clone();
+    if let Some(query) = url.query() {
+        let parts: Vec<String> = query
+            .split('&')
+            .map(|part| match part.split_once('=') {
+                Some((name, _)) if name == secret => format!("{name}=***"),
+                _ => part.to_owned(),
+            })
+            .collect();
+        redacted.set_query(Some(&parts.join("&")));
+    }
+    redacted.to_string()
+}
+
+/// An error found before anything was sent.
+fn usage(kind: ErrorKind, message: impl Into<String>) -> Error {
+    Error {
+        kind,
+        status: None,
+        code: None,
+        message: message.into(),
+        retryable: false,
+        retry_after: None,
+        excerpt: None,
+    }
+}
+
+fn invalid(message: impl Into<String>) -> Error {
+    usage(ErrorKind::InvalidRequest, message)
+}
+
+/// Checks one value against the rules every input shares and its own pattern.
+fn check_value(input: &Input, value: &str) -> Result<(), Error> {
+    if value.contains(['\r', '\n']) {
+        return Err(invalid(format!(
+            "input `{}` contains a line break",
+            input.name
+        )));
+    }
+    if matches!(input.location, InputLocation::Path | InputLocation::Host)
+        && matches!(value, "" | "." | "..")
+    {
+        return Err(invalid(format!(
+            "input `{}` cannot be {value:?}: it would change the request's path",
+            input.name
+        )));
+    }
+    if let Some(pattern) = &input.pattern
+        && !pattern.is_match(value)
+    {
+        return Err(invalid(format!(
+            "input `{}` = {value:?} does not match its pattern `{}`",
+            input.name,
+            pattern
+                .as_str()
+                .trim_start_matches("^(?:")
+                .trim_end_matches(")$")
+        )));
+    }
+    Ok(())
+}
+
+/// Builds the request for `task_id` with the other `inputs`, against the definition's base URL
+/// or `base_url` when given (host inputs are then not needed).
+pub fn prepare(
+    provider: &Provider,
+    task_id: &str,
+    inputs: &Inputs,
+    base_url: Option<&url::Url>,
+    credentials: &Credentials,
+) -> Result<PreparedRequest, Error> {
+    // Resolve every input: the task id, caller values, defaults; unknown names are refused.
+    for (name, _) in inputs.iter() {
+        if provider.input(name).is_none() {
+            let names: Vec<&str> = provider.inputs.iter().map(|i| i.name.as_str()).collect();
+            return Err(invalid(format!(
+                "`{name}` is not an input of {} (inputs: {})",
+                provider.id,
+                names.join(", ")
+            )));
+        }
+    }
+    let task_input = provider.task_id_input();
+    let mut values: HashMap<&str, String> = HashMap::new();
+    for input in &provider.inputs {
+        let given = if input.name == task_input.name {
+            Some(task_id.to_owned())
+        } else {
+            inputs.get(&input.name).map(str::to_owned)
+        };
+        let value = given.or_else(|| input.default.clone());
+        match value {
+            Some(value) => {
+                check_value(input, &value)?;
+                values.insert(&input.name, value);
+            }
+            None if input.required
+                && !(input.location == InputLocation::Host && base_url.is_some()) =>
+            {
+                return Err(invalid(format!(
+                    "input `{}` is required{}",
+                    input.name,
+                    input
+                        .doc
+                        .as_deref()
+                        .map(|d| format!(": {d}"))
+                        .unwrap_or_default()
+                )));
+            }
+            None => {}
+        }
+    }
+
+    let mut url = match base_url {
+        Some(url) => url.clone(),
+        None => {
+            let rendered = render(&provider.base_url, &values, |v| v.to_owned());
+            url::Url::parse(&rendered)
+                .map_err(|e| invalid(format!("the base URL {rendered:?} is not valid: {e}")))?
+        }
+    };
+    check_transport_security(&url, &provider.auth)?;
+
+    let path = render(&provider.request.path, &values, |v| {
+        utf8_percent_encode(v, COMPONENT).to_string()
+    });
+    let joined = format!("{}{}", url.path().trim_end_matches('/'), path);
+    url.set_path(&joined);
+
+    let mut query: Vec<String> = url.query().map(|q| vec![q.to_owned()]).unwrap_or_default();
+    query.extend(provider.request.flags.iter().map(|f| encode(f)));
+    query.extend(
+        provider
+            .request
+            .query
+            .iter()
+            .map(|(k, v)| format!("{}={}", encode(k), encode(v))),
+    );
+    let mut headers: Vec<(String, String)> = provider.request.headers.clone();
+    let mut body_fields = serde_json::Map::new();
+    for input in &provider.inputs {
+        let Some(value) = values.get(input.name.as_str()) else {
+            continue;
+        };
+        match input.location {
+            InputLocation::Query => {
+                query.push(format!("{}={}", encode(&input.wire_name), encode(value)))
+            }
+            InputLocation::Header => headers.push((input.wire_name.clone(), value.clone())),
+            InputLocation::Body => {
+                body_fields.insert(
+                    input.wire_name.clone(),
+                    serde_json::Value::String(value.clone()),
+                );
+            }
+            InputLocation::Path | InputLocation::Host => {}
+        }
+    }
+
+    let mut secret_header = false;
+    let mut secret_query = None;
+    match &provider.auth {
+        Auth::None => {}
+        Auth::Bearer { env } => {
+            headers.push((
+                "Authorization".into(),
+                format!("Bearer {}", credentials.get(env)?),
+            ));
+            secret_header = true;
+        }
+        Auth::Header { name, prefix, env } => {
+            headers.push((name.clone(), format!("{prefix}{}", credentials.get(env)?)));
+            secret_header = true;
+        }
+        Auth::Query { param, env } => {
+            query.push(format!(
+                "{}={}",
+                encode(param),
+                encode(credentials.get(env)?)
+            ));
+            secret_query = Some(param.clone());
+        }
+        Auth::Basic {
+            username_env,
+            password_env,
+        } => {
+            use base64::Engine as _;
+            let pair = format!(
+                "{}:{}",
+                credentials.get(username_env)?,
+                credentials.get(password_env)?
+            );
+            let token = base64::engine::general_purpose::STANDARD.encode(pair);
+            headers.push(("Authorization".into(), format!("Basic {token}")));
+            secret_header = true;
+        }
+    }
+    for (_, value) in &headers {
+        if value.contains(['\r', '\n']) {
+            return Err(invalid("a header value contains a line break"));
+        }
+    }
+    url.set_query((!query.is_empty()).then(|| query.join("&")).as_deref());
+
+    let body = match provider.request.method {
+        Method::GET => None,
+        Method::POST => {
+            let mut body = match &provider.request.body {
+                Some(serde_json::Value::Object(map)) => map.clone(),
+                _ => serde_json::Map::new(),
+            };
+            body.extend(body_fields);
+            Some(serde_json::to_vec(&serde_json::Value::Object(body)).unwrap_or_default())
+        }
+    };
+    Ok(PreparedRequest {
+        method: provider.request.method,
+        url,
+        headers,
+        secret_header,
+        body,
+        secret_query,
+    })
+}
+
+fn encode(text: &str) -> String {
+    utf8_percent_encode(text, COMPONENT).to_string()
+}
+
+fn render(
+    template: &Template,
+    values: &HashMap<&str, String>,
+    encode: impl Fn(&str) -> String,
+) -> String {
+    template
+        .parts
+        .iter()
+        .map(|part| match part {
+            Part::Literal(text) => text.clone(),
+            Part::Placeholder { name, .. } => values
+                .get(name.as_str())
+                .map(|v| encode(v))
+                .unwrap_or_default(),
+        })
+        .collect()
+}
+
+/// Credentials travel over https, or plain http to a loopback host.
+pub fn check_transport_security(url: &url::Url, auth: &Auth) -> Result<(), Error> {
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" if is_loopback(url) => Ok(()),
+        "http" if *auth == Auth::None => Ok(()),
+        "http" => Err(usage(
+            ErrorKind::Definition,
+            format!(
+                "refusing to send a credential over plain http to {}: only loopback hosts may use http",
+                url.host_str().unwrap_or_default()
+            ),
+        )),
+        other => Err(usage(
+            ErrorKind::Definition,
+            format!("unsupported URL scheme `{other}`"),
+        )),
+    }
+}
+
+/// Whether the URL's host is `localhost`, `127.0.0.0/8` or `::1`.
+pub fn is_loopback(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}

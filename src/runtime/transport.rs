@@ -1,0 +1,332 @@
+//! Sending a prepared request: one pooled `reqwest` client (rustls, HTTP/2, gzip), timeouts, a
+//! body-size limit, a redirect policy that never carries credentials to another host, and retries
+//! with exponential backoff and jitter that honour `Retry-After`.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use backon::{ExponentialBuilder, Retryable};
+
+use crate::model::Provider;
+use crate::runtime::request::{self, Credentials, Inputs, PreparedRequest};
+use crate::runtime::{Error, ErrorKind, normalize};
+use crate::spec::Method;
+use crate::task::UploadTask;
+
+/// How requests are sent and retried.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClientConfig {
+    pub connect_timeout: Duration,
+    /// For one attempt, from sending to the last byte of the body.
+    pub timeout: Duration,
+    /// Bodies larger than this are refused without being read whole.
+    pub max_body_bytes: usize,
+    pub retry: RetryPolicy,
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        ClientConfig {
+            connect_timeout: Duration::from_secs(10),
+            timeout: Duration::from_secs(30),
+            max_body_bytes: 4 * 1024 * 1024,
+            retry: RetryPolicy::default(),
+        }
+    }
+}
+
+/// Retries for reads: on connection errors, timeouts, and the statuses the definition calls
+/// retryable (429 and 5xx by default).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RetryPolicy {
+    /// Attempts in all, the first included (1 = no retry).
+    pub max_attempts: u32,
+    pub min_delay: Duration,
+    pub max_delay: Duration,
+    /// The most time spent waiting between attempts, all retries together. A `Retry-After`
+    /// longer than what is left ends the retries and is reported in the error.
+    pub total_budget: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_attempts: 4,
+            min_delay: Duration::from_millis(200),
+            max_delay: Duration::from_secs(10),
+            total_budget: Duration::from_secs(30),
+        }
+    }
+}
+
+/// One pooled HTTP client, shared by every provider and both engines.
+#[derive(Debug, Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    config: ClientConfig,
+}
+
+/// What one fetch did, besides its answer: for `watch` and for tests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct FetchStats {
+    pub attempts: u32,
+}
+
+impl Client {
+    pub fn new(config: ClientConfig) -> Result<Client, Error> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(config.connect_timeout)
+            .timeout(config.timeout)
+            .redirect(redirect_policy())
+            .user_agent(concat!("unitask/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| Error {
+                kind: ErrorKind::Transport,
+                status: None,
+                code: None,
+                message: format!("cannot build the HTTP client: {}", e.without_url()),
+                retryable: false,
+                retry_after: None,
+                excerpt: None,
+            })?;
+        Ok(Client { http, config })
+    }
+
+    pub fn config(&self) -> &ClientConfig {
+        &self.config
+    }
+
+    /// Fetches and normalizes one task's status.
+    pub async fn fetch(
+        &self,
+        provider: &Provider,
+        task_id: &str,
+        inputs: &Inputs,
+        base_url: Option<&url::Url>,
+        credentials: &Credentials,
+    ) -> (Result<UploadTask, Error>, FetchStats) {
+        let prepared = match request::prepare(provider, task_id, inputs, base_url, credentials) {
+            Ok(prepared) => prepared,
+            Err(error) => return (Err(error), FetchStats::default()),
+        };
+        let attempts = Arc::new(AtomicU32::new(0));
+        let policy = &self.config.retry;
+        let backoff = ExponentialBuilder::new()
+            .with_jitter()
+            .with_min_delay(policy.min_delay)
+            .with_max_delay(policy.max_delay)
+            .with_max_times(policy.max_attempts.saturating_sub(1) as usize);
+        let started = Instant::now();
+        let mut waited = Duration::ZERO;
+        let budget = policy.total_budget;
+        let result = (|| async {
+            attempts.fetch_add(1, Ordering::Relaxed);
+            self.attempt(provider, task_id, &prepared).await
+        })
+        .retry(backoff)
+        .sleep(tokio::time::sleep)
+        .when(|error: &Error| error.retryable)
+        .adjust(|error: &Error, planned: Option<Duration>| {
+            let wait = match (planned, error.retry_after) {
+                (None, _) => return None,
+                (Some(_), Some(asked)) => asked,
+                (Some(planned), None) => planned,
+            };
+            if waited + wait > budget {
+                return None;
+            }
+            waited += wait;
+            Some(wait)
+        })
+        .notify(|error: &Error, wait: Duration| {
+            tracing::info!(
+                provider = %provider.id,
+                task = task_id,
+                error = %error,
+                wait_ms = wait.as_millis() as u64,
+                "retrying"
+            );
+        })
+        .await;
+        let stats = FetchStats {
+            attempts: attempts.load(Ordering::Relaxed),
+        };
+        tracing::debug!(
+            provider = %provider.id,
+            task = task_id,
+            attempts = stats.attempts,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            ok = result.is_ok(),
+            "fetched"
+        );
+        (result, stats)
+    }
+
+    /// One attempt: send, read the body within the size limit, normalize.
+    async fn attempt(
+        &self,
+        provider: &Provider,
+        task_id: &str,
+        prepared: &PreparedRequest,
+    ) -> Result<UploadTask, Error> {
+        let method = match prepared.method {
+            Method::GET => reqwest::Method::GET,
+            Method::POST => reqwest::Method::POST,
+        };
+        let mut builder = self.http.request(method, prepared.url.clone());
+        let last = prepared.headers.len();
+        for (i, (name, value)) in prepared.headers.iter().enumerate() {
+            let mut value = reqwest::header::HeaderValue::from_str(value).map_err(|_| {
+                failure(
+                    ErrorKind::InvalidRequest,
+                    format!("header `{name}` has a value HTTP cannot carry"),
+                )
+            })?;
+            if prepared.secret_header && i + 1 == last {
+                value.set_sensitive(true);
+            }
+            builder = builder.header(name.as_str(), value);
+        }
+        if let Some(body) = &prepared.body {
+            builder = builder
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(body.clone());
+        }
+        tracing::debug!(provider = %provider.id, method = ?prepared.method, url = %prepared.redacted_url(), "sending");
+        let mut response = builder.send().await.map_err(transport_error)?;
+        let status = response.status().as_u16();
+        if response.status().is_redirection() {
+            let target = response
+                .headers()
+                .get(reqwest::header::LOCATION)
+                .and_then(|l| l.to_str().ok())
+                .and_then(|l| prepared.url.join(l).ok())
+                .and_then(|u| u.host_str().map(str::to_owned))
+                .unwrap_or_else(|| "an unknown place".into());
+            return Err(Error {
+                kind: ErrorKind::InvalidRequest,
+                status: Some(status),
+                code: None,
+                message: format!(
+                    "the provider redirected to {target}; not followed, so the credential never leaves {}",
+                    prepared.url.host_str().unwrap_or_default()
+                ),
+                retryable: false,
+                retry_after: None,
+                excerpt: None,
+            });
+        }
+        let headers: Vec<(String, String)> = response
+            .headers()
+            .iter()
+            .filter_map(|(n, v)| {
+                v.to_str()
+                    .ok()
+                    .map(|v| (n.as_str().to_owned(), v.to_owned()))
+            })
+            .collect();
+        let limit = self.config.max_body_bytes;
+        if response
+            .content_length()
+            .is_some_and(|len| len > limit as u64)
+        {
+            return Err(too_large(status, limit));
+        }
+        let mut body = Vec::new();
+        // A body cut short (the connection closed early) is a transport failure, worth retrying.
+        while let Some(chunk) = response.chunk().await.map_err(|e| {
+            let mut error = transport_error(e);
+            if error.kind == ErrorKind::Decode {
+                error.kind = ErrorKind::Transport;
+                error.retryable = true;
+            }
+            error
+        })? {
+            if body.len() + chunk.len() > limit {
+                return Err(too_large(status, limit));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        tracing::trace!(provider = %provider.id, status, bytes = body.len(), "received");
+        normalize(
+            provider,
+            task_id,
+            normalize::Response {
+                status,
+                headers: &headers,
+                body: &body,
+            },
+        )
+    }
+}
+
+fn failure(kind: ErrorKind, message: String) -> Error {
+    Error {
+        kind,
+        status: None,
+        code: None,
+        message,
+        retryable: false,
+        retry_after: None,
+        excerpt: None,
+    }
+}
+
+fn too_large(status: u16, limit: usize) -> Error {
+    Error {
+        kind: ErrorKind::Decode,
+        status: Some(status),
+        code: None,
+        message: format!("the response body is larger than {limit} bytes; refused"),
+        retryable: false,
+        retry_after: None,
+        excerpt: None,
+    }
+}
+
+/// A reqwest error, without its URL (which may carry a query credential).
+fn transport_error(error: reqwest::Error) -> Error {
+    let kind = if error.is_timeout() {
+        ErrorKind::Timeout
+    } else if error.is_decode() {
+        ErrorKind::Decode
+    } else {
+        ErrorKind::Transport
+    };
+    let error = error.without_url();
+    let mut message = error.to_string();
+    let mut source = std::error::Error::source(&error);
+    while let Some(cause) = source {
+        message.push_str(": ");
+        message.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    Error {
+        kind,
+        status: None,
+        code: None,
+        message,
+        retryable: kind != ErrorKind::Decode,
+        retry_after: None,
+        excerpt: None,
+    }
+}
+
+/// Redirects are followed only to the same scheme, host and port: a credential (in a header or
+/// in the query) never reaches another host. Anything else stops and is reported.
+fn redirect_policy() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        let first = attempt.previous().first().cloned();
+        let same_origin = first.as_ref().is_some_and(|first| {
+            first.scheme() == attempt.url().scheme()
+                && first.host_str() == attempt.url().host_str()
+                && first.port_or_known_default() == attempt.url().port_or_known_default()
+        });
+        if !same_origin || attempt.previous().len() > 5 {
+            attempt.stop()
+        } else {
+            attempt.follow()
+        }
+    })
+}

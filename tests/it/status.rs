@@ -1,0 +1,580 @@
+use std::time::{Duration, Instant};
+
+use unitask::model::{Expectation, Provider};
+use unitask::runtime::{self, normalize::Response};
+use unitask::{Client, ClientConfig, Credentials, Engine, ErrorKind, Inputs, RetryPolicy};
+use wiremock::matchers::{header, method, path};
+use wiremock::{Mock, MockServer, Request, ResponseTemplate};
+
+pub const SECRET: &str = "s3cr3t-T0ken+/=";
+
+fn engine() -> Engine {
+    Engine::builtin().expect("built-in definitions are valid")
+}
+
+fn provider(id: &str) -> Provider {
+    engine().get(id).expect("provider").provider.clone()
+}
+
+fn no_retry() -> Client {
+    Client::new(ClientConfig {
+        retry: RetryPolicy {
+            max_attempts: 1,
+            ..RetryPolicy::default()
+        },
+        timeout: Duration::from_secs(5),
+        ..ClientConfig::default()
+    })
+    .expect("client")
+}
+
+fn credentials(provider: &Provider) -> Credentials {
+    let mut credentials = Credentials::new();
+    for name in unitask::runtime::request::auth_env_names(&provider.auth) {
+        credentials.set(name, SECRET);
+    }
+    credentials
+}
+
+/// Values for required inputs that examples do not always give.
+fn base_inputs(id: &str) -> Inputs {
+    match id {
+        "tencent-smh" => [("library_id", "smh0123456789abc")].into_iter().collect(),
+        _ => Inputs::new(),
+    }
+}
+
+/// The exact request each seed provider must make for `task`, with `inputs`.
+fn expected_path(id: &str, task: &str, inputs: &Inputs) -> String {
+    match id {
+        "hubspot" => format!("/files/v3/files/import-from-url/async/tasks/{task}/status"),
+        "shoplazza" => format!(
+            "/openapi/{}/file/task/{task}",
+            inputs.get("api_version").unwrap_or("2022-01")
+        ),
+        "tencent-smh" => format!(
+            "/api/v1/file/{}/{}/{task}",
+            inputs.get("library_id").expect("library"),
+            inputs.get("space_id").unwrap_or("-")
+        ),
+        "church-tech" => format!("/upload/{task}"),
+        other => panic!("no expectations for {other}"),
+    }
+}
+
+/// The credential is where the definition says, and (for SMH) the bare `?upload` flag is sent.
+fn credential_in_place(id: &'static str) -> impl Fn(&Request) -> bool + Send + Sync + 'static {
+    move |request: &Request| {
+        let header = |name: &str| {
+            request
+                .headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        let bearer = format!("Bearer {SECRET}");
+        match id {
+            "hubspot" | "church-tech" => {
+                header("authorization").as_deref() == Some(bearer.as_str())
+            }
+            "shoplazza" => header("access-token").as_deref() == Some(SECRET),
+            "tencent-smh" => {
+                let query = request.url.query().unwrap_or_default();
+                let pairs: Vec<(String, String)> = request.url.query_pairs().into_owned().collect();
+                query.split('&').next() == Some("upload")
+                    && pairs.contains(&("access_token".to_owned(), SECRET.to_owned()))
+                    && header("authorization").is_none()
+            }
+            _ => false,
+        }
+    }
+}
+
+/// Every example of every seed provider, played by a real HTTP server: the client makes exactly
+/// the documented request and returns what the example's normalization gives.
+#[tokio::test]
+async fn every_example_of_every_seed_provider_over_http() {
+    let client = no_retry();
+    for id in ["church-tech", "hubspot", "shoplazza", "tencent-smh"] {
+        let provider = provider(id);
+        let credentials = credentials(&provider);
+        for example in &provider.examples {
+            let server = MockServer::start().await;
+            let mut inputs = base_inputs(id);
+            for (name, value) in &example.inputs {
+                inputs.set(name.as_str(), value.as_str());
+            }
+            let task_input = provider.task_id_input().name.clone();
+            let task = inputs.get(&task_input).unwrap_or("example-task").to_owned();
+            let mut other = Inputs::new();
+            for (name, value) in inputs.iter().filter(|(n, _)| *n != task_input) {
+                other.set(name, value);
+            }
+            let mut reply = ResponseTemplate::new(example.response.status)
+                .set_body_bytes(example.response.body.clone());
+            for (name, value) in &example.response.headers {
+                reply = reply.insert_header(name.as_str(), value.as_str());
+            }
+            Mock::given(method("GET"))
+                .and(path(expected_path(id, &task, &inputs)))
+                .and(credential_in_place(id))
+                .respond_with(reply)
+                .expect(1)
+                .mount(&server)
+                .await;
+            let base = url::Url::parse(&server.uri()).expect("uri");
+            let (got, stats) = client
+                .fetch(&provider, &task, &other, Some(&base), &credentials)
+                .await;
+            let want = runtime::normalize(
+                &provider,
+                &task,
+                Response {
+                    status: example.response.status,
+                    headers: &example.response.headers,
+                    body: &example.response.body,
+                },
+            );
+            let mut got = got;
+            if let Ok(task) = &mut got {
+                // The server adds headers; the body is what matters.
+                assert_eq!(task.raw, want.as_ref().expect("same outcome").raw);
+            }
+            assert_eq!(got, want, "{id} example `{}`", example.name);
+            assert_eq!(stats.attempts, 1);
+            if let Expectation::Task(expected) = &example.expect {
+                let task = got.expect("a task");
+                assert_eq!(Some(&serde_json::json!(task.state)), expected.get("state"));
+            }
+            server.verify().await;
+        }
+    }
+}
+
+#[tokio::test]
+async fn retries_honour_retry_after_then_succeed() {
+    let provider = provider("hubspot");
+    let server = MockServer::start().await;
+    let body = serde_json::json!({"taskId": "t-1", "status": "PROCESSING"});
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "1").set_body_json(
+            serde_json::json!({"status": "error", "message": "You have reached your secondly limit.", "errorType": "RATE_LIMIT"}),
+        ))
+        .up_to_n_times(1)
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(body))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let client = Client::new(ClientConfig::default()).expect("client");
+    let base = url::Url::parse(&server.uri()).expect("uri");
+    let started = Instant::now();
+    let (result, stats) = client
+        .fetch(
+            &provider,
+            "t-1",
+            &Inputs::new(),
+            Some(&base),
+            &credentials(&provider),
+        )
+        .await;
+    assert_eq!(
+        result.expect("second attempt succeeds").native_status,
+        "PROCESSING"
+    );
+    assert_eq!(stats.attempts, 2);
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "waited as the provider asked"
+    );
+}
+
+#[tokio::test]
+async fn retries_stop_at_the_attempt_limit() {
+    let provider = provider("church-tech");
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(503).set_body_string("busy"))
+        .expect(3)
+        .mount(&server)
+        .await;
+    let client = Client::new(ClientConfig {
+        retry: RetryPolicy {
+            max_attempts: 3,
+            min_delay: Duration::from_millis(10),
+            max_delay: Duration::from_millis(50),
+            total_budget: Duration::from_secs(5),
+        },
+        ..ClientConfig::default()
+    })
+    .expect("client");
+    let base = url::Url::parse(&server.uri()).expect("uri");
+    let (result, stats) = client
+        .fetch(
+            &provider,
+            "u-1",
+            &Inputs::new(),
+            Some(&base),
+            &credentials(&provider),
+        )
+        .await;
+    let error = result.expect_err("always 503");
+    assert_eq!(
+        (error.kind, error.status, error.retryable),
+        (ErrorKind::Server, Some(503), true)
+    );
+    assert_eq!(error.excerpt.as_deref(), Some("busy"));
+    assert_eq!(stats.attempts, 3);
+}
+
+#[tokio::test]
+async fn a_retry_after_beyond_the_budget_is_reported_not_waited() {
+    let provider = provider("hubspot");
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "3600"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let client = Client::new(ClientConfig::default()).expect("client");
+    let base = url::Url::parse(&server.uri()).expect("uri");
+    let (result, stats) = client
+        .fetch(
+            &provider,
+            "t-1",
+            &Inputs::new(),
+            Some(&base),
+            &credentials(&provider),
+        )
+        .await;
+    let error = result.expect_err("rate limited");
+    assert_eq!(error.kind, ErrorKind::RateLimited);
+    assert_eq!(error.retry_after, Some(Duration::from_secs(3600)));
+    assert_eq!(stats.attempts, 1);
+}
+
+#[tokio::test]
+async fn a_redirect_to_another_host_is_not_followed() {
+    for id in ["hubspot", "shoplazza", "tencent-smh"] {
+        let provider = provider(id);
+        let thief = MockServer::start().await;
+        Mock::given(wiremock::matchers::any())
+            .respond_with(ResponseTemplate::new(200))
+            .expect(0)
+            .mount(&thief)
+            .await;
+        let server = MockServer::start().await;
+        // Same port family, other host name: `localhost` is not `127.0.0.1`.
+        let elsewhere = thief.uri().replace("127.0.0.1", "localhost");
+        Mock::given(method("GET"))
+            .respond_with(
+                ResponseTemplate::new(302)
+                    .insert_header("Location", format!("{elsewhere}/collect").as_str()),
+            )
+            .expect(1)
+            .mount(&server)
+            .await;
+        let base = url::Url::parse(&server.uri()).expect("uri");
+        let (result, _) = no_retry()
+            .fetch(
+                &provider,
+                "t-1",
+                &base_inputs(id),
+                Some(&base),
+                &credentials(&provider),
+            )
+            .await;
+        let error = result.expect_err("redirect refused");
+        assert_eq!(error.status, Some(302), "{id}");
+        assert!(error.message.contains("not followed"), "{}", error.message);
+        assert!(!error.message.contains(SECRET));
+        thief.verify().await;
+    }
+}
+
+#[tokio::test]
+async fn an_oversized_body_is_refused() {
+    let provider = provider("church-tech");
+    let server = MockServer::start().await;
+    let huge = format!(
+        "{{\"status\": \"QUEUED\", \"pad\": \"{}\"}}",
+        "x".repeat(64 * 1024)
+    );
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_body_string(huge))
+        .mount(&server)
+        .await;
+    let client = Client::new(ClientConfig {
+        max_body_bytes: 16 * 1024,
+        ..ClientConfig::default()
+    })
+    .expect("client");
+    let base = url::Url::parse(&server.uri()).expect("uri");
+    let (result, _) = client
+        .fetch(
+            &provider,
+            "u-1",
+            &Inputs::new(),
+            Some(&base),
+            &credentials(&provider),
+        )
+        .await;
+    let error = result.expect_err("too large");
+    assert_eq!(error.kind, ErrorKind::Decode);
+    assert!(
+        error.message.contains("larger than 16384 bytes"),
+        "{}",
+        error.message
+    );
+}
+
+/// A server that promises 100 bytes, sends 12 and hangs up.
+#[tokio::test]
+async fn a_truncated_body_is_a_transport_error() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let address = listener.local_addr().expect("address");
+    let server = tokio::spawn(async move {
+        let (mut socket, _) = listener.accept().await.expect("accept");
+        let mut buffer = [0u8; 4096];
+        let _ = socket.read(&mut buffer).await;
+        let _ = socket
+            .write_all(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"status\": \"")
+            .await;
+        drop(socket);
+    });
+    let provider = provider("church-tech");
+    let base = url::Url::parse(&format!("http://{address}")).expect("uri");
+    let (result, _) = no_retry()
+        .fetch(
+            &provider,
+            "u-1",
+            &Inputs::new(),
+            Some(&base),
+            &credentials(&provider),
+        )
+        .await;
+    let error = result.expect_err("truncated");
+    assert_eq!(error.kind, ErrorKind::Transport, "{error}");
+    assert!(error.retryable);
+    server.await.expect("server task");
+}
+
+#[tokio::test]
+async fn hostile_inputs_are_refused_before_any_request() {
+    let server = MockServer::start().await;
+    Mock::given(wiremock::matchers::any())
+        .respond_with(ResponseTemplate::new(200))
+        .expect(0)
+        .mount(&server)
+        .await;
+    let base = url::Url::parse(&server.uri()).expect("uri");
+    let client = no_retry();
+    for (id, task, params) in [
+        ("church-tech", "..", vec![]),
+        ("church-tech", ".", vec![]),
+        ("church-tech", "", vec![]),
+        ("church-tech", "a\r\nX-Evil: 1", vec![]),
+        ("hubspot", "../../files/v3/files", vec![]),
+        ("tencent-smh", "key", vec![("library_id", "..")]),
+        (
+            "tencent-smh",
+            "key",
+            vec![("library_id", "lib"), ("space_id", "a/b")],
+        ),
+        (
+            "tencent-smh",
+            "key",
+            vec![("library_id", "lib"), ("user_id", "u\nx")],
+        ),
+        ("shoplazza", "t-1", vec![("api_version", "../2022-01")]),
+        ("shoplazza", "t-1", vec![("no_such_input", "1")]),
+    ] {
+        let provider = provider(id);
+        let inputs: Inputs = params.into_iter().collect();
+        let (result, stats) = client
+            .fetch(
+                &provider,
+                task,
+                &inputs,
+                Some(&base),
+                &credentials(&provider),
+            )
+            .await;
+        let error = result.expect_err("refused");
+        assert_eq!(
+            (error.kind, error.status),
+            (ErrorKind::InvalidRequest, None),
+            "{id} {task:?}: {error}"
+        );
+        assert_eq!(stats.attempts, 0);
+    }
+    server.verify().await;
+}
+
+#[test]
+fn host_inputs_must_match_their_pattern() {
+    let provider = provider("shoplazza");
+    let credentials = credentials(&provider);
+    for host in [
+        "evil.example.com",
+        "store.myshoplaza.com.evil.com",
+        "a.myshoplaza.com/x",
+        "a.myshoplaza.com:1@evil.com",
+    ] {
+        let inputs: Inputs = [("store_domain", host)].into_iter().collect();
+        let error =
+            unitask::runtime::request::prepare(&provider, "t-1", &inputs, None, &credentials)
+                .expect_err(host);
+        assert_eq!(error.kind, ErrorKind::InvalidRequest, "{host}");
+    }
+    let inputs: Inputs = [("store_domain", "my-store.myshoplazza.com")]
+        .into_iter()
+        .collect();
+    let request = unitask::runtime::request::prepare(&provider, "t-1", &inputs, None, &credentials)
+        .expect("valid");
+    assert_eq!(
+        request.url.as_str(),
+        "https://my-store.myshoplazza.com/openapi/2022-01/file/task/t-1"
+    );
+}
+
+/// Placeholder values are encoded for their segment: the path keeps its shape, whatever the value.
+#[test]
+fn placeholder_values_never_change_the_path_shape() {
+    let mut engine = Engine::empty();
+    let text = std::fs::read_to_string(crate::at("tests/fixtures/valid/presence-jobs.yaml"))
+        .expect("fixture");
+    engine.load_str("presence-jobs.yaml", &text).expect("valid");
+    let provider = &engine.get("presence-jobs").expect("loaded").provider;
+    let mut credentials = Credentials::new();
+    credentials.set("EXPORTS_TOKEN", SECRET);
+    let inputs: Inputs = [("account", "42")].into_iter().collect();
+    for (task, encoded) in [
+        ("t 1/2", "t%201%2F2"),
+        ("a?b#c", "a%3Fb%23c"),
+        ("%2e%2e", "%252e%252e"),
+        ("...", "..."),
+        ("é", "%C3%A9"),
+    ] {
+        let request =
+            unitask::runtime::request::prepare(provider, task, &inputs, None, &credentials)
+                .expect(task);
+        assert_eq!(
+            request.url.path(),
+            format!("/accounts/42/exports/{encoded}"),
+            "{task}"
+        );
+        assert_eq!(request.url.query(), Some("status&format=json"));
+        assert_eq!(request.url.host_str(), Some("127.0.0.1"));
+    }
+}
+
+#[test]
+fn credentials_never_travel_over_plain_http_to_other_hosts() {
+    let provider = provider("hubspot");
+    let base = url::Url::parse("http://api.hubapi.com").expect("url");
+    let error = unitask::runtime::request::prepare(
+        &provider,
+        "t-1",
+        &Inputs::new(),
+        Some(&base),
+        &credentials(&provider),
+    )
+    .expect_err("plain http");
+    assert_eq!(error.kind, ErrorKind::Definition);
+    for loopback in ["http://127.0.0.1:9", "http://localhost:9", "http://[::1]:9"] {
+        let base = url::Url::parse(loopback).expect("url");
+        unitask::runtime::request::prepare(
+            &provider,
+            "t-1",
+            &Inputs::new(),
+            Some(&base),
+            &credentials(&provider),
+        )
+        .expect(loopback);
+    }
+}
+
+#[test]
+fn a_missing_credential_names_its_variable_and_debug_never_shows_one() {
+    let provider = provider("tencent-smh");
+    let inputs = base_inputs("tencent-smh");
+    let error =
+        unitask::runtime::request::prepare(&provider, "key", &inputs, None, &Credentials::new())
+            .expect_err("no credential");
+    assert_eq!((error.kind, error.status), (ErrorKind::Unauthorized, None));
+    assert!(error.message.contains("SMH_ACCESS_TOKEN"));
+    let credentials = credentials(&provider);
+    let request = unitask::runtime::request::prepare(&provider, "key", &inputs, None, &credentials)
+        .expect("valid");
+    for shown in [
+        format!("{credentials:?}"),
+        format!("{request:?}"),
+        request.redacted_url(),
+    ] {
+        assert!(
+            !shown.contains(SECRET) && !shown.contains("s3cr3t"),
+            "{shown}"
+        );
+    }
+    assert!(
+        request
+            .url
+            .as_str()
+            .contains("access_token=s3cr3t-T0ken%2B%2F%3D")
+    );
+}
+
+#[tokio::test]
+async fn a_post_with_a_json_body_and_basic_auth() {
+    let mut engine = Engine::empty();
+    let text = std::fs::read_to_string(crate::at("tests/fixtures/valid/tagged-jobs.yaml"))
+        .expect("fixture");
+    engine.load_str("tagged-jobs.yaml", &text).expect("valid");
+    let provider = engine.get("tagged-jobs").expect("loaded").provider.clone();
+    let server = MockServer::start().await;
+    use base64::Engine as _;
+    let basic = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode("ci:pw")
+    );
+    Mock::given(method("POST"))
+        .and(path("/v2/jobs:status"))
+        .and(header("authorization", basic.as_str()))
+        .and(header("x-tenant", "acme"))
+        .and(wiremock::matchers::query_param("verbose", "true"))
+        .and(wiremock::matchers::body_json(
+            serde_json::json!({"include": ["progress", "times"], "jobId": "build-42"}),
+        ))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(
+                serde_json::json!({"ok": true, "result": {"state": {"Queued": {}}}}),
+            ),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    let mut credentials = Credentials::new();
+    credentials
+        .set("JOBS_USER", "ci")
+        .set("JOBS_PASSWORD", "pw");
+    let inputs: Inputs = [("verbose", "true"), ("tenant", "acme")]
+        .into_iter()
+        .collect();
+    let base = url::Url::parse(&server.uri()).expect("uri");
+    let (result, _) = no_retry()
+        .fetch(&provider, "build-42", &inputs, Some(&base), &credentials)
+        .await;
+    let task = result.expect("task");
+    assert_eq!(
+        (task.state, task.native_status.as_str()),
+        (unitask::State::Pending, "Queued")
+    );
+    server.verify().await;
+}
