@@ -337,3 +337,67 @@ fn retry_after(provider: &Provider, response: Response<'_>) -> Option<Duration> 
     });
     standard.or(own).map(Duration::from_secs)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn provider() -> Provider {
+        let text = include_str!("../../providers/hubspot.yaml");
+        crate::validate::check_source("hubspot.yaml", Some("hubspot"), text).expect("valid")
+    }
+
+    #[test]
+    fn retry_after_reads_seconds_and_http_dates() {
+        let provider = provider();
+        let in_a_minute = jiff::Timestamp::now() + jiff::SignedDuration::from_secs(61);
+        let date = jiff::fmt::rfc2822::to_string(&in_a_minute.to_zoned(jiff::tz::TimeZone::UTC))
+            .expect("date");
+        for (value, low, high) in [
+            ("120", 120, 120),
+            (date.as_str(), 55, 61),
+            ("Wed, 21 Oct 2015 07:28:00 GMT", 0, 0),
+        ] {
+            let headers = vec![("retry-after".to_owned(), value.to_owned())];
+            let error = normalize(
+                &provider,
+                "t",
+                Response {
+                    status: 429,
+                    headers: &headers,
+                    body: b"",
+                },
+            )
+            .expect_err("429");
+            let wait = error.retry_after.expect("retry_after").as_secs();
+            assert!((low..=high).contains(&wait), "{value}: {wait}");
+            assert!(error.retryable);
+        }
+    }
+
+    #[test]
+    fn bad_bodies_are_typed_errors_with_an_excerpt() {
+        let provider = provider();
+        let cases: [(&[u8], &str); 4] = [
+            (b"{\"status\": \"PEND", "not valid JSON"),
+            (b"[1, 2]", "the status field `$.status` is missing"),
+            (b"{\"status\": {\"a\": 1}}", "should be a string"),
+            (b"\xff\xfe", "not valid JSON"),
+        ];
+        for (body, message) in cases {
+            let error = normalize(
+                &provider,
+                "t",
+                Response {
+                    status: 200,
+                    headers: &[],
+                    body,
+                },
+            )
+            .expect_err("bad");
+            assert_eq!(error.kind, ErrorKind::Decode);
+            assert!(error.message.contains(message), "{}", error.message);
+            assert!(error.excerpt.is_some());
+        }
+    }
+}

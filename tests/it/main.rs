@@ -9,6 +9,8 @@ mod diagnostics;
 mod providers;
 /// Real requests against a loopback server: requests, retries, redirects, limits, hostile input.
 mod status;
+/// `unitask status` end to end through the real binary.
+mod status_cli;
 
 use std::path::{Path, PathBuf};
 

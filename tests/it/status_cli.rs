@@ -1,0 +1,331 @@
+use std::process::Output;
+
+use serde_json::{Value, json};
+use unitask::Engine;
+use unitask::model::Expectation;
+use wiremock::matchers::method;
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::root;
+use crate::status::SECRET;
+
+/// Runs the real binary with `env`, off the async runtime so the mock server keeps serving.
+async fn unitask(args: Vec<String>, env: Vec<(String, String)>) -> Output {
+    tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_unitask"))
+            .args(&args)
+            .envs(env)
+            .env_remove("RUST_LOG")
+            .current_dir(root())
+            .output()
+            .expect("run unitask")
+    })
+    .await
+    .expect("join")
+}
+
+fn secret_env(names: &[&str]) -> Vec<(String, String)> {
+    names
+        .iter()
+        .map(|n| ((*n).to_owned(), SECRET.to_owned()))
+        .collect()
+}
+
+const ENV: &[&str] = &[
+    "HUBSPOT_ACCESS_TOKEN",
+    "SHOPLAZZA_ACCESS_TOKEN",
+    "SMH_ACCESS_TOKEN",
+    "CHURCH_TECH_API_KEY",
+];
+
+async fn serve(status: u16, headers: &[(String, String)], body: &[u8]) -> MockServer {
+    let server = MockServer::start().await;
+    let mut reply = ResponseTemplate::new(status).set_body_bytes(body.to_vec());
+    for (name, value) in headers {
+        reply = reply.insert_header(name.as_str(), value.as_str());
+    }
+    Mock::given(method("GET"))
+        .respond_with(reply)
+        .mount(&server)
+        .await;
+    server
+}
+
+/// Each seed provider, each documented state: `status --json` gives the example's answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_json_matches_every_documented_state() {
+    let engine = Engine::builtin().expect("built-ins");
+    for loaded in engine.iter() {
+        let provider = &loaded.provider;
+        for example in &provider.examples {
+            let Expectation::Task(expected) = &example.expect else {
+                continue;
+            };
+            let server = serve(
+                example.response.status,
+                &example.response.headers,
+                &example.response.body,
+            )
+            .await;
+            let task_input = &provider.task_id_input().name;
+            let task = example
+                .inputs
+                .iter()
+                .find(|(n, _)| n == task_input)
+                .map_or("example-task".to_owned(), |(_, v)| v.clone());
+            let mut args = vec![
+                "status".to_owned(),
+                provider.id.clone(),
+                task,
+                "--json".into(),
+                "--base-url".into(),
+                server.uri(),
+            ];
+            for (name, value) in example.inputs.iter().filter(|(n, _)| n != task_input) {
+                args.push("--param".into());
+                args.push(format!("{name}={value}"));
+            }
+            if provider.id == "tencent-smh"
+                && !example.inputs.iter().any(|(n, _)| n == "library_id")
+            {
+                args.extend(["--param".to_owned(), "library_id=lib1".to_owned()]);
+            }
+            let output = unitask(args, secret_env(ENV)).await;
+            assert_eq!(
+                output.status.code(),
+                Some(0),
+                "{} {}: {}",
+                provider.id,
+                example.name,
+                String::from_utf8_lossy(&output.stderr)
+            );
+            let got: Value = serde_json::from_slice(&output.stdout).expect("json");
+            assert_eq!(got["provider"], json!(provider.id));
+            for key in ["state", "native_status", "progress", "files", "errors"] {
+                let want = expected.get(key).cloned().unwrap_or(match key {
+                    "files" | "errors" => json!([]),
+                    _ => Value::Null,
+                });
+                assert_eq!(got[key], want, "{} {}: `{key}`", provider.id, example.name);
+            }
+            for key in [
+                "id",
+                "terminal",
+                "created_at",
+                "started_at",
+                "updated_at",
+                "completed_at",
+                "extra",
+                "raw",
+            ] {
+                assert!(got.get(key).is_some(), "`{key}` is always printed");
+            }
+        }
+    }
+}
+
+/// A definition that was never compiled in answers through `--definitions`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn definitions_loaded_at_run_time_are_used() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let text = std::fs::read_to_string(crate::at("tests/fixtures/valid/presence-jobs.yaml"))
+        .expect("fixture")
+        .replace("id: presence-jobs", "id: my-exports");
+    std::fs::write(dir.path().join("my-exports.yaml"), text).expect("write");
+    let server = serve(
+        200,
+        &[],
+        br#"{"started": 1714644000500, "result": {"files": []}}"#,
+    )
+    .await;
+    let args = vec![
+        "status".into(),
+        "my-exports".into(),
+        "e-1".into(),
+        "--param".into(),
+        "account=42".into(),
+        "--base-url".into(),
+        server.uri(),
+        "--definitions".into(),
+        dir.path().display().to_string(),
+        "--json".into(),
+    ];
+    let output = unitask(args, secret_env(&["EXPORTS_TOKEN"])).await;
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let got: Value = serde_json::from_slice(&output.stdout).expect("json");
+    assert_eq!(
+        (got["state"].as_str(), got["native_status"].as_str()),
+        (Some("succeeded"), Some("result"))
+    );
+    assert_eq!(got["started_at"], "2024-05-02T10:00:00.5Z");
+    let requests = server.received_requests().await.expect("recorded");
+    assert_eq!(requests[0].url.path(), "/accounts/42/exports/e-1");
+    assert_eq!(requests[0].url.query(), Some("status&format=json"));
+}
+
+/// An invalid run-time definition stops `status` with the same diagnostics as `validate`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invalid_run_time_definition_is_a_usage_error() {
+    let fixture = crate::at("tests/fixtures/invalid/ut101-invalid-jsonpath.yaml");
+    let args = vec![
+        "status".into(),
+        "hubspot".into(),
+        "t-1".into(),
+        "--definitions".into(),
+        fixture.display().to_string(),
+    ];
+    let output = unitask(args, Vec::new()).await;
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("error[UT101]"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exit_codes_tell_failed_requests_from_usage_errors() {
+    let not_found = serve(404, &[], br#"{"error": "Upload not found"}"#).await;
+    let base = not_found.uri();
+    type Case<'a> = (Vec<&'a str>, Vec<(String, String)>, i32);
+    let cases: Vec<Case> = vec![
+        (
+            vec!["status", "church-tech", "u-1", "--base-url", &base],
+            secret_env(ENV),
+            1,
+        ),
+        (
+            vec!["status", "church-tech", "..", "--base-url", &base],
+            secret_env(ENV),
+            2,
+        ),
+        (
+            vec!["status", "church-tech", "u-1", "--base-url", &base],
+            Vec::new(),
+            2,
+        ),
+        (vec!["status", "nobody", "u-1"], secret_env(ENV), 2),
+        (
+            vec!["status", "church-tech", "u-1", "--param", "oops"],
+            secret_env(ENV),
+            2,
+        ),
+        (
+            vec![
+                "status",
+                "hubspot",
+                "t-1",
+                "--base-url",
+                "http://api.hubapi.com",
+            ],
+            secret_env(ENV),
+            2,
+        ),
+    ];
+    for (args, env, code) in cases {
+        let output = unitask(args.iter().map(|a| (*a).to_owned()).collect(), env).await;
+        assert_eq!(
+            output.status.code(),
+            Some(code),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let requests = not_found.received_requests().await.expect("recorded");
+    assert_eq!(requests.len(), 1, "only the valid request was sent");
+}
+
+/// With `RUST_LOG=trace`, no output of any run contains the secret, in any auth scheme, on
+/// success, on failure, and on a refused redirect.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secrets_never_reach_any_output_even_at_trace() {
+    use base64::Engine as _;
+    let ok = serve(200, &[], br#"{"status": "PROCESSING", "taskId": "t-1", "confirmed": false, "total": 2, "finished": 1}"#).await;
+    let limited = serve(
+        429,
+        &[("Retry-After".into(), "3600".into())],
+        br#"{"status": "error"}"#,
+    )
+    .await;
+    let redirect = serve(
+        302,
+        &[("Location".into(), "http://localhost:9/steal".into())],
+        b"",
+    )
+    .await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let basic = std::fs::read_to_string(crate::at("tests/fixtures/valid/tagged-jobs.yaml"))
+        .expect("fixture");
+    std::fs::write(dir.path().join("tagged-jobs.yaml"), basic).expect("write");
+    let basic_token =
+        base64::engine::general_purpose::STANDARD.encode(format!("{SECRET}:{SECRET}"));
+    let encoded = "s3cr3t-T0ken%2B%2F%3D";
+    for server in [&ok, &limited, &redirect] {
+        for (provider, extra) in [
+            ("hubspot", vec![]),
+            ("shoplazza", vec![]),
+            ("tencent-smh", vec!["--param", "library_id=lib1"]),
+            ("church-tech", vec![]),
+            (
+                "tagged-jobs",
+                vec!["--definitions", dir.path().to_str().expect("utf-8")],
+            ),
+        ] {
+            let mut args: Vec<String> = ["status", provider, "t-1", "--base-url", &server.uri()]
+                .iter()
+                .map(|a| (*a).to_owned())
+                .collect();
+            args.extend(extra.iter().map(|a| (*a).to_owned()));
+            let mut env = secret_env(ENV);
+            env.extend(secret_env(&["JOBS_USER", "JOBS_PASSWORD"]));
+            env.push(("RUST_LOG".into(), "trace".into()));
+            let output = tokio::task::spawn_blocking(move || {
+                std::process::Command::new(env!("CARGO_BIN_EXE_unitask"))
+                    .args(&args)
+                    .envs(env)
+                    .current_dir(root())
+                    .output()
+                    .expect("run")
+            })
+            .await
+            .expect("join");
+            let all = format!(
+                "{}{}",
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            );
+            assert!(
+                all.contains("TRACE") || all.contains("DEBUG"),
+                "{provider}: logs were written"
+            );
+            for needle in [SECRET, encoded, basic_token.as_str()] {
+                assert!(
+                    !all.contains(needle),
+                    "{provider}: `{needle}` leaked:\n{all}"
+                );
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_human_summary_is_short_and_complete() {
+    let body = br#"{"task_id": "t-1", "total": 2, "finished": 1, "status": 0,
+        "success_list": [{"file_uri": "a.png", "origin_link": "https://x/a.png", "upload_link": "https://cdn/a.png"}],
+        "failure_list": ["https://x/b.png"]}"#;
+    let server = serve(200, &[], body).await;
+    let args = vec![
+        "status".into(),
+        "shoplazza".into(),
+        "t-1".into(),
+        "--base-url".into(),
+        server.uri(),
+    ];
+    let output = unitask(args, secret_env(ENV)).await;
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        "shoplazza t-1: partial, final (native 0)\n  progress   1 of 2 items\n  file       a.png https://cdn/a.png\n  error      the file could not be uploaded (https://x/b.png)\n"
+    );
+}
