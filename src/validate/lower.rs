@@ -444,7 +444,7 @@ impl Lowerer<'_> {
             .collect();
         match url::Url::parse(&sample) {
             Ok(url) if url.scheme() == "https" => {}
-            Ok(url) if url.scheme() == "http" && is_loopback(&url) => {}
+            Ok(url) if url.scheme() == "http" && crate::runtime::request::is_loopback(&url) => {}
             Ok(url) if url.scheme() == "http" => self.push(
                 Diagnostic::new(
                     Code::InsecureBaseUrl,
@@ -1497,15 +1497,6 @@ impl Lowerer<'_> {
         }
         all_ok(before, self.out)?;
         Some(scenarios)
-    }
-}
-
-fn is_loopback(url: &url::Url) -> bool {
-    match url.host() {
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
     }
 }
 

@@ -90,6 +90,23 @@ fn credential_in_place(id: &'static str) -> impl Fn(&Request) -> bool + Send + S
     }
 }
 
+/// Fetches `task` from `server` with the test credential in every variable the provider reads.
+async fn fetch_from(
+    client: &Client,
+    provider: &Provider,
+    task: &str,
+    inputs: &Inputs,
+    server: &MockServer,
+) -> (
+    Result<unitask::UploadTask, unitask::Error>,
+    unitask::runtime::transport::FetchStats,
+) {
+    let base = url::Url::parse(&server.uri()).expect("uri");
+    client
+        .fetch(provider, task, inputs, Some(&base), &credentials(provider))
+        .await
+}
+
 /// Every example of every seed provider, played by a real HTTP server: the client makes exactly
 /// the documented request and returns what the example's normalization gives.
 #[tokio::test]
@@ -211,16 +228,7 @@ async fn retries_stop_at_the_attempt_limit() {
         ..ClientConfig::default()
     })
     .expect("client");
-    let base = url::Url::parse(&server.uri()).expect("uri");
-    let (result, stats) = client
-        .fetch(
-            &provider,
-            "u-1",
-            &Inputs::new(),
-            Some(&base),
-            &credentials(&provider),
-        )
-        .await;
+    let (result, stats) = fetch_from(&client, &provider, "u-1", &Inputs::new(), &server).await;
     let error = result.expect_err("always 503");
     assert_eq!(
         (error.kind, error.status, error.retryable),
@@ -240,16 +248,7 @@ async fn a_retry_after_beyond_the_budget_is_reported_not_waited() {
         .mount(&server)
         .await;
     let client = Client::new(ClientConfig::default()).expect("client");
-    let base = url::Url::parse(&server.uri()).expect("uri");
-    let (result, stats) = client
-        .fetch(
-            &provider,
-            "t-1",
-            &Inputs::new(),
-            Some(&base),
-            &credentials(&provider),
-        )
-        .await;
+    let (result, stats) = fetch_from(&client, &provider, "t-1", &Inputs::new(), &server).await;
     let error = result.expect_err("rate limited");
     assert_eq!(error.kind, ErrorKind::RateLimited);
     assert_eq!(error.retry_after, Some(Duration::from_secs(3600)));
@@ -312,16 +311,7 @@ async fn an_oversized_body_is_refused() {
         ..ClientConfig::default()
     })
     .expect("client");
-    let base = url::Url::parse(&server.uri()).expect("uri");
-    let (result, _) = client
-        .fetch(
-            &provider,
-            "u-1",
-            &Inputs::new(),
-            Some(&base),
-            &credentials(&provider),
-        )
-        .await;
+    let (result, _) = fetch_from(&client, &provider, "u-1", &Inputs::new(), &server).await;
     let error = result.expect_err("too large");
     assert_eq!(error.kind, ErrorKind::Decode);
     assert!(
