@@ -292,7 +292,8 @@ pub enum Expectation {
     Error(ExpectedError),
 }
 
-/// An expected error; `None` fields are not compared.
+/// An expected error: `code` is compared exactly (`None` = the error has no code); `message`,
+/// `retryable` and `retry_after` only when given.
 #[derive(Debug, Clone)]
 pub struct ExpectedError {
     pub kind: ErrorKind,

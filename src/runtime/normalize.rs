@@ -223,8 +223,19 @@ fn native_status(plan: &StatePlan, payload: &Value) -> Result<String, MapError> 
             other => Err(wrong(path, "a string", other)),
         },
         NativePlan::Integer(path) => match present(path)? {
+            // The text is canonical, so `"01"`, `" +1"` and `1.0` all read as `1`.
             Value::Number(n) if n.is_i64() || n.is_u64() => Ok(n.to_string()),
-            Value::String(s) if s.trim().parse::<i64>().is_ok() => Ok(s.trim().to_owned()),
+            Value::Number(n)
+                if n.as_f64()
+                    .is_some_and(|f| f.fract() == 0.0 && f.abs() < 9e15) =>
+            {
+                Ok((n.as_f64().unwrap_or_default() as i64).to_string())
+            }
+            Value::String(s) if s.trim().parse::<i64>().is_ok() => Ok(s
+                .trim()
+                .parse::<i64>()
+                .map(|n| n.to_string())
+                .unwrap_or_default()),
             other => Err(wrong(path, "an integer", other)),
         },
         NativePlan::Boolean(path, name) => match present(path)? {
@@ -372,6 +383,35 @@ mod tests {
             let wait = error.retry_after.expect("retry_after").as_secs();
             assert!((low..=high).contains(&wait), "{value}: {wait}");
             assert!(error.retryable);
+        }
+    }
+
+    #[test]
+    fn integer_statuses_read_canonically() {
+        let text = include_str!("../../providers/shoplazza.yaml");
+        let provider = crate::validate::check_source("shoplazza.yaml", Some("shoplazza"), text)
+            .expect("valid");
+        for body in [
+            r#"{"status": "+1"}"#,
+            r#"{"status": " 01"}"#,
+            r#"{"status": 1.0}"#,
+            r#"{"status": 1}"#,
+        ] {
+            let task = normalize(
+                &provider,
+                "t",
+                Response {
+                    status: 200,
+                    headers: &[],
+                    body: body.as_bytes(),
+                },
+            )
+            .expect(body);
+            assert_eq!(
+                (task.native_status.as_str(), task.state),
+                ("1", State::Running),
+                "{body}"
+            );
         }
     }
 

@@ -231,6 +231,14 @@ fn check_value(input: &Input, value: &str) -> Result<(), Error> {
             input.name
         )));
     }
+    // A host value is a DNS name whatever its pattern allows: nothing that could end the host
+    // (`/`, `#`, `?`, `@`, `:`) ever reaches the URL.
+    if input.location == InputLocation::Host && !is_dns_name(value) {
+        return Err(invalid(format!(
+            "input `{}` = {value:?} is not a host name (letters, digits, `-` and `.`)",
+            input.name
+        )));
+    }
     if let Some(pattern) = &input.pattern
         && !pattern.is_match(value)
     {
@@ -244,6 +252,20 @@ fn check_value(input: &Input, value: &str) -> Result<(), Error> {
         )));
     }
     Ok(())
+}
+
+fn is_dns_name(value: &str) -> bool {
+    !value.is_empty()
+        && value.len() <= 253
+        && value.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
 }
 
 /// Builds the request for `task_id` with the other `inputs`, against the definition's base URL
@@ -301,8 +323,25 @@ pub fn prepare(
         Some(url) => url.clone(),
         None => {
             let rendered = render(&provider.base_url, &values, |v| v.to_owned());
-            url::Url::parse(&rendered)
-                .map_err(|e| invalid(format!("the base URL {rendered:?} is not valid: {e}")))?
+            let url = url::Url::parse(&rendered)
+                .map_err(|e| invalid(format!("the base URL {rendered:?} is not valid: {e}")))?;
+            // Belt and braces: every host value must have landed inside the host.
+            let host = url.host_str().unwrap_or_default().to_ascii_lowercase();
+            for input in provider
+                .inputs
+                .iter()
+                .filter(|i| i.location == InputLocation::Host)
+            {
+                if let Some(value) = values.get(input.name.as_str())
+                    && !host.contains(&value.to_ascii_lowercase())
+                {
+                    return Err(invalid(format!(
+                        "input `{}` did not stay inside the host",
+                        input.name
+                    )));
+                }
+            }
+            url
         }
     };
     check_transport_security(&url, &provider.auth)?;

@@ -51,13 +51,27 @@ impl de::Error for DeError {
     }
 
     fn invalid_type(unexpected: de::Unexpected<'_>, expected: &dyn de::Expected) -> Self {
-        let expected = match expected.to_string().as_str() {
-            "f32" | "f64" => "a number".to_owned(),
-            "u8" | "u16" | "u32" | "u64" | "u128" | "usize" => "a whole number ≥ 0".to_owned(),
-            "i8" | "i16" | "i32" | "i64" | "i128" | "isize" => "a whole number".to_owned(),
-            other => other.to_owned(),
-        };
-        DeError::custom(format_args!("expected {expected}, found {unexpected}"))
+        let expected = plain_expected(&expected.to_string());
+        let found = plain_unexpected(&unexpected);
+        DeError {
+            message: format!("expected {expected}, found {found}"),
+            help: Some(format!(
+                "write {expected} here (`unitask schema` lists every key and its type)"
+            )),
+            span: None,
+        }
+    }
+
+    fn invalid_value(unexpected: de::Unexpected<'_>, expected: &dyn de::Expected) -> Self {
+        let expected = plain_expected(&expected.to_string());
+        DeError {
+            message: format!(
+                "expected {expected}, found {}",
+                plain_unexpected(&unexpected)
+            ),
+            help: Some(format!("write {expected} here")),
+            span: None,
+        }
     }
 
     fn unknown_variant(variant: &str, expected: &'static [&'static str]) -> Self {
@@ -74,6 +88,31 @@ impl de::Error for DeError {
             help: Some(format!("add `{field}:` to this mapping")),
             span: None,
         }
+    }
+}
+
+/// What serde expected, in the words of the format rather than of Rust.
+fn plain_expected(expected: &str) -> String {
+    match expected {
+        "f32" | "f64" => "a number".to_owned(),
+        "u8" | "u16" | "u32" | "u64" | "u128" | "usize" => "a whole number ≥ 0".to_owned(),
+        "i8" | "i16" | "i32" | "i64" | "i128" | "isize" => "a whole number".to_owned(),
+        other if other.starts_with("struct ") || other.starts_with("tuple struct ") => {
+            "a mapping".to_owned()
+        }
+        other if other.starts_with("enum ") => "one of the allowed values".to_owned(),
+        other => other.to_owned(),
+    }
+}
+
+/// What was found, in the same words.
+fn plain_unexpected(unexpected: &de::Unexpected<'_>) -> String {
+    match unexpected {
+        de::Unexpected::Unit => "nothing (null)".to_owned(),
+        de::Unexpected::Map => "a mapping".to_owned(),
+        de::Unexpected::Seq => "a sequence".to_owned(),
+        de::Unexpected::Float(f) if f.fract() == 0.0 => format!("the number {f}"),
+        other => other.to_string(),
     }
 }
 
@@ -137,6 +176,14 @@ impl<'a, 'u> NodeDeserializer<'a, 'u> {
                 let Span { start, end } = self.node.span;
                 let written = self.source.get(start..end).unwrap_or_default();
                 if written.is_empty() {
+                    Some(match &self.node.kind {
+                        NodeKind::Bool(b) => b.to_string(),
+                        NodeKind::Int(i) => i.to_string(),
+                        NodeKind::Float(f) => f.to_string(),
+                        _ => String::new(),
+                    })
+                } else if written.starts_with('*') {
+                    // An alias: its text is the name, not the value.
                     Some(match &self.node.kind {
                         NodeKind::Bool(b) => b.to_string(),
                         NodeKind::Int(i) => i.to_string(),
@@ -262,6 +309,8 @@ impl<'a> Deserializer<'a> for NodeDeserializer<'a, '_> {
         }
         match &self.node.kind {
             NodeKind::Map(entries) => visitor.visit_map(Entries::new(&self, entries, Some(fields))),
+            // serde would read a struct from a sequence by position; a definition never does.
+            NodeKind::Seq(_) => Err(DeError::invalid_type(de::Unexpected::Seq, &"a mapping")),
             _ => self.any(visitor),
         }
         .map_err(|e| e.at(span))

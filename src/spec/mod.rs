@@ -244,13 +244,13 @@ pub struct Response {
 pub struct Envelope {
     /// Only bodies matching this condition are enveloped (e.g. `exists: $.code`); absent means all.
     #[serde(default)]
-    pub when: Option<Condition>,
+    pub when: Option<Spanned<Condition>>,
     /// The payload root inside the envelope, e.g. `$.data`.
     pub root: Text,
     /// The envelope's success test, on the whole body. A body that fails it is a request error,
     /// read with `failures.bodies`.
     #[serde(default)]
-    pub success: Option<Condition>,
+    pub success: Option<Spanned<Condition>>,
 }
 
 /// The unified state.
@@ -260,7 +260,7 @@ pub struct StateSpec {
     /// Where the native status comes from.
     pub native: Spanned<NativeSource>,
     /// Every value the provider documents, as the native status text. `validate` insists each
-    /// one is mapped (by `map` or by a rule).
+    /// one is a key of `map` (rules only refine).
     #[serde(default)]
     pub documented: Vec<Text>,
     /// Native status text → state.
@@ -297,7 +297,7 @@ pub struct StateRule {
     #[serde(default)]
     pub native: Vec<Text>,
     /// The condition, on the payload root.
-    pub when: Condition,
+    pub when: Spanned<Condition>,
     /// The state when the rule matches.
     pub state: Text,
 }
@@ -564,7 +564,7 @@ pub struct ErrorsSpec {
 pub struct Failures {
     /// Error body shapes; the one that finds the most of its fields wins (the first among equals).
     #[serde(default)]
-    pub bodies: Vec<ErrorBody>,
+    pub bodies: Vec<Spanned<ErrorBody>>,
     /// Provider error code → error kind (takes precedence over the HTTP status).
     #[serde(default)]
     pub codes: OrderedMap<Text>,
@@ -603,7 +603,7 @@ pub struct ErrorBody {
 #[serde(deny_unknown_fields)]
 pub struct InBodyFailure {
     /// The test, on the whole body.
-    pub when: Condition,
+    pub when: Spanned<Condition>,
     /// The error kind (a provider code found in `codes` wins).
     pub kind: Text,
 }
@@ -670,7 +670,7 @@ fn ok() -> Spanned<u16> {
 pub struct ExpectedError {
     /// The error kind.
     pub kind: Text,
-    /// The provider's error code.
+    /// The provider's error code (omitted: the error must have none).
     #[serde(default)]
     pub code: Option<Text>,
     /// The provider's message (compared when given).
@@ -679,7 +679,7 @@ pub struct ExpectedError {
     /// Whether the request may be retried (default: what the kind and status imply).
     #[serde(default)]
     pub retryable: Option<Spanned<bool>>,
-    /// Seconds to wait, as the response said.
+    /// Seconds to wait, as the response said (compared when given).
     #[serde(default)]
     pub retry_after: Option<Spanned<u64>>,
 }

@@ -118,6 +118,14 @@ pub fn parse(source: &str) -> Result<Node, SyntaxError> {
                 Some(cut) => message[..cut].to_string(),
                 None => message,
             };
+            let message = if message.contains("from_str_multiple") {
+                "a definition file holds one YAML document, but this one has several (`---`)"
+                    .to_owned()
+            } else if message.contains("budget breached") {
+                format!("the document is too deeply nested or too large to read ({message})")
+            } else {
+                message
+            };
             Err(SyntaxError {
                 message,
                 line,
@@ -149,6 +157,28 @@ pub fn duplicate_keys(root: &Node) -> Vec<(&Key, &Key)> {
         }
     }
     found.sort_by_key(|(key, _)| key.span.start);
+    found
+}
+
+/// Keys that start with a tab or a space: the parser took a tab-indented line for a key with
+/// leading whitespace, which is never what the author meant.
+pub fn tab_indented_keys(root: &Node) -> Vec<&Key> {
+    let mut found = Vec::new();
+    let mut stack = vec![root];
+    while let Some(node) = stack.pop() {
+        match &node.kind {
+            NodeKind::Map(entries) => {
+                for (key, value) in entries {
+                    if key.text.starts_with(['\t', ' ']) {
+                        found.push(key);
+                    }
+                    stack.push(value);
+                }
+            }
+            NodeKind::Seq(items) => stack.extend(items.iter()),
+            _ => {}
+        }
+    }
     found
 }
 
@@ -200,7 +230,7 @@ enum RawKind {
     Float(f64),
     Str(String),
     Seq(Vec<RawNode>),
-    Map(Vec<(serde_saphyr::Spanned<String>, RawNode)>),
+    Map(Vec<(serde_saphyr::Spanned<KeyText>, RawNode)>),
 }
 
 impl RawNode {
@@ -221,7 +251,7 @@ impl RawNode {
                     .map(|(k, v)| {
                         let key = Key {
                             span: to_span(k.referenced.span(), source),
-                            text: k.value,
+                            text: k.value.0,
                         };
                         (key, v.into_node(source))
                     })
@@ -240,6 +270,48 @@ fn to_span(span: serde_saphyr::Span, source: &str) -> Span {
     let len = span.byte_len().map_or(0, |l| l as usize);
     let end = (start + len).min(source.len());
     Span { start, end }
+}
+
+/// A mapping key as text: any scalar (`~` and `null` keys read as `null`, as written keys do).
+struct KeyText(String);
+
+impl<'de> Deserialize<'de> for KeyText {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+
+        impl<'de> Visitor<'de> for KeyVisitor {
+            type Value = KeyText;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a scalar mapping key (a key cannot be a list or a mapping)")
+            }
+            fn visit_unit<E>(self) -> Result<KeyText, E> {
+                Ok(KeyText("null".into()))
+            }
+            fn visit_none<E>(self) -> Result<KeyText, E> {
+                Ok(KeyText("null".into()))
+            }
+            fn visit_bool<E>(self, v: bool) -> Result<KeyText, E> {
+                Ok(KeyText(v.to_string()))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<KeyText, E> {
+                Ok(KeyText(v.to_string()))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<KeyText, E> {
+                Ok(KeyText(v.to_string()))
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<KeyText, E> {
+                Ok(KeyText(v.to_string()))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<KeyText, E> {
+                Ok(KeyText(v.to_owned()))
+            }
+            fn visit_string<E>(self, v: String) -> Result<KeyText, E> {
+                Ok(KeyText(v))
+            }
+        }
+        deserializer.deserialize_any(KeyVisitor)
+    }
 }
 
 impl<'de> Deserialize<'de> for RawNode {

@@ -7,7 +7,11 @@
 use std::fmt;
 
 use jsonpath_rust::parser::errors::JsonPathError;
-use jsonpath_rust::parser::model::{JpQuery, Segment, Selector};
+use jsonpath_rust::parser::model::Filter as JpFilter;
+use jsonpath_rust::parser::model::{
+    Comparable, Comparison, FilterAtom, FnArg, JpQuery, Literal, Segment, Selector, Test,
+    TestFunction,
+};
 use jsonpath_rust::parser::parse_json_path;
 use serde_json::Value;
 
@@ -93,6 +97,16 @@ impl JsonPath {
         }
     }
 
+    /// The regular expressions given as literals to `match()` and `search()` in filters, so
+    /// `validate` can check that they compile.
+    pub fn regex_literals(&self) -> Vec<String> {
+        let mut found = Vec::new();
+        if let Plan::Query(query) = &self.plan {
+            segments_regexes(&query.segments, &mut found);
+        }
+        found
+    }
+
     /// The first node the path selects.
     pub fn first<'a>(&self, root: &'a Value) -> Option<&'a Value> {
         match &self.plan {
@@ -147,6 +161,78 @@ fn unquote(name: &str) -> &str {
         &name[1..name.len() - 1]
     } else {
         name
+    }
+}
+
+fn segments_regexes(segments: &[Segment], found: &mut Vec<String>) {
+    for segment in segments {
+        match segment {
+            Segment::Descendant(inner) => {
+                segments_regexes(std::slice::from_ref(inner.as_ref()), found)
+            }
+            Segment::Selector(selector) => selector_regexes(selector, found),
+            Segment::Selectors(selectors) => {
+                selectors.iter().for_each(|s| selector_regexes(s, found))
+            }
+        }
+    }
+}
+
+fn selector_regexes(selector: &Selector, found: &mut Vec<String>) {
+    if let Selector::Filter(filter) = selector {
+        filter_regexes(filter, found);
+    }
+}
+
+fn filter_regexes(filter: &JpFilter, found: &mut Vec<String>) {
+    match filter {
+        JpFilter::Or(all) | JpFilter::And(all) => all.iter().for_each(|f| filter_regexes(f, found)),
+        JpFilter::Atom(FilterAtom::Filter { expr, .. }) => filter_regexes(expr, found),
+        JpFilter::Atom(FilterAtom::Test { expr, .. }) => test_regexes(expr, found),
+        JpFilter::Atom(FilterAtom::Comparison(comparison)) => {
+            let (a, b) = match comparison.as_ref() {
+                Comparison::Eq(a, b)
+                | Comparison::Ne(a, b)
+                | Comparison::Gt(a, b)
+                | Comparison::Gte(a, b)
+                | Comparison::Lt(a, b)
+                | Comparison::Lte(a, b) => (a, b),
+            };
+            for side in [a, b] {
+                if let Comparable::Function(function) = side {
+                    function_regexes(function, found);
+                }
+            }
+        }
+    }
+}
+
+fn test_regexes(test: &Test, found: &mut Vec<String>) {
+    match test {
+        Test::RelQuery(segments) => segments_regexes(segments, found),
+        Test::AbsQuery(query) => segments_regexes(&query.segments, found),
+        Test::Function(function) => function_regexes(function, found),
+    }
+}
+
+fn function_regexes(function: &TestFunction, found: &mut Vec<String>) {
+    let args: Vec<&FnArg> = match function {
+        TestFunction::Match(value, pattern) | TestFunction::Search(value, pattern) => {
+            if let FnArg::Literal(Literal::String(text)) = pattern {
+                found.push(unquote(text).to_owned());
+            }
+            vec![value, pattern]
+        }
+        TestFunction::Custom(_, args) => args.iter().collect(),
+        TestFunction::Length(arg) => vec![arg.as_ref()],
+        TestFunction::Value(arg) | TestFunction::Count(arg) => vec![arg],
+    };
+    for arg in args {
+        match arg {
+            FnArg::Literal(_) => {}
+            FnArg::Test(test) => test_regexes(test, found),
+            FnArg::Filter(filter) => filter_regexes(filter, found),
+        }
     }
 }
 
@@ -234,6 +320,19 @@ mod tests {
             let got: Vec<Value> = path.select(&body).into_iter().cloned().collect();
             assert_eq!(got, expected, "{text}");
         }
+    }
+
+    #[test]
+    fn finds_regexes_in_filters() {
+        let path =
+            JsonPath::parse("$.a[?match(@.b, 'x[0-9]+') && !search(@.c, '^y')].d").expect("valid");
+        assert_eq!(path.regex_literals(), ["x[0-9]+", "^y"]);
+        assert!(
+            JsonPath::parse("$.a.b")
+                .expect("valid")
+                .regex_literals()
+                .is_empty()
+        );
     }
 
     #[test]

@@ -83,48 +83,67 @@ impl Lowerer<'_> {
         self.out.push(diagnostic);
     }
 
-    /// The source span of the byte `index` of a scalar's decoded text (quotes and escapes
-    /// accounted for), one character wide.
-    fn inner_span(&self, span: Span, index: usize) -> Span {
+    /// The source span of the byte `index` of a scalar's text, one character wide; the whole
+    /// node where the source does not hold the text verbatim (escapes, folded lines, aliases).
+    fn inner_span(&self, text: &Text, index: usize) -> Span {
+        let span = text.span;
         let raw = self.source.get(span.start..span.end).unwrap_or_default();
-        let offset = match raw.as_bytes().first() {
-            Some(b'\'') => {
-                let mut decoded = 0;
-                let mut at = 1;
-                let bytes = raw.as_bytes();
-                while decoded < index && at < bytes.len() {
-                    at += if bytes[at] == b'\'' { 2 } else { 1 };
-                    decoded += 1;
-                }
-                at
-            }
-            Some(b'"') => {
-                let mut decoded = 0;
-                let mut at = 1;
-                let bytes = raw.as_bytes();
-                while decoded < index && at < bytes.len() {
-                    at += if bytes[at] == b'\\' { 2 } else { 1 };
-                    decoded += 1;
-                }
-                at
-            }
-            Some(b'|' | b'>') => 0,
-            _ => index,
+        let value = text.value.as_str();
+        // Only where the source holds the value verbatim (plain, or quoted without escapes, on
+        // one line) does an index into the value map to a column; otherwise mark the whole node.
+        let quoted = |q: char| {
+            raw.len() >= 2
+                && raw.starts_with(q)
+                && raw.ends_with(q)
+                && &raw[1..raw.len() - 1] == value
         };
-        let start = (span.start + offset).min(span.end.max(span.start));
+        let offset = if raw == value {
+            0
+        } else if quoted('\'') || quoted('"') {
+            1
+        } else {
+            return span;
+        };
+        let start = span.start + offset + index.min(value.len());
         let width = self.source[start..]
             .chars()
             .next()
-            .filter(|c| *c != '\n')
+            .filter(|c| *c != '\n' && start < span.end)
             .map_or(0, char::len_utf8);
         Span::new(start, start + width)
     }
 
     fn path(&mut self, text: &Text) -> Option<JsonPath> {
         match JsonPath::parse(&text.value) {
-            Ok(path) => Some(path),
+            Ok(path) => {
+                let mut valid = true;
+                for pattern in path.regex_literals() {
+                    if let Err(error) = Regex::new(&pattern) {
+                        valid = false;
+                        let detail = error.to_string();
+                        let reason = detail.lines().last().unwrap_or("invalid").trim();
+                        let at = text.value.find(pattern.as_str()).unwrap_or(0);
+                        let start = self.inner_span(text, at).start;
+                        let end = self
+                            .inner_span(text, at + pattern.len().saturating_sub(1))
+                            .end;
+                        self.push(
+                            Diagnostic::new(
+                                Code::InvalidPattern,
+                                Span::new(start, end.max(start)),
+                                format!(
+                                    "invalid regular expression `{pattern}` in JSONPath: {reason}"
+                                ),
+                            )
+                            .label("does not compile")
+                            .help("`match()` and `search()` take an I-Regexp (RFC 9485) pattern"),
+                        );
+                    }
+                }
+                valid.then_some(path)
+            }
             Err(error) => {
-                let span = self.inner_span(text.span, error.offset);
+                let span = self.inner_span(text, error.offset);
                 self.push(
                     Diagnostic::new(
                         Code::InvalidJsonPath,
@@ -143,7 +162,7 @@ impl Lowerer<'_> {
         match Template::parse(&text.value) {
             Ok(template) => Some(template),
             Err(error) => {
-                let span = self.inner_span(text.span, error.offset);
+                let span = self.inner_span(text, error.offset);
                 self.push(
                     Diagnostic::new(
                         Code::InvalidTemplate,
@@ -498,8 +517,8 @@ impl Lowerer<'_> {
             if names.contains(&name) {
                 continue;
             }
-            let start = self.inner_span(text.span, offset - 1).start;
-            let end = self.inner_span(text.span, offset + name.len()).end;
+            let start = self.inner_span(text, offset - 1).start;
+            let end = self.inner_span(text, offset + name.len()).end;
             let declared_elsewhere = def.inputs.get(name).map(|i| i.location.value);
             let help = match declared_elsewhere {
                 Some(_) => format!("declare `{name}` with `in: {kind}` to use it here"),
@@ -552,6 +571,7 @@ impl Lowerer<'_> {
                     .help("write the path from the root: `/files/v3/tasks/{task_id}`"),
                 );
             }
+            self.check_path_literals(&request.path, template);
             self.check_placeholders(&request.path, template, InputLocation::Path, def);
         }
         let flags: Vec<String> = request
@@ -626,6 +646,47 @@ impl Lowerer<'_> {
             headers,
             body,
         })
+    }
+
+    /// UT102: the path's literal text is a plain path: no `?` or `#` (query and fragment have
+    /// their own keys) and no `.` or `..` segment (the URL parser would collapse it).
+    fn check_path_literals(&mut self, text: &Text, template: &Template) {
+        let literal: String = template
+            .parts
+            .iter()
+            .map(|p| match p {
+                crate::syntax::template::Part::Literal(l) => l.clone(),
+                crate::syntax::template::Part::Placeholder { .. } => "x".to_owned(),
+            })
+            .collect();
+        let problem = if let Some(at) = text.value.find(['?', '#']) {
+            Some((
+                at,
+                "a request path cannot hold a query or fragment: use `flags:` and `query:`",
+            ))
+        } else if literal.split('/').any(|seg| seg == "." || seg == "..") {
+            let at = text.value.find("/.").map_or(0, |i| i + 1);
+            Some((
+                at,
+                "`.` and `..` segments would be collapsed by the URL parser",
+            ))
+        } else {
+            None
+        };
+        if let Some((at, message)) = problem {
+            let span = self.inner_span(text, at);
+            self.push(
+                Diagnostic::new(
+                    Code::InvalidTemplate,
+                    span,
+                    format!("request path `{}`: {message}", text.value),
+                )
+                .label("here")
+                .help(
+                    "write the path exactly as the provider documents it, e.g. `/api/v1/file/{id}`",
+                ),
+            );
+        }
     }
 
     /// UT104: path and host inputs appear in their template.
@@ -912,12 +973,12 @@ impl Lowerer<'_> {
                 let when = envelope
                     .when
                     .as_ref()
-                    .map(|w| self.condition(w, Span::default()));
+                    .map(|w| self.condition(&w.value, w.span));
                 let root = self.path(&envelope.root);
                 let success = envelope
                     .success
                     .as_ref()
-                    .map(|s| self.condition(s, Span::default()));
+                    .map(|s| self.condition(&s.value, s.span));
                 match (when, root, success) {
                     (Some(None), _, _) | (_, None, _) | (_, _, Some(None)) => None,
                     (when, Some(root), success) => Some(model::EnvelopePlan {
@@ -1066,15 +1127,34 @@ impl Lowerer<'_> {
                     .help("list every status value the provider documents, so each can be checked to be mapped"),
             );
         }
+        // The native texts this source can produce, where they form a closed set or a shape.
         let value_shape = |text: &str| -> Option<String> {
-            match &state.native.value {
-                spec::NativeSource::Integer(_) if text.parse::<i64>().is_err() => {
-                    Some("an integer status is written as a number, e.g. `0`".into())
+            match &native {
+                Some(model::NativePlan::Integer(_)) => match text.parse::<i64>() {
+                    Ok(n) if n.to_string() == text => None,
+                    Ok(n) => Some(format!(
+                        "the native text of an integer status is canonical: write `{n}`"
+                    )),
+                    Err(_) => Some("an integer status is written as a number, e.g. `0`".into()),
+                },
+                Some(model::NativePlan::Boolean(_, name)) => {
+                    let allowed = [format!("{name}=true"), format!("{name}=false")];
+                    (!allowed.iter().any(|a| a == text)).then(|| {
+                        format!(
+                            "this boolean status reads as `{}` or `{}`",
+                            allowed[0], allowed[1]
+                        )
+                    })
                 }
-                spec::NativeSource::Boolean(_)
-                    if !(text.ends_with("=true") || text.ends_with("=false")) =>
-                {
-                    Some("a boolean status is written `name=true` or `name=false`".into())
+                Some(model::NativePlan::Presence(candidates)) => {
+                    let known = candidates.iter().any(|(_, name)| name == text) || text == "none";
+                    let names: Vec<&str> = candidates.iter().map(|(_, n)| n.as_str()).collect();
+                    (!known).then(|| {
+                        format!(
+                            "a presence status reads as one of `{}` or `none`",
+                            names.join("`, `")
+                        )
+                    })
                 }
                 _ => None,
             }
@@ -1137,7 +1217,7 @@ impl Lowerer<'_> {
                     );
                 }
             }
-            let when = self.condition(&rule.when, Span::default());
+            let when = self.condition(&rule.when.value, rule.when.span);
             let target = self.state(&rule.state);
             if let (Some(when), Some(state)) = (when, target) {
                 rules.push(model::RulePlan {
@@ -1185,7 +1265,7 @@ impl Lowerer<'_> {
                 self.push(
                     Diagnostic::new(
                         Code::InvalidField,
-                        Span::default(),
+                        body.span,
                         "an error body shape needs `code` or `message`",
                     )
                     .help("write `message: $.error` or `code: $.code`"),
@@ -1213,7 +1293,7 @@ impl Lowerer<'_> {
         }
         let mut in_body = Vec::new();
         for failure in &failures.in_body {
-            let when = self.condition(&failure.when, Span::default());
+            let when = self.condition(&failure.when.value, failure.when.span);
             let kind = self.kind(&failure.kind);
             if let (Some(when), Some(kind)) = (when, kind) {
                 in_body.push((when, kind));

@@ -23,6 +23,15 @@ use crate::spec::{self, Definition, Span, de, node};
 /// Checks one definition. `name` is how the file is shown; `stem` is the file name without
 /// `.yaml`, which the `id` must equal (pass `None` for sources that are not files).
 pub fn check_source(name: &str, stem: Option<&str>, source: &str) -> Result<Provider, FileReport> {
+    // YAML also breaks lines at a lone CR; make it a LF (same length, so spans hold) so that
+    // positions and snippets agree with the parser.
+    let normalized;
+    let source = if source.contains('\r') {
+        normalized = lone_cr_to_lf(source);
+        normalized.as_str()
+    } else {
+        source
+    };
     let mut diagnostics = Vec::new();
     let provider = check_into(stem, source, &mut diagnostics);
     match provider {
@@ -43,9 +52,16 @@ fn check_into(stem: Option<&str>, source: &str, out: &mut Vec<Diagnostic>) -> Op
         Ok(root) => root,
         Err(error) => {
             let mut offset = offset_of(source, error.line, error.column);
-            // The parser reports a tab just after it; the caret belongs under the tab.
-            if error.message.contains("tab") && source[..offset].ends_with('\t') {
-                offset -= 1;
+            // The parser reports a tab just after it, or where the scalar before it began: the
+            // caret belongs under the tab itself.
+            if error.message.contains("tab") {
+                if source[..offset].ends_with('\t') {
+                    offset -= 1;
+                } else if let Some(tab) = source[offset..].find('\t')
+                    && source[offset..offset + tab].matches('\n').count() <= 1
+                {
+                    offset += tab;
+                }
             }
             out.push(
                 Diagnostic::new(Code::YamlSyntax, Span::new(offset, offset), error.message)
@@ -66,6 +82,20 @@ fn check_into(stem: Option<&str>, source: &str, out: &mut Vec<Diagnostic>) -> Op
             .related(first.span, "first defined here")
             .help("remove one of them; YAML keeps only one value per key"),
         );
+    }
+    for key in node::tab_indented_keys(&root) {
+        out.push(
+            Diagnostic::new(
+                Code::YamlSyntax,
+                Span::new(key.span.start, key.span.start + 1),
+                "this line is indented with a tab",
+            )
+            .label("a tab")
+            .help("YAML indents with spaces only; replace the tab with spaces"),
+        );
+    }
+    if out.iter().any(|d| d.code == Code::YamlSyntax) {
+        return None;
     }
     let definition = read_definition(root, source, out)?;
     // Examples run whenever a model could be built, so their mismatches join the other problems.
@@ -109,15 +139,20 @@ fn read_definition(
             Err(error) => error,
         };
         let span = error.span.unwrap_or_default();
-        // An error on a mapping we pruned (a missing key, an emptied enum) is our doing.
-        let ours = pruned.iter().any(|(map, _)| *map == span);
+        // A missing key we pruned, or an enum mapping we emptied, is our doing.
+        let ours = pruned.iter().any(|(map, key)| {
+            *map == span
+                && (error.message == format!("missing required key `{key}`")
+                    || error
+                        .message
+                        .starts_with("expected a mapping with exactly one key, found 0"))
+        });
         if !ours {
             failed = true;
-            let mut diagnostic = Diagnostic::new(Code::InvalidValue, span, error.message);
-            if let Some(help) = error.help {
-                diagnostic = diagnostic.help(help);
-            }
-            out.push(diagnostic);
+            let help = error.help.unwrap_or_else(|| {
+                "`unitask schema` lists every key and the type it takes".to_owned()
+            });
+            out.push(Diagnostic::new(Code::InvalidValue, span, error.message).help(help));
         }
         match node::prune(&mut root, span) {
             Some(removed) => pruned.push(removed),
@@ -125,6 +160,20 @@ fn read_definition(
         }
     }
     None
+}
+
+fn lone_cr_to_lf(source: &str) -> String {
+    let bytes = source.as_bytes();
+    source
+        .char_indices()
+        .map(|(i, c)| {
+            if c == '\r' && bytes.get(i + 1) != Some(&b'\n') {
+                '\n'
+            } else {
+                c
+            }
+        })
+        .collect()
 }
 
 /// The byte offset of a 1-based line and column.

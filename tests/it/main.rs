@@ -5,6 +5,8 @@
 mod cli;
 /// One invalid fixture per diagnostic code; renderings snapshotted colour-free.
 mod diagnostics;
+/// Definitions at the edges of YAML and of the format.
+mod edge_cases;
 /// The seed providers: valid, schema fresh, and every corruption reported where it is.
 mod providers;
 /// Real requests against a loopback server: requests, retries, redirects, limits, hostile input.

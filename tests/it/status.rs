@@ -568,3 +568,49 @@ async fn a_post_with_a_json_body_and_basic_auth() {
     );
     server.verify().await;
 }
+
+/// Even a loose host pattern cannot send the credential elsewhere: host values are DNS names.
+#[test]
+fn a_loose_host_pattern_cannot_move_the_host() {
+    let text = "id: loose
+name: Loose
+base_url: https://{shop}
+inputs:
+  id: { in: path, role: task_id }
+  shop: { in: host, pattern: '.+\\.myshop\\.com' }
+request:
+  path: /tasks/{id}
+auth:
+  bearer: { env: LOOSE_TOKEN }
+response:
+  state:
+    native: { string: $.status }
+    documented: [DONE]
+    map: { DONE: succeeded }
+";
+    let mut engine = Engine::empty();
+    engine.load_str("loose.yaml", text).expect("valid");
+    let provider = &engine.get("loose").expect("loaded").provider;
+    let mut credentials = Credentials::new();
+    credentials.set("LOOSE_TOKEN", SECRET);
+    for shop in [
+        "evil.example#.myshop.com",
+        "evil.example/.myshop.com",
+        "evil.example?.myshop.com",
+        "me@evil.example:1.myshop.com",
+    ] {
+        let inputs: Inputs = [("shop", shop)].into_iter().collect();
+        let error =
+            unitask::runtime::request::prepare(provider, "t-1", &inputs, None, &credentials)
+                .expect_err(shop);
+        assert_eq!(
+            (error.kind, error.status),
+            (ErrorKind::InvalidRequest, None),
+            "{shop}"
+        );
+    }
+    let inputs: Inputs = [("shop", "a.myshop.com")].into_iter().collect();
+    let request = unitask::runtime::request::prepare(provider, "t-1", &inputs, None, &credentials)
+        .expect("valid");
+    assert_eq!(request.url.host_str(), Some("a.myshop.com"));
+}
