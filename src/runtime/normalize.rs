@@ -80,17 +80,15 @@ pub fn normalize(
             )
         })?;
     }
-    map_task(provider, task_id, payload, &body)
-        .map_err(|e| Error::decode(response.status, e.to_string(), response.body))
+    let mut task = map_task(provider, task_id, payload)
+        .map_err(|e| Error::decode(response.status, e.to_string(), response.body))?;
+    // The body moves into the task: no copy of what may be the largest value here.
+    task.raw = body;
+    Ok(task)
 }
 
-/// Maps a payload into a task; `body` is kept as `raw`.
-fn map_task(
-    provider: &Provider,
-    task_id: &str,
-    payload: &Value,
-    body: &Value,
-) -> Result<UploadTask, MapError> {
+/// Maps a payload into a task (`raw` is left for the caller to fill).
+fn map_task(provider: &Provider, task_id: &str, payload: &Value) -> Result<UploadTask, MapError> {
     let plan = &provider.response;
     let native = native_status(&plan.state, payload)?;
     let state = state_of(&plan.state, &native, payload);
@@ -175,7 +173,7 @@ fn map_task(
         files,
         errors,
         extra,
-        raw: body.clone(),
+        raw: Value::Null,
     })
 }
 

@@ -7,7 +7,6 @@
 //! expected, so `0: succeeded` and `version: 2022-01` read as the user wrote them.
 
 use std::cell::RefCell;
-use std::collections::HashSet;
 use std::fmt;
 
 use serde::de::{
@@ -394,7 +393,6 @@ struct Entries<'d, 'a, 'u> {
     de: &'d NodeDeserializer<'a, 'u>,
     entries: std::slice::Iter<'a, (Key, Node)>,
     fields: Option<&'static [&'static str]>,
-    seen: HashSet<&'a str>,
     pending: Option<&'a Node>,
 }
 
@@ -408,7 +406,6 @@ impl<'d, 'a, 'u> Entries<'d, 'a, 'u> {
             de,
             entries: entries.iter(),
             fields,
-            seen: HashSet::with_capacity(entries.len()),
             pending: None,
         }
     }
@@ -422,7 +419,7 @@ impl<'a> MapAccess<'a> for Entries<'_, 'a, '_> {
         seed: K,
     ) -> Result<Option<K::Value>, DeError> {
         for (key, value) in self.entries.by_ref() {
-            if !self.seen.insert(&key.text) {
+            if key.repeated {
                 continue;
             }
             if let Some(fields) = self.fields

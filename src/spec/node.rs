@@ -5,7 +5,6 @@
 //! keys (the parser is told to pass them through) so that [`duplicate_keys`] can report all of them
 //! instead of stopping at the first.
 
-use std::collections::HashMap;
 use std::fmt;
 
 use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
@@ -37,6 +36,8 @@ pub enum NodeKind {
 pub struct Key {
     pub span: Span,
     pub text: String,
+    /// An earlier key of the same mapping has the same text.
+    pub repeated: bool,
 }
 
 /// A YAML syntax error, with the 1-based line and column the parser reported.
@@ -142,12 +143,12 @@ pub fn duplicate_keys(root: &Node) -> Vec<(&Key, &Key)> {
     while let Some(node) = stack.pop() {
         match &node.kind {
             NodeKind::Map(entries) => {
-                let mut seen: HashMap<&str, &Key> = HashMap::with_capacity(entries.len());
-                for (key, value) in entries {
-                    if let Some(first) = seen.get(key.text.as_str()) {
-                        found.push((key, *first));
-                    } else {
-                        seen.insert(&key.text, key);
+                for (i, (key, value)) in entries.iter().enumerate() {
+                    if key.repeated
+                        && let Some((first, _)) =
+                            entries[..i].iter().find(|(k, _)| k.text == key.text)
+                    {
+                        found.push((key, first));
                     }
                     stack.push(value);
                 }
@@ -158,6 +159,24 @@ pub fn duplicate_keys(root: &Node) -> Vec<(&Key, &Key)> {
     }
     found.sort_by_key(|(key, _)| key.span.start);
     found
+}
+
+/// Flags every key whose text an earlier key of the mapping has. Mappings in definitions are
+/// small, so a linear scan beats hashing; large ones (hostile input) get a hash set.
+fn mark_repeated(entries: &mut [(Key, Node)]) {
+    const LINEAR: usize = 16;
+    if entries.len() <= LINEAR {
+        for i in 1..entries.len() {
+            let (before, rest) = entries.split_at_mut(i);
+            let key = &mut rest[0].0;
+            key.repeated = before.iter().any(|(k, _)| k.text == key.text);
+        }
+    } else {
+        let mut seen = std::collections::HashSet::with_capacity(entries.len());
+        for (key, _) in entries.iter_mut() {
+            key.repeated = !seen.insert(key.text.clone());
+        }
+    }
 }
 
 /// Keys that start with a tab or a space: the parser took a tab-indented line for a key with
@@ -245,18 +264,21 @@ impl RawNode {
             RawKind::Seq(items) => {
                 NodeKind::Seq(items.into_iter().map(|n| n.into_node(source)).collect())
             }
-            RawKind::Map(entries) => NodeKind::Map(
-                entries
+            RawKind::Map(entries) => {
+                let mut entries: Vec<(Key, Node)> = entries
                     .into_iter()
                     .map(|(k, v)| {
                         let key = Key {
                             span: to_span(k.referenced.span(), source),
                             text: k.value.0,
+                            repeated: false,
                         };
                         (key, v.into_node(source))
                     })
-                    .collect(),
-            ),
+                    .collect();
+                mark_repeated(&mut entries);
+                NodeKind::Map(entries)
+            }
         };
         Node { span, kind }
     }
