@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use unitask::runtime::redact::Redactor;
 use unitask::runtime::request::{Credentials, Inputs, auth_env_names};
 use unitask::{Client, ClientConfig, Engine, Error, ErrorKind, UploadTask};
 
@@ -28,6 +29,9 @@ pub struct Args {
     /// The longest one attempt may take, in seconds.
     #[arg(long, value_name = "SECONDS", default_value_t = 30)]
     timeout: u64,
+    /// Attempts in all on connection errors, timeouts, 429 and 5xx (1 = no retry).
+    #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=20))]
+    max_attempts: u32,
 }
 
 fn parse_param(text: &str) -> Result<(String, String), String> {
@@ -74,19 +78,10 @@ pub fn run(args: Args) -> u8 {
     };
     let provider = &loaded.provider;
     let credentials = Credentials::from_env(&provider.auth);
-    let mut secrets: Vec<String> = credentials.values().map(str::to_owned).collect();
-    if let unitask::model::Auth::Basic {
-        username_env,
-        password_env,
-    } = &provider.auth
-    {
-        use base64::Engine as _;
-        let user = std::env::var(username_env).unwrap_or_default();
-        let password = std::env::var(password_env).unwrap_or_default();
-        secrets
-            .push(base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}")));
-    }
-    logging::init(secrets);
+    // Everything this command writes goes through the redactor: logs, and what it prints (a
+    // provider may echo the credential back in a body).
+    let redactor = Redactor::new(&provider.auth, &credentials);
+    logging::init(redactor.clone());
     if !provider.base_url_confirmed && args.base_url.is_none() {
         eprintln!(
             "warning: {}'s base URL ({}) is not confirmed by its documentation; pass --base-url if it fails",
@@ -94,9 +89,14 @@ pub fn run(args: Args) -> u8 {
         );
     }
     let inputs: Inputs = args.params.iter().cloned().collect();
+    let defaults = ClientConfig::default();
     let config = ClientConfig {
         timeout: std::time::Duration::from_secs(args.timeout.max(1)),
-        ..ClientConfig::default()
+        retry: unitask::RetryPolicy {
+            max_attempts: args.max_attempts,
+            ..defaults.retry.clone()
+        },
+        ..defaults
     };
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -108,54 +108,64 @@ pub fn run(args: Args) -> u8 {
             return EXIT_USAGE;
         }
     };
-    let result = runtime.block_on(async {
-        let client = Client::new(config)?;
-        let (result, _) = client
-            .fetch(
-                provider,
-                &args.task_id,
-                &inputs,
-                args.base_url.as_ref(),
-                &credentials,
-            )
-            .await;
-        result
-    });
-    match result {
+    let client = match Client::new(config) {
+        Ok(client) => client,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return EXIT_USAGE;
+        }
+    };
+    let (result, _) = runtime.block_on(client.fetch(
+        provider,
+        &args.task_id,
+        &inputs,
+        args.base_url.as_ref(),
+        &credentials,
+    ));
+    let (stdout, stderr, code) = match result {
         Ok(task) => {
-            if args.json {
-                println!(
-                    "{}",
+            let text = if args.json {
+                format!(
+                    "{}\n",
                     serde_json::to_string_pretty(&task).unwrap_or_default()
-                );
+                )
             } else {
-                print!("{}", summary(&task));
-            }
-            EXIT_OK
+                summary(&task)
+            };
+            (text, String::new(), EXIT_OK)
         }
         Err(error) => {
+            let code = exit_code(&error);
             if args.json {
                 let body = serde_json::json!({ "error": error });
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&body).unwrap_or_default()
-                );
+                (
+                    format!(
+                        "{}\n",
+                        serde_json::to_string_pretty(&body).unwrap_or_default()
+                    ),
+                    String::new(),
+                    code,
+                )
             } else {
-                eprintln!("error: {error}");
+                let mut text = format!("error: {error}\n");
                 if let Some(excerpt) = &error.excerpt {
-                    eprintln!("  body: {excerpt}");
+                    text.push_str(&format!("  body: {excerpt}\n"));
                 }
                 if error.kind == ErrorKind::Unauthorized && error.status.is_none() {
-                    eprintln!(
-                        "  help: {} reads its credential from {}",
-                        provider.id,
-                        auth_env_names(&provider.auth).join(" and ")
-                    );
+                    let names = auth_env_names(&provider.auth).join(" and ");
+                    text.push_str(&format!(
+                        "  help: {} reads its credential from {names}\n",
+                        provider.id
+                    ));
                 }
+                (String::new(), text, code)
             }
-            exit_code(&error)
         }
-    }
+    };
+    // A provider may echo the credential back in any body: nothing is printed unredacted.
+    print!("{}", redactor.redact(&stdout));
+    eprint!("{}", redactor.redact(&stderr));
+    code
 }
 
 /// 2 when nothing was sent (bad input, missing credential, definition), else 1.

@@ -8,6 +8,7 @@
 mod error;
 pub mod extract;
 pub mod normalize;
+pub mod redact;
 pub mod request;
 pub mod transport;
 

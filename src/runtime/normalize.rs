@@ -328,6 +328,21 @@ fn failure(
     }
 }
 
+/// An HTTP date in any of the three forms RFC 9110 §5.6.7 says recipients accept: IMF-fixdate
+/// (`Sun, 06 Nov 1994 08:49:37 GMT`), RFC 850 (`Sunday, 06-Nov-94 08:49:37 GMT`) and asctime
+/// (`Sun Nov  6 08:49:37 1994`).
+fn http_date(text: &str) -> Option<jiff::Timestamp> {
+    if let Ok(zoned) = jiff::fmt::rfc2822::parse(text) {
+        return Some(zoned.timestamp());
+    }
+    let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    ["%A, %d-%b-%y %H:%M:%S GMT", "%a %b %e %H:%M:%S %Y"]
+        .iter()
+        .find_map(|format| jiff::civil::DateTime::strptime(format, &text).ok())
+        .and_then(|civil| civil.to_zoned(jiff::tz::TimeZone::UTC).ok())
+        .map(|zoned| zoned.timestamp())
+}
+
 /// `Retry-After` (seconds or an HTTP date) or the definition's own header (seconds).
 fn retry_after(provider: &Provider, response: Response<'_>) -> Option<Duration> {
     let own = provider
@@ -339,7 +354,7 @@ fn retry_after(provider: &Provider, response: Response<'_>) -> Option<Duration> 
     let standard = response.header("retry-after").and_then(|v| {
         let v = v.trim();
         v.parse::<u64>().ok().or_else(|| {
-            let date = jiff::fmt::rfc2822::parse(v).ok()?.timestamp();
+            let date = http_date(v)?;
             let wait = date.as_second() - jiff::Timestamp::now().as_second();
             Some(u64::try_from(wait.max(0)).unwrap_or(0))
         })

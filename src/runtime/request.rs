@@ -18,7 +18,7 @@ use crate::syntax::template::{Part, Template};
 
 /// Everything but RFC 3986 unreserved characters is encoded inside a path segment or a query
 /// component: `/`, `?`, `#`, `%`, `&`, `=` and spaces can never change the request's shape.
-const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
+pub(crate) const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'-')
     .remove(b'.')
     .remove(b'_')
@@ -113,6 +113,11 @@ impl Credentials {
                 format!("no credential: set the environment variable {name}"),
             )
         })
+    }
+
+    /// The secret of one variable.
+    pub fn value(&self, name: &str) -> Option<&str> {
+        self.0.get(name).map(|s| s.expose_secret())
     }
 
     /// Every secret value, for redacting logs.
@@ -279,6 +284,11 @@ pub fn prepare(
 ) -> Result<PreparedRequest, Error> {
     // Resolve every input: the task id, caller values, defaults; unknown names are refused.
     for (name, _) in inputs.iter() {
+        if name == provider.task_id_input().name {
+            return Err(invalid(format!(
+                "`{name}` is the task id: pass it as the task id, not as an input"
+            )));
+        }
         if provider.input(name).is_none() {
             let names: Vec<&str> = provider.inputs.iter().map(|i| i.name.as_str()).collect();
             return Err(invalid(format!(
@@ -475,12 +485,16 @@ pub fn check_transport_security(url: &url::Url, auth: &Auth) -> Result<(), Error
     match url.scheme() {
         "https" => Ok(()),
         "http" if is_loopback(url) => Ok(()),
-        "http" if *auth == Auth::None => Ok(()),
         "http" => Err(usage(
             ErrorKind::Definition,
             format!(
-                "refusing to send a credential over plain http to {}: only loopback hosts may use http",
-                url.host_str().unwrap_or_default()
+                "refusing plain http to {}: only loopback hosts may use http{}",
+                url.host_str().unwrap_or_default(),
+                if *auth == Auth::None {
+                    ""
+                } else {
+                    ", and a credential never travels unencrypted"
+                }
             ),
         )),
         other => Err(usage(

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use backon::{ExponentialBuilder, Retryable};
 
 use crate::model::Provider;
+use crate::runtime::redact::Redactor;
 use crate::runtime::request::{self, Credentials, Inputs, PreparedRequest};
 use crate::runtime::{Error, ErrorKind, normalize};
 use crate::spec::Method;
@@ -44,8 +45,9 @@ pub struct RetryPolicy {
     pub max_attempts: u32,
     pub min_delay: Duration,
     pub max_delay: Duration,
-    /// The most time spent waiting between attempts, all retries together. A `Retry-After`
-    /// longer than what is left ends the retries and is reported in the error.
+    /// The most time one fetch may take, attempts and waits together: no retry starts whose
+    /// wait would end past it, and a `Retry-After` longer than what is left ends the retries
+    /// and is reported in the error.
     pub total_budget: Duration,
 }
 
@@ -75,7 +77,17 @@ pub struct FetchStats {
 
 impl Client {
     pub fn new(config: ClientConfig) -> Result<Client, Error> {
-        let http = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder().no_proxy();
+        // Proxies from the environment carry https only (a CONNECT tunnel: TLS end to end). Plain
+        // http goes to loopback hosts only and never through a proxy, which would see it in clear.
+        if let Some(proxy) = ["HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"]
+            .iter()
+            .find_map(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
+            && let Ok(proxy) = reqwest::Proxy::https(&proxy)
+        {
+            builder = builder.proxy(proxy.no_proxy(reqwest::NoProxy::from_env()));
+        }
+        let http = builder
             .connect_timeout(config.connect_timeout)
             .timeout(config.timeout)
             .redirect(redirect_policy())
@@ -118,8 +130,9 @@ impl Client {
             .with_max_delay(policy.max_delay)
             .with_max_times(policy.max_attempts.saturating_sub(1) as usize);
         let started = Instant::now();
-        let mut waited = Duration::ZERO;
         let budget = policy.total_budget;
+        let floor = policy.min_delay;
+        let redactor = Redactor::new(&provider.auth, credentials);
         let result = (|| async {
             attempts.fetch_add(1, Ordering::Relaxed);
             self.attempt(provider, task_id, &prepared).await
@@ -130,25 +143,30 @@ impl Client {
         .adjust(|error: &Error, planned: Option<Duration>| {
             let wait = match (planned, error.retry_after) {
                 (None, _) => return None,
-                (Some(_), Some(asked)) => asked,
+                // Never hammer: even `Retry-After: 0` waits the minimum delay.
+                (Some(_), Some(asked)) => asked.max(floor),
                 (Some(planned), None) => planned,
             };
-            if waited + wait > budget {
+            // The budget is wall-clock: attempts and waits together.
+            if started.elapsed() + wait > budget {
                 return None;
             }
-            waited += wait;
             Some(wait)
         })
         .notify(|error: &Error, wait: Duration| {
             tracing::info!(
                 provider = %provider.id,
                 task = task_id,
-                error = %error,
+                error = %redactor.redact(&error.to_string()),
                 wait_ms = wait.as_millis() as u64,
                 "retrying"
             );
         })
         .await;
+        let result = result.map_err(|mut error| {
+            redactor.redact_error(&mut error);
+            error
+        });
         let stats = FetchStats {
             attempts: attempts.load(Ordering::Relaxed),
         };
@@ -234,10 +252,16 @@ impl Client {
             return Err(too_large(status, limit));
         }
         let mut body = Vec::new();
-        // A body cut short (the connection closed early) is a transport failure, worth retrying.
+        // A body that cannot be decoded (bad gzip) is `decode`, with its status; a body cut short
+        // (the connection closed early) is a transport failure, worth retrying.
         while let Some(chunk) = response.chunk().await.map_err(|e| {
+            let bad_encoding = is_invalid_data(&e);
             let mut error = transport_error(e);
-            if error.kind == ErrorKind::Decode {
+            if bad_encoding {
+                error.kind = ErrorKind::Decode;
+                error.status = Some(status);
+                error.retryable = false;
+            } else if error.kind == ErrorKind::Decode {
                 error.kind = ErrorKind::Transport;
                 error.retryable = true;
             }
@@ -283,6 +307,24 @@ fn too_large(status: u16, limit: usize) -> Error {
         retry_after: None,
         excerpt: None,
     }
+}
+
+/// Whether an I/O error in the chain says the data itself is bad (a corrupt compressed body),
+/// as opposed to the connection failing.
+fn is_invalid_data(error: &reqwest::Error) -> bool {
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        if let Some(io) = cause.downcast_ref::<std::io::Error>()
+            && matches!(
+                io.kind(),
+                std::io::ErrorKind::InvalidData | std::io::ErrorKind::InvalidInput
+            )
+        {
+            return true;
+        }
+        source = cause.source();
+    }
+    false
 }
 
 /// A reqwest error, without its URL (which may carry a query credential).

@@ -614,3 +614,216 @@ response:
         .expect("valid");
     assert_eq!(request.url.host_str(), Some("a.myshop.com"));
 }
+
+/// tencent-smh's `confirm_key` pattern allows dots: only the dot-segment rule stops `..`.
+#[tokio::test]
+async fn dot_segments_are_refused_even_where_the_pattern_allows_them() {
+    let provider = provider("tencent-smh");
+    assert!(
+        provider
+            .input("confirm_key")
+            .and_then(|i| i.pattern.as_ref())
+            .is_some_and(|p| p.is_match(".."))
+    );
+    for key in ["..", "."] {
+        let error = unitask::runtime::request::prepare(
+            &provider,
+            key,
+            &base_inputs("tencent-smh"),
+            None,
+            &credentials(&provider),
+        )
+        .expect_err(key);
+        assert_eq!(
+            (error.kind, error.status),
+            (ErrorKind::InvalidRequest, None)
+        );
+        assert!(
+            error.message.contains("change the request's path"),
+            "{}",
+            error.message
+        );
+    }
+}
+
+/// A small gzip body that inflates past the limit: only the streaming check can stop it.
+#[tokio::test]
+async fn the_limit_applies_to_decompressed_bytes() {
+    use std::io::Write as _;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    encoder
+        .write_all(br#"{"status": "QUEUED", "pad": ""#)
+        .expect("gzip");
+    encoder
+        .write_all(&vec![b'x'; 8 * 1024 * 1024])
+        .expect("gzip");
+    encoder.write_all(br#""}"#).expect("gzip");
+    let compressed = encoder.finish().expect("gzip");
+    assert!(compressed.len() < 64 * 1024);
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("Content-Encoding", "gzip")
+                .set_body_bytes(compressed),
+        )
+        .mount(&server)
+        .await;
+    let provider = provider("church-tech");
+    let (result, _) = fetch_from(&no_retry(), &provider, "u-1", &Inputs::new(), &server).await;
+    let error = result.expect_err("inflates past 4 MiB");
+    assert_eq!(error.kind, ErrorKind::Decode);
+    assert!(
+        error.message.contains("larger than 4194304 bytes"),
+        "{}",
+        error.message
+    );
+}
+
+#[tokio::test]
+async fn a_corrupt_gzip_body_is_a_decode_error_with_its_status() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("Content-Encoding", "gzip")
+                .set_body_string("this is not gzip at all"),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    let provider = provider("church-tech");
+    let client = Client::new(ClientConfig::default()).expect("client");
+    let (result, stats) = fetch_from(&client, &provider, "u-1", &Inputs::new(), &server).await;
+    let error = result.expect_err("bad gzip");
+    assert_eq!(
+        (error.kind, error.status, error.retryable),
+        (ErrorKind::Decode, Some(200), false)
+    );
+    assert_eq!(stats.attempts, 1);
+}
+
+/// Connection errors carry no URL, so a query credential cannot ride along in the message.
+#[tokio::test]
+async fn connection_errors_never_carry_the_url() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let closed = listener.local_addr().expect("address");
+    drop(listener);
+    let provider = provider("tencent-smh");
+    let base = url::Url::parse(&format!("http://{closed}")).expect("url");
+    let (result, _) = no_retry()
+        .fetch(
+            &provider,
+            "key",
+            &base_inputs("tencent-smh"),
+            Some(&base),
+            &credentials(&provider),
+        )
+        .await;
+    let error = result.expect_err("refused");
+    assert_eq!(error.kind, ErrorKind::Transport);
+    assert!(
+        !error.to_string().contains("s3cr3t") && !error.to_string().contains("access_token"),
+        "{error}"
+    );
+}
+
+/// A provider that echoes the credential back: the returned error hides it.
+#[tokio::test]
+async fn echoed_credentials_are_redacted_from_errors() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(|request: &Request| {
+            let auth = request
+                .headers
+                .get("authorization")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned();
+            ResponseTemplate::new(401).set_body_json(
+                serde_json::json!({"error": format!("bad token {auth} for {}", request.url)}),
+            )
+        })
+        .mount(&server)
+        .await;
+    let provider = provider("church-tech");
+    let (result, _) = fetch_from(&no_retry(), &provider, "u-1", &Inputs::new(), &server).await;
+    let error = result.expect_err("401");
+    assert!(
+        error.message.contains("bad token Bearer ***"),
+        "{}",
+        error.message
+    );
+    assert!(!format!("{error:?}").contains("s3cr3t"));
+}
+
+#[tokio::test]
+async fn retry_after_zero_still_backs_off() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(503).insert_header("Retry-After", "0"))
+        .expect(2)
+        .mount(&server)
+        .await;
+    let client = Client::new(ClientConfig {
+        retry: RetryPolicy {
+            max_attempts: 2,
+            min_delay: Duration::from_millis(300),
+            max_delay: Duration::from_secs(1),
+            total_budget: Duration::from_secs(10),
+        },
+        ..ClientConfig::default()
+    })
+    .expect("client");
+    let provider = provider("church-tech");
+    let started = Instant::now();
+    let (_, stats) = fetch_from(&client, &provider, "u-1", &Inputs::new(), &server).await;
+    assert_eq!(stats.attempts, 2);
+    assert!(started.elapsed() >= Duration::from_millis(300));
+}
+
+#[test]
+fn plain_http_goes_to_loopback_only_even_without_credentials() {
+    let text = "id: open
+name: Open
+base_url: https://api.example.com
+inputs:
+  id: { in: path, role: task_id }
+request:
+  path: /tasks/{id}
+auth: none
+response:
+  state:
+    native: { string: $.status }
+    documented: [DONE]
+    map: { DONE: succeeded }
+";
+    let mut engine = Engine::empty();
+    engine.load_str("open.yaml", text).expect("valid");
+    let provider = &engine.get("open").expect("loaded").provider;
+    let base = url::Url::parse("http://example.com").expect("url");
+    let error = unitask::runtime::request::prepare(
+        provider,
+        "t-1",
+        &Inputs::new(),
+        Some(&base),
+        &Credentials::new(),
+    )
+    .expect_err("plain http");
+    assert_eq!(error.kind, ErrorKind::Definition);
+}
+
+#[test]
+fn the_task_id_is_not_an_input_too() {
+    let provider = provider("hubspot");
+    let inputs: Inputs = [("task_id", "zzz")].into_iter().collect();
+    let error = unitask::runtime::request::prepare(
+        &provider,
+        "t-1",
+        &inputs,
+        None,
+        &credentials(&provider),
+    )
+    .expect_err("task id as input");
+    assert_eq!(error.kind, ErrorKind::InvalidRequest);
+}

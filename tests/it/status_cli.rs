@@ -236,8 +236,9 @@ async fn exit_codes_tell_failed_requests_from_usage_errors() {
     assert_eq!(requests.len(), 1, "only the valid request was sent");
 }
 
-/// With `RUST_LOG=trace`, no output of any run contains the secret, in any auth scheme, on
-/// success, on failure, and on a refused redirect.
+/// With `RUST_LOG=trace`, no output of any run contains the secret in any form, in any auth
+/// scheme: on success, on failure, on a refused redirect, on a closed port, and against servers
+/// that echo the credential back in an error message, a non-JSON body, a retried 503 and a 200.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn secrets_never_reach_any_output_even_at_trace() {
     use base64::Engine as _;
@@ -254,6 +255,40 @@ async fn secrets_never_reach_any_output_even_at_trace() {
         b"",
     )
     .await;
+    let echo = |status: u16, json: bool| {
+        move |request: &wiremock::Request| {
+            let auth = request
+                .headers
+                .get("authorization")
+                .or_else(|| request.headers.get("access-token"));
+            let auth = auth
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned();
+            let text = format!("you sent {auth} to {}", request.url);
+            if json {
+                ResponseTemplate::new(status)
+                    .set_body_json(json!({"status": "PROCESSING", "confirmed": false, "error": text, "message": text}))
+            } else {
+                ResponseTemplate::new(status).set_body_string(text)
+            }
+        }
+    };
+    let mut bases: Vec<String> = [&ok, &limited, &redirect].iter().map(|s| s.uri()).collect();
+    let mut echoes = Vec::new();
+    for (status, json) in [(401, true), (500, false), (503, true), (200, true)] {
+        let server = MockServer::start().await;
+        Mock::given(method("GET"))
+            .respond_with(echo(status, json))
+            .mount(&server)
+            .await;
+        bases.push(server.uri());
+        echoes.push(server);
+    }
+    bases.push({
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        format!("http://{}", listener.local_addr().expect("address"))
+    });
     let dir = tempfile::tempdir().expect("tempdir");
     let basic = std::fs::read_to_string(crate::at("tests/fixtures/valid/tagged-jobs.yaml"))
         .expect("fixture");
@@ -261,7 +296,7 @@ async fn secrets_never_reach_any_output_even_at_trace() {
     let basic_token =
         base64::engine::general_purpose::STANDARD.encode(format!("{SECRET}:{SECRET}"));
     let encoded = "s3cr3t-T0ken%2B%2F%3D";
-    for server in [&ok, &limited, &redirect] {
+    for base in &bases {
         for (provider, extra) in [
             ("hubspot", vec![]),
             ("shoplazza", vec![]),
@@ -272,41 +307,104 @@ async fn secrets_never_reach_any_output_even_at_trace() {
                 vec!["--definitions", dir.path().to_str().expect("utf-8")],
             ),
         ] {
-            let mut args: Vec<String> = ["status", provider, "t-1", "--base-url", &server.uri()]
+            for json in [false, true] {
+                let mut args: Vec<String> = [
+                    "status",
+                    provider,
+                    "t-1",
+                    "--base-url",
+                    base,
+                    "--max-attempts",
+                    "2",
+                ]
                 .iter()
                 .map(|a| (*a).to_owned())
                 .collect();
-            args.extend(extra.iter().map(|a| (*a).to_owned()));
-            let mut env = secret_env(ENV);
-            env.extend(secret_env(&["JOBS_USER", "JOBS_PASSWORD"]));
-            env.push(("RUST_LOG".into(), "trace".into()));
-            let output = tokio::task::spawn_blocking(move || {
-                std::process::Command::new(env!("CARGO_BIN_EXE_unitask"))
-                    .args(&args)
-                    .envs(env)
-                    .current_dir(root())
-                    .output()
-                    .expect("run")
-            })
-            .await
-            .expect("join");
-            let all = format!(
-                "{}{}",
-                String::from_utf8_lossy(&output.stdout),
-                String::from_utf8_lossy(&output.stderr)
-            );
-            assert!(
-                all.contains("TRACE") || all.contains("DEBUG"),
-                "{provider}: logs were written"
-            );
-            for needle in [SECRET, encoded, basic_token.as_str()] {
-                assert!(
-                    !all.contains(needle),
-                    "{provider}: `{needle}` leaked:\n{all}"
+                args.extend(extra.iter().map(|a| (*a).to_owned()));
+                if json {
+                    args.push("--json".into());
+                }
+                let mut env = secret_env(ENV);
+                env.extend(secret_env(&["JOBS_USER", "JOBS_PASSWORD"]));
+                env.push(("RUST_LOG".into(), "trace".into()));
+                let output = tokio::task::spawn_blocking(move || {
+                    std::process::Command::new(env!("CARGO_BIN_EXE_unitask"))
+                        .args(&args)
+                        .envs(env)
+                        .current_dir(root())
+                        .output()
+                        .expect("run")
+                })
+                .await
+                .expect("join");
+                let all = format!(
+                    "{}{}",
+                    String::from_utf8_lossy(&output.stdout),
+                    String::from_utf8_lossy(&output.stderr)
                 );
+                assert!(
+                    all.contains("TRACE") || all.contains("DEBUG"),
+                    "{provider}: logs were written"
+                );
+                for needle in [SECRET, encoded, "s3cr3t", basic_token.as_str()] {
+                    assert!(
+                        !all.contains(needle),
+                        "{provider} at {base}: `{needle}` leaked:\n{all}"
+                    );
+                }
             }
         }
     }
+    for server in echoes {
+        assert!(
+            !server
+                .received_requests()
+                .await
+                .expect("recorded")
+                .is_empty(),
+            "the echo servers were asked"
+        );
+    }
+}
+
+/// An HTTP proxy in the environment never sees a plain-http request (it would read the
+/// credential in clear); only https may go through a proxy.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plain_http_never_goes_through_a_proxy() {
+    let proxy = MockServer::start().await;
+    Mock::given(wiremock::matchers::any())
+        .respond_with(ResponseTemplate::new(200).set_body_string("{}"))
+        .expect(0)
+        .mount(&proxy)
+        .await;
+    let target = serve(200, &[], br#"{"status": "QUEUED"}"#).await;
+    let mut env = secret_env(ENV);
+    for name in [
+        "HTTP_PROXY",
+        "http_proxy",
+        "ALL_PROXY",
+        "all_proxy",
+        "HTTPS_PROXY",
+    ] {
+        env.push((name.into(), proxy.uri()));
+    }
+    let args = vec![
+        "status".into(),
+        "church-tech".into(),
+        "u-1".into(),
+        "--base-url".into(),
+        target.uri(),
+        "--json".into(),
+    ];
+    let output = unitask(args, env).await;
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(target.received_requests().await.expect("recorded").len(), 1);
+    proxy.verify().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,0 +1,121 @@
+//! Hiding secrets in text: every form a credential takes on the wire (as given, percent-encoded
+//! the way the request encodes it, inside `Authorization` values, base64 for basic auth).
+//!
+//! The transport redacts the errors it returns (a provider may echo the credential back in an
+//! error body), and the CLI redacts everything it prints and logs.
+
+use base64::Engine as _;
+use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+
+use crate::model::Auth;
+use crate::runtime::request::{COMPONENT, Credentials};
+
+/// What replaces a secret.
+pub const MASK: &str = "***";
+
+/// The forms of a set of secrets, longest first.
+#[derive(Clone, Default)]
+pub struct Redactor {
+    needles: Vec<String>,
+}
+
+impl std::fmt::Debug for Redactor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Redactor")
+            .field("forms", &self.needles.len())
+            .finish()
+    }
+}
+
+impl Redactor {
+    /// Hides the secrets `auth` reads from `credentials`.
+    pub fn new(auth: &Auth, credentials: &Credentials) -> Redactor {
+        let mut needles = Vec::new();
+        for secret in credentials.values().filter(|s| !s.is_empty()) {
+            needles.push(secret.to_owned());
+            needles.push(utf8_percent_encode(secret, COMPONENT).to_string());
+            needles.push(utf8_percent_encode(secret, NON_ALPHANUMERIC).to_string());
+            needles.push(form_urlencoded(secret));
+            // As it appears inside a JSON string (quotes and backslashes escaped).
+            let json = serde_json::to_string(secret).unwrap_or_default();
+            needles.push(json[1..json.len().saturating_sub(1).max(1)].to_owned());
+        }
+        if let Auth::Basic {
+            username_env,
+            password_env,
+        } = auth
+        {
+            let user = credentials.value(username_env).unwrap_or_default();
+            let password = credentials.value(password_env).unwrap_or_default();
+            needles.push(
+                base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}")),
+            );
+        }
+        needles.retain(|n| n.len() >= 3);
+        needles.sort_by_key(|n| std::cmp::Reverse(n.len()));
+        needles.dedup();
+        Redactor { needles }
+    }
+
+    /// `text` with every form of every secret replaced by `***`.
+    pub fn redact(&self, text: &str) -> String {
+        let mut out = text.to_owned();
+        for needle in &self.needles {
+            if out.contains(needle.as_str()) {
+                out = out.replace(needle.as_str(), MASK);
+            }
+        }
+        out
+    }
+
+    /// Whether there is anything to hide.
+    pub fn is_empty(&self) -> bool {
+        self.needles.is_empty()
+    }
+
+    /// Redacts the text fields of an error in place.
+    pub fn redact_error(&self, error: &mut crate::runtime::Error) {
+        if self.is_empty() {
+            return;
+        }
+        error.message = self.redact(&error.message);
+        error.code = error.code.as_deref().map(|c| self.redact(c));
+        error.excerpt = error.excerpt.as_deref().map(|e| self.redact(e));
+    }
+}
+
+/// `application/x-www-form-urlencoded` (spaces as `+`), as servers often echo query values.
+fn form_urlencoded(text: &str) -> String {
+    url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hides_every_wire_form() {
+        let mut credentials = Credentials::new();
+        credentials.set("U", "tok-SECRET+x y").set("P", "pw/1");
+        let auth = Auth::Basic {
+            username_env: "U".into(),
+            password_env: "P".into(),
+        };
+        let redactor = Redactor::new(&auth, &credentials);
+        let basic = base64::engine::general_purpose::STANDARD.encode("tok-SECRET+x y:pw/1");
+        for text in [
+            "tok-SECRET+x y",
+            "access_token=tok-SECRET%2Bx%20y&z",
+            "tok%2DSECRET%2Bx%20y",
+            "tok-SECRET%2Bx+y",
+            &format!("Basic {basic}"),
+            "pw%2F1",
+        ] {
+            let hidden = redactor.redact(text);
+            assert!(
+                !hidden.contains("SECRET") && !hidden.contains(&basic) && !hidden.contains("pw"),
+                "{text} -> {hidden}"
+            );
+        }
+    }
+}
