@@ -10,6 +10,7 @@
 //! 4. the [`interp`] `Engine` holds definitions (built in, or loaded at run time) and fetches
 //!    statuses through the runtime's HTTP client.
 
+pub mod http;
 pub mod interp;
 pub mod model;
 pub mod runtime;
@@ -18,8 +19,8 @@ pub mod syntax;
 pub mod task;
 pub mod validate;
 
+pub use http::request::{Credentials, Inputs};
+pub use http::transport::{Client, ClientConfig, RetryPolicy};
 pub use interp::Engine;
-pub use runtime::request::{Credentials, Inputs};
-pub use runtime::transport::{Client, ClientConfig, RetryPolicy};
 pub use runtime::{Error, ErrorKind};
 pub use task::{File, Progress, State, TaskError, UploadTask};

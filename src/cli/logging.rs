@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::MakeWriter;
-use unitask::runtime::redact::Redactor;
+use unitask::http::redact::Redactor;
 
 /// Starts logging; every line goes through `redactor` before it is written.
 pub fn init(redactor: Redactor) {

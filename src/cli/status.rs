@@ -2,8 +2,8 @@
 
 use std::path::PathBuf;
 
-use unitask::runtime::redact::Redactor;
-use unitask::runtime::request::{Credentials, Inputs, auth_env_names};
+use unitask::http::redact::Redactor;
+use unitask::http::request::{Credentials, Inputs, auth_env_names};
 use unitask::{Client, ClientConfig, Engine, Error, ErrorKind, UploadTask};
 
 use super::{EXIT_INVALID, EXIT_OK, EXIT_USAGE, logging};

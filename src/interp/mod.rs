@@ -5,9 +5,9 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use crate::http::request::{Credentials, Inputs};
+use crate::http::transport::{Client, FetchStats};
 use crate::model::Provider;
-use crate::runtime::request::{Credentials, Inputs};
-use crate::runtime::transport::{Client, FetchStats};
 use crate::runtime::{Error, ErrorKind};
 use crate::task::UploadTask;
 use crate::validate::{self, FileReport};

@@ -2,15 +2,12 @@
 //! mapping states, turning failures into typed errors. Both engines call these functions, so they
 //! cannot drift apart.
 //!
-//! The request side ([`request`]: inputs, URL, auth) is pure; [`transport`] sends it; the
-//! response side ([`normalize`], [`extract`]) is pure too, which is how `validate` runs examples.
+//! Everything here is pure (no I/O): `validate` runs examples through it, and `build.rs`
+//! includes it to validate definitions at build time. Sending requests is [`crate::http`]'s job.
 
 mod error;
 pub mod extract;
 pub mod normalize;
-pub mod redact;
-pub mod request;
-pub mod transport;
 
 pub use error::{Error, ErrorKind, excerpt};
 pub use normalize::{Response, normalize};

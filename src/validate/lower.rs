@@ -463,7 +463,7 @@ impl Lowerer<'_> {
             .collect();
         match url::Url::parse(&sample) {
             Ok(url) if url.scheme() == "https" => {}
-            Ok(url) if url.scheme() == "http" && crate::runtime::request::is_loopback(&url) => {}
+            Ok(url) if url.scheme() == "http" && crate::syntax::url::is_loopback(&url) => {}
             Ok(url) if url.scheme() == "http" => self.push(
                 Diagnostic::new(
                     Code::InsecureBaseUrl,

@@ -30,7 +30,7 @@ fn no_retry() -> Client {
 
 fn credentials(provider: &Provider) -> Credentials {
     let mut credentials = Credentials::new();
-    for name in unitask::runtime::request::auth_env_names(&provider.auth) {
+    for name in unitask::http::request::auth_env_names(&provider.auth) {
         credentials.set(name, SECRET);
     }
     credentials
@@ -99,7 +99,7 @@ async fn fetch_from(
     server: &MockServer,
 ) -> (
     Result<unitask::UploadTask, unitask::Error>,
-    unitask::runtime::transport::FetchStats,
+    unitask::http::transport::FetchStats,
 ) {
     let base = url::Url::parse(&server.uri()).expect("uri");
     client
@@ -418,15 +418,14 @@ fn host_inputs_must_match_their_pattern() {
         "a.myshoplaza.com:1@evil.com",
     ] {
         let inputs: Inputs = [("store_domain", host)].into_iter().collect();
-        let error =
-            unitask::runtime::request::prepare(&provider, "t-1", &inputs, None, &credentials)
-                .expect_err(host);
+        let error = unitask::http::request::prepare(&provider, "t-1", &inputs, None, &credentials)
+            .expect_err(host);
         assert_eq!(error.kind, ErrorKind::InvalidRequest, "{host}");
     }
     let inputs: Inputs = [("store_domain", "my-store.myshoplazza.com")]
         .into_iter()
         .collect();
-    let request = unitask::runtime::request::prepare(&provider, "t-1", &inputs, None, &credentials)
+    let request = unitask::http::request::prepare(&provider, "t-1", &inputs, None, &credentials)
         .expect("valid");
     assert_eq!(
         request.url.as_str(),
@@ -452,9 +451,8 @@ fn placeholder_values_never_change_the_path_shape() {
         ("...", "..."),
         ("é", "%C3%A9"),
     ] {
-        let request =
-            unitask::runtime::request::prepare(provider, task, &inputs, None, &credentials)
-                .expect(task);
+        let request = unitask::http::request::prepare(provider, task, &inputs, None, &credentials)
+            .expect(task);
         assert_eq!(
             request.url.path(),
             format!("/accounts/42/exports/{encoded}"),
@@ -469,7 +467,7 @@ fn placeholder_values_never_change_the_path_shape() {
 fn credentials_never_travel_over_plain_http_to_other_hosts() {
     let provider = provider("hubspot");
     let base = url::Url::parse("http://api.hubapi.com").expect("url");
-    let error = unitask::runtime::request::prepare(
+    let error = unitask::http::request::prepare(
         &provider,
         "t-1",
         &Inputs::new(),
@@ -480,7 +478,7 @@ fn credentials_never_travel_over_plain_http_to_other_hosts() {
     assert_eq!(error.kind, ErrorKind::Definition);
     for loopback in ["http://127.0.0.1:9", "http://localhost:9", "http://[::1]:9"] {
         let base = url::Url::parse(loopback).expect("url");
-        unitask::runtime::request::prepare(
+        unitask::http::request::prepare(
             &provider,
             "t-1",
             &Inputs::new(),
@@ -496,12 +494,12 @@ fn a_missing_credential_names_its_variable_and_debug_never_shows_one() {
     let provider = provider("tencent-smh");
     let inputs = base_inputs("tencent-smh");
     let error =
-        unitask::runtime::request::prepare(&provider, "key", &inputs, None, &Credentials::new())
+        unitask::http::request::prepare(&provider, "key", &inputs, None, &Credentials::new())
             .expect_err("no credential");
     assert_eq!((error.kind, error.status), (ErrorKind::Unauthorized, None));
     assert!(error.message.contains("SMH_ACCESS_TOKEN"));
     let credentials = credentials(&provider);
-    let request = unitask::runtime::request::prepare(&provider, "key", &inputs, None, &credentials)
+    let request = unitask::http::request::prepare(&provider, "key", &inputs, None, &credentials)
         .expect("valid");
     for shown in [
         format!("{credentials:?}"),
@@ -600,9 +598,8 @@ response:
         "me@evil.example:1.myshop.com",
     ] {
         let inputs: Inputs = [("shop", shop)].into_iter().collect();
-        let error =
-            unitask::runtime::request::prepare(provider, "t-1", &inputs, None, &credentials)
-                .expect_err(shop);
+        let error = unitask::http::request::prepare(provider, "t-1", &inputs, None, &credentials)
+            .expect_err(shop);
         assert_eq!(
             (error.kind, error.status),
             (ErrorKind::InvalidRequest, None),
@@ -610,7 +607,7 @@ response:
         );
     }
     let inputs: Inputs = [("shop", "a.myshop.com")].into_iter().collect();
-    let request = unitask::runtime::request::prepare(provider, "t-1", &inputs, None, &credentials)
+    let request = unitask::http::request::prepare(provider, "t-1", &inputs, None, &credentials)
         .expect("valid");
     assert_eq!(request.url.host_str(), Some("a.myshop.com"));
 }
@@ -626,7 +623,7 @@ async fn dot_segments_are_refused_even_where_the_pattern_allows_them() {
             .is_some_and(|p| p.is_match(".."))
     );
     for key in ["..", "."] {
-        let error = unitask::runtime::request::prepare(
+        let error = unitask::http::request::prepare(
             &provider,
             key,
             &base_inputs("tencent-smh"),
@@ -802,7 +799,7 @@ response:
     engine.load_str("open.yaml", text).expect("valid");
     let provider = &engine.get("open").expect("loaded").provider;
     let base = url::Url::parse("http://example.com").expect("url");
-    let error = unitask::runtime::request::prepare(
+    let error = unitask::http::request::prepare(
         provider,
         "t-1",
         &Inputs::new(),
@@ -817,13 +814,8 @@ response:
 fn the_task_id_is_not_an_input_too() {
     let provider = provider("hubspot");
     let inputs: Inputs = [("task_id", "zzz")].into_iter().collect();
-    let error = unitask::runtime::request::prepare(
-        &provider,
-        "t-1",
-        &inputs,
-        None,
-        &credentials(&provider),
-    )
-    .expect_err("task id as input");
+    let error =
+        unitask::http::request::prepare(&provider, "t-1", &inputs, None, &credentials(&provider))
+            .expect_err("task id as input");
     assert_eq!(error.kind, ErrorKind::InvalidRequest);
 }

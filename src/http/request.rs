@@ -15,6 +15,7 @@ use crate::model::{Auth, Input, Provider};
 use crate::runtime::{Error, ErrorKind};
 use crate::spec::{InputLocation, Method};
 use crate::syntax::template::{Part, Template};
+pub use crate::syntax::url::is_loopback;
 
 /// Everything but RFC 3986 unreserved characters is encoded inside a path segment or a query
 /// component: `/`, `?`, `#`, `%`, `&`, `=` and spaces can never change the request's shape.
@@ -501,15 +502,5 @@ pub fn check_transport_security(url: &url::Url, auth: &Auth) -> Result<(), Error
             ErrorKind::Definition,
             format!("unsupported URL scheme `{other}`"),
         )),
-    }
-}
-
-/// Whether the URL's host is `localhost`, `127.0.0.0/8` or `::1`.
-pub fn is_loopback(url: &url::Url) -> bool {
-    match url.host() {
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
     }
 }

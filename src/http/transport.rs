@@ -8,9 +8,9 @@ use std::time::{Duration, Instant};
 
 use backon::{ExponentialBuilder, Retryable};
 
+use crate::http::redact::Redactor;
+use crate::http::request::{self, Credentials, Inputs, PreparedRequest};
 use crate::model::Provider;
-use crate::runtime::redact::Redactor;
-use crate::runtime::request::{self, Credentials, Inputs, PreparedRequest};
 use crate::runtime::{Error, ErrorKind, normalize};
 use crate::spec::Method;
 use crate::task::UploadTask;

@@ -7,8 +7,8 @@
 use base64::Engine as _;
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 
+use crate::http::request::{COMPONENT, Credentials};
 use crate::model::Auth;
-use crate::runtime::request::{COMPONENT, Credentials};
 
 /// What replaces a secret.
 pub const MASK: &str = "***";
