@@ -439,8 +439,8 @@ pub fn prepare(
     url.set_query((!query.is_empty()).then(|| query.join("&")).as_deref());
 
     let body = match provider.request.method {
-        Method::GET => None,
-        Method::POST => {
+        Method::Get => None,
+        Method::Post => {
             let mut body = match &provider.request.body {
                 Some(serde_json::Value::Object(map)) => map.clone(),
                 _ => serde_json::Map::new(),

@@ -189,8 +189,8 @@ impl Client {
         prepared: &PreparedRequest,
     ) -> Result<UploadTask, Error> {
         let method = match prepared.method {
-            Method::GET => reqwest::Method::GET,
-            Method::POST => reqwest::Method::POST,
+            Method::Get => reqwest::Method::GET,
+            Method::Post => reqwest::Method::POST,
         };
         let mut builder = self.http.request(method, prepared.url.clone());
         let last = prepared.headers.len();

@@ -147,10 +147,10 @@ pub struct Request {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
 pub enum Method {
     #[default]
-    #[serde(alias = "get")]
-    GET,
-    #[serde(alias = "post")]
-    POST,
+    #[serde(rename = "GET", alias = "get")]
+    Get,
+    #[serde(rename = "POST", alias = "post")]
+    Post,
 }
 
 /// How the request is authenticated. A secret is read from the named environment variable unless

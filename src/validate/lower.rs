@@ -600,7 +600,7 @@ impl Lowerer<'_> {
             .filter(|(_, i)| i.location.value == InputLocation::Body)
             .map(|(n, _)| n)
             .collect::<Vec<_>>();
-        if request.method == Method::GET {
+        if request.method == Method::Get {
             if let Some(body) = &request.body {
                 self.push(
                     Diagnostic::new(Code::InvalidValue, body.span, "a GET request has no body")
