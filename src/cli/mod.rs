@@ -5,6 +5,7 @@
 
 mod explain;
 mod logging;
+mod providers;
 mod status;
 mod validate;
 
@@ -28,6 +29,8 @@ enum Command {
     Explain(explain::Args),
     /// Fetch one task's status and print it normalized.
     Status(status::Args),
+    /// List every provider: source, base URL, auth, inputs and what its statuses mean.
+    Providers(providers::Args),
     /// Print the JSON Schema of the definition format (draft-07).
     Schema,
 }
@@ -55,6 +58,7 @@ pub fn main() -> ExitCode {
         Command::Validate(args) => validate::run(args),
         Command::Explain(args) => explain::run(args),
         Command::Status(args) => status::run(args),
+        Command::Providers(args) => providers::run(args),
         Command::Schema => {
             print!("{}", unitask::validate::json_schema());
             EXIT_OK

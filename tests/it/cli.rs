@@ -117,3 +117,64 @@ fn schema_command_prints_the_committed_schema() {
     let committed = std::fs::read_to_string(at("providers/provider.schema.json")).expect("schema");
     assert_eq!(stdout(&output), committed);
 }
+
+#[test]
+fn providers_lists_sources_inputs_auth_and_states() {
+    let valid = at("tests/fixtures/valid");
+    let output = unitask(&[
+        "providers",
+        "--json",
+        "--definitions",
+        valid.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(output.status.code(), Some(0));
+    let list: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
+    let ids: Vec<&str> = list
+        .as_array()
+        .expect("array")
+        .iter()
+        .filter_map(|p| p["id"].as_str())
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            "church-tech",
+            "hubspot",
+            "presence-jobs",
+            "shoplazza",
+            "tagged-jobs",
+            "tencent-smh"
+        ]
+    );
+    let smh = list
+        .as_array()
+        .expect("array")
+        .iter()
+        .find(|p| p["id"] == "tencent-smh")
+        .expect("smh");
+    assert_eq!(smh["source"], "built-in");
+    assert_eq!(
+        smh["auth"],
+        serde_json::json!({"scheme": "query", "env": ["SMH_ACCESS_TOKEN"]})
+    );
+    assert_eq!(smh["inputs"][0]["name"], "confirm_key");
+    assert_eq!(smh["inputs"][0]["task_id"], true);
+    assert_eq!(
+        smh["states"][1],
+        serde_json::json!({"native": "confirmed=true", "state": "succeeded", "refined_to": []})
+    );
+    let tagged = list
+        .as_array()
+        .expect("array")
+        .iter()
+        .find(|p| p["id"] == "tagged-jobs")
+        .expect("tagged");
+    assert!(
+        tagged["source"]
+            .as_str()
+            .expect("path")
+            .ends_with("tagged-jobs.yaml")
+    );
+    let text = stdout(&unitask(&["providers"]));
+    assert!(text.contains("church-tech — church.tech — upload [built-in]\n  base URL  https://api.church.tech (unconfirmed: pass --base-url)"), "{text}");
+}

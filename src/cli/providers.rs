@@ -1,0 +1,181 @@
+//! `unitask providers [--json]`: every provider the engine knows, where it came from, what it
+//! needs (inputs, credentials) and what its statuses mean.
+
+use std::path::PathBuf;
+
+use serde_json::{Value, json};
+use unitask::http::request::auth_env_names;
+use unitask::interp::{Loaded, Source};
+use unitask::model::Auth;
+
+use super::{EXIT_OK, status};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// More definitions (files or folders), loaded at run time.
+    #[arg(long = "definitions", value_name = "PATH")]
+    definitions: Vec<PathBuf>,
+    /// Print a JSON array instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(args: Args) -> u8 {
+    let engine = match status::engine(&args.definitions) {
+        Ok(engine) => engine,
+        Err(code) => return code,
+    };
+    let described: Vec<Value> = engine.iter().map(describe).collect();
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&described).unwrap_or_default()
+        );
+    } else {
+        for (loaded, value) in engine.iter().zip(&described) {
+            print!("{}", human(loaded, value));
+        }
+    }
+    EXIT_OK
+}
+
+fn describe(loaded: &Loaded) -> Value {
+    let provider = &loaded.provider;
+    let source = match &loaded.source {
+        Source::BuiltIn => json!("built-in"),
+        Source::File(path) => json!(path.display().to_string()),
+        Source::Text(name) => json!(name),
+    };
+    let scheme = match &provider.auth {
+        Auth::None => "none",
+        Auth::Bearer { .. } => "bearer",
+        Auth::Header { .. } => "header",
+        Auth::Query { .. } => "query",
+        Auth::Basic { .. } => "basic",
+    };
+    let inputs: Vec<Value> = provider
+        .inputs
+        .iter()
+        .map(|i| {
+            json!({
+                "name": i.name,
+                "in": location(i.location),
+                "task_id": i.name == provider.task_id_input().name,
+                "required": i.required,
+                "default": i.default,
+                "pattern": i.pattern.as_ref().map(|p| p.as_str().trim_start_matches("^(?:").trim_end_matches(")$").to_owned()),
+                "doc": i.doc,
+            })
+        })
+        .collect();
+    let states: Vec<Value> = provider
+        .response
+        .state
+        .documented
+        .iter()
+        .map(|native| {
+            let state = provider.response.state.map.get(native).map(|s| s.as_str());
+            let refined: Vec<&str> = provider
+                .response
+                .state
+                .rules
+                .iter()
+                .filter(|r| r.native.iter().any(|n| n == native))
+                .map(|r| r.state.as_str())
+                .collect();
+            json!({ "native": native, "state": state, "refined_to": refined })
+        })
+        .collect();
+    json!({
+        "id": provider.id,
+        "name": provider.name,
+        "source": source,
+        "docs": provider.docs,
+        "base_url": provider.base_url.to_string(),
+        "base_url_confirmed": provider.base_url_confirmed,
+        "auth": { "scheme": scheme, "env": auth_env_names(&provider.auth) },
+        "inputs": inputs,
+        "states": states,
+        "examples": provider.examples.len(),
+        "scenarios": provider.scenarios.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(),
+    })
+}
+
+fn human(loaded: &Loaded, value: &Value) -> String {
+    let provider = &loaded.provider;
+    let mut out = format!(
+        "{} — {} [{}]\n",
+        provider.id,
+        provider.name,
+        value["source"].as_str().unwrap_or_default()
+    );
+    let confirmed = if provider.base_url_confirmed {
+        ""
+    } else {
+        " (unconfirmed: pass --base-url)"
+    };
+    out.push_str(&format!("  base URL  {}{confirmed}\n", provider.base_url));
+    let env = auth_env_names(&provider.auth);
+    out.push_str(&format!(
+        "  auth      {}{}\n",
+        value["auth"]["scheme"].as_str().unwrap_or_default(),
+        if env.is_empty() {
+            String::new()
+        } else {
+            format!(" from {}", env.join(", "))
+        }
+    ));
+    for input in &provider.inputs {
+        let role = if input.name == provider.task_id_input().name {
+            " (task id)"
+        } else {
+            ""
+        };
+        let need = if input.required {
+            "required"
+        } else {
+            "optional"
+        };
+        let default = input
+            .default
+            .as_deref()
+            .map(|d| format!(", default {d:?}"))
+            .unwrap_or_default();
+        out.push_str(&format!(
+            "  input     {}{role}: in {}, {need}{default}\n",
+            input.name,
+            location(input.location)
+        ));
+    }
+    for state in value["states"].as_array().into_iter().flatten() {
+        let refined: Vec<&str> = state["refined_to"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect();
+        let refined = if refined.is_empty() {
+            String::new()
+        } else {
+            format!(" (or {} by rule)", refined.join(", "))
+        };
+        out.push_str(&format!(
+            "  status    {} → {}{refined}\n",
+            state["native"].as_str().unwrap_or_default(),
+            state["state"].as_str().unwrap_or("unknown")
+        ));
+    }
+    out.push('\n');
+    out
+}
+
+fn location(location: unitask::spec::InputLocation) -> &'static str {
+    use unitask::spec::InputLocation::*;
+    match location {
+        Path => "path",
+        Host => "host",
+        Query => "query",
+        Header => "header",
+        Body => "body",
+    }
+}
