@@ -244,3 +244,67 @@ fn every_type_error_has_a_help_line() {
         "no Rust type names"
     );
 }
+
+/// Thousands of small corruptions of the seed definitions (deterministic): validation may
+/// reject them, but it never panics, and every diagnostic points inside the file.
+#[test]
+fn corrupted_definitions_never_panic() {
+    let mut seed: u64 = 0x5eed_1234_abcd_0001;
+    let mut next = move |bound: usize| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        (seed % bound.max(1) as u64) as usize
+    };
+    const JUNK: &[&str] = &[
+        "\t", ":", "[", "]", "{", "}", "\"", "'", "&a ", "*a", "- ", "\n", "$", "é", "\r", "~",
+        "#", "|", "0x", "?",
+    ];
+    // `UNITASK_CORRUPTIONS=N` runs N per provider (a longer hunt); 250 in the normal run.
+    let per_provider: usize = std::env::var("UNITASK_CORRUPTIONS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(250);
+    let mut checked = 0;
+    for id in ["church-tech", "hubspot", "shoplazza", "tencent-smh"] {
+        let source =
+            std::fs::read_to_string(crate::at(&format!("providers/{id}.yaml"))).expect("provider");
+        for _ in 0..per_provider {
+            let mut text = source.clone();
+            for _ in 0..1 + next(3) {
+                let mut at = next(text.len());
+                while !text.is_char_boundary(at) {
+                    at -= 1;
+                }
+                match next(3) {
+                    0 => text.insert_str(at, JUNK[next(JUNK.len())]),
+                    1 => {
+                        let mut end = (at + 1 + next(8)).min(text.len());
+                        while !text.is_char_boundary(end) {
+                            end += 1;
+                        }
+                        text.replace_range(at..end, "");
+                    }
+                    _ => {
+                        let line_start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+                        let line_end = text[at..].find('\n').map_or(text.len(), |i| at + i + 1);
+                        let line = text[line_start..line_end].to_owned();
+                        text.insert_str(line_end, &line);
+                    }
+                }
+            }
+            if let Err(report) = validate::check_source(&format!("{id}.yaml"), Some(id), &text) {
+                for d in &report.diagnostics {
+                    assert!(
+                        d.span.start <= d.span.end && d.span.end <= report.source.len(),
+                        "{d:?}"
+                    );
+                }
+                let _ = report.render_human(false);
+                let _ = report.render_github();
+            }
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 4 * per_provider);
+}
