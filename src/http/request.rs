@@ -109,7 +109,7 @@ impl Credentials {
 
     fn get(&self, name: &str) -> Result<&str, Error> {
         self.0.get(name).map(|s| s.expose_secret()).ok_or_else(|| {
-            usage(
+            Error::local(
                 ErrorKind::Unauthorized,
                 format!("no credential: set the environment variable {name}"),
             )
@@ -204,21 +204,8 @@ pub fn redact_url(url: &url::Url, secret: Option<&str>) -> String {
     redacted.to_string()
 }
 
-/// An error found before anything was sent.
-fn usage(kind: ErrorKind, message: impl Into<String>) -> Error {
-    Error {
-        kind,
-        status: None,
-        code: None,
-        message: message.into(),
-        retryable: false,
-        retry_after: None,
-        excerpt: None,
-    }
-}
-
 fn invalid(message: impl Into<String>) -> Error {
-    usage(ErrorKind::InvalidRequest, message)
+    Error::local(ErrorKind::InvalidRequest, message)
 }
 
 /// Checks one value against the rules every input shares and its own pattern.
@@ -486,7 +473,7 @@ pub fn check_transport_security(url: &url::Url, auth: &Auth) -> Result<(), Error
     match url.scheme() {
         "https" => Ok(()),
         "http" if is_loopback(url) => Ok(()),
-        "http" => Err(usage(
+        "http" => Err(Error::local(
             ErrorKind::Definition,
             format!(
                 "refusing plain http to {}: only loopback hosts may use http{}",
@@ -498,7 +485,7 @@ pub fn check_transport_security(url: &url::Url, auth: &Auth) -> Result<(), Error
                 }
             ),
         )),
-        other => Err(usage(
+        other => Err(Error::local(
             ErrorKind::Definition,
             format!("unsupported URL scheme `{other}`"),
         )),

@@ -93,14 +93,11 @@ impl Client {
             .redirect(redirect_policy())
             .user_agent(concat!("unitask/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(|e| Error {
-                kind: ErrorKind::Transport,
-                status: None,
-                code: None,
-                message: format!("cannot build the HTTP client: {}", e.without_url()),
-                retryable: false,
-                retry_after: None,
-                excerpt: None,
+            .map_err(|e| {
+                Error::local(
+                    ErrorKind::Transport,
+                    format!("cannot build the HTTP client: {}", e.without_url()),
+                )
             })?;
         Ok(Client { http, config })
     }
@@ -196,7 +193,7 @@ impl Client {
         let last = prepared.headers.len();
         for (i, (name, value)) in prepared.headers.iter().enumerate() {
             let mut value = reqwest::header::HeaderValue::from_str(value).map_err(|_| {
-                failure(
+                Error::local(
                     ErrorKind::InvalidRequest,
                     format!("header `{name}` has a value HTTP cannot carry"),
                 )
@@ -282,18 +279,6 @@ impl Client {
                 body: &body,
             },
         )
-    }
-}
-
-fn failure(kind: ErrorKind, message: String) -> Error {
-    Error {
-        kind,
-        status: None,
-        code: None,
-        message,
-        retryable: false,
-        retry_after: None,
-        excerpt: None,
     }
 }
 

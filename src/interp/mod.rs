@@ -141,15 +141,10 @@ impl Engine {
             }
             None => {
                 let known: Vec<&str> = self.providers.keys().map(String::as_str).collect();
-                let error = Error {
-                    kind: ErrorKind::Definition,
-                    status: None,
-                    code: None,
-                    message: format!("no provider `{id}` (known: {})", known.join(", ")),
-                    retryable: false,
-                    retry_after: None,
-                    excerpt: None,
-                };
+                let error = Error::local(
+                    ErrorKind::Definition,
+                    format!("no provider `{id}` (known: {})", known.join(", ")),
+                );
                 (Err(error), FetchStats::default())
             }
         }

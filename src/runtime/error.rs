@@ -117,6 +117,19 @@ impl fmt::Display for ErrorKind {
 }
 
 impl Error {
+    /// An error with no response behind it (refused input, missing credential, client set-up).
+    pub fn local(kind: ErrorKind, message: impl Into<String>) -> Error {
+        Error {
+            kind,
+            status: None,
+            code: None,
+            message: message.into(),
+            retryable: false,
+            retry_after: None,
+            excerpt: None,
+        }
+    }
+
     /// An answer we could not read, with an excerpt of it.
     pub fn decode(status: u16, message: impl Into<String>, body: &[u8]) -> Error {
         Error {
