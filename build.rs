@@ -6,6 +6,8 @@
 // Only part of each included module is used here.
 #![allow(dead_code, unused_imports)]
 
+#[path = "src/codegen/mod.rs"]
+mod codegen;
 #[path = "src/model.rs"]
 mod model;
 #[path = "src/runtime/mod.rs"]
@@ -45,6 +47,7 @@ fn main() {
     );
     out.push_str("pub const BUILTIN_DEFINITIONS: &[(&str, &str)] = &[\n");
     let mut problems = String::new();
+    let mut generated = Vec::new();
     for path in &files {
         println!("cargo::rerun-if-changed={}", path.display());
         let stem = path
@@ -60,12 +63,13 @@ fn main() {
                 .unwrap_or_default()
         );
         match validate::check_source(&shown, Some(stem), &text) {
-            Ok(_) => {
+            Ok(provider) => {
                 let _ = writeln!(
                     out,
                     "    ({stem:?}, include_str!({:?})),",
                     path.display().to_string()
                 );
+                generated.push((provider, text));
             }
             Err(report) => problems.push_str(&report.render_human(false)),
         }
@@ -76,10 +80,18 @@ fn main() {
             "{problems}error: invalid provider definitions; `cargo run -- validate` shows the same\n"
         ));
     }
-    let target =
-        Path::new(&std::env::var("OUT_DIR").unwrap_or_default()).join("builtin_definitions.rs");
-    if std::fs::read_to_string(&target).ok().as_deref() != Some(out.as_str())
-        && let Err(error) = std::fs::write(&target, out)
+    let pairs: Vec<(&model::Provider, &str)> =
+        generated.iter().map(|(p, t)| (p, t.as_str())).collect();
+    let code = codegen::generate(&pairs).unwrap_or_else(|e| fail(&format!("error: {e}\n")));
+    let out_dir = std::env::var("OUT_DIR").unwrap_or_default();
+    write_if_changed(&Path::new(&out_dir).join("builtin_definitions.rs"), &out);
+    write_if_changed(&Path::new(&out_dir).join("providers.rs"), &code);
+}
+
+/// Writes only when the content changed, so nothing downstream rebuilds for nothing.
+fn write_if_changed(target: &Path, content: &str) {
+    if std::fs::read_to_string(target).ok().as_deref() != Some(content)
+        && let Err(error) = std::fs::write(target, content)
     {
         fail(&format!(
             "error: cannot write {}: {error}\n",

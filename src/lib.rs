@@ -10,6 +10,7 @@
 //! 4. the [`interp`] `Engine` holds definitions (built in, or loaded at run time) and fetches
 //!    statuses through the runtime's HTTP client.
 
+pub mod codegen;
 pub mod http;
 pub mod interp;
 pub mod model;
@@ -21,6 +22,15 @@ pub mod validate;
 
 pub use http::request::{Credentials, Inputs};
 pub use http::transport::{Client, ClientConfig, RetryPolicy};
+// Generated code names everything `::unitask::…`, inside this crate too.
+extern crate self as unitask;
+
+/// The typed clients generated from `providers/*.yaml` by `build.rs` (one module per provider).
+pub mod providers {
+    include!(concat!(env!("OUT_DIR"), "/providers.rs"));
+}
+
 pub use interp::Engine;
 pub use runtime::{Error, ErrorKind};
 pub use task::{File, Progress, State, TaskError, UploadTask};
+pub use {jiff, serde_json, url};

@@ -4,6 +4,7 @@
 //! 2 a usage, definition or I/O error (nothing was sent).
 
 mod explain;
+mod generate;
 mod logging;
 mod providers;
 mod status;
@@ -31,6 +32,8 @@ enum Command {
     Status(status::Args),
     /// List every provider: source, base URL, auth, inputs and what its statuses mean.
     Providers(providers::Args),
+    /// Print the Rust module generated for a definition (what build.rs writes), for inspection.
+    Generate(generate::Args),
     /// Print the JSON Schema of the definition format (draft-07).
     Schema,
 }
@@ -59,6 +62,7 @@ pub fn main() -> ExitCode {
         Command::Explain(args) => explain::run(args),
         Command::Status(args) => status::run(args),
         Command::Providers(args) => providers::run(args),
+        Command::Generate(args) => generate::run(args),
         Command::Schema => {
             print!("{}", unitask::validate::json_schema());
             EXIT_OK

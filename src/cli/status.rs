@@ -29,9 +29,21 @@ pub struct Args {
     /// The longest one attempt may take, in seconds.
     #[arg(long, value_name = "SECONDS", default_value_t = 30)]
     timeout: u64,
+    /// Which engine answers: the client generated at build time (default for built-in providers)
+    /// or the interpreter (always used for definitions loaded with --definitions).
+    #[arg(long, value_enum)]
+    engine: Option<EngineChoice>,
     /// Attempts in all on connection errors, timeouts, 429 and 5xx (1 = no retry).
     #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=20))]
     max_attempts: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum EngineChoice {
+    /// The typed client generated from providers/ at build time.
+    Generated,
+    /// The interpreter, from the definition loaded at run time.
+    Interpreted,
 }
 
 fn parse_param(text: &str) -> Result<(String, String), String> {
@@ -115,13 +127,51 @@ pub fn run(args: Args) -> u8 {
             return EXIT_USAGE;
         }
     };
-    let (result, _) = runtime.block_on(client.fetch(
-        provider,
-        &args.task_id,
-        &inputs,
-        args.base_url.as_ref(),
-        &credentials,
-    ));
+    let built_in = loaded.source == unitask::interp::Source::BuiltIn;
+    let engine = match (args.engine, built_in) {
+        (Some(EngineChoice::Generated), false) => {
+            eprintln!(
+                "error: `{}` was loaded at run time; only built-in providers have a generated client (use --engine interpreted)",
+                provider.id
+            );
+            return EXIT_USAGE;
+        }
+        (Some(choice), _) => choice,
+        (None, true) => EngineChoice::Generated,
+        (None, false) => EngineChoice::Interpreted,
+    };
+    tracing::debug!(provider = %provider.id, engine = ?engine, "engine chosen");
+    let result = runtime.block_on(async {
+        match engine {
+            EngineChoice::Generated => unitask::providers::status(
+                &provider.id,
+                &client,
+                &args.task_id,
+                &inputs,
+                args.base_url.as_ref(),
+                &credentials,
+            )
+            .await
+            .unwrap_or_else(|| {
+                Err(unitask::Error::local(
+                    ErrorKind::Definition,
+                    format!("no generated client for `{}`", provider.id),
+                ))
+            }),
+            EngineChoice::Interpreted => {
+                client
+                    .fetch(
+                        provider,
+                        &args.task_id,
+                        &inputs,
+                        args.base_url.as_ref(),
+                        &credentials,
+                    )
+                    .await
+                    .0
+            }
+        }
+    });
     let (stdout, stderr, code) = match result {
         Ok(task) => {
             let text = if args.json {

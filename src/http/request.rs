@@ -261,16 +261,9 @@ fn is_dns_name(value: &str) -> bool {
         })
 }
 
-/// Builds the request for `task_id` with the other `inputs`, against the definition's base URL
-/// or `base_url` when given (host inputs are then not needed).
-pub fn prepare(
-    provider: &Provider,
-    task_id: &str,
-    inputs: &Inputs,
-    base_url: Option<&url::Url>,
-    credentials: &Credentials,
-) -> Result<PreparedRequest, Error> {
-    // Resolve every input: the task id, caller values, defaults; unknown names are refused.
+/// Refuses input names the provider does not have, and the task-id input (it is passed as the
+/// task id). Generated clients call this too, so both engines refuse alike.
+pub fn check_input_names(provider: &Provider, inputs: &Inputs) -> Result<(), Error> {
     for (name, _) in inputs.iter() {
         if name == provider.task_id_input().name {
             return Err(invalid(format!(
@@ -286,6 +279,29 @@ pub fn prepare(
             )));
         }
     }
+    Ok(())
+}
+
+/// The error for a required input with no value.
+pub fn missing_input(input: &Input) -> Error {
+    let doc = input
+        .doc
+        .as_deref()
+        .map(|d| format!(": {d}"))
+        .unwrap_or_default();
+    invalid(format!("input `{}` is required{doc}", input.name))
+}
+
+/// Builds the request for `task_id` with the other `inputs`, against the definition's base URL
+/// or `base_url` when given (host inputs are then not needed).
+pub fn prepare(
+    provider: &Provider,
+    task_id: &str,
+    inputs: &Inputs,
+    base_url: Option<&url::Url>,
+    credentials: &Credentials,
+) -> Result<PreparedRequest, Error> {
+    check_input_names(provider, inputs)?;
     let task_input = provider.task_id_input();
     let mut values: HashMap<&str, String> = HashMap::new();
     for input in &provider.inputs {
@@ -303,15 +319,7 @@ pub fn prepare(
             None if input.required
                 && !(input.location == InputLocation::Host && base_url.is_some()) =>
             {
-                return Err(invalid(format!(
-                    "input `{}` is required{}",
-                    input.name,
-                    input
-                        .doc
-                        .as_deref()
-                        .map(|d| format!(": {d}"))
-                        .unwrap_or_default()
-                )));
+                return Err(missing_input(input));
             }
             None => {}
         }

@@ -7,6 +7,8 @@ mod cli;
 mod diagnostics;
 /// Definitions at the edges of YAML and of the format.
 mod edge_cases;
+/// Generated clients: golden copy, typed API, parity with the interpreter.
+mod generated;
 /// The seed providers: valid, schema fresh, and every corruption reported where it is.
 mod providers;
 /// Real requests against a loopback server: requests, retries, redirects, limits, hostile input.

@@ -427,3 +427,65 @@ async fn the_human_summary_is_short_and_complete() {
         "shoplazza t-1: partial, final (native 0)\n  progress   1 of 2 items\n  file       a.png https://cdn/a.png\n  error      the file could not be uploaded (https://x/b.png)\n"
     );
 }
+
+/// For every seed provider and every example, `--engine generated` and `--engine interpreted`
+/// print the same bytes, tasks and errors alike.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn both_engines_print_the_same_bytes() {
+    let engine = Engine::builtin().expect("built-ins");
+    for loaded in engine.iter() {
+        let provider = &loaded.provider;
+        for example in &provider.examples {
+            let server = serve(
+                example.response.status,
+                &example.response.headers,
+                &example.response.body,
+            )
+            .await;
+            let task_input = &provider.task_id_input().name;
+            let task = example
+                .inputs
+                .iter()
+                .find(|(n, _)| n == task_input)
+                .map_or("example-task".to_owned(), |(_, v)| v.clone());
+            let mut args = vec![
+                "status".to_owned(),
+                provider.id.clone(),
+                task,
+                "--json".into(),
+                "--max-attempts".into(),
+                "1".into(),
+                "--base-url".into(),
+                server.uri(),
+            ];
+            for (name, value) in example.inputs.iter().filter(|(n, _)| n != task_input) {
+                args.extend(["--param".to_owned(), format!("{name}={value}")]);
+            }
+            if provider.id == "tencent-smh"
+                && !example.inputs.iter().any(|(n, _)| n == "library_id")
+            {
+                args.extend(["--param".to_owned(), "library_id=lib1".to_owned()]);
+            }
+            let mut outputs = Vec::new();
+            for engine in ["generated", "interpreted"] {
+                let mut with_engine = args.clone();
+                with_engine.extend(["--engine".to_owned(), engine.to_owned()]);
+                outputs.push(unitask(with_engine, secret_env(ENV)).await);
+            }
+            assert_eq!(
+                outputs[0].status.code(),
+                outputs[1].status.code(),
+                "{} {}",
+                provider.id,
+                example.name
+            );
+            assert!(!outputs[0].stdout.is_empty());
+            assert!(
+                outputs[0].stdout == outputs[1].stdout,
+                "{} {}: the engines differ",
+                provider.id,
+                example.name
+            );
+        }
+    }
+}

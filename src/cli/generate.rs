@@ -1,0 +1,47 @@
+//! `unitask generate <file.yaml>`: prints the Rust module `build.rs` would generate for a
+//! definition, for inspection.
+
+use std::path::PathBuf;
+
+use unitask::validate;
+
+use super::{EXIT_INVALID, EXIT_OK, EXIT_USAGE};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The definition files (one module each).
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+}
+
+pub fn run(args: Args) -> u8 {
+    let mut loaded = Vec::new();
+    for file in &args.files {
+        let text = match std::fs::read_to_string(file) {
+            Ok(text) => text,
+            Err(error) => {
+                eprintln!("error: cannot read {}: {error}", file.display());
+                return EXIT_USAGE;
+            }
+        };
+        let stem = file.file_stem().and_then(|s| s.to_str());
+        match validate::check_source(&file.display().to_string(), stem, &text) {
+            Ok(provider) => loaded.push((provider, text)),
+            Err(report) => {
+                eprint!("{}", report.render_human(false));
+                return EXIT_INVALID;
+            }
+        }
+    }
+    let pairs: Vec<_> = loaded.iter().map(|(p, t)| (p, t.as_str())).collect();
+    match unitask::codegen::generate(&pairs) {
+        Ok(code) => {
+            print!("{code}");
+            EXIT_OK
+        }
+        Err(error) => {
+            eprintln!("error: {error}");
+            EXIT_INVALID
+        }
+    }
+}

@@ -1,0 +1,213 @@
+//! Generated code: the golden copy is fresh and compiles with warnings denied, the typed API
+//! works, and the generated clients answer exactly as the interpreter does.
+
+use unitask::model::Provider;
+use unitask::{Client, ClientConfig, Credentials, Engine, Inputs, RetryPolicy};
+use wiremock::matchers::method;
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::at;
+
+/// The golden copy, compiled as part of this test binary with warnings denied (dead code aside:
+/// a test binary does not use every public item).
+#[deny(warnings)]
+#[allow(dead_code)]
+#[path = "golden/generated.rs"]
+mod golden;
+
+const GOLDEN_SOURCES: [&str; 2] = [
+    "tests/fixtures/valid/presence-jobs.yaml",
+    "tests/fixtures/valid/tagged-jobs.yaml",
+];
+
+#[test]
+fn the_golden_copy_is_fresh() {
+    let loaded: Vec<(Provider, String)> = GOLDEN_SOURCES
+        .iter()
+        .map(|path| {
+            let text = std::fs::read_to_string(at(path)).expect("fixture");
+            let stem = std::path::Path::new(path)
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .expect("stem");
+            (
+                unitask::validate::check_source(path, Some(stem), &text).expect("valid"),
+                text,
+            )
+        })
+        .collect();
+    let pairs: Vec<(&Provider, &str)> = loaded.iter().map(|(p, t)| (p, t.as_str())).collect();
+    let code = unitask::codegen::generate(&pairs).expect("generates");
+    let committed = std::fs::read_to_string(at("tests/it/golden/generated.rs")).expect("golden");
+    assert!(
+        code == committed,
+        "tests/it/golden/generated.rs is stale: run `cargo run -- generate {} > tests/it/golden/generated.rs`",
+        GOLDEN_SOURCES.join(" ")
+    );
+    // Deterministic: the same input gives the same bytes, whatever the order it comes in.
+    let reversed: Vec<(&Provider, &str)> = pairs.iter().rev().copied().collect();
+    assert_eq!(
+        unitask::codegen::generate(&reversed).expect("generates"),
+        code
+    );
+}
+
+#[test]
+fn the_typed_api_reads_statuses_params_and_extras() {
+    use golden::presence_jobs;
+    use golden::tagged_jobs;
+    assert_eq!(
+        tagged_jobs::Status::from_native("Running"),
+        tagged_jobs::Status::Running
+    );
+    assert_eq!(
+        tagged_jobs::Status::from_native("Paused"),
+        tagged_jobs::Status::Other("Paused".into())
+    );
+    assert_eq!(tagged_jobs::Status::Cancelled.as_native(), "Cancelled");
+    assert_eq!(
+        presence_jobs::Status::from_native("none"),
+        presence_jobs::Status::None
+    );
+
+    // A required input is a plain field: it cannot be forgotten.
+    let params = presence_jobs::Params {
+        account: "42".into(),
+    };
+    assert_eq!(params.to_inputs().get("account"), Some("42"));
+    let missing =
+        presence_jobs::Params::from_inputs(&Inputs::new()).expect_err("account is required");
+    assert_eq!(missing.message, "input `account` is required");
+    let unknown: Inputs = [("acount", "42")].into_iter().collect();
+    assert!(
+        presence_jobs::Params::from_inputs(&unknown)
+            .expect_err("typo")
+            .message
+            .contains("is not an input of presence-jobs")
+    );
+    assert_eq!(
+        tagged_jobs::Params::default(),
+        tagged_jobs::Params {
+            region: None,
+            verbose: None,
+            tenant: None
+        }
+    );
+}
+
+#[tokio::test]
+async fn a_generated_client_fetches_a_typed_record() {
+    use golden::tagged_jobs;
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "ok": true,
+            "result": {"state": {"Running": {"percent": "12.5"}}, "attempts": 3, "owner": {"name": "ci"}}
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let mut credentials = Credentials::new();
+    credentials.set("JOBS_USER", "u").set("JOBS_PASSWORD", "p");
+    let http = Client::new(ClientConfig::default()).expect("client");
+    let client = tagged_jobs::Client::new(http, credentials)
+        .with_base_url(url::Url::parse(&server.uri()).expect("uri"));
+    let record = client
+        .status("job-1", &tagged_jobs::Params::default())
+        .await
+        .expect("record");
+    assert_eq!(record.status, tagged_jobs::Status::Running);
+    assert_eq!(
+        record.extra,
+        tagged_jobs::Extra {
+            attempts: Some(3),
+            owner: Some("ci".into())
+        }
+    );
+    assert_eq!(record.task.progress.as_ref().map(|p| p.done), Some(12.5));
+    let task: unitask::UploadTask = record.into();
+    assert_eq!(task.native_status, "Running");
+}
+
+/// Every example of every seed provider, over HTTP: the generated client and the interpreter
+/// return the same task or the same error.
+#[tokio::test]
+async fn generated_clients_and_the_interpreter_agree_on_every_example() {
+    let engine = Engine::builtin().expect("built-ins");
+    assert_eq!(
+        unitask::providers::GENERATED,
+        ["church-tech", "hubspot", "shoplazza", "tencent-smh"]
+    );
+    let http = Client::new(ClientConfig {
+        retry: RetryPolicy {
+            max_attempts: 1,
+            ..RetryPolicy::default()
+        },
+        ..ClientConfig::default()
+    })
+    .expect("client");
+    for loaded in engine.iter() {
+        let provider = &loaded.provider;
+        let mut credentials = Credentials::new();
+        for name in unitask::http::request::auth_env_names(&provider.auth) {
+            credentials.set(name, "secret-token");
+        }
+        for example in &provider.examples {
+            let server = MockServer::start().await;
+            let mut reply = ResponseTemplate::new(example.response.status)
+                .set_body_bytes(example.response.body.clone());
+            for (name, value) in &example.response.headers {
+                reply = reply.insert_header(name.as_str(), value.as_str());
+            }
+            Mock::given(method("GET"))
+                .respond_with(reply)
+                .mount(&server)
+                .await;
+            let base = url::Url::parse(&server.uri()).expect("uri");
+            let task_input = &provider.task_id_input().name;
+            let task = example
+                .inputs
+                .iter()
+                .find(|(n, _)| n == task_input)
+                .map_or("example-task", |(_, v)| v.as_str());
+            let mut inputs: Inputs = example
+                .inputs
+                .iter()
+                .filter(|(n, _)| n != task_input)
+                .map(|(n, v)| (n.as_str(), v.as_str()))
+                .collect();
+            if provider.id == "tencent-smh" && inputs.get("library_id").is_none() {
+                inputs.set("library_id", "lib1");
+            }
+            let (interpreted, _) = http
+                .fetch(provider, task, &inputs, Some(&base), &credentials)
+                .await;
+            let generated = unitask::providers::status(
+                &provider.id,
+                &http,
+                task,
+                &inputs,
+                Some(&base),
+                &credentials,
+            )
+            .await
+            .expect("generated client exists");
+            assert_eq!(
+                generated, interpreted,
+                "{} example `{}`",
+                provider.id, example.name
+            );
+        }
+        // Refusals agree too.
+        let bad: Inputs = [("nope", "1")].into_iter().collect();
+        let (interpreted, _) = http.fetch(provider, "t-1", &bad, None, &credentials).await;
+        let generated =
+            unitask::providers::status(&provider.id, &http, "t-1", &bad, None, &credentials)
+                .await
+                .expect("generated client exists");
+        assert_eq!(
+            generated.expect_err("refused").message,
+            interpreted.expect_err("refused").message
+        );
+    }
+}
