@@ -9,6 +9,8 @@ mod diagnostics;
 mod edge_cases;
 /// Generated clients: golden copy, typed API, parity with the interpreter.
 mod generated;
+/// Property tests over damaged responses.
+mod mutations;
 /// The seed providers: valid, schema fresh, and every corruption reported where it is.
 mod providers;
 /// Real requests against a loopback server: requests, retries, redirects, limits, hostile input.

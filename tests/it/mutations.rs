@@ -1,0 +1,187 @@
+//! Property tests over mutated responses: every seed example's body, damaged at random (fields
+//! removed, wrong types, unknown status values, extra fields, nulls, deep nesting, truncation),
+//! must normalize without a panic, the same way through the generated module's plan and the
+//! interpreter's, and an undocumented status must read as `unknown`, never as a terminal state.
+
+use proptest::prelude::*;
+use serde_json::Value;
+use unitask::model::Provider;
+use unitask::runtime::{self, normalize::Response};
+use unitask::{Engine, State};
+
+/// One damage to apply at a chosen place in a JSON document.
+#[derive(Debug, Clone)]
+enum Damage {
+    Remove,
+    Replace(Value),
+    AddField(String, Value),
+    Nest(usize),
+}
+
+fn leaf() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(Value::from),
+        any::<f64>()
+            .prop_filter("finite", |f| f.is_finite())
+            .prop_map(Value::from),
+        "[a-zA-Z0-9 _=+-]{0,12}".prop_map(Value::String),
+        Just(Value::Array(vec![])),
+        Just(serde_json::json!({})),
+    ]
+}
+
+fn damage() -> impl Strategy<Value = Damage> {
+    prop_oneof![
+        Just(Damage::Remove),
+        leaf().prop_map(Damage::Replace),
+        ("[a-z]{1,8}", leaf()).prop_map(|(k, v)| Damage::AddField(k, v)),
+        (1usize..200).prop_map(Damage::Nest),
+    ]
+}
+
+/// Applies `damage` to the `index`-th node (in document order, modulo the node count).
+fn apply(value: &mut Value, index: usize, damage: &Damage) {
+    fn count(value: &Value) -> usize {
+        1 + match value {
+            Value::Array(items) => items.iter().map(count).sum(),
+            Value::Object(map) => map.values().map(count).sum(),
+            _ => 0,
+        }
+    }
+    fn visit(value: &mut Value, target: &mut usize, damage: &Damage) -> bool {
+        if *target == 0 {
+            match damage {
+                Damage::Remove | Damage::Replace(_) => {}
+                Damage::AddField(key, new) => {
+                    if let Value::Object(map) = value {
+                        map.insert(key.clone(), new.clone());
+                    }
+                }
+                Damage::Nest(depth) => {
+                    let mut nested = value.take();
+                    for _ in 0..*depth {
+                        nested = serde_json::json!({ "n": nested });
+                    }
+                    *value = nested;
+                }
+            }
+            return true;
+        }
+        *target -= 1;
+        let children: Vec<&mut Value> = match value {
+            Value::Array(items) => items.iter_mut().collect(),
+            Value::Object(map) => map.values_mut().collect(),
+            _ => Vec::new(),
+        };
+        for child in children {
+            if *target == 0 {
+                match damage {
+                    Damage::Remove => *child = Value::Null,
+                    Damage::Replace(new) => *child = new.clone(),
+                    _ => return visit(child, target, damage),
+                }
+                return true;
+            }
+            if visit(child, target, damage) {
+                return true;
+            }
+        }
+        false
+    }
+    let total = count(value);
+    let mut target = index % total;
+    visit(value, &mut target, damage);
+}
+
+type Seed = (Provider, Provider, String, Vec<u8>);
+
+/// (interpreter's plan, generated module's plan, example name, body), built once.
+fn seeds() -> &'static [Seed] {
+    static SEEDS: std::sync::OnceLock<Vec<Seed>> = std::sync::OnceLock::new();
+    SEEDS.get_or_init(build_seeds)
+}
+
+fn engine() -> &'static Engine {
+    static ENGINE: std::sync::OnceLock<Engine> = std::sync::OnceLock::new();
+    ENGINE.get_or_init(|| Engine::builtin().expect("built-ins"))
+}
+
+fn build_seeds() -> Vec<Seed> {
+    let engine = engine();
+    let mut out = Vec::new();
+    for loaded in engine.iter() {
+        let generated = match loaded.provider.id.as_str() {
+            "church-tech" => unitask::providers::church_tech::definition(),
+            "hubspot" => unitask::providers::hubspot::definition(),
+            "shoplazza" => unitask::providers::shoplazza::definition(),
+            "tencent-smh" => unitask::providers::tencent_smh::definition(),
+            other => panic!("no generated module for {other}"),
+        }
+        .expect("generated definition")
+        .clone();
+        for example in &loaded.provider.examples {
+            if example.response.status == 200
+                && serde_json::from_slice::<Value>(&example.response.body).is_ok()
+            {
+                out.push((
+                    loaded.provider.clone(),
+                    generated.clone(),
+                    example.name.clone(),
+                    example.response.body.clone(),
+                ));
+            }
+        }
+    }
+    out
+}
+
+proptest! {
+    // 512 cases in the normal run; `PROPTEST_CASES=N` for a longer hunt.
+    #![proptest_config(ProptestConfig { cases: std::env::var("PROPTEST_CASES").ok().and_then(|n| n.parse().ok()).unwrap_or(512), ..ProptestConfig::default() })]
+
+    #[test]
+    fn damaged_bodies_never_panic_and_both_plans_agree(
+        which in any::<prop::sample::Index>(),
+        damages in prop::collection::vec((any::<usize>(), damage()), 1..4),
+        cut in prop::option::of(any::<prop::sample::Index>()),
+    ) {
+        let seeds = seeds();
+        let (interpreted, generated, _, body) = &seeds[which.index(seeds.len())];
+        let mut value: Value = serde_json::from_slice(body).expect("json");
+        for (index, damage) in &damages {
+            apply(&mut value, *index, damage);
+        }
+        let mut bytes = serde_json::to_vec(&value).expect("json");
+        if let Some(cut) = cut {
+            bytes.truncate(cut.index(bytes.len() + 1));
+        }
+        let response = Response { status: 200, headers: &[], body: &bytes };
+        let a = runtime::normalize(interpreted, "t-1", response);
+        let b = runtime::normalize(generated, "t-1", response);
+        prop_assert_eq!(&a, &b);
+        if let Ok(task) = &a {
+            prop_assert_eq!(task.terminal, task.state.is_terminal());
+        }
+    }
+
+    #[test]
+    fn undocumented_statuses_are_unknown_and_never_terminal(
+        which in any::<prop::sample::Index>(),
+        status in "[A-Z_]{1,12}",
+    ) {
+        let engine = engine();
+        let hubspot = &engine.get("hubspot").expect("hubspot").provider;
+        let church = &engine.get("church-tech").expect("church-tech").provider;
+        let provider = if which.index(2) == 0 { hubspot } else { church };
+        prop_assume!(!provider.response.state.documented.contains(&status));
+        let body = serde_json::json!({ "status": status, "taskId": "t-1", "id": "t-1" });
+        let bytes = serde_json::to_vec(&body).expect("json");
+        let task = runtime::normalize(provider, "t-1", Response { status: 200, headers: &[], body: &bytes })
+            .expect("a task");
+        prop_assert_eq!(task.state, State::Unknown);
+        prop_assert!(!task.terminal);
+        prop_assert_eq!(task.native_status, status);
+    }
+}
