@@ -12,6 +12,7 @@ use crate::at;
 /// a test binary does not use every public item).
 #[deny(warnings)]
 #[allow(dead_code)]
+#[rustfmt::skip]
 #[path = "golden/generated.rs"]
 mod golden;
 

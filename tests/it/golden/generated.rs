@@ -114,24 +114,27 @@ examples:
       progress: { done: 0, total: 0, unit: items }
 "#;
     /// The definition, validated and compiled once.
-    pub fn definition()
-    -> ::std::result::Result<&'static ::unitask::model::Provider, ::unitask::Error> {
+    pub fn definition() -> ::std::result::Result<
+        &'static ::unitask::model::Provider,
+        ::unitask::Error,
+    > {
         static PROVIDER: ::std::sync::OnceLock<
             ::std::result::Result<::unitask::model::Provider, ::std::string::String>,
         > = ::std::sync::OnceLock::new();
         PROVIDER
             .get_or_init(|| {
                 ::unitask::validate::check_source(
-                    ::std::concat!("presence-jobs", ".yaml"),
-                    ::std::option::Option::Some("presence-jobs"),
-                    DEFINITION,
-                )
-                .map_err(|report| report.render_human(false))
+                        ::std::concat!("presence-jobs", ".yaml"),
+                        ::std::option::Option::Some("presence-jobs"),
+                        DEFINITION,
+                    )
+                    .map_err(|report| report.render_human(false))
             })
             .as_ref()
-            .map_err(|rendered| {
-                ::unitask::Error::local(::unitask::ErrorKind::Definition, rendered.clone())
-            })
+            .map_err(|rendered| ::unitask::Error::local(
+                ::unitask::ErrorKind::Definition,
+                rendered.clone(),
+            ))
     }
     /// The documented native status values, and anything else the provider may send.
     #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -188,14 +191,18 @@ examples:
             ::unitask::http::request::check_input_names(provider, inputs)?;
             ::std::result::Result::Ok(Self {
                 account: match inputs.get("account") {
-                    ::std::option::Option::Some(value) => ::std::borrow::ToOwned::to_owned(value),
+                    ::std::option::Option::Some(value) => {
+                        ::std::borrow::ToOwned::to_owned(value)
+                    }
                     ::std::option::Option::None => {
-                        let input = provider.input("account").ok_or_else(|| {
-                            ::unitask::Error::local(
-                                ::unitask::ErrorKind::Definition,
-                                ::std::concat!("no input ", "account"),
-                            )
-                        })?;
+                        let input = provider
+                            .input("account")
+                            .ok_or_else(|| {
+                                ::unitask::Error::local(
+                                    ::unitask::ErrorKind::Definition,
+                                    ::std::concat!("no input ", "account"),
+                                )
+                            })?;
                         return ::std::result::Result::Err(
                             ::unitask::http::request::missing_input(input),
                         );
@@ -238,7 +245,10 @@ examples:
     }
     impl Client {
         /// A client with these credentials and HTTP client.
-        pub fn new(http: ::unitask::Client, credentials: ::unitask::Credentials) -> Self {
+        pub fn new(
+            http: ::unitask::Client,
+            credentials: ::unitask::Credentials,
+        ) -> Self {
             Client {
                 http,
                 credentials,
@@ -246,7 +256,9 @@ examples:
             }
         }
         /// A client whose credentials come from the environment variables the definition names.
-        pub fn from_env(http: ::unitask::Client) -> ::std::result::Result<Self, ::unitask::Error> {
+        pub fn from_env(
+            http: ::unitask::Client,
+        ) -> ::std::result::Result<Self, ::unitask::Error> {
             let credentials = ::unitask::Credentials::from_env(&definition()?.auth);
             ::std::result::Result::Ok(Self::new(http, credentials))
         }
@@ -452,24 +464,27 @@ scenarios:
     steps: [running, done-with-skips]
 "#;
     /// The definition, validated and compiled once.
-    pub fn definition()
-    -> ::std::result::Result<&'static ::unitask::model::Provider, ::unitask::Error> {
+    pub fn definition() -> ::std::result::Result<
+        &'static ::unitask::model::Provider,
+        ::unitask::Error,
+    > {
         static PROVIDER: ::std::sync::OnceLock<
             ::std::result::Result<::unitask::model::Provider, ::std::string::String>,
         > = ::std::sync::OnceLock::new();
         PROVIDER
             .get_or_init(|| {
                 ::unitask::validate::check_source(
-                    ::std::concat!("tagged-jobs", ".yaml"),
-                    ::std::option::Option::Some("tagged-jobs"),
-                    DEFINITION,
-                )
-                .map_err(|report| report.render_human(false))
+                        ::std::concat!("tagged-jobs", ".yaml"),
+                        ::std::option::Option::Some("tagged-jobs"),
+                        DEFINITION,
+                    )
+                    .map_err(|report| report.render_human(false))
             })
             .as_ref()
-            .map_err(|rendered| {
-                ::unitask::Error::local(::unitask::ErrorKind::Definition, rendered.clone())
-            })
+            .map_err(|rendered| ::unitask::Error::local(
+                ::unitask::ErrorKind::Definition,
+                rendered.clone(),
+            ))
     }
     /// The documented native status values, and anything else the provider may send.
     #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -512,7 +527,8 @@ scenarios:
         }
     }
     /// The inputs besides the task id.
-    #[derive(Debug, Clone, PartialEq, Eq, Default)]
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    #[derive(Default)]
     pub struct Params {
         /// The `region` input. Default: `eu`.
         pub region: ::std::option::Option<::std::string::String>,
@@ -596,7 +612,10 @@ scenarios:
     }
     impl Client {
         /// A client with these credentials and HTTP client.
-        pub fn new(http: ::unitask::Client, credentials: ::unitask::Credentials) -> Self {
+        pub fn new(
+            http: ::unitask::Client,
+            credentials: ::unitask::Credentials,
+        ) -> Self {
             Client {
                 http,
                 credentials,
@@ -604,7 +623,9 @@ scenarios:
             }
         }
         /// A client whose credentials come from the environment variables the definition names.
-        pub fn from_env(http: ::unitask::Client) -> ::std::result::Result<Self, ::unitask::Error> {
+        pub fn from_env(
+            http: ::unitask::Client,
+        ) -> ::std::result::Result<Self, ::unitask::Error> {
             let credentials = ::unitask::Credentials::from_env(&definition()?.auth);
             ::std::result::Result::Ok(Self::new(http, credentials))
         }
@@ -645,7 +666,9 @@ pub async fn status(
     inputs: &::unitask::Inputs,
     base_url: ::std::option::Option<&::unitask::url::Url>,
     credentials: &::unitask::Credentials,
-) -> ::std::option::Option<::std::result::Result<::unitask::UploadTask, ::unitask::Error>> {
+) -> ::std::option::Option<
+    ::std::result::Result<::unitask::UploadTask, ::unitask::Error>,
+> {
     match id {
         "presence-jobs" => {
             let params = match presence_jobs::Params::from_inputs(inputs) {
@@ -654,15 +677,15 @@ pub async fn status(
                     return ::std::option::Option::Some(::std::result::Result::Err(error));
                 }
             };
-            let mut client = presence_jobs::Client::new(http.clone(), credentials.clone());
+            let mut client = presence_jobs::Client::new(
+                http.clone(),
+                credentials.clone(),
+            );
             if let ::std::option::Option::Some(base_url) = base_url {
                 client = client.with_base_url(base_url.clone());
             }
             ::std::option::Option::Some(
-                client
-                    .status(task_id, &params)
-                    .await
-                    .map(::std::convert::Into::into),
+                client.status(task_id, &params).await.map(::std::convert::Into::into),
             )
         }
         "tagged-jobs" => {
@@ -677,10 +700,7 @@ pub async fn status(
                 client = client.with_base_url(base_url.clone());
             }
             ::std::option::Option::Some(
-                client
-                    .status(task_id, &params)
-                    .await
-                    .map(::std::convert::Into::into),
+                client.status(task_id, &params).await.map(::std::convert::Into::into),
             )
         }
         _ => ::std::option::Option::None,
