@@ -42,7 +42,7 @@ pub fn run(args: Args) -> u8 {
 fn describe(loaded: &Loaded) -> Value {
     let provider = &loaded.provider;
     let source = match &loaded.source {
-        Source::BuiltIn => json!("built-in"),
+        Source::BuiltIn => json!("built-in, generated"),
         Source::File(path) => json!(path.display().to_string()),
         Source::Text(name) => json!(name),
     };

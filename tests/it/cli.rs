@@ -152,7 +152,7 @@ fn providers_lists_sources_inputs_auth_and_states() {
         .iter()
         .find(|p| p["id"] == "tencent-smh")
         .expect("smh");
-    assert_eq!(smh["source"], "built-in");
+    assert_eq!(smh["source"], "built-in, generated");
     assert_eq!(
         smh["auth"],
         serde_json::json!({"scheme": "query", "env": ["SMH_ACCESS_TOKEN"]})
@@ -176,5 +176,5 @@ fn providers_lists_sources_inputs_auth_and_states() {
             .ends_with("tagged-jobs.yaml")
     );
     let text = stdout(&unitask(&["providers"]));
-    assert!(text.contains("church-tech — church.tech — upload [built-in]\n  base URL  https://api.church.tech (unconfirmed: pass --base-url)"), "{text}");
+    assert!(text.contains("church-tech — church.tech — upload [built-in, generated]\n  base URL  https://api.church.tech (unconfirmed: pass --base-url)"), "{text}");
 }
