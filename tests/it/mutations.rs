@@ -70,25 +70,55 @@ fn apply(value: &mut Value, index: usize, damage: &Damage) {
             return true;
         }
         *target -= 1;
-        let children: Vec<&mut Value> = match value {
-            Value::Array(items) => items.iter_mut().collect(),
-            Value::Object(map) => map.values_mut().collect(),
-            _ => Vec::new(),
-        };
-        for child in children {
-            if *target == 0 {
-                match damage {
-                    Damage::Remove => *child = Value::Null,
-                    Damage::Replace(new) => *child = new.clone(),
-                    _ => return visit(child, target, damage),
+        // A removal deletes the key (or the array item) itself, not just its value.
+        match value {
+            Value::Object(map) => {
+                let keys: Vec<String> = map.keys().cloned().collect();
+                for key in keys {
+                    if *target == 0 {
+                        match damage {
+                            Damage::Remove => {
+                                map.remove(&key);
+                            }
+                            Damage::Replace(new) => {
+                                map.insert(key, new.clone());
+                            }
+                            _ => {
+                                if let Some(child) = map.get_mut(&key) {
+                                    return visit(child, target, damage);
+                                }
+                            }
+                        }
+                        return true;
+                    }
+                    if let Some(child) = map.get_mut(&key)
+                        && visit(child, target, damage)
+                    {
+                        return true;
+                    }
                 }
-                return true;
+                false
             }
-            if visit(child, target, damage) {
-                return true;
+            Value::Array(items) => {
+                for i in 0..items.len() {
+                    if *target == 0 {
+                        match damage {
+                            Damage::Remove => {
+                                items.remove(i);
+                            }
+                            Damage::Replace(new) => items[i] = new.clone(),
+                            _ => return visit(&mut items[i], target, damage),
+                        }
+                        return true;
+                    }
+                    if visit(&mut items[i], target, damage) {
+                        return true;
+                    }
+                }
+                false
             }
+            _ => false,
         }
-        false
     }
     let total = count(value);
     let mut target = index % total;
