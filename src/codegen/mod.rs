@@ -457,9 +457,22 @@ fn dispatch(providers: &[&Provider]) -> TokenStream {
         }
     });
     let ids = providers.iter().map(|p| p.id.as_str());
+    let definition_arms = providers.iter().map(|p| {
+        let id = &p.id;
+        let module = format_ident!("{}", module_name(&p.id));
+        quote! { #id => ::std::option::Option::Some(#module::definition()), }
+    });
     quote! {
         /// Every generated provider id, sorted.
         pub const GENERATED: &[&str] = &[#(#ids),*];
+
+        /// The compiled definition of the generated module for `id`.
+        pub fn definition(id: &str) -> ::std::option::Option<::std::result::Result<&'static ::unitask::model::Provider, ::unitask::Error>> {
+            match id {
+                #(#definition_arms)*
+                _ => ::std::option::Option::None,
+            }
+        }
 
         /// Fetches with the generated client of `id`; `None` when no client was generated for it.
         #[allow(unused_variables)]

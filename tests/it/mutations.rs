@@ -142,15 +142,10 @@ fn build_seeds() -> Vec<Seed> {
     let engine = engine();
     let mut out = Vec::new();
     for loaded in engine.iter() {
-        let generated = match loaded.provider.id.as_str() {
-            "church-tech" => unitask::providers::church_tech::definition(),
-            "hubspot" => unitask::providers::hubspot::definition(),
-            "shoplazza" => unitask::providers::shoplazza::definition(),
-            "tencent-smh" => unitask::providers::tencent_smh::definition(),
-            other => panic!("no generated module for {other}"),
-        }
-        .expect("generated definition")
-        .clone();
+        let generated = unitask::providers::definition(&loaded.provider.id)
+            .expect("every built-in has a generated module")
+            .expect("generated definition")
+            .clone();
         for example in &loaded.provider.examples {
             if example.response.status == 200
                 && serde_json::from_slice::<Value>(&example.response.body).is_ok()

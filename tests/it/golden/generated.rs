@@ -657,6 +657,18 @@ scenarios:
 }
 /// Every generated provider id, sorted.
 pub const GENERATED: &[&str] = &["presence-jobs", "tagged-jobs"];
+/// The compiled definition of the generated module for `id`.
+pub fn definition(
+    id: &str,
+) -> ::std::option::Option<
+    ::std::result::Result<&'static ::unitask::model::Provider, ::unitask::Error>,
+> {
+    match id {
+        "presence-jobs" => ::std::option::Option::Some(presence_jobs::definition()),
+        "tagged-jobs" => ::std::option::Option::Some(tagged_jobs::definition()),
+        _ => ::std::option::Option::None,
+    }
+}
 /// Fetches with the generated client of `id`; `None` when no client was generated for it.
 #[allow(unused_variables)]
 pub async fn status(
