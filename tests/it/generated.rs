@@ -167,21 +167,11 @@ async fn generated_clients_and_the_interpreter_agree_on_every_example() {
                 .mount(&server)
                 .await;
             let base = url::Url::parse(&server.uri()).expect("uri");
-            let task_input = &provider.task_id_input().name;
-            let task = example
-                .inputs
-                .iter()
-                .find(|(n, _)| n == task_input)
-                .map_or("example-task", |(_, v)| v.as_str());
-            let mut inputs: Inputs = example
-                .inputs
-                .iter()
-                .filter(|(n, _)| n != task_input)
-                .map(|(n, v)| (n.as_str(), v.as_str()))
-                .collect();
-            if provider.id == "tencent-smh" && inputs.get("library_id").is_none() {
-                inputs.set("library_id", "lib1");
-            }
+            let Some(inputs) = crate::example_inputs(provider, example) else {
+                continue;
+            };
+            let task = crate::example_task(provider, example);
+            let task = task.as_str();
             let (interpreted, _) = http
                 .fetch(provider, task, &inputs, Some(&base), &credentials)
                 .await;

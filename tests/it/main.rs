@@ -29,3 +29,44 @@ pub fn root() -> &'static Path {
 pub fn at(relative: &str) -> PathBuf {
     root().join(relative)
 }
+
+/// The task id an example uses (`example-task` when it names none).
+pub fn example_task(
+    provider: &unitask::model::Provider,
+    example: &unitask::model::Example,
+) -> String {
+    let task_input = &provider.task_id_input().name;
+    example
+        .inputs
+        .iter()
+        .find(|(name, _)| name == task_input)
+        .map_or("example-task".to_owned(), |(_, value)| value.clone())
+}
+
+/// The other inputs of an example, with each required path input it leaves out taken from
+/// another example of the same provider; `None` when no example gives one.
+pub fn example_inputs(
+    provider: &unitask::model::Provider,
+    example: &unitask::model::Example,
+) -> Option<unitask::Inputs> {
+    use unitask::spec::InputLocation;
+    let task_input = &provider.task_id_input().name;
+    let mut inputs = unitask::Inputs::new();
+    for (name, value) in example.inputs.iter().filter(|(name, _)| name != task_input) {
+        inputs.set(name.as_str(), value.as_str());
+    }
+    for input in &provider.inputs {
+        let needed =
+            input.required && input.location != InputLocation::Host && &input.name != task_input;
+        if needed && inputs.get(&input.name).is_none() {
+            let value = provider
+                .examples
+                .iter()
+                .flat_map(|e| e.inputs.iter())
+                .find(|(name, _)| *name == input.name)
+                .map(|(_, value)| value.clone())?;
+            inputs.set(input.name.as_str(), value);
+        }
+    }
+    Some(inputs)
+}

@@ -67,28 +67,19 @@ async fn status_json_matches_every_documented_state() {
                 &example.response.body,
             )
             .await;
-            let task_input = &provider.task_id_input().name;
-            let task = example
-                .inputs
-                .iter()
-                .find(|(n, _)| n == task_input)
-                .map_or("example-task".to_owned(), |(_, v)| v.clone());
+            let Some(inputs) = crate::example_inputs(provider, example) else {
+                continue;
+            };
             let mut args = vec![
                 "status".to_owned(),
                 provider.id.clone(),
-                task,
+                crate::example_task(provider, example),
                 "--json".into(),
                 "--base-url".into(),
                 server.uri(),
             ];
-            for (name, value) in example.inputs.iter().filter(|(n, _)| n != task_input) {
-                args.push("--param".into());
-                args.push(format!("{name}={value}"));
-            }
-            if provider.id == "tencent-smh"
-                && !example.inputs.iter().any(|(n, _)| n == "library_id")
-            {
-                args.extend(["--param".to_owned(), "library_id=lib1".to_owned()]);
+            for (name, value) in inputs.iter() {
+                args.extend(["--param".to_owned(), format!("{name}={value}")]);
             }
             let output = unitask(args, secret_env(ENV)).await;
             assert_eq!(
@@ -442,29 +433,21 @@ async fn both_engines_print_the_same_bytes() {
                 &example.response.body,
             )
             .await;
-            let task_input = &provider.task_id_input().name;
-            let task = example
-                .inputs
-                .iter()
-                .find(|(n, _)| n == task_input)
-                .map_or("example-task".to_owned(), |(_, v)| v.clone());
+            let Some(inputs) = crate::example_inputs(provider, example) else {
+                continue;
+            };
             let mut args = vec![
                 "status".to_owned(),
                 provider.id.clone(),
-                task,
+                crate::example_task(provider, example),
                 "--json".into(),
                 "--max-attempts".into(),
                 "1".into(),
                 "--base-url".into(),
                 server.uri(),
             ];
-            for (name, value) in example.inputs.iter().filter(|(n, _)| n != task_input) {
+            for (name, value) in inputs.iter() {
                 args.extend(["--param".to_owned(), format!("{name}={value}")]);
-            }
-            if provider.id == "tencent-smh"
-                && !example.inputs.iter().any(|(n, _)| n == "library_id")
-            {
-                args.extend(["--param".to_owned(), "library_id=lib1".to_owned()]);
             }
             let mut outputs = Vec::new();
             for engine in ["generated", "interpreted"] {
