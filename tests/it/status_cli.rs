@@ -51,6 +51,35 @@ async fn serve(status: u16, headers: &[(String, String)], body: &[u8]) -> MockSe
     server
 }
 
+/// A server that answers with `example`, and the `status --json` arguments that ask it for the
+/// example's task (`None` when a required input cannot be found in the provider's examples).
+async fn play(
+    provider: &unitask::model::Provider,
+    example: &unitask::model::Example,
+    extra: &[&str],
+) -> Option<(MockServer, Vec<String>)> {
+    let inputs = crate::example_inputs(provider, example)?;
+    let server = serve(
+        example.response.status,
+        &example.response.headers,
+        &example.response.body,
+    )
+    .await;
+    let mut args = vec![
+        "status".to_owned(),
+        provider.id.clone(),
+        crate::example_task(provider, example),
+        "--json".into(),
+        "--base-url".into(),
+        server.uri(),
+    ];
+    args.extend(extra.iter().map(|a| (*a).to_owned()));
+    for (name, value) in inputs.iter() {
+        args.extend(["--param".to_owned(), format!("{name}={value}")]);
+    }
+    Some((server, args))
+}
+
 /// Each seed provider, each documented state: `status --json` gives the example's answer.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn status_json_matches_every_documented_state() {
@@ -61,26 +90,9 @@ async fn status_json_matches_every_documented_state() {
             let Expectation::Task(expected) = &example.expect else {
                 continue;
             };
-            let server = serve(
-                example.response.status,
-                &example.response.headers,
-                &example.response.body,
-            )
-            .await;
-            let Some(inputs) = crate::example_inputs(provider, example) else {
+            let Some((_server, args)) = play(provider, example, &[]).await else {
                 continue;
             };
-            let mut args = vec![
-                "status".to_owned(),
-                provider.id.clone(),
-                crate::example_task(provider, example),
-                "--json".into(),
-                "--base-url".into(),
-                server.uri(),
-            ];
-            for (name, value) in inputs.iter() {
-                args.extend(["--param".to_owned(), format!("{name}={value}")]);
-            }
             let output = unitask(args, secret_env(ENV)).await;
             assert_eq!(
                 output.status.code(),
@@ -427,28 +439,10 @@ async fn both_engines_print_the_same_bytes() {
     for loaded in engine.iter() {
         let provider = &loaded.provider;
         for example in &provider.examples {
-            let server = serve(
-                example.response.status,
-                &example.response.headers,
-                &example.response.body,
-            )
-            .await;
-            let Some(inputs) = crate::example_inputs(provider, example) else {
+            let Some((_server, args)) = play(provider, example, &["--max-attempts", "1"]).await
+            else {
                 continue;
             };
-            let mut args = vec![
-                "status".to_owned(),
-                provider.id.clone(),
-                crate::example_task(provider, example),
-                "--json".into(),
-                "--max-attempts".into(),
-                "1".into(),
-                "--base-url".into(),
-                server.uri(),
-            ];
-            for (name, value) in inputs.iter() {
-                args.extend(["--param".to_owned(), format!("{name}={value}")]);
-            }
             let mut outputs = Vec::new();
             for engine in ["generated", "interpreted"] {
                 let mut with_engine = args.clone();
