@@ -1062,6 +1062,25 @@ impl Lowerer<'_> {
         }
         let mut extra = Vec::new();
         for (name, spec) in response.extra.iter() {
+            // Extra names become typed fields of generated records.
+            let identifier = name
+                .value
+                .starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
+                && name
+                    .value
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+            if !identifier {
+                self.push(
+                    Diagnostic::new(
+                        Code::InvalidName,
+                        name.span,
+                        format!("extra name `{}` is not a snake_case identifier", name.value),
+                    )
+                    .label("lowercase letters, digits and `_`")
+                    .help("extra names become fields of the generated record: write e.g. `audio_duration_s`"),
+                );
+            }
             if let Some(field) = self.field(spec, Slot::Extra) {
                 extra.push((name.value.clone(), field));
             }

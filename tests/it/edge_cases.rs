@@ -308,3 +308,21 @@ fn corrupted_definitions_never_panic() {
     }
     assert_eq!(checked, 4 * per_provider);
 }
+
+#[test]
+fn extra_names_must_be_identifiers() {
+    for name in ["source-url", "Source", "\"\"", "2x"] {
+        let source = format!("{BASE}  extra:\n    {name}: $.x\n");
+        let found = check(&source);
+        assert!(
+            found
+                .iter()
+                .any(|(c, line, _)| *c == Code::InvalidName && *line == 22),
+            "{name}: {found:?}"
+        );
+    }
+    assert_eq!(
+        check(&format!("{BASE}  extra:\n    audio_duration_s: $.x\n")),
+        []
+    );
+}
