@@ -14,7 +14,6 @@ use secrecy::{ExposeSecret, SecretString};
 use crate::model::{Auth, Input, Provider};
 use crate::runtime::{Error, ErrorKind};
 use crate::spec::{InputLocation, Method};
-use crate::syntax::template::{Part, Template};
 pub use crate::syntax::url::is_loopback;
 
 /// Everything but RFC 3986 unreserved characters is encoded inside a path segment or a query
@@ -328,7 +327,9 @@ pub fn prepare(
     let mut url = match base_url {
         Some(url) => url.clone(),
         None => {
-            let rendered = render(&provider.base_url, &values, |v| v.to_owned());
+            let rendered = provider
+                .base_url
+                .render(|name| values.get(name).cloned().unwrap_or_default());
             let url = url::Url::parse(&rendered)
                 .map_err(|e| invalid(format!("the base URL {rendered:?} is not valid: {e}")))?;
             // Belt and braces: every host value must have landed inside the host.
@@ -352,9 +353,10 @@ pub fn prepare(
     };
     check_transport_security(&url, &provider.auth)?;
 
-    let path = render(&provider.request.path, &values, |v| {
-        utf8_percent_encode(v, COMPONENT).to_string()
-    });
+    let path = provider
+        .request
+        .path
+        .render(|name| values.get(name).map(|v| encode(v)).unwrap_or_default());
     let joined = format!("{}{}", url.path().trim_end_matches('/'), path);
     url.set_path(&joined);
 
@@ -456,24 +458,6 @@ pub fn prepare(
 
 fn encode(text: &str) -> String {
     utf8_percent_encode(text, COMPONENT).to_string()
-}
-
-fn render(
-    template: &Template,
-    values: &HashMap<&str, String>,
-    encode: impl Fn(&str) -> String,
-) -> String {
-    template
-        .parts
-        .iter()
-        .map(|part| match part {
-            Part::Literal(text) => text.clone(),
-            Part::Placeholder { name, .. } => values
-                .get(name.as_str())
-                .map(|v| encode(v))
-                .unwrap_or_default(),
-        })
-        .collect()
 }
 
 /// Credentials travel over https, or plain http to a loopback host.

@@ -97,6 +97,17 @@ impl Template {
         Ok(Template { parts })
     }
 
+    /// The template with each placeholder replaced by `value(name)`.
+    pub fn render(&self, mut value: impl FnMut(&str) -> String) -> String {
+        self.parts
+            .iter()
+            .map(|part| match part {
+                Part::Literal(text) => text.clone(),
+                Part::Placeholder { name, .. } => value(name),
+            })
+            .collect()
+    }
+
     /// Placeholder names with their byte offsets, in order.
     pub fn placeholders(&self) -> impl Iterator<Item = (&str, usize)> {
         self.parts.iter().filter_map(|p| match p {

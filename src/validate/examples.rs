@@ -26,12 +26,7 @@ const TASK_KEYS: &[&str] = &[
 
 const TIME_KEYS: &[&str] = &["created_at", "started_at", "updated_at", "completed_at"];
 
-pub(super) fn run(
-    provider: &Provider,
-    def: &spec::Definition,
-    _source: &str,
-    out: &mut Vec<Diagnostic>,
-) {
+pub(super) fn run(provider: &Provider, def: &spec::Definition, out: &mut Vec<Diagnostic>) {
     for (example, written) in provider.examples.iter().zip(&def.examples) {
         let task_id = example
             .inputs

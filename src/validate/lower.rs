@@ -42,8 +42,8 @@ pub(super) fn lower(
     let mut l = Lowerer { source, out };
     l.check_id(&def.id, stem);
     let inputs = l.lower_inputs(def);
-    let base_url = l.lower_base_url(def, &inputs);
-    let request = l.lower_request(def, &inputs);
+    let base_url = l.lower_base_url(def);
+    let request = l.lower_request(def);
     l.check_unused_inputs(def, &base_url, &request);
     let auth = l.lower_auth(&def.auth);
     let response = l.lower_response(&def.response);
@@ -339,7 +339,6 @@ impl Lowerer<'_> {
 
     /// Inputs: names, patterns, defaults, host constraints, the task-id role.
     fn lower_inputs(&mut self, def: &spec::Definition) -> Option<(Vec<model::Input>, usize)> {
-        let before = self.out.len();
         let mut inputs = Vec::with_capacity(def.inputs.len());
         let mut task_ids: Vec<&Text> = Vec::new();
         for (name, input) in def.inputs.iter() {
@@ -439,28 +438,15 @@ impl Lowerer<'_> {
                 None
             }
         };
-        let _ = before;
         Some((inputs, task_id_input?))
     }
 
     /// The base URL: a template whose placeholders are host inputs; https, or http to loopback.
-    fn lower_base_url(
-        &mut self,
-        def: &spec::Definition,
-        inputs: &Option<(Vec<model::Input>, usize)>,
-    ) -> Option<Template> {
+    fn lower_base_url(&mut self, def: &spec::Definition) -> Option<Template> {
         let template = self.template(&def.base_url)?;
-        let before = self.out.len();
         self.check_placeholders(&def.base_url, &template, InputLocation::Host, def);
         // Substitute a plausible host for each placeholder, then let the URL parser judge.
-        let sample: String = template
-            .parts
-            .iter()
-            .map(|p| match p {
-                crate::syntax::template::Part::Literal(text) => text.clone(),
-                crate::syntax::template::Part::Placeholder { .. } => "placeholder.example".into(),
-            })
-            .collect();
+        let sample = template.render(|_| "placeholder.example".to_owned());
         match url::Url::parse(&sample) {
             Ok(url) if url.scheme() == "https" => {}
             Ok(url) if url.scheme() == "http" && crate::syntax::url::is_loopback(&url) => {}
@@ -490,8 +476,6 @@ impl Lowerer<'_> {
                 .help("write an absolute URL such as `https://api.example.com`"),
             ),
         }
-        let _ = inputs;
-        let _ = before;
         Some(template)
     }
 
@@ -549,12 +533,7 @@ impl Lowerer<'_> {
     }
 
     /// The request: method, path template, flags, fixed query and headers, body.
-    fn lower_request(
-        &mut self,
-        def: &spec::Definition,
-        inputs: &Option<(Vec<model::Input>, usize)>,
-    ) -> Option<model::Request> {
-        let before = self.out.len();
+    fn lower_request(&mut self, def: &spec::Definition) -> Option<model::Request> {
         let request = &def.request;
         let path = self.template(&request.path);
         if let Some(template) = &path {
@@ -636,8 +615,6 @@ impl Lowerer<'_> {
             Some(body) => Some(body.value.clone()),
             None => None,
         };
-        let _ = inputs;
-        let _ = before;
         Some(model::Request {
             method: request.method,
             path: path?,
@@ -651,14 +628,7 @@ impl Lowerer<'_> {
     /// UT102: the path's literal text is a plain path: no `?` or `#` (query and fragment have
     /// their own keys) and no `.` or `..` segment (the URL parser would collapse it).
     fn check_path_literals(&mut self, text: &Text, template: &Template) {
-        let literal: String = template
-            .parts
-            .iter()
-            .map(|p| match p {
-                crate::syntax::template::Part::Literal(l) => l.clone(),
-                crate::syntax::template::Part::Placeholder { .. } => "x".to_owned(),
-            })
-            .collect();
+        let literal = template.render(|_| "x".to_owned());
         let problem = if let Some(at) = text.value.find(['?', '#']) {
             Some((
                 at,
@@ -1103,7 +1073,6 @@ impl Lowerer<'_> {
 
     /// The state: native source, documented values, map, rules; every documented value mapped.
     fn lower_state(&mut self, state: &spec::StateSpec) -> Option<model::StatePlan> {
-        let before = self.out.len();
         let native = match &state.native.value {
             spec::NativeSource::String(path) => self.path(path).map(model::NativePlan::String),
             spec::NativeSource::Integer(path) => self.path(path).map(model::NativePlan::Integer),
@@ -1266,8 +1235,6 @@ impl Lowerer<'_> {
                 );
             }
         }
-        // Unmapped or misspelt values leave a usable plan: examples still run and show the effect.
-        let _ = before;
         Some(model::StatePlan {
             native: native?,
             documented,

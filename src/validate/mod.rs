@@ -100,7 +100,7 @@ fn check_into(stem: Option<&str>, source: &str, out: &mut Vec<Diagnostic>) -> Op
     let definition = read_definition(root, source, out)?;
     // Examples run whenever a model could be built, so their mismatches join the other problems.
     let provider = lower::lower(&definition, stem, source, out)?;
-    examples::run(&provider, &definition, source, out);
+    examples::run(&provider, &definition, out);
     Some(provider)
 }
 
