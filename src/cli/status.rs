@@ -68,7 +68,7 @@ pub fn engine(definitions: &[PathBuf]) -> Result<Engine, u8> {
                     eprint!("{}", report.render_human(false));
                 }
             }
-            unitask::interp::LoadError::Io(error) => eprintln!("error: {error}"),
+            other => eprintln!("error: {other}"),
         }
         EXIT_USAGE
     })

@@ -12,8 +12,6 @@ use crate::runtime::{Error, ErrorKind};
 use crate::task::UploadTask;
 use crate::validate::{self, FileReport};
 
-include!(concat!(env!("OUT_DIR"), "/builtin_definitions.rs"));
-
 /// Where a definition came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Source {
@@ -40,6 +38,9 @@ pub enum LoadError {
     Invalid(Vec<FileReport>),
     #[error("{0}")]
     Io(#[from] std::io::Error),
+    /// A built-in definition did not compile (build.rs checks them, so this means a broken build).
+    #[error("a built-in definition did not compile:\n{0}")]
+    BuiltIn(String),
 }
 
 /// Definitions by id. A definition loaded later replaces one with the same id.
@@ -54,20 +55,22 @@ impl Engine {
         Engine::default()
     }
 
-    /// An engine with the built-in definitions.
+    /// An engine with the built-in definitions: the plans the generated modules compiled, so a
+    /// built-in is compiled once whichever engine answers.
     pub fn builtin() -> Result<Engine, LoadError> {
         let mut engine = Engine::empty();
-        let mut invalid = Vec::new();
-        for (stem, text) in BUILTIN_DEFINITIONS {
-            match validate::check_source(&format!("providers/{stem}.yaml"), Some(stem), text) {
-                Ok(provider) => engine.insert(provider, Source::BuiltIn),
-                Err(report) => invalid.push(report),
+        let mut failed = Vec::new();
+        for id in crate::providers::GENERATED {
+            match crate::providers::definition(id) {
+                Some(Ok(provider)) => engine.insert(provider.clone(), Source::BuiltIn),
+                Some(Err(error)) => failed.push(error.message),
+                None => failed.push(format!("no generated module for `{id}`")),
             }
         }
-        if invalid.is_empty() {
+        if failed.is_empty() {
             Ok(engine)
         } else {
-            Err(LoadError::Invalid(invalid))
+            Err(LoadError::BuiltIn(failed.join("\n")))
         }
     }
 
