@@ -15,10 +15,12 @@ pub mod http;
 pub mod interp;
 pub mod model;
 pub mod runtime;
+pub mod sandbox;
 pub mod spec;
 pub mod syntax;
 pub mod task;
 pub mod validate;
+pub mod watch;
 
 pub use http::request::{Credentials, Inputs};
 pub use http::transport::{Client, ClientConfig, RetryPolicy};

@@ -46,7 +46,39 @@ impl Provider {
     pub fn input(&self, name: &str) -> Option<&Input> {
         self.inputs.iter().find(|i| i.name == name)
     }
+
+    /// The task id an example answers for (`example-task` when its inputs leave it out).
+    pub fn example_task_id<'a>(&self, example: &'a Example) -> &'a str {
+        let name = &self.task_id_input().name;
+        example
+            .inputs
+            .iter()
+            .find(|(n, _)| n == name)
+            .map_or(EXAMPLE_TASK_ID, |(_, value)| value.as_str())
+    }
+
+    /// A value for each required input other than the task id (host inputs aside), taken from
+    /// the examples: what a request to the sandbox needs. Inputs no example gives are left out.
+    pub fn sample_inputs(&self) -> Vec<(String, String)> {
+        self.inputs
+            .iter()
+            .enumerate()
+            .filter(|(i, input)| {
+                *i != self.task_id_input && input.required && input.location != InputLocation::Host
+            })
+            .filter_map(|(_, input)| {
+                self.examples
+                    .iter()
+                    .flat_map(|e| e.inputs.iter())
+                    .find(|(name, _)| *name == input.name)
+                    .map(|(name, value)| (name.clone(), value.clone()))
+            })
+            .collect()
+    }
 }
+
+/// The task id of an example whose inputs do not name one.
+pub const EXAMPLE_TASK_ID: &str = "example-task";
 
 /// A value the caller passes.
 #[derive(Debug, Clone)]

@@ -3,7 +3,7 @@
 //! with exponential backoff and jitter that honour `Retry-After`.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use backon::{ExponentialBuilder, Retryable};
@@ -67,6 +67,8 @@ impl Default for RetryPolicy {
 pub struct Client {
     http: reqwest::Client,
     config: ClientConfig,
+    /// Requests sent by this client and its clones, retries included.
+    sent: Arc<AtomicU64>,
 }
 
 /// What one fetch did, besides its answer: for `watch` and for tests.
@@ -99,11 +101,20 @@ impl Client {
                     format!("cannot build the HTTP client: {}", e.without_url()),
                 )
             })?;
-        Ok(Client { http, config })
+        Ok(Client {
+            http,
+            config,
+            sent: Arc::new(AtomicU64::new(0)),
+        })
     }
 
     pub fn config(&self) -> &ClientConfig {
         &self.config
+    }
+
+    /// Requests sent so far by this client and its clones, retries included.
+    pub fn requests_sent(&self) -> u64 {
+        self.sent.load(Ordering::Relaxed)
     }
 
     /// Fetches and normalizes one task's status.
@@ -209,6 +220,7 @@ impl Client {
                 .body(body.clone());
         }
         tracing::debug!(provider = %provider.id, method = ?prepared.method, url = %prepared.redacted_url(), "sending");
+        self.sent.fetch_add(1, Ordering::Relaxed);
         let mut response = builder.send().await.map_err(transport_error)?;
         let status = response.status().as_u16();
         if response.status().is_redirection() {

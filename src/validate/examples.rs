@@ -28,11 +28,7 @@ const TIME_KEYS: &[&str] = &["created_at", "started_at", "updated_at", "complete
 
 pub(super) fn run(provider: &Provider, def: &spec::Definition, out: &mut Vec<Diagnostic>) {
     for (example, written) in provider.examples.iter().zip(&def.examples) {
-        let task_id = example
-            .inputs
-            .iter()
-            .find(|(name, _)| *name == provider.task_id_input().name)
-            .map_or("example-task", |(_, v)| v.as_str());
+        let task_id = provider.example_task_id(example);
         let response = runtime::Response {
             status: example.response.status,
             headers: &example.response.headers,

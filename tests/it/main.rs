@@ -13,6 +13,8 @@ mod generated;
 mod mutations;
 /// The seed providers: valid, schema fresh, and every corruption reported where it is.
 mod providers;
+/// The sandbox plays every track of every seed provider; `watch` follows each to its end.
+mod sandbox;
 /// Real requests against a loopback server: requests, retries, redirects, limits, hostile input.
 mod status;
 /// `unitask status` end to end through the real binary.

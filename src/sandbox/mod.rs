@@ -1,0 +1,189 @@
+//! The sandbox: a real HTTP server on loopback that plays every definition from the definition
+//! itself, so everything works with no credentials and no network.
+//!
+//! Each provider lives under `/<id>`: a client pointed at `http://127.0.0.1:<port>/<id>` sends
+//! the very request the definition describes. The sandbox checks it (method, path template,
+//! query flags, inputs and their patterns, the credential where the definition puts it) and
+//! answers the next step of the requested task: scenarios advance on each poll, examples answer
+//! alone, and fault scenarios misbehave (429, 5xx, slow, truncated, malformed, undocumented
+//! status, failure inside a 2xx) before they recover into the provider's first scenario.
+//! `GET /` lists everything served.
+
+mod plan;
+mod server;
+
+use std::collections::HashMap;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+pub use plan::{Body, Fault, Outcome, ProviderPlan, Reply, Step, Track, TrackKind};
+pub use server::Served;
+
+use crate::model::Provider;
+
+/// How the sandbox behaves.
+#[derive(Clone)]
+pub struct Options {
+    /// How long the `fault-slow` answer waits: set it past the client's timeout.
+    pub slow: Duration,
+    /// Called once per answered request.
+    pub log: Option<Arc<dyn Fn(&Served) + Send + Sync>>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            slow: Duration::from_secs(35),
+            log: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for Options {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Options")
+            .field("slow", &self.slow)
+            .field("log", &self.log.is_some())
+            .finish()
+    }
+}
+
+/// Every definition's plan, and how far each task id has advanced.
+#[derive(Debug)]
+pub struct Sandbox {
+    plans: Vec<ProviderPlan>,
+    by_id: HashMap<String, usize>,
+    polls: Mutex<HashMap<(usize, String), u32>>,
+    served: AtomicU64,
+    options: Options,
+}
+
+impl Sandbox {
+    /// Plans every provider (the last one of an id wins).
+    pub fn new<'a>(providers: impl IntoIterator<Item = &'a Provider>, options: Options) -> Self {
+        let mut plans: Vec<ProviderPlan> = Vec::new();
+        let mut by_id = HashMap::new();
+        for provider in providers {
+            let plan = ProviderPlan::new(provider, options.slow);
+            match by_id.get(&provider.id) {
+                Some(&i) => plans[i] = plan,
+                None => {
+                    by_id.insert(provider.id.clone(), plans.len());
+                    plans.push(plan);
+                }
+            }
+        }
+        Sandbox {
+            plans,
+            by_id,
+            polls: Mutex::new(HashMap::new()),
+            served: AtomicU64::new(0),
+            options,
+        }
+    }
+
+    /// The plans, in the order the providers were given.
+    pub fn plans(&self) -> &[ProviderPlan] {
+        &self.plans
+    }
+
+    pub fn plan(&self, id: &str) -> Option<&ProviderPlan> {
+        self.by_id.get(id).map(|&i| &self.plans[i])
+    }
+
+    fn ids(&self) -> Vec<&str> {
+        self.plans.iter().map(|p| p.provider.id.as_str()).collect()
+    }
+
+    /// Counts a poll of `task_id` and returns how many came before it; `None` when too many
+    /// task ids are tracked already.
+    fn advance(&self, provider: &str, task_id: &str) -> Option<u32> {
+        let index = *self.by_id.get(provider)?;
+        let mut polls = self.polls.lock().unwrap_or_else(|e| e.into_inner());
+        let key = (index, task_id.to_owned());
+        if let Some(count) = polls.get_mut(&key) {
+            let before = *count;
+            *count = count.saturating_add(1);
+            return Some(before);
+        }
+        if polls.len() >= server::MAX_TRACKED_TASKS {
+            return None;
+        }
+        polls.insert(key, 1);
+        Some(0)
+    }
+
+    /// Binds `127.0.0.1:port` (0: any free port) and serves until stopped.
+    pub async fn start(self, port: u16) -> std::io::Result<Running> {
+        let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, port)).await?;
+        let addr = listener.local_addr()?;
+        let sandbox = Arc::new(self);
+        let app = axum::Router::new()
+            .fallback(server::handle)
+            .with_state(Arc::clone(&sandbox));
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = stopped.await;
+                })
+                .await
+        });
+        let root = url::Url::parse(&format!("http://{addr}/")).map_err(std::io::Error::other)?;
+        Ok(Running {
+            addr,
+            root,
+            sandbox,
+            stop,
+            task,
+        })
+    }
+}
+
+/// A sandbox being served.
+#[derive(Debug)]
+pub struct Running {
+    addr: SocketAddr,
+    root: url::Url,
+    sandbox: Arc<Sandbox>,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Running {
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://127.0.0.1:<port>`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Where a client of provider `id` sends its requests.
+    pub fn base_url(&self, id: &str) -> url::Url {
+        let mut url = self.root.clone();
+        url.set_path(&format!("/{id}"));
+        url
+    }
+
+    pub fn sandbox(&self) -> &Sandbox {
+        &self.sandbox
+    }
+
+    /// Requests answered so far.
+    pub fn served(&self) -> u64 {
+        self.sandbox.served.load(Ordering::Relaxed)
+    }
+
+    /// Stops accepting, lets requests in flight finish, and returns.
+    pub async fn stop(self) -> std::io::Result<()> {
+        let _ = self.stop.send(());
+        match self.task.await {
+            Ok(result) => result,
+            Err(error) => Err(std::io::Error::other(error)),
+        }
+    }
+}

@@ -1,0 +1,588 @@
+//! What the sandbox answers for one definition, built from the definition alone: each scenario
+//! as a lifecycle, each example as a one-step task, and a fault scenario per fault the definition
+//! can express. Every reply is checked through the real runtime when the plan is built, so the
+//! sandbox knows what each poll must produce.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::model::{Example, NativePlan, Provider};
+use crate::runtime::{ErrorKind, normalize};
+use crate::syntax::jsonpath::Step as PathStep;
+use crate::task::State;
+
+/// How a fault scenario misbehaves before it plays the provider's first lifecycle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Fault {
+    /// 429 with `Retry-After: 1` (the provider's own rate-limit body when it documents one).
+    RateLimited,
+    /// Two 5xx answers, then the lifecycle.
+    ServerError,
+    /// The first answer comes after the sandbox's slow delay, past a client's timeout.
+    Slow,
+    /// The connection closes halfway through the body.
+    Truncated,
+    /// A 200 whose body is cut JSON.
+    MalformedJson,
+    /// A native status the definition does not document.
+    UnknownStatus,
+    /// A 2xx body that reports a failure (an envelope that says so, or `failures.in_body`).
+    EnvelopeFailure,
+}
+
+impl Fault {
+    pub const ALL: [Fault; 7] = [
+        Fault::RateLimited,
+        Fault::ServerError,
+        Fault::Slow,
+        Fault::Truncated,
+        Fault::MalformedJson,
+        Fault::UnknownStatus,
+        Fault::EnvelopeFailure,
+    ];
+
+    /// The scenario name the sandbox serves it under.
+    pub fn name(self) -> &'static str {
+        match self {
+            Fault::RateLimited => "fault-rate-limited",
+            Fault::ServerError => "fault-server-error",
+            Fault::Slow => "fault-slow",
+            Fault::Truncated => "fault-truncated",
+            Fault::MalformedJson => "fault-malformed-json",
+            Fault::UnknownStatus => "fault-unknown-status",
+            Fault::EnvelopeFailure => "fault-envelope-failure",
+        }
+    }
+}
+
+/// What kind of task a track plays.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TrackKind {
+    /// A `scenarios:` entry of the definition.
+    Scenario,
+    /// One example, served on every poll.
+    Example,
+    /// A fault, then the provider's first scenario.
+    Fault(Fault),
+}
+
+/// A task the sandbox serves: each poll of one of its ids answers the next step; the last step
+/// repeats.
+#[derive(Debug, Clone)]
+pub struct Track {
+    pub name: String,
+    pub kind: TrackKind,
+    /// The id the definition gives it (scenarios only); every track also answers to its name and
+    /// to `<name>-<n>`, each id with its own lifecycle.
+    pub task_id: Option<String>,
+    pub steps: Vec<Step>,
+}
+
+/// One answer.
+#[derive(Debug, Clone)]
+pub struct Step {
+    /// What is served, e.g. `processing` or `fault: 429`.
+    pub label: String,
+    pub reply: Reply,
+    /// What the runtime makes of it.
+    pub outcome: Outcome,
+}
+
+/// What a poll produces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Task { state: State, terminal: bool },
+    Error { kind: ErrorKind, retryable: bool },
+}
+
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Outcome::Task { state, .. } => write!(f, "{state}"),
+            Outcome::Error { kind, .. } => write!(f, "error: {kind}"),
+        }
+    }
+}
+
+/// An HTTP answer.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Body,
+    /// Wait this long before answering.
+    pub delay: Duration,
+    /// Announce the whole body, send half of it, and close the connection.
+    pub truncate: bool,
+}
+
+/// A body; JSON bodies put the requested task id where the example had its own.
+#[derive(Debug, Clone)]
+pub enum Body {
+    Bytes(Vec<u8>),
+    /// Serialized JSON split around each `"<example task id>"` string.
+    Json(Vec<Vec<u8>>),
+}
+
+impl Body {
+    fn json(value: &Value, task_id: &str) -> Body {
+        let text = serde_json::to_vec(value).unwrap_or_default();
+        let needle = serde_json::to_vec(task_id).unwrap_or_default();
+        let mut pieces = Vec::new();
+        let mut rest = &text[..];
+        while let Some(at) = find(rest, &needle) {
+            pieces.push(rest[..at].to_vec());
+            rest = &rest[at + needle.len()..];
+        }
+        pieces.push(rest.to_vec());
+        Body::Json(pieces)
+    }
+
+    /// The body for `task_id`.
+    pub fn render(&self, task_id: &str) -> Vec<u8> {
+        match self {
+            Body::Bytes(bytes) => bytes.clone(),
+            Body::Json(pieces) => {
+                let id = serde_json::to_vec(task_id).unwrap_or_default();
+                let mut out = Vec::with_capacity(
+                    pieces.iter().map(Vec::len).sum::<usize>() + id.len() * (pieces.len() - 1),
+                );
+                for (i, piece) in pieces.iter().enumerate() {
+                    if i > 0 {
+                        out.extend_from_slice(&id);
+                    }
+                    out.extend_from_slice(piece);
+                }
+                out
+            }
+        }
+    }
+}
+
+/// The first occurrence of `needle` that is a whole JSON string (not preceded by a backslash).
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    if needle.is_empty() {
+        return None;
+    }
+    (0..=haystack.len().checked_sub(needle.len())?)
+        .find(|&i| &haystack[i..i + needle.len()] == needle && (i == 0 || haystack[i - 1] != b'\\'))
+}
+
+/// Everything the sandbox serves for one provider.
+#[derive(Debug, Clone)]
+pub struct ProviderPlan {
+    pub provider: Provider,
+    pub tracks: Vec<Track>,
+    /// By scenario task id, track name.
+    ids: HashMap<String, usize>,
+    /// The answer to a request without the credential where the definition puts it.
+    pub unauthorized: Reply,
+    /// The answer for a task id the sandbox does not serve.
+    pub not_found: Reply,
+    /// Faults this definition cannot express, and why.
+    pub skipped: Vec<(Fault, &'static str)>,
+}
+
+impl ProviderPlan {
+    pub fn new(provider: &Provider, slow: Duration) -> ProviderPlan {
+        let mut tracks = Vec::new();
+        for scenario in &provider.scenarios {
+            tracks.push(Track {
+                name: scenario.name.clone(),
+                kind: TrackKind::Scenario,
+                task_id: Some(scenario.task_id.clone()),
+                steps: scenario
+                    .steps
+                    .iter()
+                    .map(|&i| example_step(provider, &provider.examples[i]))
+                    .collect(),
+            });
+        }
+        let mut skipped = Vec::new();
+        let lifecycle = tracks.first().map(|t| t.steps.clone());
+        for fault in Fault::ALL {
+            let Some(lifecycle) = &lifecycle else {
+                skipped.push((fault, "the definition has no scenario to recover into"));
+                continue;
+            };
+            match fault_steps(provider, fault, &lifecycle[0], slow) {
+                Ok(mut steps) => {
+                    steps.extend(lifecycle.iter().cloned());
+                    tracks.push(Track {
+                        name: fault.name().to_owned(),
+                        kind: TrackKind::Fault(fault),
+                        task_id: None,
+                        steps,
+                    });
+                }
+                Err(why) => skipped.push((fault, why)),
+            }
+        }
+        for example in &provider.examples {
+            tracks.push(Track {
+                name: format!("example-{}", example.name),
+                kind: TrackKind::Example,
+                task_id: None,
+                steps: vec![example_step(provider, example)],
+            });
+        }
+        // A definition's own scenario wins over a fault or example track of the same name.
+        let mut ids = HashMap::new();
+        for (i, track) in tracks.iter().enumerate().rev() {
+            ids.insert(track.name.clone(), i);
+        }
+        for (i, track) in tracks.iter().enumerate().rev() {
+            if let Some(id) = &track.task_id {
+                ids.insert(id.clone(), i);
+            }
+        }
+        let unauthorized = error_reply(provider, ErrorKind::Unauthorized, 401, "unauthorized");
+        let not_found = error_reply(provider, ErrorKind::NotFound, 404, "task not found");
+        ProviderPlan {
+            provider: provider.clone(),
+            tracks,
+            ids,
+            unauthorized,
+            not_found,
+            skipped,
+        }
+    }
+
+    /// The track a requested task id plays: a scenario's own id, a track name, or
+    /// `<track name>-<n>`.
+    pub fn resolve(&self, task_id: &str) -> Option<&Track> {
+        if let Some(&i) = self.ids.get(task_id) {
+            return Some(&self.tracks[i]);
+        }
+        let (name, number) = task_id.rsplit_once('-')?;
+        let numeric =
+            !number.is_empty() && number.len() <= 12 && number.bytes().all(|b| b.is_ascii_digit());
+        if !numeric {
+            return None;
+        }
+        self.tracks
+            .get(*self.ids.get(name)?)
+            .filter(|t| t.name == name)
+    }
+
+    /// Whether the task-id input accepts `<track name>-<n>` ids for this track.
+    pub fn addressable(&self, track: &Track) -> bool {
+        let input = self.provider.task_id_input();
+        input
+            .pattern
+            .as_ref()
+            .is_none_or(|p| p.is_match(&format!("{}-1", track.name)))
+    }
+}
+
+impl Track {
+    /// Where a client that keeps polling ends up: the first terminal task, or the first error
+    /// `transient` does not forgive; the last step if it repeats forever without ending.
+    pub fn expected_end(&self, transient: impl Fn(ErrorKind, bool) -> bool) -> Outcome {
+        for step in &self.steps {
+            match step.outcome {
+                Outcome::Task { terminal: true, .. } => return step.outcome,
+                Outcome::Error { kind, retryable } if !transient(kind, retryable) => {
+                    return step.outcome;
+                }
+                _ => {}
+            }
+        }
+        self.steps.last().map_or(
+            Outcome::Task {
+                state: State::Unknown,
+                terminal: false,
+            },
+            |s| s.outcome,
+        )
+    }
+}
+
+/// An example as a reply, and what it produces.
+fn example_step(provider: &Provider, example: &Example) -> Step {
+    let task_id = provider.example_task_id(example);
+    let response = &example.response;
+    let mut headers = response.headers.clone();
+    let json: Option<Value> = serde_json::from_slice(&response.body).ok();
+    let has_type = headers
+        .iter()
+        .any(|(n, _)| n.eq_ignore_ascii_case("content-type"));
+    if !has_type {
+        let content_type = if json.is_some() {
+            "application/json"
+        } else {
+            "text/plain; charset=utf-8"
+        };
+        headers.push(("Content-Type".into(), content_type.into()));
+    }
+    let body = match &json {
+        Some(value) => Body::json(value, task_id),
+        None => Body::Bytes(response.body.clone()),
+    };
+    let reply = Reply {
+        status: response.status,
+        headers,
+        body,
+        delay: Duration::ZERO,
+        truncate: false,
+    };
+    Step {
+        label: example.name.clone(),
+        outcome: outcome(provider, task_id, &reply),
+        reply,
+    }
+}
+
+/// What the runtime makes of `reply` for `task_id`.
+fn outcome(provider: &Provider, task_id: &str, reply: &Reply) -> Outcome {
+    let body = reply.body.render(task_id);
+    let response = normalize::Response {
+        status: reply.status,
+        headers: &reply.headers,
+        body: &body,
+    };
+    match normalize(provider, task_id, response) {
+        Ok(task) => Outcome::Task {
+            state: task.state,
+            terminal: task.terminal,
+        },
+        Err(error) => Outcome::Error {
+            kind: error.kind,
+            retryable: error.retryable,
+        },
+    }
+}
+
+/// The provider's own answer for an error of `kind` (preferring one with `status`), or a plain
+/// JSON one.
+fn error_reply(provider: &Provider, kind: ErrorKind, status: u16, message: &str) -> Reply {
+    let of_kind: Vec<&Example> = provider
+        .examples
+        .iter()
+        .filter(|e| matches!(&e.expect, crate::model::Expectation::Error(x) if x.kind == kind))
+        .collect();
+    let chosen = of_kind
+        .iter()
+        .find(|e| e.response.status == status)
+        .or(of_kind.first());
+    match chosen {
+        Some(example) => example_step(provider, example).reply,
+        None => generic(status, message),
+    }
+}
+
+fn generic(status: u16, message: &str) -> Reply {
+    let body = serde_json::json!({ "message": format!("{message} (unitask sandbox)") });
+    Reply {
+        status,
+        headers: vec![("Content-Type".into(), "application/json".into())],
+        body: Body::Bytes(serde_json::to_vec(&body).unwrap_or_default()),
+        delay: Duration::ZERO,
+        truncate: false,
+    }
+}
+
+/// The steps a fault plays before `first`, the lifecycle's first step.
+fn fault_steps(
+    provider: &Provider,
+    fault: Fault,
+    first: &Step,
+    slow: Duration,
+) -> Result<Vec<Step>, &'static str> {
+    let task_id = provider
+        .examples
+        .iter()
+        .find(|e| e.name == first.label)
+        .map_or(crate::model::EXAMPLE_TASK_ID, |e| {
+            provider.example_task_id(e)
+        });
+    let with = |label: &str, reply: Reply| Step {
+        label: format!("{}: {label}", fault.name()),
+        outcome: outcome(provider, task_id, &reply),
+        reply,
+    };
+    let documented = |status: &dyn Fn(u16) -> bool| {
+        provider
+            .examples
+            .iter()
+            .find(|e| status(e.response.status))
+            .map(|e| example_step(provider, e).reply)
+    };
+    Ok(match fault {
+        Fault::RateLimited => {
+            let mut reply = documented(&|s| s == 429).unwrap_or_else(|| generic(429, "slow down"));
+            let header = provider
+                .failures
+                .retry_after_header
+                .clone()
+                .unwrap_or_else(|| "Retry-After".into());
+            reply.headers.retain(|(n, _)| {
+                !n.eq_ignore_ascii_case(&header) && !n.eq_ignore_ascii_case("retry-after")
+            });
+            reply.headers.push((header, "1".into()));
+            vec![with("429, retry after 1s", reply)]
+        }
+        Fault::ServerError => {
+            let reply =
+                documented(&|s| s >= 500).unwrap_or_else(|| generic(500, "internal server error"));
+            let label = format!("{}", reply.status);
+            vec![with(&label, reply.clone()), with(&label, reply)]
+        }
+        Fault::Slow => {
+            let reply = Reply {
+                delay: slow,
+                ..first.reply.clone()
+            };
+            vec![Step {
+                label: format!("{}: {} after {slow:?}", fault.name(), first.label),
+                outcome: Outcome::Error {
+                    kind: ErrorKind::Timeout,
+                    retryable: true,
+                },
+                reply,
+            }]
+        }
+        Fault::Truncated => {
+            let reply = Reply {
+                truncate: true,
+                ..first.reply.clone()
+            };
+            vec![Step {
+                label: format!("{}: {} cut short", fault.name(), first.label),
+                outcome: Outcome::Error {
+                    kind: ErrorKind::Transport,
+                    retryable: true,
+                },
+                reply,
+            }]
+        }
+        Fault::MalformedJson => {
+            let body = first.reply.body.render(task_id);
+            let mut reply = generic(200, "");
+            reply.body = Body::Bytes(body[..body.len() / 2].to_vec());
+            vec![with("cut JSON", reply)]
+        }
+        Fault::UnknownStatus => {
+            let Body::Json(_) = &first.reply.body else {
+                return Err("the first step's body is not JSON");
+            };
+            let body: Value = serde_json::from_slice(&first.reply.body.render(task_id))
+                .map_err(|_| "the first step's body is not JSON")?;
+            let reply = undocumented_status(provider, task_id, &body, &first.reply)
+                .ok_or("no undocumented value can be written where the native status is read")?;
+            vec![with("undocumented status", reply)]
+        }
+        Fault::EnvelopeFailure => {
+            let example = provider
+                .examples
+                .iter()
+                .find(|e| {
+                    (200..300).contains(&e.response.status)
+                        && matches!(e.expect, crate::model::Expectation::Error(_))
+                })
+                .ok_or("no example reports a failure inside a 2xx body")?;
+            let mut step = example_step(provider, example);
+            step.label = format!("{}: {}", fault.name(), example.name);
+            vec![step]
+        }
+    })
+}
+
+/// `first`'s body with a native status no definition documents, if the runtime reads it as
+/// `unknown`.
+fn undocumented_status(
+    provider: &Provider,
+    task_id: &str,
+    body: &Value,
+    first: &Reply,
+) -> Option<Reply> {
+    let state = &provider.response.state;
+    let (path, candidates): (_, Vec<Value>) = match &state.native {
+        NativePlan::String(path) => (path, vec![Value::from("SANDBOX_UNDOCUMENTED")]),
+        NativePlan::Integer(path) => {
+            let highest = state
+                .documented
+                .iter()
+                .filter_map(|d| d.parse::<i64>().ok())
+                .max()
+                .unwrap_or(0);
+            (path, vec![Value::from(highest.saturating_add(100))])
+        }
+        NativePlan::Boolean(path, _) => (path, vec![Value::Null, Value::from("maybe")]),
+        NativePlan::Presence(_) | NativePlan::TagKey(_) => return None,
+    };
+    let steps = path.steps()?;
+    let mut prefixes: Vec<&[PathStep]> = Vec::new();
+    if let Some(root) = provider
+        .response
+        .envelope
+        .as_ref()
+        .and_then(|e| e.root.steps())
+    {
+        prefixes.push(root);
+    }
+    prefixes.push(&[]);
+    for prefix in prefixes {
+        for candidate in &candidates {
+            let mut changed = body.clone();
+            let full: Vec<PathStep> = prefix.iter().chain(steps).cloned().collect();
+            let Some(slot) = locate(&mut changed, &full) else {
+                continue;
+            };
+            *slot = candidate.clone();
+            let reply = Reply {
+                body: Body::json(&changed, task_id),
+                ..first.clone()
+            };
+            let read = outcome(provider, task_id, &reply);
+            if matches!(
+                read,
+                Outcome::Task {
+                    state: State::Unknown,
+                    ..
+                }
+            ) {
+                return Some(reply);
+            }
+        }
+    }
+    None
+}
+
+fn locate<'a>(value: &'a mut Value, steps: &[PathStep]) -> Option<&'a mut Value> {
+    let mut node = value;
+    for step in steps {
+        node = match (step, node) {
+            (PathStep::Name(name), Value::Object(map)) => map.get_mut(name)?,
+            (PathStep::Index(i), Value::Array(items)) => {
+                let len = items.len() as i64;
+                let at = if *i < 0 { len + i } else { *i };
+                items.get_mut(usize::try_from(at).ok()?)?
+            }
+            _ => return None,
+        };
+    }
+    Some(node)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_bodies_carry_the_requested_id() {
+        let body = Body::json(
+            &serde_json::json!({"id": "abc", "note": "x\"abc\"", "other": "abcd", "list": ["abc"]}),
+            "abc",
+        );
+        let rendered = String::from_utf8(body.render("job-7")).unwrap_or_default();
+        assert_eq!(
+            rendered,
+            r#"{"id":"job-7","note":"x\"abc\"","other":"abcd","list":["job-7"]}"#
+        );
+        let quoted = String::from_utf8(body.render("a\"b")).unwrap_or_default();
+        assert!(quoted.starts_with(r#"{"id":"a\"b""#), "{quoted}");
+    }
+}

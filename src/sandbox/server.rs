@@ -1,0 +1,467 @@
+//! The sandbox's HTTP side: one axum fallback handler that routes `/<provider id>/<path>` to a
+//! definition, checks the request the way the definition describes it (method, path template,
+//! query flags, inputs, credential), and answers the next step of the requested task.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use axum::body::{Body as AxumBody, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, Method as HttpMethod, StatusCode};
+use axum::response::Response;
+use base64::Engine as _;
+use percent_encoding::percent_decode_str;
+
+use crate::model::{Auth, Provider};
+use crate::sandbox::Sandbox;
+use crate::sandbox::plan::{Body, ProviderPlan, Reply};
+use crate::spec::{InputLocation, Method};
+use crate::syntax::template::Part;
+
+/// At most this many distinct task ids are tracked; past it the sandbox answers 503.
+pub(crate) const MAX_TRACKED_TASKS: usize = 1_000_000;
+/// POST bodies larger than this are refused.
+const MAX_REQUEST_BODY: usize = 64 * 1024;
+
+/// One request the sandbox answered, for its log. The credential never appears: headers are not
+/// logged and a credential in the query is masked.
+#[derive(Debug, Clone)]
+pub struct Served {
+    pub method: String,
+    /// Path and query, credential masked.
+    pub target: String,
+    pub status: u16,
+    /// The provider, task id and what was served, when the request reached a task.
+    pub task: Option<(String, String, String)>,
+    /// Why the request was refused, when it was.
+    pub refused: Option<String>,
+    pub elapsed: Duration,
+}
+
+impl fmt::Display for Served {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {} → {}", self.method, self.target, self.status)?;
+        if let Some((provider, task, step)) = &self.task {
+            write!(f, "  {provider} {task}: {step}")?;
+        }
+        if let Some(why) = &self.refused {
+            write!(f, "  ({why})")?;
+        }
+        Ok(())
+    }
+}
+
+/// Answers every request.
+pub(crate) async fn handle(State(sandbox): State<Arc<Sandbox>>, request: Request) -> Response {
+    let started = Instant::now();
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let query = request.uri().query().map(str::to_owned);
+    let headers = request.headers().clone();
+    let body = if method == HttpMethod::POST {
+        axum::body::to_bytes(request.into_body(), MAX_REQUEST_BODY)
+            .await
+            .ok()
+    } else {
+        Some(Bytes::new())
+    };
+    let incoming = Incoming {
+        method: &method,
+        path: &path,
+        query: query.as_deref(),
+        headers: &headers,
+        body: body.as_ref(),
+    };
+    let (response, mut served) = answer(&sandbox, &incoming).await;
+    sandbox.served.fetch_add(1, Ordering::Relaxed);
+    served.elapsed = started.elapsed();
+    if let Some(log) = &sandbox.options.log {
+        log(&served);
+    }
+    response
+}
+
+struct Incoming<'a> {
+    method: &'a HttpMethod,
+    path: &'a str,
+    query: Option<&'a str>,
+    headers: &'a HeaderMap,
+    /// `None` when a POST body was too large to read.
+    body: Option<&'a Bytes>,
+}
+
+async fn answer(sandbox: &Sandbox, request: &Incoming<'_>) -> (Response, Served) {
+    let mut served = Served {
+        method: request.method.to_string(),
+        target: request.path.to_owned(),
+        status: 0,
+        task: None,
+        refused: None,
+        elapsed: Duration::ZERO,
+    };
+    let refuse = |served: &mut Served, status: u16, why: String| {
+        served.status = status;
+        served.refused = Some(why.clone());
+        plain(status, &why)
+    };
+    let trimmed = request.path.trim_start_matches('/');
+    if trimmed.is_empty() {
+        served.status = 200;
+        return (catalog(sandbox), served);
+    }
+    let (id, rest) = trimmed.split_at(trimmed.find('/').unwrap_or(trimmed.len()));
+    let Some(plan) = sandbox.plan(id) else {
+        let why = format!(
+            "no provider `{id}`; this sandbox serves {}",
+            sandbox.ids().join(", ")
+        );
+        return (refuse(&mut served, 404, why), served);
+    };
+    let provider = &plan.provider;
+    if let Some(query) = request.query {
+        served.target = format!("{}?{}", request.path, masked_query(query, &provider.auth));
+    }
+    let expected_method = match provider.request.method {
+        Method::Get => HttpMethod::GET,
+        Method::Post => HttpMethod::POST,
+    };
+    if *request.method != expected_method {
+        let why = format!("{id} reads with {expected_method}");
+        return (refuse(&mut served, 405, why), served);
+    }
+    let values = match read_inputs(provider, rest, request) {
+        Ok(values) => values,
+        Err(why) => return (refuse(&mut served, 400, why), served),
+    };
+    if !has_credential(&provider.auth, request) {
+        let reply = &plan.unauthorized;
+        served.status = reply.status;
+        served.refused = Some("no credential where the definition puts it".into());
+        return (render(reply, "", false).await, served);
+    }
+    let task_id = values
+        .get(provider.task_id_input().name.as_str())
+        .cloned()
+        .unwrap_or_default();
+    let Some(track) = plan.resolve(&task_id) else {
+        served.status = plan.not_found.status;
+        served.task = Some((id.to_owned(), task_id.clone(), "not served".into()));
+        return (render(&plan.not_found, &task_id, false).await, served);
+    };
+    let Some(poll) = sandbox.advance(id, &task_id) else {
+        let why = format!("more than {MAX_TRACKED_TASKS} task ids tracked");
+        return (refuse(&mut served, 503, why), served);
+    };
+    let at = (poll as usize).min(track.steps.len() - 1);
+    let step = &track.steps[at];
+    served.status = step.reply.status;
+    served.task = Some((
+        id.to_owned(),
+        task_id.clone(),
+        format!("{} {}/{}", step.label, at + 1, track.steps.len()),
+    ));
+    (render(&step.reply, &task_id, true).await, served)
+}
+
+/// Every input value the request carries, by input name, each checked against its pattern.
+fn read_inputs<'a>(
+    provider: &'a Provider,
+    rest: &str,
+    request: &Incoming<'_>,
+) -> Result<HashMap<&'a str, String>, String> {
+    let mut values = HashMap::new();
+    let captured = match_path(&provider.request.path.parts, rest).ok_or_else(|| {
+        format!(
+            "the path does not match {}'s template {}",
+            provider.id,
+            template_text(&provider.request.path.parts)
+        )
+    })?;
+    for (name, raw) in captured {
+        let value = percent_decode_str(raw)
+            .decode_utf8()
+            .map_err(|_| format!("`{name}` is not UTF-8 once decoded"))?;
+        if let Some(input) = provider.input(name) {
+            values.insert(input.name.as_str(), value.into_owned());
+        }
+    }
+    let query: Vec<(String, String)> = request
+        .query
+        .map(|q| {
+            url::form_urlencoded::parse(q.as_bytes())
+                .into_owned()
+                .collect()
+        })
+        .unwrap_or_default();
+    let in_query = |name: &str| query.iter().find(|(n, _)| n == name).map(|(_, v)| v);
+    for flag in &provider.request.flags {
+        if in_query(flag).is_none() {
+            return Err(format!("the query lacks the `{flag}` flag"));
+        }
+    }
+    for (name, value) in &provider.request.query {
+        if in_query(name) != Some(value) {
+            return Err(format!("the query lacks `{name}={value}`"));
+        }
+    }
+    let body: Option<serde_json::Value> = match (provider.request.method, request.body) {
+        (Method::Post, None) => return Err("the body is too large".into()),
+        (Method::Post, Some(bytes)) => {
+            Some(serde_json::from_slice(bytes).map_err(|_| "the body is not JSON".to_owned())?)
+        }
+        (Method::Get, _) => None,
+    };
+    for input in &provider.inputs {
+        let value = match input.location {
+            InputLocation::Path | InputLocation::Host => continue,
+            InputLocation::Query => in_query(&input.wire_name).cloned(),
+            InputLocation::Header => request
+                .headers
+                .get(input.wire_name.as_str())
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned),
+            InputLocation::Body => body
+                .as_ref()
+                .and_then(|b| b.get(&input.wire_name))
+                .and_then(|v| v.as_str())
+                .map(str::to_owned),
+        };
+        match value {
+            Some(value) => {
+                values.insert(input.name.as_str(), value);
+            }
+            None if input.required && input.default.is_none() => {
+                return Err(format!("input `{}` is missing", input.name));
+            }
+            None => {}
+        }
+    }
+    for (name, value) in &values {
+        if let Some(pattern) = provider.input(name).and_then(|i| i.pattern.as_ref())
+            && !pattern.is_match(value)
+        {
+            return Err(format!("input `{name}` does not match its pattern"));
+        }
+    }
+    Ok(values)
+}
+
+/// Matches `path` against a template, capturing each placeholder (one or more characters, never
+/// a `/`).
+fn match_path<'p, 't>(parts: &'t [Part], path: &'p str) -> Option<Vec<(&'t str, &'p str)>> {
+    fn go<'p, 't>(parts: &'t [Part], path: &'p str, out: &mut Vec<(&'t str, &'p str)>) -> bool {
+        match parts.split_first() {
+            None => path.is_empty(),
+            Some((Part::Literal(literal), rest)) => path
+                .strip_prefix(literal.as_str())
+                .is_some_and(|remaining| go(rest, remaining, out)),
+            Some((Part::Placeholder { name, .. }, rest)) => {
+                let segment_end = path.find('/').unwrap_or(path.len());
+                for end in (1..=segment_end).rev() {
+                    out.push((name, &path[..end]));
+                    if go(rest, &path[end..], out) {
+                        return true;
+                    }
+                    out.pop();
+                }
+                false
+            }
+        }
+    }
+    let mut out = Vec::new();
+    go(parts, path, &mut out).then_some(out)
+}
+
+fn template_text(parts: &[Part]) -> String {
+    parts
+        .iter()
+        .map(|p| match p {
+            Part::Literal(text) => text.clone(),
+            Part::Placeholder { name, .. } => format!("{{{name}}}"),
+        })
+        .collect()
+}
+
+/// Whether the request carries a non-empty credential where `auth` says.
+fn has_credential(auth: &Auth, request: &Incoming<'_>) -> bool {
+    let header = |name: &str| {
+        request
+            .headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+    };
+    let after = |value: &str, scheme: &str| {
+        value
+            .get(..scheme.len())
+            .filter(|s| s.eq_ignore_ascii_case(scheme))
+            .map(|_| value[scheme.len()..].trim().to_owned())
+            .filter(|rest| !rest.is_empty())
+    };
+    match auth {
+        Auth::None => true,
+        Auth::Bearer { .. } => after(header("authorization"), "Bearer ").is_some(),
+        Auth::Header { name, prefix, .. } => header(name)
+            .strip_prefix(prefix.as_str())
+            .is_some_and(|rest| !rest.is_empty()),
+        Auth::Query { param, .. } => request.query.is_some_and(|q| {
+            url::form_urlencoded::parse(q.as_bytes()).any(|(n, v)| n == *param && !v.is_empty())
+        }),
+        Auth::Basic { .. } => after(header("authorization"), "Basic ")
+            .and_then(|token| base64::engine::general_purpose::STANDARD.decode(token).ok())
+            .and_then(|pair| String::from_utf8(pair).ok())
+            .and_then(|pair| {
+                pair.split_once(':')
+                    .map(|(u, p)| !u.is_empty() && !p.is_empty())
+            })
+            .unwrap_or(false),
+    }
+}
+
+/// The query with the credential parameter's value replaced by `***`.
+fn masked_query(query: &str, auth: &Auth) -> String {
+    let Auth::Query { param, .. } = auth else {
+        return query.to_owned();
+    };
+    query
+        .split('&')
+        .map(|part| match part.split_once('=') {
+            Some((name, _))
+                if url::form_urlencoded::parse(name.as_bytes())
+                    .next()
+                    .is_some_and(|(n, _)| n == *param) =>
+            {
+                format!("{name}=***")
+            }
+            _ => part.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// The HTTP response for `reply`, waiting its delay and cutting its body short if asked.
+async fn render(reply: &Reply, task_id: &str, with_faults: bool) -> Response {
+    if with_faults && !reply.delay.is_zero() {
+        tokio::time::sleep(reply.delay).await;
+    }
+    let bytes = match &reply.body {
+        Body::Bytes(bytes) => bytes.clone(),
+        body @ Body::Json(_) => body.render(task_id),
+    };
+    let mut builder = Response::builder().status(reply.status);
+    for (name, value) in &reply.headers {
+        if !name.eq_ignore_ascii_case("content-length") {
+            builder = builder.header(name.as_str(), value.as_str());
+        }
+    }
+    let body = if with_faults && reply.truncate {
+        // Announce the whole body, send half, then fail the stream: the connection is cut.
+        builder = builder.header("content-length", bytes.len());
+        let half = Bytes::from(bytes[..bytes.len() / 2].to_vec());
+        let chunks: [Result<Bytes, std::io::Error>; 2] = [
+            Ok(half),
+            Err(std::io::Error::other(
+                "unitask sandbox: truncated on purpose",
+            )),
+        ];
+        AxumBody::from_stream(futures_util::stream::iter(chunks))
+    } else {
+        AxumBody::from(bytes)
+    };
+    builder
+        .body(body)
+        .unwrap_or_else(|_| plain(500, "unitask sandbox: a reply could not be built"))
+}
+
+/// A JSON answer from the sandbox itself (not from a definition).
+fn plain(status: u16, message: &str) -> Response {
+    let body = serde_json::json!({ "sandbox": message });
+    let mut response = Response::new(AxumBody::from(body.to_string()));
+    *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
+    response.headers_mut().insert(
+        axum::http::header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+/// `GET /`: every provider, its path prefix, and the tasks it serves.
+fn catalog(sandbox: &Sandbox) -> Response {
+    let providers: Vec<serde_json::Value> = sandbox.plans().iter().map(describe).collect();
+    let body = serde_json::json!({ "providers": providers });
+    let mut response = Response::new(AxumBody::from(body.to_string()));
+    response.headers_mut().insert(
+        axum::http::header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+fn describe(plan: &ProviderPlan) -> serde_json::Value {
+    let tracks: Vec<serde_json::Value> = plan
+        .tracks
+        .iter()
+        .map(|t| {
+            serde_json::json!({
+                "name": t.name,
+                "task_id": t.task_id,
+                "steps": t.steps.iter().map(|s| serde_json::json!({
+                    "label": s.label,
+                    "status": s.reply.status,
+                    "outcome": s.outcome.to_string(),
+                })).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "id": plan.provider.id,
+        "prefix": format!("/{}", plan.provider.id),
+        "inputs": plan.provider.sample_inputs().into_iter().collect::<HashMap<_, _>>(),
+        "tracks": tracks,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::syntax::template::Template;
+
+    #[test]
+    fn paths_match_their_templates() {
+        let template =
+            Template::parse("/api/v1/file/{library}/{space}/{key}").unwrap_or_else(|e| {
+                panic!("{e}");
+            });
+        let got = match_path(&template.parts, "/api/v1/file/lib/-/a%2Fb.txt");
+        assert_eq!(
+            got,
+            Some(vec![
+                ("library", "lib"),
+                ("space", "-"),
+                ("key", "a%2Fb.txt")
+            ])
+        );
+        assert_eq!(match_path(&template.parts, "/api/v1/file/lib/-/a/b"), None);
+        assert_eq!(match_path(&template.parts, "/api/v1/file/lib//x"), None);
+        let suffixed = Template::parse("/jobs/{id}.json").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            match_path(&suffixed.parts, "/jobs/a.b.json"),
+            Some(vec![("id", "a.b")])
+        );
+    }
+
+    #[test]
+    fn the_query_credential_is_masked() {
+        let auth = Auth::Query {
+            param: "access_token".into(),
+            env: "X".into(),
+        };
+        assert_eq!(
+            masked_query("upload&access_token=s3cr3t&user_id=7", &auth),
+            "upload&access_token=***&user_id=7"
+        );
+    }
+}
