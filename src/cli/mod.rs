@@ -3,12 +3,15 @@
 //! Exit codes are part of the contract: 0 success, 1 an invalid definition (or a failed request),
 //! 2 a usage, definition or I/O error (nothing was sent).
 
+mod demo;
 mod explain;
 mod generate;
 mod logging;
 mod providers;
+mod sandbox;
 mod status;
 mod validate;
+mod watch;
 
 use std::process::ExitCode;
 
@@ -30,6 +33,12 @@ enum Command {
     Explain(explain::Args),
     /// Fetch one task's status and print it normalized.
     Status(status::Args),
+    /// Poll tasks until each ends: live bars on a terminal, else JSON lines; then a summary.
+    Watch(watch::Args),
+    /// Serve every definition on loopback: scenarios, examples and faults, no credentials needed.
+    Sandbox(sandbox::Args),
+    /// Start the sandbox in-process and watch every provider's lifecycles and faults to their end.
+    Demo(demo::Args),
     /// List every provider: source, base URL, auth, inputs and what its statuses mean.
     Providers(providers::Args),
     /// Print the Rust module generated for a definition (what build.rs writes), for inspection.
@@ -61,6 +70,9 @@ pub fn main() -> ExitCode {
         Command::Validate(args) => validate::run(args),
         Command::Explain(args) => explain::run(args),
         Command::Status(args) => status::run(args),
+        Command::Watch(args) => watch::run(args),
+        Command::Sandbox(args) => sandbox::run(args),
+        Command::Demo(args) => demo::run(args),
         Command::Providers(args) => providers::run(args),
         Command::Generate(args) => generate::run(args),
         Command::Schema => {

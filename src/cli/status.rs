@@ -39,14 +39,14 @@ pub struct Args {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-enum EngineChoice {
+pub enum EngineChoice {
     /// The typed client generated from providers/ at build time.
     Generated,
     /// The interpreter, from the definition loaded at run time.
     Interpreted,
 }
 
-fn parse_param(text: &str) -> Result<(String, String), String> {
+pub fn parse_param(text: &str) -> Result<(String, String), String> {
     match text.split_once('=') {
         Some((name, value)) if !name.is_empty() => Ok((name.to_owned(), value.to_owned())),
         _ => Err(format!("expected NAME=VALUE, got {text:?}")),

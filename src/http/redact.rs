@@ -68,6 +68,13 @@ impl Redactor {
         out
     }
 
+    /// Also hides what `other` hides (for output that mixes several providers).
+    pub fn extend(&mut self, other: &Redactor) {
+        self.needles.extend(other.needles.iter().cloned());
+        self.needles.sort_by_key(|n| std::cmp::Reverse(n.len()));
+        self.needles.dedup();
+    }
+
     /// Whether there is anything to hide.
     pub fn is_empty(&self) -> bool {
         self.needles.is_empty()

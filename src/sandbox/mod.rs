@@ -23,13 +23,16 @@ pub use server::Served;
 
 use crate::model::Provider;
 
+/// Hears of every request the sandbox answers.
+pub type RequestLog = Arc<dyn Fn(&Served) + Send + Sync>;
+
 /// How the sandbox behaves.
 #[derive(Clone)]
 pub struct Options {
     /// How long the `fault-slow` answer waits: set it past the client's timeout.
     pub slow: Duration,
     /// Called once per answered request.
-    pub log: Option<Arc<dyn Fn(&Served) + Send + Sync>>,
+    pub log: Option<RequestLog>,
 }
 
 impl Default for Options {
@@ -173,7 +176,7 @@ impl Running {
         &self.sandbox
     }
 
-    /// Requests answered so far.
+    /// Requests received so far (a slow answer counts when it arrives).
     pub fn served(&self) -> u64 {
         self.sandbox.served.load(Ordering::Relaxed)
     }

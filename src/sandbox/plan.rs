@@ -470,8 +470,7 @@ fn fault_steps(
             };
             let body: Value = serde_json::from_slice(&first.reply.body.render(task_id))
                 .map_err(|_| "the first step's body is not JSON")?;
-            let reply = undocumented_status(provider, task_id, &body, &first.reply)
-                .ok_or("no undocumented value can be written where the native status is read")?;
+            let reply = undocumented_status(provider, task_id, &body, &first.reply)?;
             vec![with("undocumented status", reply)]
         }
         Fault::EnvelopeFailure => {
@@ -490,14 +489,14 @@ fn fault_steps(
     })
 }
 
-/// `first`'s body with a native status no definition documents, if the runtime reads it as
+/// `first`'s body with a native status the definition does not document, checked to read as
 /// `unknown`.
 fn undocumented_status(
     provider: &Provider,
     task_id: &str,
     body: &Value,
     first: &Reply,
-) -> Option<Reply> {
+) -> Result<Reply, &'static str> {
     let state = &provider.response.state;
     let (path, candidates): (_, Vec<Value>) = match &state.native {
         NativePlan::String(path) => (path, vec![Value::from("SANDBOX_UNDOCUMENTED")]),
@@ -510,10 +509,19 @@ fn undocumented_status(
                 .unwrap_or(0);
             (path, vec![Value::from(highest.saturating_add(100))])
         }
-        NativePlan::Boolean(path, _) => (path, vec![Value::Null, Value::from("maybe")]),
-        NativePlan::Presence(_) | NativePlan::TagKey(_) => return None,
+        NativePlan::TagKey(path) => (
+            path,
+            vec![serde_json::json!({ "sandbox_undocumented": {} })],
+        ),
+        // Anything else in a boolean is mistyped, which is the malformed fault's business.
+        NativePlan::Boolean(..) => return Err("a boolean status has no undocumented value"),
+        NativePlan::Presence(_) => {
+            return Err("a status read from which field is present has no undocumented value");
+        }
     };
-    let steps = path.steps()?;
+    let steps = path
+        .steps()
+        .ok_or("the native status is read by a query, not a plain path")?;
     let mut prefixes: Vec<&[PathStep]> = Vec::new();
     if let Some(root) = provider
         .response
@@ -544,11 +552,11 @@ fn undocumented_status(
                     ..
                 }
             ) {
-                return Some(reply);
+                return Ok(reply);
             }
         }
     }
-    None
+    Err("the first step's body does not hold the native status where the definition reads it")
 }
 
 fn locate<'a>(value: &'a mut Value, steps: &[PathStep]) -> Option<&'a mut Value> {

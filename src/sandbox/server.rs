@@ -57,6 +57,7 @@ impl fmt::Display for Served {
 /// Answers every request.
 pub(crate) async fn handle(State(sandbox): State<Arc<Sandbox>>, request: Request) -> Response {
     let started = Instant::now();
+    sandbox.served.fetch_add(1, Ordering::Relaxed);
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
     let query = request.uri().query().map(str::to_owned);
@@ -76,7 +77,6 @@ pub(crate) async fn handle(State(sandbox): State<Arc<Sandbox>>, request: Request
         body: body.as_ref(),
     };
     let (response, mut served) = answer(&sandbox, &incoming).await;
-    sandbox.served.fetch_add(1, Ordering::Relaxed);
     served.elapsed = started.elapsed();
     if let Some(log) = &sandbox.options.log {
         log(&served);

@@ -15,6 +15,8 @@ mod mutations;
 mod providers;
 /// The sandbox plays every track of every seed provider; `watch` follows each to its end.
 mod sandbox;
+/// `sandbox`, `watch` and `demo` end to end through the real binary.
+mod sandbox_cli;
 /// Real requests against a loopback server: requests, retries, redirects, limits, hostile input.
 mod status;
 /// `unitask status` end to end through the real binary.

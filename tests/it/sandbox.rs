@@ -78,89 +78,86 @@ async fn every_track_of_every_provider_ends_where_its_plan_says() {
 }
 
 async fn watch_every_track(running: &sandbox::Running, answerer: Answerer) {
-    {
-        let mut watcher = Watcher::new(
-            quick_client(),
-            watch::Options {
-                // Tracks that never end (an example of a running task) end here.
-                timeout: Some(Duration::from_secs(4)),
-                ..watch_options()
-            },
+    let mut watcher = Watcher::new(
+        quick_client(),
+        watch::Options {
+            // Tracks that never end (an example of a running task) end here.
+            timeout: Some(Duration::from_secs(4)),
+            ..watch_options()
+        },
+    );
+    let mut targets = Vec::new();
+    let mut expected = Vec::new();
+    for plan in running.sandbox().plans() {
+        let provider = &plan.provider;
+        watcher.add(Endpoint {
+            provider: provider.clone(),
+            base_url: Some(running.base_url(&provider.id)),
+            credentials: sandbox_credentials(provider),
+            answerer,
+        });
+        let inputs: Inputs = provider.sample_inputs().into_iter().collect();
+        let faults = plan
+            .tracks
+            .iter()
+            .filter(|t| matches!(t.kind, TrackKind::Fault(_)))
+            .count();
+        assert!(
+            faults >= 5,
+            "{}: only {faults} fault scenarios: {:?}",
+            provider.id,
+            plan.skipped
         );
-        let mut targets = Vec::new();
-        let mut expected = Vec::new();
-        for plan in running.sandbox().plans() {
-            let provider = &plan.provider;
-            watcher.add(Endpoint {
-                provider: provider.clone(),
-                base_url: Some(running.base_url(&provider.id)),
-                credentials: sandbox_credentials(provider),
-                answerer,
+        for track in &plan.tracks {
+            assert!(plan.addressable(track), "{} {}", provider.id, track.name);
+            // A documented `Retry-After: 10` is served as documented: too slow for a test
+            // (the fault-rate-limited track covers 429s with a one-second wait).
+            let slow_retry = track.steps.iter().any(|s| {
+                s.reply.headers.iter().any(|(n, v)| {
+                    n.eq_ignore_ascii_case("retry-after") && v.parse::<u64>().is_ok_and(|v| v > 1)
+                })
             });
-            let inputs: Inputs = provider.sample_inputs().into_iter().collect();
-            let faults = plan
-                .tracks
-                .iter()
-                .filter(|t| matches!(t.kind, TrackKind::Fault(_)))
-                .count();
-            assert!(
-                faults >= 5,
-                "{}: only {faults} fault scenarios: {:?}",
-                provider.id,
-                plan.skipped
-            );
-            for track in &plan.tracks {
-                assert!(plan.addressable(track), "{} {}", provider.id, track.name);
-                // A documented `Retry-After: 10` is served as documented: too slow for a test
-                // (the fault-rate-limited track covers 429s with a one-second wait).
-                let slow_retry = track.steps.iter().any(|s| {
-                    s.reply.headers.iter().any(|(n, v)| {
-                        n.eq_ignore_ascii_case("retry-after")
-                            && v.parse::<u64>().is_ok_and(|v| v > 1)
-                    })
-                });
-                if slow_retry {
-                    continue;
-                }
-                // Each id has its own lifecycle: every run takes fresh ones.
-                let number = targets.len()
-                    + if answerer == Answerer::Generated {
-                        100
-                    } else {
-                        1000
-                    };
-                targets.push(Target {
-                    provider: provider.id.clone(),
-                    task_id: format!("{}-{number}", track.name),
-                    inputs: inputs.clone(),
-                });
-                expected.push((
-                    provider.id.clone(),
-                    track.name.clone(),
-                    track.expected_end(watch::is_transient),
-                ));
+            if slow_retry {
+                continue;
             }
+            // Each id has its own lifecycle: every run takes fresh ones.
+            let number = targets.len()
+                + if answerer == Answerer::Generated {
+                    100
+                } else {
+                    1000
+                };
+            targets.push(Target {
+                provider: provider.id.clone(),
+                task_id: format!("{}-{number}", track.name),
+                inputs: inputs.clone(),
+            });
+            expected.push((
+                provider.id.clone(),
+                track.name.clone(),
+                track.expected_end(watch::is_transient),
+            ));
         }
-        let finished = Arc::new(AtomicUsize::new(0));
-        let counter = Arc::clone(&finished);
-        let report = watcher
-            .run(targets.clone(), std::future::pending(), move |event| {
-                if let Event::Finished { .. } = event {
-                    counter.fetch_add(1, Ordering::Relaxed);
-                }
-            })
-            .await;
-        assert_eq!(finished.load(Ordering::Relaxed), targets.len());
-        assert_eq!(report.tasks.len(), targets.len());
-        for ((provider, track, outcome), task) in expected.iter().zip(&report.tasks) {
-            assert!(
-                ended_as(&task.ending, *outcome),
-                "{answerer:?} {provider} {track}: ended {:?}, expected {outcome}",
-                task.ending
-            );
-        }
-        assert!(report.requests >= targets.len() as u64);
     }
+    let finished = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&finished);
+    let report = watcher
+        .run(targets.clone(), std::future::pending(), move |event| {
+            if let Event::Finished { .. } = event {
+                counter.fetch_add(1, Ordering::Relaxed);
+            }
+        })
+        .await;
+    assert_eq!(finished.load(Ordering::Relaxed), targets.len());
+    assert_eq!(report.tasks.len(), targets.len());
+    for ((provider, track, outcome), task) in expected.iter().zip(&report.tasks) {
+        assert!(
+            ended_as(&task.ending, *outcome),
+            "{answerer:?} {provider} {track}: ended {:?}, expected {outcome}",
+            task.ending
+        );
+    }
+    assert!(report.requests >= targets.len() as u64);
 }
 
 /// The sandbox refuses a request without the credential the way the provider does, answers 404

@@ -1,0 +1,180 @@
+//! `unitask demo`: the whole job with no credentials. Starts the sandbox in-process on a free
+//! loopback port, watches every scenario and every fault scenario of every built-in provider, and
+//! prints how each task ended next to how its definition says it must end. Exits 0 when every
+//! task ended as expected.
+
+use std::time::Duration;
+
+use unitask::http::request::{Credentials, auth_env_names};
+use unitask::sandbox::{self, Outcome, Sandbox, TrackKind};
+use unitask::watch::{self, Target, Watcher};
+use unitask::{Client, ClientConfig, Engine, Inputs, RetryPolicy};
+
+use super::status::EngineChoice;
+use super::watch::{Live, Mode, ctrl_c, ending_matches, summary};
+use super::{EXIT_INVALID, EXIT_OK, EXIT_USAGE, logging};
+use std::io::IsTerminal;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Which engine answers: the generated clients (default) or the interpreter.
+    #[arg(long, value_enum)]
+    engine: Option<EngineChoice>,
+}
+
+/// The sandbox's slow answer, past the demo client's one-second timeout.
+const SLOW: Duration = Duration::from_secs(3);
+
+pub fn run(args: Args) -> u8 {
+    let engine = match Engine::builtin() {
+        Ok(engine) => engine,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return EXIT_USAGE;
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return EXIT_USAGE;
+        }
+    };
+    runtime.block_on(demo(engine, args.engine))
+}
+
+async fn demo(engine: Engine, choice: Option<EngineChoice>) -> u8 {
+    let providers: Vec<_> = engine.iter().map(|l| l.provider.clone()).collect();
+    let options = sandbox::Options {
+        slow: SLOW,
+        log: None,
+    };
+    let running = match Sandbox::new(&providers, options).start(0).await {
+        Ok(running) => running,
+        Err(error) => {
+            eprintln!("error: cannot start the sandbox on loopback: {error}");
+            return EXIT_USAGE;
+        }
+    };
+    let mut targets = Vec::new();
+    let mut expected = Vec::new();
+    for plan in running.sandbox().plans() {
+        let inputs: Inputs = plan.provider.sample_inputs().into_iter().collect();
+        for track in &plan.tracks {
+            let task_id = match (&track.kind, &track.task_id) {
+                (TrackKind::Scenario, Some(id)) => id.clone(),
+                (TrackKind::Fault(_), _) => format!("{}-1", track.name),
+                _ => continue,
+            };
+            targets.push(Target {
+                provider: plan.provider.id.clone(),
+                task_id,
+                inputs: inputs.clone(),
+            });
+            expected.push(match track.expected_end(watch::is_transient) {
+                Outcome::Task {
+                    terminal: false, ..
+                } => "timeout".to_owned(),
+                outcome => outcome.to_string(),
+            });
+        }
+    }
+    let template = format!("{}/{{provider}}", running.url());
+    let sandbox_credentials = |auth: &unitask::model::Auth| {
+        let mut credentials = Credentials::new();
+        for name in auth_env_names(auth) {
+            credentials.set(name, "sandbox-credential");
+        }
+        credentials
+    };
+    let (endpoints, redactor) = match super::watch::endpoints(
+        &engine,
+        &targets,
+        Some(&template),
+        choice,
+        sandbox_credentials,
+    ) {
+        Ok(found) => found,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return EXIT_USAGE;
+        }
+    };
+    logging::init(redactor.clone());
+    let client = match Client::new(ClientConfig {
+        timeout: Duration::from_secs(1),
+        retry: RetryPolicy {
+            max_attempts: 4,
+            min_delay: Duration::from_millis(100),
+            max_delay: Duration::from_secs(1),
+            total_budget: Duration::from_secs(10),
+        },
+        ..ClientConfig::default()
+    }) {
+        Ok(client) => client,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return EXIT_USAGE;
+        }
+    };
+    let mut watcher = Watcher::new(
+        client,
+        watch::Options {
+            concurrency: 16,
+            interval: Some(Duration::from_millis(100)),
+            max_interval: Some(Duration::from_millis(400)),
+            timeout: Some(Duration::from_secs(50)),
+            max_errors: 5,
+        },
+    );
+    for endpoint in endpoints {
+        watcher.add(endpoint);
+    }
+    let faults = running
+        .sandbox()
+        .plans()
+        .iter()
+        .flat_map(|p| &p.tracks)
+        .filter(|t| matches!(t.kind, TrackKind::Fault(_)))
+        .count();
+    println!(
+        "unitask demo: a sandbox of {} providers on {}; watching {} tasks ({} lifecycles, {faults} through faults)\n",
+        running.sandbox().plans().len(),
+        running.url(),
+        targets.len(),
+        targets.len() - faults,
+    );
+    let terminal = std::io::stdout().is_terminal() && std::io::stderr().is_terminal();
+    let mode = if terminal { Mode::Bars } else { Mode::Lines };
+    let mut live = Live::new(mode, &targets, &redactor);
+    let report = watcher
+        .run(targets.clone(), ctrl_c(), |event| live.on_event(event))
+        .await;
+    live.close();
+    let served = running.served();
+    let _ = running.stop().await;
+    println!();
+    print!(
+        "{}",
+        redactor.redact(&summary(&targets, &report, Some(&expected)))
+    );
+    let wrong = report
+        .tasks
+        .iter()
+        .zip(&expected)
+        .filter(|(task, want)| !ending_matches(task, want))
+        .count();
+    println!("the sandbox answered {served} request(s)");
+    if wrong == 0 {
+        println!(
+            "every task ended as its definition says it must: the sandbox played each definition, and the runtime read each answer"
+        );
+        EXIT_OK
+    } else {
+        println!("{wrong} task(s) did not end as their definition says");
+        EXIT_INVALID
+    }
+}

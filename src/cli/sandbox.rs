@@ -1,0 +1,144 @@
+//! `unitask sandbox`: serves every definition on loopback until Ctrl-C, printing what it serves
+//! and a line per request (credentials masked).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use unitask::http::request::auth_env_names;
+use unitask::sandbox::{self, ProviderPlan, Sandbox, TrackKind};
+
+use super::watch::{ctrl_c, parse_duration};
+use super::{EXIT_OK, EXIT_USAGE};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The loopback port (0: any free port).
+    #[arg(long, default_value_t = 4747)]
+    port: u16,
+    /// More definitions (files or folders) to serve, loaded at run time.
+    #[arg(long = "definitions", value_name = "PATH")]
+    definitions: Vec<PathBuf>,
+    /// How long the fault-slow answer waits (set it past your client's timeout).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "35s")]
+    slow: Duration,
+    /// Do not print a line per request.
+    #[arg(long)]
+    quiet: bool,
+}
+
+pub fn run(args: Args) -> u8 {
+    let engine = match super::status::engine(&args.definitions) {
+        Ok(engine) => engine,
+        Err(code) => return code,
+    };
+    let log: Option<sandbox::RequestLog> = if args.quiet {
+        None
+    } else {
+        Some(Arc::new(|served: &sandbox::Served| println!("{served}")))
+    };
+    let providers: Vec<_> = engine.iter().map(|l| l.provider.clone()).collect();
+    let sandbox = Sandbox::new(
+        &providers,
+        sandbox::Options {
+            slow: args.slow,
+            log,
+        },
+    );
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return EXIT_USAGE;
+        }
+    };
+    runtime.block_on(async {
+        let running = match sandbox.start(args.port).await {
+            Ok(running) => running,
+            Err(error) => {
+                eprintln!("error: cannot listen on 127.0.0.1:{}: {error}", args.port);
+                return EXIT_USAGE;
+            }
+        };
+        print!("{}", banner(&running));
+        ctrl_c().await;
+        let served = running.served();
+        let stopped = running.stop().await;
+        println!("stopped after {served} request(s)");
+        match stopped {
+            Ok(()) => EXIT_OK,
+            Err(error) => {
+                eprintln!("error: {error}");
+                EXIT_USAGE
+            }
+        }
+    })
+}
+
+/// What the sandbox serves and how to reach it.
+pub fn banner(running: &sandbox::Running) -> String {
+    let mut out = format!(
+        "unitask sandbox listening on {}\nEach provider lives under /<id>. Any non-empty credential is accepted, where the definition puts it.\nEvery task below also answers to <name>-<n> (e.g. fault-slow-7), each id with its own lifecycle.\n\n",
+        running.url()
+    );
+    for plan in running.sandbox().plans() {
+        out.push_str(&describe(plan, running));
+    }
+    out.push_str(&format!(
+        "try:\n  HUBSPOT_ACCESS_TOKEN=any unitask watch hubspot import-succeeds-1 fault-rate-limited-1 --interval 200ms --base-url '{}/{{provider}}'\n\nlog (Ctrl-C stops):\n",
+        running.url()
+    ));
+    out
+}
+
+fn describe(plan: &ProviderPlan, running: &sandbox::Running) -> String {
+    let provider = &plan.provider;
+    let mut out = format!("{}  {}\n", provider.id, running.base_url(&provider.id));
+    let credential: Vec<String> = auth_env_names(&provider.auth)
+        .into_iter()
+        .map(|name| format!("{name}=<anything>"))
+        .collect();
+    if !credential.is_empty() {
+        out.push_str(&format!("  credential  {}\n", credential.join(" ")));
+    }
+    let params: Vec<String> = provider
+        .sample_inputs()
+        .into_iter()
+        .map(|(name, value)| format!("--param {name}={value}"))
+        .collect();
+    if !params.is_empty() {
+        out.push_str(&format!("  inputs      {}\n", params.join(" ")));
+    }
+    for track in plan.tracks.iter().filter(|t| t.kind == TrackKind::Scenario) {
+        let steps: Vec<&str> = track.steps.iter().map(|s| s.label.as_str()).collect();
+        out.push_str(&format!(
+            "  scenario    {} ({}): {}\n",
+            track.name,
+            track.task_id.as_deref().unwrap_or_default(),
+            steps.join(" → ")
+        ));
+    }
+    let faults: Vec<&str> = plan
+        .tracks
+        .iter()
+        .filter(|t| matches!(t.kind, TrackKind::Fault(_)))
+        .map(|t| t.name.as_str())
+        .collect();
+    if !faults.is_empty() {
+        out.push_str(&format!("  faults      {}\n", faults.join(", ")));
+    }
+    for (fault, why) in &plan.skipped {
+        out.push_str(&format!("  (no {}: {why})\n", fault.name()));
+    }
+    let examples: Vec<&str> = plan
+        .tracks
+        .iter()
+        .filter(|t| t.kind == TrackKind::Example)
+        .map(|t| t.name.as_str())
+        .collect();
+    out.push_str(&format!("  examples    {}\n\n", examples.join(", ")));
+    out
+}

@@ -1,0 +1,317 @@
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use assert_cmd::cargo::CommandCargoExt;
+use serde_json::Value;
+use unitask::Engine;
+use unitask::sandbox::{Outcome, Sandbox, TrackKind};
+use unitask::watch;
+
+/// Credentials for every seed provider: the sandbox takes any value where the definition puts it.
+const ENV: [(&str, &str); 4] = [
+    ("HUBSPOT_ACCESS_TOKEN", "sandbox-Secret-1"),
+    ("SHOPLAZZA_ACCESS_TOKEN", "sandbox-Secret-2"),
+    ("SMH_ACCESS_TOKEN", "sandbox-Secret-3"),
+    ("CHURCH_TECH_API_KEY", "sandbox-Secret-4"),
+];
+
+/// `unitask sandbox --port 0` in its own process, killed when dropped.
+struct SandboxProcess {
+    child: Child,
+    url: String,
+    stdout: BufReader<std::process::ChildStdout>,
+}
+
+impl SandboxProcess {
+    fn start() -> SandboxProcess {
+        let mut child = Command::cargo_bin("unitask")
+            .expect("binary")
+            .args(["sandbox", "--port", "0", "--slow", "1s"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("sandbox starts");
+        let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+        let mut line = String::new();
+        stdout.read_line(&mut line).expect("banner");
+        let url = line.trim().rsplit(' ').next().expect("url").to_owned();
+        assert!(url.starts_with("http://127.0.0.1:"), "{line}");
+        SandboxProcess { child, url, stdout }
+    }
+
+    /// The rest of its output, after a Ctrl-C.
+    fn interrupt(mut self) -> (Option<i32>, String) {
+        signal(self.child.id(), "INT");
+        let status = wait(&mut self.child, Duration::from_secs(10));
+        let mut rest = String::new();
+        let _ = std::io::Read::read_to_string(&mut self.stdout, &mut rest);
+        (status, rest)
+    }
+}
+
+impl Drop for SandboxProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn signal(pid: u32, name: &str) {
+    let sent = Command::new("kill")
+        .args([format!("-{name}"), pid.to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(sent.success());
+}
+
+/// Waits for `child` at most `limit`; kills it past that.
+fn wait(child: &mut Child, limit: Duration) -> Option<i32> {
+    let start = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            return status.code();
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            panic!("still running after {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn unitask() -> assert_cmd::Command {
+    let mut command = assert_cmd::Command::cargo_bin("unitask").expect("binary");
+    command
+        .envs(ENV)
+        .env_remove("RUST_LOG")
+        .timeout(Duration::from_secs(60));
+    command
+}
+
+fn quick_watch(url: &str) -> Vec<String> {
+    [
+        "watch",
+        "--json",
+        "--interval",
+        "20ms",
+        "--max-interval",
+        "100ms",
+        "--request-timeout",
+        "300ms",
+        "--base-url",
+        &format!("{url}/{{provider}}"),
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+fn lines(output: &[u8]) -> Vec<Value> {
+    String::from_utf8_lossy(output)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect()
+}
+
+/// Every scenario and fault of every seed provider, three times each, from one `--from` file:
+/// each task is reported done exactly once, where the plan says it ends, and the summary counts
+/// them all. The credentials never reach the sandbox's log.
+#[test]
+fn watch_from_a_file_follows_every_scenario_and_fault_to_its_end() {
+    let sandbox = SandboxProcess::start();
+    let engine = Engine::builtin().expect("built-ins");
+    let providers: Vec<_> = engine.iter().map(|l| l.provider.clone()).collect();
+    let plans = Sandbox::new(&providers, unitask::sandbox::Options::default());
+    let mut list = String::from("# provider,task_id[,name=value…]\n");
+    let mut expected = std::collections::HashMap::new();
+    for plan in plans.plans() {
+        let params: String = plan
+            .provider
+            .sample_inputs()
+            .iter()
+            .map(|(n, v)| format!(",{n}={v}"))
+            .collect();
+        for track in &plan.tracks {
+            if !matches!(track.kind, TrackKind::Scenario | TrackKind::Fault(_)) {
+                continue;
+            }
+            for n in 1..=3 {
+                let id = format!("{}-{n}", track.name);
+                list.push_str(&format!("{},{id}{params}\n", plan.provider.id));
+                let end = match track.expected_end(watch::is_transient) {
+                    Outcome::Task { state, .. } => state.to_string(),
+                    Outcome::Error { .. } => "error".into(),
+                };
+                expected.insert((plan.provider.id.clone(), id), end);
+            }
+        }
+    }
+    // A repeated line is watched once.
+    list.push_str("hubspot,import-succeeds-1\n");
+    let file = tempfile::NamedTempFile::new().expect("temp file");
+    std::fs::write(file.path(), &list).expect("list written");
+    let output = unitask()
+        .args(quick_watch(&sandbox.url))
+        .arg("--from")
+        .arg(file.path())
+        .output()
+        .expect("watch runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("watched once"), "{stderr}");
+    // Some tasks end in a request error (an upload that expired, an envelope that says failure).
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    let events = lines(&output.stdout);
+    let mut done = std::collections::HashMap::new();
+    for event in events.iter().filter(|e| e["event"] == "done") {
+        let key = (
+            event["provider"].as_str().unwrap_or_default().to_owned(),
+            event["task_id"].as_str().unwrap_or_default().to_owned(),
+        );
+        let ending = event["ending"].as_str().unwrap_or_default().to_owned();
+        assert!(
+            done.insert(key.clone(), ending).is_none(),
+            "{key:?} done twice"
+        );
+    }
+    assert_eq!(done, expected);
+    let summary = events.last().expect("summary");
+    assert_eq!(summary["event"], "summary");
+    assert_eq!(summary["tasks"], expected.len());
+    assert!(
+        stderr.contains(&format!("{} task(s)", expected.len())),
+        "{stderr}"
+    );
+    for (_, secret) in ENV {
+        assert!(!String::from_utf8_lossy(&output.stdout).contains(secret));
+    }
+    let (status, log) = sandbox.interrupt();
+    assert_eq!(status, Some(0), "{log}");
+    assert!(log.contains("stopped after"), "{log}");
+    assert!(
+        log.contains("access_token=***"),
+        "the query credential is masked: {log}"
+    );
+    for (_, secret) in ENV {
+        assert!(!log.contains(secret), "{secret} in the sandbox log");
+    }
+}
+
+/// `unitask status` walks each scenario one step per call, through the real binary.
+#[test]
+fn status_walks_every_scenario_step_by_step() {
+    let sandbox = SandboxProcess::start();
+    let engine = Engine::builtin().expect("built-ins");
+    for loaded in engine.iter() {
+        let provider = &loaded.provider;
+        for scenario in &provider.scenarios {
+            let task = format!("{}-77", scenario.name);
+            for &step in &scenario.steps {
+                let mut command = unitask();
+                command
+                    .args(["status", &provider.id, &task, "--json", "--base-url"])
+                    .arg(format!("{}/{}", sandbox.url, provider.id));
+                for (name, value) in provider.sample_inputs() {
+                    command.arg("--param").arg(format!("{name}={value}"));
+                }
+                let output = command.output().expect("status runs");
+                let answer: Value = serde_json::from_slice(&output.stdout).expect("json");
+                match &provider.examples[step].expect {
+                    unitask::model::Expectation::Task(expected) => {
+                        assert_eq!(output.status.code(), Some(0));
+                        assert_eq!(answer["state"], expected["state"], "{task}");
+                        assert_eq!(answer["id"], Value::from(task.clone()));
+                    }
+                    unitask::model::Expectation::Error(expected) => {
+                        assert_eq!(output.status.code(), Some(1));
+                        assert_eq!(answer["error"]["kind"], expected.kind.as_str(), "{task}");
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Exit codes: 0 all succeeded, 3 a task failed, 4 timed out, 1 a request error, 130 Ctrl-C
+/// (with the summary still printed); usage errors are 2 and send nothing.
+#[test]
+fn watch_exit_codes_say_how_tasks_ended() {
+    let sandbox = SandboxProcess::start();
+    let cases: [(&[&str], i32); 5] = [
+        (&["hubspot", "import-succeeds-5", "fault-server-error-5"], 0),
+        (&["hubspot", "import-fails-5"], 3),
+        (&["hubspot", "example-processing-5", "--timeout", "1s"], 4),
+        (&["hubspot", "example-not-found-5"], 1),
+        (&["hubspot", "import-succeeds-6", "--param", "nope=1"], 1),
+    ];
+    for (args, code) in cases {
+        let output = unitask()
+            .args(quick_watch(&sandbox.url))
+            .args(args)
+            .output()
+            .expect("watch runs");
+        assert_eq!(
+            output.status.code(),
+            Some(code),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let missing = unitask()
+        .env_remove("HUBSPOT_ACCESS_TOKEN")
+        .args(quick_watch(&sandbox.url))
+        .args(["hubspot", "import-succeeds-7"])
+        .output()
+        .expect("watch runs");
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("HUBSPOT_ACCESS_TOKEN"));
+
+    let mut watching = Command::cargo_bin("unitask")
+        .expect("binary")
+        .envs(ENV)
+        .args(quick_watch(&sandbox.url))
+        .args(["hubspot", "example-processing-8", "import-succeeds-8"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("watch starts");
+    std::thread::sleep(Duration::from_millis(800));
+    signal(watching.id(), "INT");
+    assert_eq!(wait(&mut watching, Duration::from_secs(10)), Some(130));
+    let mut out = String::new();
+    let _ = std::io::Read::read_to_string(&mut watching.stdout.take().expect("stdout"), &mut out);
+    let events = lines(out.as_bytes());
+    let done: Vec<&str> = events
+        .iter()
+        .filter(|e| e["event"] == "done")
+        .filter_map(|e| e["ending"].as_str())
+        .collect();
+    assert_eq!(done.len(), 2, "{out}");
+    assert!(
+        done.contains(&"interrupted") && done.contains(&"succeeded"),
+        "{out}"
+    );
+    assert_eq!(
+        events.last().map(|e| e["exit_code"].clone()),
+        Some(Value::from(130))
+    );
+}
+
+/// The README's first command: every provider's lifecycles and faults end as expected.
+#[test]
+fn the_demo_runs_every_provider_to_its_expected_end() {
+    let output = unitask()
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .arg("demo")
+        .output()
+        .expect("demo runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{stdout}");
+    for id in ["church-tech", "hubspot", "shoplazza", "tencent-smh"] {
+        assert!(stdout.contains(id), "{id} missing: {stdout}");
+    }
+    assert!(
+        stdout.contains("fault-slow-1") && !stdout.contains('✘'),
+        "{stdout}"
+    );
+}
