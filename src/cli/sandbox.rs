@@ -130,8 +130,16 @@ fn describe(plan: &ProviderPlan, running: &sandbox::Running) -> String {
     if !faults.is_empty() {
         out.push_str(&format!("  faults      {}\n", faults.join(", ")));
     }
+    // One line per reason: a definition without scenarios skips every fault for the same one.
+    let mut reasons: Vec<(&str, Vec<&str>)> = Vec::new();
     for (fault, why) in &plan.skipped {
-        out.push_str(&format!("  (no {}: {why})\n", fault.name()));
+        match reasons.iter_mut().find(|(r, _)| r == why) {
+            Some((_, faults)) => faults.push(fault.name()),
+            None => reasons.push((why, vec![fault.name()])),
+        }
+    }
+    for (why, faults) in reasons {
+        out.push_str(&format!("  (no {}: {why})\n", faults.join(", ")));
     }
     let examples: Vec<&str> = plan
         .tracks
