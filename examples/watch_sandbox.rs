@@ -14,7 +14,11 @@ use unitask::{Client, ClientConfig, Credentials, Engine, Inputs};
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let engine = Engine::builtin()?;
-    let hubspot = engine.get("hubspot").ok_or("hubspot is built in")?.provider.clone();
+    let hubspot = engine
+        .get("hubspot")
+        .ok_or("hubspot is built in")?
+        .provider
+        .clone();
 
     // The sandbox plays HubSpot from its definition on a free loopback port.
     let running = Sandbox::new([&hubspot], sandbox::Options::default())
@@ -29,7 +33,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         },
     );
     let mut credentials = Credentials::new();
-    credentials.set("HUBSPOT_ACCESS_TOKEN", "any value: the sandbox checks where it is");
+    credentials.set(
+        "HUBSPOT_ACCESS_TOKEN",
+        "any value: the sandbox checks where it is",
+    );
     watcher.add(Endpoint {
         base_url: Some(running.base_url("hubspot")),
         provider: hubspot,
@@ -49,10 +56,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let report = watcher
         .run(targets, std::future::pending(), |event| match event {
             Event::Changed { target, task, .. } => {
-                println!("{}: {} ({})", target.task_id, task.state, task.native_status)
+                println!(
+                    "{}: {} ({})",
+                    target.task_id, task.state, task.native_status
+                )
             }
             Event::Failed { target, error, .. } => println!("{}: {error}", target.task_id),
-            Event::Finished { target, finished, .. } => {
+            Event::Finished {
+                target, finished, ..
+            } => {
                 println!("{}: ended {}", target.task_id, finished.ending.name())
             }
         })
