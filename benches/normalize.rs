@@ -1,162 +1,122 @@
-//! Normalization cost: a hand-written serde struct that extracts the same fields (the floor),
-//! the generated client's plan, and the interpreter's, on the same bytes, in one run.
-//! `cargo bench --bench normalize`. Targets (issue 4): generated ≤ 1.2× the floor, interpreter
-//! ≤ 1.5× generated.
+//! Normalization cost, per seed provider and per successful example body: a hand-written serde
+//! reader that builds the same `UploadTask` (the floor, `benches/floor/`), the generated client's
+//! plan, and the interpreter's, on the same bytes, in one run.
+//!
+//! `cargo bench --bench normalize` prints criterion's measurements, then a table of ratios read
+//! from criterion's estimates of this run. Targets: generated ≤ 1.2× the floor, interpreter ≤ 1.5×
+//! generated.
+
+mod floor;
+mod support;
 
 use std::hint::black_box;
+use std::time::Duration;
 
-use criterion::{Criterion, criterion_group, criterion_main};
-use serde::Deserialize;
+use criterion::Criterion;
+use unitask::Engine;
+use unitask::model::{Expectation, Provider};
 use unitask::runtime::{self, normalize::Response};
-use unitask::{Engine, File, State, TaskError, UploadTask};
 
-/// HubSpot's task body, as a hand-written reader would model it.
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct HubspotTask {
-    task_id: Option<String>,
-    status: String,
-    requested_at: Option<jiff::Timestamp>,
-    started_at: Option<jiff::Timestamp>,
-    completed_at: Option<jiff::Timestamp>,
-    num_errors: Option<i64>,
-    #[serde(default)]
-    errors: Vec<HubspotError>,
-    result: Option<HubspotFile>,
-}
+const READERS: [&str; 3] = ["hand-written", "generated", "interpreted"];
 
-#[derive(Deserialize)]
-struct HubspotError {
-    category: Option<String>,
-    message: String,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct HubspotFile {
-    id: Option<String>,
-    name: Option<String>,
-    url: Option<String>,
-    path: Option<String>,
-    size: Option<u64>,
-    file_md5: Option<String>,
-    #[serde(rename = "type")]
-    kind: Option<String>,
-    default_hosting_url: Option<String>,
-}
-
-fn hand_written(body: &[u8]) -> UploadTask {
-    // `UploadTask` keeps the body as a JSON value, so the floor parses once and reads its struct
-    // from that value.
-    let raw: serde_json::Value = serde_json::from_slice(body).expect("json");
-    let task = HubspotTask::deserialize(&raw).expect("hubspot body");
-    let state = match (
-        task.status.as_str(),
-        task.errors.is_empty(),
-        task.result.is_some(),
-    ) {
-        ("COMPLETE", false, false) => State::Failed,
-        ("COMPLETE", false, true) => State::Partial,
-        ("COMPLETE", _, _) => State::Succeeded,
-        ("PENDING", _, _) => State::Pending,
-        ("PROCESSING", _, _) => State::Running,
-        ("CANCELED", _, _) => State::Canceled,
-        _ => State::Unknown,
-    };
-    let mut extra = indexmap::IndexMap::new();
-    if let Some(n) = task.num_errors {
-        extra.insert("num_errors".to_owned(), serde_json::Value::from(n));
-    }
-    let files = task
-        .result
-        .map(|f| {
-            if let Some(kind) = &f.kind {
-                extra.insert(
-                    "file_type".to_owned(),
-                    serde_json::Value::from(kind.clone()),
-                );
+/// Every (provider, example) benchmarked, in order.
+fn cases(engine: &Engine) -> Vec<(&Provider, &'static Provider, usize)> {
+    let mut cases = Vec::new();
+    for loaded in engine.iter() {
+        let interpreted = &loaded.provider;
+        let generated = unitask::providers::definition(&interpreted.id)
+            .expect("a generated module")
+            .expect("compiles");
+        for (i, example) in interpreted.examples.iter().enumerate() {
+            if matches!(example.expect, Expectation::Task(_)) {
+                cases.push((interpreted, generated, i));
             }
-            if let Some(url) = &f.default_hosting_url {
-                extra.insert(
-                    "default_hosting_url".to_owned(),
-                    serde_json::Value::from(url.clone()),
-                );
-            }
-            vec![File {
-                id: f.id,
-                name: f.name,
-                url: f.url,
-                source_url: None,
-                path: f.path,
-                size: f.size,
-                mime: None,
-                md5: f.file_md5,
-            }]
-        })
-        .unwrap_or_default();
-    UploadTask {
-        provider: "hubspot".into(),
-        id: task.task_id.unwrap_or_default(),
-        state,
-        native_status: task.status,
-        terminal: state.is_terminal(),
-        progress: None,
-        created_at: task.requested_at,
-        started_at: task.started_at,
-        updated_at: None,
-        completed_at: task.completed_at,
-        files,
-        errors: task
-            .errors
-            .into_iter()
-            .map(|e| TaskError {
-                code: e.category,
-                message: e.message,
-                item: None,
-            })
-            .collect(),
-        extra,
-        raw,
+        }
     }
+    cases
 }
 
-fn normalize(c: &mut Criterion) {
+fn main() {
     let engine = Engine::builtin().expect("built-ins");
-    let interpreted = &engine.get("hubspot").expect("hubspot").provider;
-    let generated = unitask::providers::hubspot::definition().expect("generated");
-    let body = interpreted
-        .examples
-        .iter()
-        .find(|e| e.name == "complete")
-        .expect("example")
-        .response
-        .body
-        .clone();
-    let response = Response {
-        status: 200,
-        headers: &[],
-        body: &body,
-    };
-    let floor = hand_written(&body);
-    assert_eq!(
-        floor.state,
-        runtime::normalize(generated, "t", response)
-            .expect("task")
-            .state
-    );
-
-    let mut group = c.benchmark_group("normalize/hubspot/complete");
-    group.bench_function("hand-written serde", |b| {
-        b.iter(|| black_box(hand_written(black_box(&body))))
-    });
-    group.bench_function("generated", |b| {
-        b.iter(|| black_box(runtime::normalize(generated, "t", black_box(response))))
-    });
-    group.bench_function("interpreted", |b| {
-        b.iter(|| black_box(runtime::normalize(interpreted, "t", black_box(response))))
-    });
-    group.finish();
+    let mut criterion = Criterion::default()
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2))
+        .sample_size(40)
+        .configure_from_args();
+    let cases = cases(&engine);
+    let mut names = Vec::new();
+    for &(interpreted, generated, i) in &cases {
+        let example = &interpreted.examples[i];
+        let task_id = interpreted.example_task_id(example);
+        let body = example.response.body.clone();
+        let response = Response {
+            status: example.response.status,
+            headers: &example.response.headers,
+            body: &body,
+        };
+        let hand_written = floor::reader(&interpreted.id).expect("a hand-written reader");
+        // The floor must do the same work: it builds the very task the runtime builds.
+        assert_eq!(
+            hand_written(task_id, &body),
+            runtime::normalize(generated, task_id, response).expect("a task"),
+            "{} {}",
+            interpreted.id,
+            example.name
+        );
+        let group_name = format!("normalize/{}/{}", interpreted.id, example.name);
+        let mut group = criterion.benchmark_group(&group_name);
+        group.bench_function(READERS[0], |b| {
+            b.iter(|| black_box(hand_written(task_id, black_box(&body))))
+        });
+        group.bench_function(READERS[1], |b| {
+            b.iter(|| black_box(runtime::normalize(generated, task_id, black_box(response))))
+        });
+        group.bench_function(READERS[2], |b| {
+            b.iter(|| {
+                black_box(runtime::normalize(
+                    interpreted,
+                    task_id,
+                    black_box(response),
+                ))
+            })
+        });
+        group.finish();
+        names.push(group_name);
+    }
+    criterion.final_summary();
+    print_ratios(&names);
 }
 
-criterion_group!(benches, normalize);
-criterion_main!(benches);
+/// The ratio table, from the point estimates criterion wrote for this run.
+fn print_ratios(groups: &[String]) {
+    println!(
+        "\n{:<44} {:>12} {:>10} {:>10} {:>14} {:>13}",
+        "body", "hand-written", "generated", "interp.", "gen./floor", "interp./gen."
+    );
+    let (mut worst_generated, mut worst_interpreted) = (0.0f64, 0.0f64);
+    for group in groups {
+        let times: Option<Vec<f64>> = READERS
+            .iter()
+            .map(|reader| support::mean_ns(group, reader))
+            .collect();
+        let Some(times) = times else {
+            println!("{group:<44} (no estimates: filtered out or not measured)");
+            continue;
+        };
+        let (floor, generated, interpreted) = (times[0], times[1], times[2]);
+        worst_generated = worst_generated.max(generated / floor);
+        worst_interpreted = worst_interpreted.max(interpreted / generated);
+        println!(
+            "{:<44} {:>10.2}µs {:>8.2}µs {:>8.2}µs {:>13.2}× {:>12.2}×",
+            group.trim_start_matches("normalize/"),
+            floor / 1000.0,
+            generated / 1000.0,
+            interpreted / 1000.0,
+            generated / floor,
+            interpreted / generated
+        );
+    }
+    println!(
+        "worst: generated {worst_generated:.2}× the floor (target ≤ 1.2×), interpreter {worst_interpreted:.2}× generated (target ≤ 1.5×)"
+    );
+}

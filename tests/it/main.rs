@@ -7,6 +7,8 @@ mod cli;
 mod diagnostics;
 /// Definitions at the edges of YAML and of the format.
 mod edge_cases;
+/// The hand-written readers the normalization benchmark measures against.
+mod floor;
 /// Generated clients: golden copy, typed API, parity with the interpreter.
 mod generated;
 /// Property tests over damaged responses.

@@ -1,0 +1,29 @@
+//! Reading back what criterion measured in this run, so each benchmark can print its ratios.
+
+use std::path::{Path, PathBuf};
+
+/// Where criterion writes its estimates.
+pub fn criterion_dir() -> PathBuf {
+    std::env::var_os("CRITERION_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target/criterion"))
+}
+
+/// Criterion's point estimate of the mean of `group`/`function`, in nanoseconds; `None` when it
+/// was not measured.
+pub fn mean_ns(group: &str, function: &str) -> Option<f64> {
+    let dir = criterion_dir().join(safe(group)).join(safe(function));
+    let text = std::fs::read_to_string(dir.join("new/estimates.json")).ok()?;
+    let value: serde_json::Value = serde_json::from_str(&text).ok()?;
+    value["mean"]["point_estimate"].as_f64()
+}
+
+/// Criterion's file-name form of an id.
+fn safe(id: &str) -> String {
+    id.chars()
+        .map(|c| match c {
+            '?' | '"' | '/' | '\\' | '*' | '<' | '>' | ':' | '|' | '^' => '_',
+            c => c,
+        })
+        .collect()
+}
