@@ -10,8 +10,9 @@ use unitask::sandbox::{self, Outcome, Sandbox, TrackKind};
 use unitask::watch::{self, Target, Watcher};
 use unitask::{Client, ClientConfig, Engine, Inputs, RetryPolicy};
 
+use super::live::{Live, Mode, ending_matches, summary};
 use super::status::EngineChoice;
-use super::watch::{Live, Mode, ctrl_c, ending_matches, summary};
+use super::watch::ctrl_c;
 use super::{EXIT_INVALID, EXIT_OK, EXIT_USAGE, logging};
 use std::io::IsTerminal;
 

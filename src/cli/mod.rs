@@ -6,6 +6,7 @@
 mod demo;
 mod explain;
 mod generate;
+mod live;
 mod logging;
 mod providers;
 mod sandbox;

@@ -1,6 +1,7 @@
 //! `unitask sandbox`: serves every definition on loopback until Ctrl-C, printing what it serves
 //! and a line per request (credentials masked).
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -32,11 +33,7 @@ pub fn run(args: Args) -> u8 {
         Ok(engine) => engine,
         Err(code) => return code,
     };
-    let log: Option<sandbox::RequestLog> = if args.quiet {
-        None
-    } else {
-        Some(Arc::new(|served: &sandbox::Served| println!("{served}")))
-    };
+    let log = (!args.quiet).then(request_log);
     let providers: Vec<_> = engine.iter().map(|l| l.provider.clone()).collect();
     let sandbox = Sandbox::new(
         &providers,
@@ -63,16 +60,42 @@ pub fn run(args: Args) -> u8 {
                 return EXIT_USAGE;
             }
         };
-        print!("{}", banner(&running));
+        // A closed stdout must not stop the sandbox: output errors are ignored.
+        let mut out = std::io::stdout();
+        let _ = write!(out, "{}", banner(&running)).and_then(|()| out.flush());
         ctrl_c().await;
         let served = running.served();
         let stopped = running.stop().await;
-        println!("stopped after {served} request(s)");
+        let _ = writeln!(std::io::stdout(), "stopped after {served} request(s)");
         match stopped {
             Ok(()) => EXIT_OK,
             Err(error) => {
                 eprintln!("error: {error}");
                 EXIT_USAGE
+            }
+        }
+    })
+}
+
+/// Request lines go through a bounded queue to one writer thread: a slow or closed stdout never
+/// blocks or fails a request (lines past a full queue are counted and dropped).
+fn request_log() -> sandbox::RequestLog {
+    let (send, receive) = std::sync::mpsc::sync_channel::<String>(10_000);
+    std::thread::spawn(move || {
+        let mut out = std::io::stdout();
+        for line in receive {
+            if writeln!(out, "{line}").and_then(|()| out.flush()).is_err() {
+                // stdout is gone: keep draining so senders never block.
+                continue;
+            }
+        }
+    });
+    let dropped = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    Arc::new(move |served: &sandbox::Served| {
+        if send.try_send(served.to_string()).is_err() {
+            let n = dropped.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+            if n.is_power_of_two() {
+                eprintln!("warning: {n} request log line(s) dropped: stdout is not keeping up");
             }
         }
     })

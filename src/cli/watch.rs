@@ -2,19 +2,18 @@
 //! overall bar), else one JSON line per change — then prints a summary table and exits with a
 //! code that says how they ended.
 
-use std::collections::{BTreeMap, HashSet};
-use std::io::{IsTerminal, Read, Write};
+use std::collections::HashSet;
+use std::io::{IsTerminal, Read};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
-use serde_json::json;
 use unitask::http::redact::Redactor;
-use unitask::http::request::{Credentials, Inputs, auth_env_names};
+use unitask::http::request::{self, Credentials, Inputs, auth_env_names};
 use unitask::interp::Source;
-use unitask::watch::{self, Answerer, Ending, Endpoint, Event, Finished, Report, Target, Watcher};
-use unitask::{Client, ClientConfig, Engine, RetryPolicy, UploadTask};
+use unitask::watch::{self, Answerer, Ending, Endpoint, Report, Target, Watcher};
+use unitask::{Client, ClientConfig, Engine, RetryPolicy};
 
+use super::live::{Live, Mode, summary, summary_json};
 use super::status::{EngineChoice, parse_param};
 use super::{EXIT_OK, EXIT_USAGE, logging};
 
@@ -26,11 +25,6 @@ pub const EXIT_TASK_FAILED: u8 = 3;
 pub const EXIT_TIMEOUT: u8 = 4;
 /// Exit code: stopped by Ctrl-C (128 + SIGINT).
 pub const EXIT_INTERRUPTED: u8 = 130;
-
-/// Up to this many tasks get a bar each on a terminal; more get the overall bar only.
-const BARS_PER_TASK: usize = 40;
-/// Up to this many tasks get a row each in the summary; more are grouped.
-const ROWS_PER_TASK: usize = 40;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -80,12 +74,20 @@ pub struct Args {
     json: bool,
 }
 
-/// `500ms`, `2s`, `1m`, `0s`.
+/// The longest duration the command line takes.
+const MAX_DURATION: Duration = Duration::from_secs(30 * 24 * 3600);
+
+/// `500ms`, `2s`, `1m`, `0s`; at most 30 days.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    text.parse::<jiff::SignedDuration>()
+    let duration = text
+        .parse::<jiff::SignedDuration>()
         .ok()
         .and_then(|d| Duration::try_from(d).ok())
-        .ok_or_else(|| format!("expected a duration like `500ms`, `2s` or `1m`, got {text:?}"))
+        .ok_or_else(|| format!("expected a duration like `500ms`, `2s` or `1m`, got {text:?}"))?;
+    if duration > MAX_DURATION {
+        return Err(format!("{text:?} is longer than 30 days"));
+    }
+    Ok(duration)
 }
 
 pub fn run(args: Args) -> u8 {
@@ -100,6 +102,11 @@ pub fn run(args: Args) -> u8 {
             return EXIT_USAGE;
         }
     };
+    if targets.is_empty() {
+        // An empty list (generated, say) is not an error: nothing to watch, nothing failed.
+        eprintln!("warning: the task list is empty; nothing to watch");
+        return EXIT_OK;
+    }
     let (endpoints, redactor) = match endpoints(
         &engine,
         &targets,
@@ -113,6 +120,10 @@ pub fn run(args: Args) -> u8 {
             return EXIT_USAGE;
         }
     };
+    if let Err(message) = check_targets(&endpoints, &targets) {
+        eprintln!("error: {message}");
+        return EXIT_USAGE;
+    }
     logging::init(redactor.clone());
     let defaults = ClientConfig::default();
     let config = ClientConfig {
@@ -165,6 +176,7 @@ pub fn run(args: Args) -> u8 {
     let table = summary(&targets, &report, None);
     if mode == Mode::JsonLines {
         live.line(&summary_json(&report, code));
+        live.close();
         eprint!("{}", redactor.redact(&table));
     } else {
         print!("{}", redactor.redact(&table));
@@ -179,7 +191,7 @@ pub async fn ctrl_c() {
     }
 }
 
-/// The tasks named on the command line and in `--from`, each once, with `--param` defaults.
+/// The tasks named on the command line and in `--from`, with `--param` defaults, each once.
 fn targets(args: &Args) -> Result<Vec<Target>, String> {
     let mut targets = Vec::new();
     match (&args.provider, args.task_ids.is_empty()) {
@@ -197,45 +209,45 @@ fn targets(args: &Args) -> Result<Vec<Target>, String> {
         }
         (None, _) => {}
     }
-    if let Some(path) = &args.from {
-        let text = if path.as_os_str() == "-" {
-            let mut text = String::new();
-            std::io::stdin()
-                .read_to_string(&mut text)
-                .map_err(|e| format!("cannot read stdin: {e}"))?;
-            text
-        } else {
-            std::fs::read_to_string(path)
-                .map_err(|e| format!("cannot read {}: {e}", path.display()))?
-        };
-        let parsed = watch::parse_list(&text).map_err(|errors| {
-            let shown: Vec<String> = errors.iter().take(20).map(|e| e.to_string()).collect();
-            let more = errors.len().saturating_sub(shown.len());
-            let mut message = format!(
-                "{} is not a task list:\n  {}",
-                path.display(),
-                shown.join("\n  ")
-            );
-            if more > 0 {
-                message.push_str(&format!("\n  … and {more} more"));
+    match &args.from {
+        Some(path) => {
+            let text = if path.as_os_str() == "-" {
+                let mut text = String::new();
+                std::io::stdin()
+                    .read_to_string(&mut text)
+                    .map_err(|e| format!("cannot read stdin: {e}"))?;
+                text
+            } else {
+                std::fs::read_to_string(path)
+                    .map_err(|e| format!("cannot read {}: {e}", path.display()))?
+            };
+            let parsed = watch::parse_list(&text).map_err(|errors| {
+                let shown: Vec<String> = errors.iter().take(20).map(|e| e.to_string()).collect();
+                let more = errors.len().saturating_sub(shown.len());
+                let mut message = format!(
+                    "{} is not a task list:\n  {}",
+                    path.display(),
+                    shown.join("\n  ")
+                );
+                if more > 0 {
+                    message.push_str(&format!("\n  … and {more} more"));
+                }
+                message
+            })?;
+            if !parsed.duplicates.is_empty() {
+                eprintln!(
+                    "warning: {} line(s) repeat an earlier task and are watched once (first: line {})",
+                    parsed.duplicates.len(),
+                    parsed.duplicates[0]
+                );
             }
-            message
-        })?;
-        if !parsed.duplicates.is_empty() {
-            eprintln!(
-                "warning: {} line(s) repeat an earlier task and are watched once (first: line {})",
-                parsed.duplicates.len(),
-                parsed.duplicates[0]
-            );
+            targets.extend(parsed.targets);
         }
-        targets.extend(parsed.targets);
+        None if targets.is_empty() => {
+            return Err("nothing to watch: give a provider and task ids, or --from FILE".into());
+        }
+        None => {}
     }
-    if targets.is_empty() {
-        return Err("nothing to watch: give a provider and task ids, or --from FILE".into());
-    }
-    // The same task named on the command line and in the file is watched once.
-    let mut seen = HashSet::new();
-    targets.retain(|t| seen.insert((t.provider.clone(), t.task_id.clone(), t.inputs.clone())));
     for target in &mut targets {
         for (name, value) in &args.params {
             if target.inputs.get(name).is_none() {
@@ -243,7 +255,66 @@ fn targets(args: &Args) -> Result<Vec<Target>, String> {
             }
         }
     }
+    // The same task (provider, id and inputs, in any order) is watched once.
+    let before = targets.len();
+    let mut seen = HashSet::new();
+    targets.retain(|t| {
+        let mut inputs: Vec<(&str, &str)> = t.inputs.iter().collect();
+        inputs.sort_unstable();
+        let key: Vec<(String, String)> = inputs
+            .into_iter()
+            .map(|(n, v)| (n.to_owned(), v.to_owned()))
+            .collect();
+        seen.insert((t.provider.clone(), t.task_id.clone(), key))
+    });
+    if targets.len() < before {
+        eprintln!(
+            "warning: {} task(s) named more than once are watched once",
+            before - targets.len()
+        );
+    }
     Ok(targets)
+}
+
+/// Every target's request is built once before anything is sent, so a bad input (an unknown
+/// name, a value its pattern refuses, a missing required input) is a usage error, not a task
+/// that fails halfway through a run.
+fn check_targets(endpoints: &[Endpoint], targets: &[Target]) -> Result<(), String> {
+    let mut problems = Vec::new();
+    let mut count = 0;
+    for target in targets {
+        let Some(endpoint) = endpoints.iter().find(|e| e.provider.id == target.provider) else {
+            continue;
+        };
+        if let Err(error) = request::prepare(
+            &endpoint.provider,
+            &target.task_id,
+            &target.inputs,
+            endpoint.base_url.as_ref(),
+            &endpoint.credentials,
+        ) {
+            count += 1;
+            if problems.len() < 20 {
+                problems.push(format!(
+                    "{} {}: {}",
+                    target.provider, target.task_id, error.message
+                ));
+            }
+        }
+    }
+    match count {
+        0 => Ok(()),
+        _ => {
+            let mut message = format!(
+                "{count} task(s) cannot be requested; nothing was sent:\n  {}",
+                problems.join("\n  ")
+            );
+            if count > problems.len() {
+                message.push_str(&format!("\n  … and {} more", count - problems.len()));
+            }
+            Err(message)
+        }
+    }
 }
 
 /// One endpoint per provider the targets use, and a redactor for all their credentials. Fails
@@ -319,293 +390,6 @@ pub fn endpoints(
     }
 }
 
-/// How changes are shown while watching.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
-    /// indicatif bars on stderr.
-    Bars,
-    /// One JSON object per line on stdout.
-    JsonLines,
-    /// One human line per change on stdout.
-    Lines,
-}
-
-/// Shows a watch as it happens.
-pub struct Live<'a> {
-    mode: Mode,
-    redactor: &'a Redactor,
-    multi: MultiProgress,
-    overall: Option<ProgressBar>,
-    bars: Vec<Option<ProgressBar>>,
-    endings: BTreeMap<&'static str, usize>,
-    stdout: std::io::Stdout,
-}
-
-impl<'a> Live<'a> {
-    pub fn new(mode: Mode, targets: &[Target], redactor: &'a Redactor) -> Live<'a> {
-        let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
-        let (overall, bars) = if mode == Mode::Bars {
-            let width = targets
-                .iter()
-                .map(|t| t.provider.len() + t.task_id.len() + 1)
-                .max()
-                .unwrap_or(0)
-                .min(60);
-            let task_style = ProgressStyle::with_template(&format!(
-                "{{prefix:{width}}} {{spinner}} {{wide_msg}} {{elapsed:>4}}"
-            ))
-            .unwrap_or_else(|_| ProgressStyle::default_spinner());
-            let bars = if targets.len() <= BARS_PER_TASK {
-                targets
-                    .iter()
-                    .map(|t| {
-                        let bar = multi.add(ProgressBar::new_spinner());
-                        bar.set_style(task_style.clone());
-                        bar.set_prefix(format!("{} {}", t.provider, t.task_id));
-                        bar.set_message("waiting");
-                        bar.enable_steady_tick(Duration::from_millis(120));
-                        Some(bar)
-                    })
-                    .collect()
-            } else {
-                vec![None; targets.len()]
-            };
-            let overall = multi.add(ProgressBar::new(targets.len() as u64));
-            overall.set_style(
-                ProgressStyle::with_template(
-                    "[{bar:30}] {pos}/{len} done  {wide_msg} {elapsed:>4}",
-                )
-                .unwrap_or_else(|_| ProgressStyle::default_bar())
-                .progress_chars("=> "),
-            );
-            overall.enable_steady_tick(Duration::from_millis(250));
-            (Some(overall), bars)
-        } else {
-            (None, vec![None; targets.len()])
-        };
-        Live {
-            mode,
-            redactor,
-            multi,
-            overall,
-            bars,
-            endings: BTreeMap::new(),
-            stdout: std::io::stdout(),
-        }
-    }
-
-    /// Writes one line to stdout, redacted.
-    pub fn line(&mut self, text: &str) {
-        let text = self.redactor.redact(text);
-        let mut out = self.stdout.lock();
-        let _ = writeln!(out, "{text}");
-    }
-
-    pub fn on_event(&mut self, event: Event<'_>) {
-        match event {
-            Event::Changed {
-                index,
-                target,
-                task,
-                polls,
-                elapsed,
-            } => match self.mode {
-                Mode::JsonLines => {
-                    let line = json!({
-                        "event": "state",
-                        "provider": target.provider,
-                        "task_id": target.task_id,
-                        "polls": polls,
-                        "elapsed_ms": elapsed.as_millis() as u64,
-                        "task": task,
-                    });
-                    self.line(&line.to_string());
-                }
-                Mode::Lines => {
-                    let line = format!(
-                        "{:>7}  {} {}: {}",
-                        seconds(elapsed),
-                        target.provider,
-                        target.task_id,
-                        describe(task)
-                    );
-                    self.line(&line);
-                }
-                Mode::Bars => {
-                    if let Some(Some(bar)) = self.bars.get(index) {
-                        bar.set_message(self.redactor.redact(&describe(task)));
-                    }
-                }
-            },
-            Event::Failed {
-                index,
-                target,
-                error,
-                polls,
-                elapsed,
-                gives_up,
-            } => match self.mode {
-                Mode::JsonLines => {
-                    let line = json!({
-                        "event": "error",
-                        "provider": target.provider,
-                        "task_id": target.task_id,
-                        "polls": polls,
-                        "elapsed_ms": elapsed.as_millis() as u64,
-                        "gives_up": gives_up,
-                        "error": error,
-                    });
-                    self.line(&line.to_string());
-                }
-                Mode::Lines => {
-                    let then = if gives_up {
-                        "giving up"
-                    } else {
-                        "will poll again"
-                    };
-                    let line = format!(
-                        "{:>7}  {} {}: {error} ({then})",
-                        seconds(elapsed),
-                        target.provider,
-                        target.task_id
-                    );
-                    self.line(&line);
-                }
-                Mode::Bars => {
-                    if let Some(Some(bar)) = self.bars.get(index) {
-                        bar.set_message(self.redactor.redact(&format!("{error} (polling again)")));
-                    }
-                }
-            },
-            Event::Finished {
-                index,
-                target,
-                finished,
-            } => {
-                *self.endings.entry(finished.ending.name()).or_default() += 1;
-                match self.mode {
-                    Mode::JsonLines => {
-                        let line = done_json(target, finished);
-                        self.line(&line.to_string());
-                    }
-                    Mode::Lines => {
-                        let line = format!(
-                            "{:>7}  {} {}: ended {}",
-                            seconds(finished.elapsed),
-                            target.provider,
-                            target.task_id,
-                            ending_text(finished)
-                        );
-                        self.line(&line);
-                    }
-                    Mode::Bars => {
-                        if let Some(Some(bar)) = self.bars.get(index) {
-                            bar.finish_with_message(
-                                self.redactor
-                                    .redact(&format!("ended {}", ending_text(finished))),
-                            );
-                        }
-                        if let Some(overall) = &self.overall {
-                            overall.inc(1);
-                            let counts: Vec<String> = self
-                                .endings
-                                .iter()
-                                .map(|(k, v)| format!("{v} {k}"))
-                                .collect();
-                            overall.set_message(counts.join(", "));
-                        }
-                    }
-                }
-            }
-        }
-    }
-
-    /// Stops drawing.
-    pub fn close(&mut self) {
-        if let Some(overall) = &self.overall {
-            overall.finish();
-        }
-        let _ = self.multi.clear();
-    }
-}
-
-fn done_json(target: &Target, finished: &Finished) -> serde_json::Value {
-    let error = match &finished.ending {
-        Ending::Failed(error) => Some(error),
-        _ => None,
-    };
-    json!({
-        "event": "done",
-        "provider": target.provider,
-        "task_id": target.task_id,
-        "ending": finished.ending.name(),
-        "state": finished.state,
-        "native_status": finished.native_status,
-        "progress": finished.progress,
-        "polls": finished.polls,
-        "elapsed_ms": finished.elapsed.as_millis() as u64,
-        "error": error,
-    })
-}
-
-fn summary_json(report: &Report, exit_code: u8) -> String {
-    let mut endings: BTreeMap<&str, usize> = BTreeMap::new();
-    for task in &report.tasks {
-        *endings.entry(task.ending.name()).or_default() += 1;
-    }
-    json!({
-        "event": "summary",
-        "tasks": report.tasks.len(),
-        "endings": endings,
-        "requests": report.requests,
-        "elapsed_ms": report.elapsed.as_millis() as u64,
-        "requests_per_second": rate(report),
-        "exit_code": exit_code,
-    })
-    .to_string()
-}
-
-fn rate(report: &Report) -> u64 {
-    let secs = report.elapsed.as_secs_f64();
-    if secs > 0.0 {
-        (report.requests as f64 / secs).round() as u64
-    } else {
-        0
-    }
-}
-
-/// `running (PROCESSING) 3/10 items`.
-fn describe(task: &UploadTask) -> String {
-    let mut text = format!("{} ({})", task.state, task.native_status);
-    if let Some(progress) = &task.progress {
-        text.push(' ');
-        text.push_str(&progress_text(progress));
-    }
-    text
-}
-
-fn progress_text(progress: &unitask::Progress) -> String {
-    let unit = serde_json::to_value(progress.unit)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default();
-    match progress.total {
-        Some(total) => format!("{}/{} {unit}", progress.done, total),
-        None => format!("{} {unit}", progress.done),
-    }
-}
-
-fn ending_text(finished: &Finished) -> String {
-    match &finished.ending {
-        Ending::Failed(error) => format!("error: {error}"),
-        ending => ending.name().to_owned(),
-    }
-}
-
-fn seconds(elapsed: Duration) -> String {
-    format!("{:.1}s", elapsed.as_secs_f64())
-}
-
 /// 130 if interrupted, else 1 if any request error, else 4 if any timed out, else 3 if any
 /// task ended failed, partial, canceled or expired, else 0.
 pub fn exit_code(report: &Report) -> u8 {
@@ -621,138 +405,4 @@ pub fn exit_code(report: &Report) -> u8 {
     } else {
         EXIT_OK
     }
-}
-
-/// The summary table: a row per task (with an `expected` column when given), or for many tasks
-/// the count of each ending per provider and the tasks that did not succeed; then the totals.
-pub fn summary(targets: &[Target], report: &Report, expected: Option<&[String]>) -> String {
-    let mut rows: Vec<Vec<String>> = Vec::new();
-    let row = |target: &Target, task: &Finished| {
-        vec![
-            target.provider.clone(),
-            target.task_id.clone(),
-            ending_text(task),
-            task.native_status.clone().unwrap_or_else(|| "-".into()),
-            task.progress
-                .as_ref()
-                .map_or_else(|| "-".into(), progress_text),
-            task.polls.to_string(),
-            seconds(task.elapsed),
-        ]
-    };
-    let mut out = String::new();
-    if targets.len() <= ROWS_PER_TASK || expected.is_some() {
-        let mut header: Vec<String> = [
-            "PROVIDER", "TASK", "ENDED", "NATIVE", "PROGRESS", "POLLS", "ELAPSED",
-        ]
-        .map(String::from)
-        .to_vec();
-        if expected.is_some() {
-            header.extend(["EXPECTED".into(), "OK".into()]);
-        }
-        rows.push(header);
-        for (i, (target, task)) in targets.iter().zip(&report.tasks).enumerate() {
-            let mut cells = row(target, task);
-            if let Some(expected) = expected {
-                let wanted = expected.get(i).cloned().unwrap_or_default();
-                let ok = ending_matches(task, &wanted);
-                cells.extend([wanted, if ok { "✔".into() } else { "✘".into() }]);
-            }
-            rows.push(cells);
-        }
-        out.push_str(&table(&rows));
-    } else {
-        let mut counts: BTreeMap<(&str, &str), usize> = BTreeMap::new();
-        for (target, task) in targets.iter().zip(&report.tasks) {
-            *counts
-                .entry((target.provider.as_str(), task.ending.name()))
-                .or_default() += 1;
-        }
-        rows.push(["PROVIDER", "ENDED", "TASKS"].map(String::from).to_vec());
-        for ((provider, ending), count) in counts {
-            rows.push(vec![provider.into(), ending.into(), count.to_string()]);
-        }
-        out.push_str(&table(&rows));
-        let unsuccessful: Vec<Vec<String>> = targets
-            .iter()
-            .zip(&report.tasks)
-            .filter(|(_, t)| t.ending != Ending::Terminal(unitask::State::Succeeded))
-            .map(|(target, task)| row(target, task))
-            .collect();
-        if !unsuccessful.is_empty() {
-            out.push_str("\nnot succeeded:\n");
-            let mut rows = vec![
-                [
-                    "PROVIDER", "TASK", "ENDED", "NATIVE", "PROGRESS", "POLLS", "ELAPSED",
-                ]
-                .map(String::from)
-                .to_vec(),
-            ];
-            rows.extend(unsuccessful.iter().take(ROWS_PER_TASK).cloned());
-            out.push_str(&table(&rows));
-            if unsuccessful.len() > ROWS_PER_TASK {
-                out.push_str(&format!(
-                    "… and {} more\n",
-                    unsuccessful.len() - ROWS_PER_TASK
-                ));
-            }
-        }
-    }
-    let mut endings: BTreeMap<&str, usize> = BTreeMap::new();
-    for task in &report.tasks {
-        *endings.entry(task.ending.name()).or_default() += 1;
-    }
-    let counts: Vec<String> = endings.iter().map(|(k, v)| format!("{v} {k}")).collect();
-    out.push_str(&format!(
-        "\n{} task(s): {}; {} request(s) in {:.1}s ({} req/s)\n",
-        report.tasks.len(),
-        counts.join(", "),
-        report.requests,
-        report.elapsed.as_secs_f64(),
-        rate(report)
-    ));
-    out
-}
-
-/// Whether a task ended as `expected` describes it (`succeeded`, `error: not_found`, …).
-pub fn ending_matches(task: &Finished, expected: &str) -> bool {
-    match &task.ending {
-        Ending::Failed(error) => expected == format!("error: {}", error.kind),
-        ending => ending.name() == expected,
-    }
-}
-
-/// Columns padded to their widest cell.
-fn table(rows: &[Vec<String>]) -> String {
-    let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
-    let widths: Vec<usize> = (0..columns)
-        .map(|c| {
-            rows.iter()
-                .filter_map(|r| r.get(c))
-                .map(|cell| cell.chars().count().min(60))
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    let mut out = String::new();
-    for row in rows {
-        let mut line = String::new();
-        for (c, cell) in row.iter().enumerate() {
-            let cell: String = if cell.chars().count() > 60 {
-                cell.chars().take(59).chain(['…']).collect()
-            } else {
-                cell.clone()
-            };
-            if c + 1 == row.len() {
-                line.push_str(&cell);
-            } else {
-                let pad = widths[c].saturating_sub(cell.chars().count());
-                line.push_str(&cell);
-                line.push_str(&" ".repeat(pad + 2));
-            }
-        }
-        out.push_str(line.trim_end());
-        out.push('\n');
-    }
-    out
 }

@@ -140,7 +140,8 @@ impl Client {
         let started = Instant::now();
         let budget = policy.total_budget;
         let floor = policy.min_delay;
-        let redactor = Redactor::new(&provider.auth, credentials);
+        // Built only when an error must be shown: most fetches never need one.
+        let redactor = || Redactor::new(&provider.auth, credentials);
         let result = (|| async {
             attempts.fetch_add(1, Ordering::Relaxed);
             self.attempt(provider, task_id, &prepared).await
@@ -156,7 +157,11 @@ impl Client {
                 (Some(planned), None) => planned,
             };
             // The budget is wall-clock: attempts and waits together.
-            if started.elapsed() + wait > budget {
+            if started
+                .elapsed()
+                .checked_add(wait)
+                .is_none_or(|end| end > budget)
+            {
                 return None;
             }
             Some(wait)
@@ -165,14 +170,14 @@ impl Client {
             tracing::info!(
                 provider = %provider.id,
                 task = task_id,
-                error = %redactor.redact(&error.to_string()),
+                error = %redactor().redact(&error.to_string()),
                 wait_ms = wait.as_millis() as u64,
                 "retrying"
             );
         })
         .await;
         let result = result.map_err(|mut error| {
-            redactor.redact_error(&mut error);
+            redactor().redact_error(&mut error);
             error
         });
         let stats = FetchStats {

@@ -60,6 +60,8 @@ pub struct Sandbox {
     by_id: HashMap<String, usize>,
     polls: Mutex<HashMap<(usize, String), u32>>,
     served: AtomicU64,
+    /// Set when the sandbox stops: slow answers end at once.
+    stopping: tokio::sync::watch::Sender<bool>,
     options: Options,
 }
 
@@ -83,6 +85,7 @@ impl Sandbox {
             by_id,
             polls: Mutex::new(HashMap::new()),
             served: AtomicU64::new(0),
+            stopping: tokio::sync::watch::Sender::new(false),
             options,
         }
     }
@@ -181,12 +184,22 @@ impl Running {
         self.sandbox.served.load(Ordering::Relaxed)
     }
 
-    /// Stops accepting, lets requests in flight finish, and returns.
+    /// Stops accepting, ends slow answers, lets the other requests in flight finish (at most
+    /// `STOP_GRACE`), and returns.
     pub async fn stop(self) -> std::io::Result<()> {
+        self.sandbox.stopping.send_replace(true);
         let _ = self.stop.send(());
-        match self.task.await {
-            Ok(result) => result,
-            Err(error) => Err(std::io::Error::other(error)),
+        let abort = self.task.abort_handle();
+        match tokio::time::timeout(STOP_GRACE, self.task).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(error)) => Err(std::io::Error::other(error)),
+            Err(_) => {
+                abort.abort();
+                Ok(())
+            }
         }
     }
 }
+
+/// How long stopping waits for requests in flight.
+const STOP_GRACE: Duration = Duration::from_secs(5);

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::model::{Example, NativePlan, Provider};
+use crate::model::{Example, Expectation, NativePlan, Provider};
 use crate::runtime::{ErrorKind, normalize};
 use crate::syntax::jsonpath::Step as PathStep;
 use crate::task::State;
@@ -328,9 +328,38 @@ fn example_step(provider: &Provider, example: &Example) -> Step {
         delay: Duration::ZERO,
         truncate: false,
     };
+    // What the definition says the example produces (`validate` holds the runtime to it).
+    let outcome = match &example.expect {
+        Expectation::Task(expected) => {
+            let state = expected
+                .get("state")
+                .and_then(Value::as_str)
+                .and_then(State::from_name)
+                .unwrap_or(State::Unknown);
+            Outcome::Task {
+                state,
+                terminal: expected
+                    .get("terminal")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(state.is_terminal()),
+            }
+        }
+        Expectation::Error(expected) => Outcome::Error {
+            kind: expected.kind,
+            retryable: expected.retryable.unwrap_or_else(|| {
+                matches!(
+                    outcome(provider, task_id, &reply),
+                    Outcome::Error {
+                        retryable: true,
+                        ..
+                    }
+                )
+            }),
+        },
+    };
     Step {
         label: example.name.clone(),
-        outcome: outcome(provider, task_id, &reply),
+        outcome,
         reply,
     }
 }
@@ -398,11 +427,13 @@ fn fault_steps(
         .map_or(crate::model::EXAMPLE_TASK_ID, |e| {
             provider.example_task_id(e)
         });
-    let with = |label: &str, reply: Reply| Step {
+    let with = |label: &str, reply: Reply, outcome: Outcome| Step {
         label: format!("{}: {label}", fault.name()),
-        outcome: outcome(provider, task_id, &reply),
+        outcome,
         reply,
     };
+    // A status is worth retrying when the definition says so.
+    let retryable = |status: u16| provider.failures.retryable_statuses.contains(&status);
     let documented = |status: &dyn Fn(u16) -> bool| {
         provider
             .examples
@@ -422,13 +453,26 @@ fn fault_steps(
                 !n.eq_ignore_ascii_case(&header) && !n.eq_ignore_ascii_case("retry-after")
             });
             reply.headers.push((header, "1".into()));
-            vec![with("429, retry after 1s", reply)]
+            reply.status = 429;
+            let outcome = Outcome::Error {
+                kind: ErrorKind::RateLimited,
+                retryable: retryable(429),
+            };
+            vec![with("429, retry after 1s", reply, outcome)]
         }
         Fault::ServerError => {
-            let reply =
+            // The provider's own 5xx body, as a 500.
+            let mut reply =
                 documented(&|s| s >= 500).unwrap_or_else(|| generic(500, "internal server error"));
-            let label = format!("{}", reply.status);
-            vec![with(&label, reply.clone()), with(&label, reply)]
+            reply.status = 500;
+            let outcome = Outcome::Error {
+                kind: ErrorKind::Server,
+                retryable: retryable(500),
+            };
+            vec![
+                with("500", reply.clone(), outcome),
+                with("500", reply, outcome),
+            ]
         }
         Fault::Slow => {
             let reply = Reply {
@@ -462,7 +506,11 @@ fn fault_steps(
             let body = first.reply.body.render(task_id);
             let mut reply = generic(200, "");
             reply.body = Body::Bytes(body[..body.len() / 2].to_vec());
-            vec![with("cut JSON", reply)]
+            let outcome = Outcome::Error {
+                kind: ErrorKind::Decode,
+                retryable: false,
+            };
+            vec![with("cut JSON", reply, outcome)]
         }
         Fault::UnknownStatus => {
             let Body::Json(_) = &first.reply.body else {
@@ -471,7 +519,11 @@ fn fault_steps(
             let body: Value = serde_json::from_slice(&first.reply.body.render(task_id))
                 .map_err(|_| "the first step's body is not JSON")?;
             let reply = undocumented_status(provider, task_id, &body, &first.reply)?;
-            vec![with("undocumented status", reply)]
+            let outcome = Outcome::Task {
+                state: State::Unknown,
+                terminal: false,
+            };
+            vec![with("undocumented status", reply, outcome)]
         }
         Fault::EnvelopeFailure => {
             let example = provider

@@ -43,12 +43,32 @@ pub struct Served {
 
 impl fmt::Display for Served {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {} → {}", self.method, self.target, self.status)?;
+        // Request text is the client's: control characters are escaped, so a task id cannot
+        // forge log lines or move the terminal's cursor.
+        let clean = |text: &str| -> String {
+            text.chars()
+                .flat_map(|c| {
+                    let escaped: Vec<char> = if c.is_control() {
+                        c.escape_default().collect()
+                    } else {
+                        vec![c]
+                    };
+                    escaped
+                })
+                .collect()
+        };
+        write!(
+            f,
+            "{} {} → {}",
+            self.method,
+            clean(&self.target),
+            self.status
+        )?;
         if let Some((provider, task, step)) = &self.task {
-            write!(f, "  {provider} {task}: {step}")?;
+            write!(f, "  {provider} {}: {step}", clean(task))?;
         }
         if let Some(why) = &self.refused {
-            write!(f, "  ({why})")?;
+            write!(f, "  ({})", clean(why))?;
         }
         Ok(())
     }
@@ -132,16 +152,16 @@ async fn answer(sandbox: &Sandbox, request: &Incoming<'_>) -> (Response, Served)
         let why = format!("{id} reads with {expected_method}");
         return (refuse(&mut served, 405, why), served);
     }
-    let values = match read_inputs(provider, rest, request) {
-        Ok(values) => values,
-        Err(why) => return (refuse(&mut served, 400, why), served),
-    };
     if !has_credential(&provider.auth, request) {
         let reply = &plan.unauthorized;
         served.status = reply.status;
         served.refused = Some("no credential where the definition puts it".into());
-        return (render(reply, "", false).await, served);
+        return (render(sandbox, reply, "", false).await, served);
     }
+    let values = match read_inputs(provider, rest, request) {
+        Ok(values) => values,
+        Err(why) => return (refuse(&mut served, 400, why), served),
+    };
     let task_id = values
         .get(provider.task_id_input().name.as_str())
         .cloned()
@@ -149,7 +169,10 @@ async fn answer(sandbox: &Sandbox, request: &Incoming<'_>) -> (Response, Served)
     let Some(track) = plan.resolve(&task_id) else {
         served.status = plan.not_found.status;
         served.task = Some((id.to_owned(), task_id.clone(), "not served".into()));
-        return (render(&plan.not_found, &task_id, false).await, served);
+        return (
+            render(sandbox, &plan.not_found, &task_id, false).await,
+            served,
+        );
     };
     let Some(poll) = sandbox.advance(id, &task_id) else {
         let why = format!("more than {MAX_TRACKED_TASKS} task ids tracked");
@@ -163,7 +186,7 @@ async fn answer(sandbox: &Sandbox, request: &Incoming<'_>) -> (Response, Served)
         task_id.clone(),
         format!("{} {}/{}", step.label, at + 1, track.steps.len()),
     ));
-    (render(&step.reply, &task_id, true).await, served)
+    (render(sandbox, &step.reply, &task_id, true).await, served)
 }
 
 /// Every input value the request carries, by input name, each checked against its pattern.
@@ -197,6 +220,15 @@ fn read_inputs<'a>(
         })
         .unwrap_or_default();
     let in_query = |name: &str| query.iter().find(|(n, _)| n == name).map(|(_, v)| v);
+    for (name, value) in &provider.request.headers {
+        let sent = request
+            .headers
+            .get(name.as_str())
+            .and_then(|v| v.to_str().ok());
+        if sent != Some(value.as_str()) {
+            return Err(format!("the request lacks the header `{name}: {value}`"));
+        }
+    }
     for flag in &provider.request.flags {
         if in_query(flag).is_none() {
             return Err(format!("the query lacks the `{flag}` flag"));
@@ -261,6 +293,9 @@ fn match_path<'p, 't>(parts: &'t [Part], path: &'p str) -> Option<Vec<(&'t str, 
             Some((Part::Placeholder { name, .. }, rest)) => {
                 let segment_end = path.find('/').unwrap_or(path.len());
                 for end in (1..=segment_end).rev() {
+                    if !path.is_char_boundary(end) {
+                        continue;
+                    }
                     out.push((name, &path[..end]));
                     if go(rest, &path[end..], out) {
                         return true;
@@ -343,9 +378,14 @@ fn masked_query(query: &str, auth: &Auth) -> String {
 }
 
 /// The HTTP response for `reply`, waiting its delay and cutting its body short if asked.
-async fn render(reply: &Reply, task_id: &str, with_faults: bool) -> Response {
+async fn render(sandbox: &Sandbox, reply: &Reply, task_id: &str, with_faults: bool) -> Response {
     if with_faults && !reply.delay.is_zero() {
-        tokio::time::sleep(reply.delay).await;
+        // A slow answer ends early when the sandbox stops, so Ctrl-C never waits for it.
+        let mut stopping = sandbox.stopping.subscribe();
+        tokio::select! {
+            () = tokio::time::sleep(reply.delay) => {}
+            _ = stopping.wait_for(|stopping| *stopping) => {}
+        }
     }
     let bytes = match &reply.body {
         Body::Bytes(bytes) => bytes.clone(),
@@ -358,8 +398,9 @@ async fn render(reply: &Reply, task_id: &str, with_faults: bool) -> Response {
         }
     }
     let body = if with_faults && reply.truncate {
-        // Announce the whole body, send half, then fail the stream: the connection is cut.
-        builder = builder.header("content-length", bytes.len());
+        // Announce the whole body (at least one byte), send half, then fail the stream: the
+        // connection is cut.
+        builder = builder.header("content-length", bytes.len().max(1));
         let half = Bytes::from(bytes[..bytes.len() / 2].to_vec());
         let chunks: [Result<Bytes, std::io::Error>; 2] = [
             Ok(half),

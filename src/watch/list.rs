@@ -1,5 +1,6 @@
 //! Task lists for `watch --from`: one task per line, `provider,task_id[,name=value…]`; blank
-//! lines and lines starting with `#` are skipped. Values cannot contain commas.
+//! lines and lines starting with `#` are skipped, as are a leading byte-order mark and empty
+//! fields. Values cannot contain commas.
 
 use std::collections::HashSet;
 use std::fmt;
@@ -34,6 +35,7 @@ pub fn parse_list(text: &str) -> Result<ParsedList, Vec<ListError>> {
     let mut parsed = ParsedList::default();
     let mut errors = Vec::new();
     let mut seen = HashSet::new();
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     for (at, line) in text.lines().enumerate() {
         let number = at + 1;
         let line = line.trim();
@@ -52,7 +54,8 @@ pub fn parse_list(text: &str) -> Result<ParsedList, Vec<ListError>> {
         }
         let mut inputs = Inputs::new();
         let mut bad = false;
-        for field in fields {
+        // A trailing comma (or an empty field) adds nothing.
+        for field in fields.filter(|f| !f.is_empty()) {
             match field.split_once('=') {
                 Some((name, value)) if !name.trim().is_empty() => {
                     inputs.set(name.trim(), value.trim());
@@ -103,8 +106,8 @@ mod tests {
             errors.iter().map(|e| e.line).collect::<Vec<_>>(),
             vec![6, 7]
         );
-        let parsed =
-            parse_list("hubspot,a\ntencent-smh,b,library_id=lib\nhubspot,a\n").unwrap_or_default();
+        let parsed = parse_list("\u{feff}hubspot,a,\r\ntencent-smh,b,library_id=lib\nhubspot,a\n")
+            .unwrap_or_default();
         assert_eq!(parsed.targets.len(), 2);
         assert_eq!(parsed.duplicates, vec![3]);
         assert_eq!(parsed.targets[1].inputs.get("library_id"), Some("lib"));

@@ -276,7 +276,7 @@ impl Watcher {
             }
         }
 
-        let deadline = options.timeout.map(|t| start + t);
+        let deadline = options.timeout.and_then(|t| start.checked_add(t));
         let mut running: JoinSet<(usize, Result<UploadTask, Error>)> = JoinSet::new();
         let mut in_flight: HashMap<tokio::task::Id, usize> = HashMap::new();
         let mut stopped = None;
@@ -284,6 +284,12 @@ impl Watcher {
         let mut stop = stop;
         loop {
             let now = Instant::now();
+            // Checked here too: while polls keep completing, the select below may never reach
+            // its deadline branch.
+            if deadline.is_some_and(|d| now >= d) {
+                stopped = Some(Ending::TimedOut);
+                break;
+            }
             while running.len() < concurrency {
                 let Some(&Reverse((at, i))) = queue.peek() else {
                     break;
@@ -312,10 +318,6 @@ impl Watcher {
                 biased;
                 () = &mut stop => {
                     stopped = Some(Ending::Interrupted);
-                    break;
-                }
-                () = sleep_until(deadline) => {
-                    stopped = Some(Ending::TimedOut);
                     break;
                 }
                 Some(joined) = running.join_next_with_id() => {
@@ -348,7 +350,7 @@ impl Watcher {
                                 finish(slot, Ending::Terminal(task.state), elapsed);
                             } else {
                                 let wait = next_wait(slot, &endpoint.provider, &options, changed, None);
-                                queue.push(Reverse((Instant::now() + wait, i)));
+                                queue.push(Reverse((later(wait), i)));
                             }
                         }
                         Err(error) => {
@@ -358,7 +360,7 @@ impl Watcher {
                             on_event(Event::Failed { index: i, target, error: &error, polls: slot.polls, elapsed, gives_up: !forgiven });
                             if forgiven {
                                 let wait = next_wait(slot, &endpoint.provider, &options, false, error.retry_after);
-                                queue.push(Reverse((Instant::now() + wait, i)));
+                                queue.push(Reverse((later(wait), i)));
                             } else {
                                 finish(slot, Ending::Failed(error), elapsed);
                             }
@@ -367,6 +369,10 @@ impl Watcher {
                     if let Some(finished) = &slot.finished {
                         on_event(Event::Finished { index: i, target, finished });
                     }
+                }
+                () = sleep_until(deadline) => {
+                    stopped = Some(Ending::TimedOut);
+                    break;
                 }
                 () = sleep_until(wake) => {}
             }
@@ -407,6 +413,14 @@ impl Watcher {
     }
 }
 
+/// The longest wait between two polls of a task, whatever a provider asks.
+pub const MAX_WAIT: Duration = Duration::from_secs(3600);
+
+/// `wait` from now, `wait` capped at [`MAX_WAIT`].
+fn later(wait: Duration) -> Instant {
+    Instant::now() + wait.min(MAX_WAIT)
+}
+
 /// Sleeps until `at`, or forever when there is nothing to wait for.
 async fn sleep_until(at: Option<Instant>) {
     match at {
@@ -444,18 +458,23 @@ fn next_wait(
     changed: bool,
     asked: Option<Duration>,
 ) -> Duration {
-    let first = first_interval(provider, options);
+    let first = first_interval(provider, options).min(MAX_WAIT);
     let longest = options
         .max_interval
         .unwrap_or(provider.polling.max_interval)
-        .max(first);
+        .clamp(first, MAX_WAIT);
     slot.delay = if changed || slot.polls <= 1 {
         first
     } else {
-        slot.delay.mul_f64(provider.polling.backoff).min(longest)
+        scale(slot.delay, provider.polling.backoff).min(longest)
     };
-    let jittered = slot.delay.mul_f64(0.8 + 0.4 * fastrand::f64());
-    jittered.max(asked.unwrap_or_default())
+    let jittered = scale(slot.delay, 0.8 + 0.4 * fastrand::f64());
+    jittered.max(asked.unwrap_or_default()).min(MAX_WAIT)
+}
+
+/// `duration × factor`, saturating instead of panicking.
+fn scale(duration: Duration, factor: f64) -> Duration {
+    Duration::try_from_secs_f64(duration.as_secs_f64() * factor).unwrap_or(MAX_WAIT)
 }
 
 /// One poll of target `i` through endpoint `e`, by the engine the endpoint names.

@@ -6,10 +6,11 @@ use unitask::sandbox::{self, Outcome, Sandbox, TrackKind};
 use unitask::watch::{self, Answerer, Ending, Endpoint, Event, Target, Watcher};
 use unitask::{Client, ClientConfig, Credentials, Engine, ErrorKind, Inputs, RetryPolicy};
 
-/// A client quick enough for tests: the sandbox's slow answer (1 s) is past its timeout.
+/// A client quick enough for tests, with room for a loaded machine: the sandbox's slow answer
+/// (2.5 s) is past its timeout (1 s).
 pub fn quick_client() -> Client {
     Client::new(ClientConfig {
-        timeout: Duration::from_millis(300),
+        timeout: Duration::from_secs(1),
         retry: RetryPolicy {
             min_delay: Duration::from_millis(20),
             max_delay: Duration::from_millis(200),
@@ -22,7 +23,7 @@ pub fn quick_client() -> Client {
 
 pub fn quick_options() -> sandbox::Options {
     sandbox::Options {
-        slow: Duration::from_secs(1),
+        slow: Duration::from_millis(2500),
         log: None,
     }
 }
@@ -71,18 +72,21 @@ async fn every_track_of_every_provider_ends_where_its_plan_says() {
         .await
         .expect("sandbox");
     tokio::join!(
-        watch_every_track(&running, Answerer::Generated),
-        watch_every_track(&running, Answerer::Interpreted)
+        watch_every_track(&running, Answerer::Generated, false),
+        watch_every_track(&running, Answerer::Interpreted, false),
+        watch_every_track(&running, Answerer::Generated, true),
+        watch_every_track(&running, Answerer::Interpreted, true),
     );
     running.stop().await.expect("stops");
 }
 
-async fn watch_every_track(running: &sandbox::Running, answerer: Answerer) {
+/// Watches the tracks that end (`endless` false: the watch ends when they all have) or the ones
+/// that never do (an example of a running task, repeated forever: they must time out).
+async fn watch_every_track(running: &sandbox::Running, answerer: Answerer, endless: bool) {
     let mut watcher = Watcher::new(
         quick_client(),
         watch::Options {
-            // Tracks that never end (an example of a running task) end here.
-            timeout: Some(Duration::from_secs(4)),
+            timeout: Some(Duration::from_secs(if endless { 2 } else { 90 })),
             ..watch_options()
         },
     );
@@ -117,7 +121,14 @@ async fn watch_every_track(running: &sandbox::Running, answerer: Answerer) {
                     n.eq_ignore_ascii_case("retry-after") && v.parse::<u64>().is_ok_and(|v| v > 1)
                 })
             });
-            if slow_retry {
+            let never_ends = matches!(
+                track.expected_end(watch::is_transient),
+                Outcome::Task {
+                    terminal: false,
+                    ..
+                }
+            );
+            if slow_retry || never_ends != endless {
                 continue;
             }
             // Each id has its own lifecycle: every run takes fresh ones.
@@ -126,7 +137,8 @@ async fn watch_every_track(running: &sandbox::Running, answerer: Answerer) {
                     100
                 } else {
                     1000
-                };
+                }
+                + if endless { 5000 } else { 0 };
             targets.push(Target {
                 provider: provider.id.clone(),
                 task_id: format!("{}-{number}", track.name),
@@ -232,4 +244,145 @@ async fn the_sandbox_checks_credentials_and_advances_per_poll() {
     }
     assert!(running.served() > 0);
     running.stop().await.expect("stops");
+}
+
+/// Hostile requests get an answer and leave the sandbox serving: a non-ASCII byte where a task id
+/// goes, invalid percent-encodings, a wrong method, an unknown provider, a huge id.
+#[tokio::test]
+async fn hostile_requests_never_stop_the_sandbox() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let engine = Engine::builtin().expect("built-ins");
+    let providers: Vec<_> = engine.iter().map(|l| l.provider.clone()).collect();
+    let running = Sandbox::new(&providers, quick_options())
+        .start(0)
+        .await
+        .expect("sandbox");
+    let long = "a".repeat(100_000);
+    let requests: Vec<Vec<u8>> = vec![
+        b"GET /hubspot/files/v3/files/import-from-url/async/tasks/\xc3\xa9/status HTTP/1.1\r\n"
+            .to_vec(),
+        b"GET /hubspot/files/v3/files/import-from-url/async/tasks/%ff%fe/status HTTP/1.1\r\n"
+            .to_vec(),
+        b"GET /tencent-smh/api/v1/file/lib/-/%0a%1b[2J?upload&access_token=x HTTP/1.1\r\n".to_vec(),
+        b"DELETE /hubspot/files/v3/files/import-from-url/async/tasks/x/status HTTP/1.1\r\n"
+            .to_vec(),
+        b"GET /nope/x HTTP/1.1\r\n".to_vec(),
+        format!("GET /church-tech/upload/{long} HTTP/1.1\r\n").into_bytes(),
+    ];
+    for mut request in requests {
+        request.extend_from_slice(
+            b"Host: 127.0.0.1\r\nAuthorization: Bearer x\r\nConnection: close\r\n\r\n",
+        );
+        let mut stream = tokio::net::TcpStream::connect(running.addr())
+            .await
+            .expect("connects");
+        stream.write_all(&request).await.expect("sends");
+        let mut answer = Vec::new();
+        tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut answer))
+            .await
+            .expect("answers in time")
+            .expect("reads");
+        let head = String::from_utf8_lossy(&answer[..answer.len().min(12)]).into_owned();
+        assert!(
+            head.starts_with("HTTP/1.1 4"),
+            "{}: {head}",
+            String::from_utf8_lossy(&request[..60])
+        );
+    }
+    // Still serving.
+    let hubspot = &engine.get("hubspot").expect("hubspot").provider;
+    let (task, _) = quick_client()
+        .fetch(
+            hubspot,
+            "import-succeeds-1",
+            &Inputs::new(),
+            Some(&running.base_url("hubspot")),
+            &sandbox_credentials(hubspot),
+        )
+        .await;
+    assert_eq!(task.expect("a task").state, unitask::State::Pending);
+    running.stop().await.expect("stops");
+}
+
+/// Stopping the sandbox ends a slow answer at once instead of waiting it out.
+#[tokio::test]
+async fn stopping_the_sandbox_does_not_wait_for_slow_answers() {
+    let engine = Engine::builtin().expect("built-ins");
+    let hubspot = engine.get("hubspot").expect("hubspot").provider.clone();
+    let options = sandbox::Options {
+        slow: Duration::from_secs(60),
+        log: None,
+    };
+    let running = Sandbox::new([&hubspot], options)
+        .start(0)
+        .await
+        .expect("sandbox");
+    let url = running.base_url("hubspot");
+    let request = tokio::spawn(async move {
+        let client = Client::new(ClientConfig {
+            timeout: Duration::from_secs(120),
+            ..ClientConfig::default()
+        })
+        .expect("client");
+        client
+            .fetch(
+                &hubspot,
+                "fault-slow-1",
+                &Inputs::new(),
+                Some(&url),
+                &sandbox_credentials(&hubspot),
+            )
+            .await
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let started = std::time::Instant::now();
+    running.stop().await.expect("stops");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    request.abort();
+}
+
+/// A provider asking for an absurd `Retry-After` neither crashes `watch` nor parks it forever:
+/// the wait is capped and the watch's own timeout still ends it.
+#[tokio::test]
+async fn an_absurd_retry_after_is_capped() {
+    use wiremock::matchers::method;
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(
+            ResponseTemplate::new(429).insert_header("Retry-After", "18446744073709551615"),
+        )
+        .mount(&server)
+        .await;
+    let engine = Engine::builtin().expect("built-ins");
+    let hubspot = engine.get("hubspot").expect("hubspot").provider.clone();
+    let mut watcher = Watcher::new(
+        quick_client(),
+        watch::Options {
+            timeout: Some(Duration::from_secs(1)),
+            ..watch_options()
+        },
+    );
+    let base_url = url::Url::parse(&server.uri()).expect("url");
+    watcher.add(Endpoint {
+        credentials: sandbox_credentials(&hubspot),
+        provider: hubspot,
+        base_url: Some(base_url),
+        answerer: Answerer::Interpreted,
+    });
+    let target = Target {
+        provider: "hubspot".into(),
+        task_id: "t1".into(),
+        inputs: Inputs::new(),
+    };
+    let started = std::time::Instant::now();
+    let report = watcher
+        .run(vec![target], std::future::pending(), |_| {})
+        .await;
+    assert_eq!(report.tasks[0].ending, Ending::TimedOut);
+    assert!(started.elapsed() < Duration::from_secs(10));
 }
