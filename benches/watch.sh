@@ -96,7 +96,11 @@ fi
 endpoint="$url/hubspot/files/v3/files/import-from-url/async/tasks/import-succeeds-1/status"
 echo
 echo "wrk -t2 -c$concurrency -d${duration}s against $endpoint"
-wrk -t2 -c"$concurrency" -d"${duration}s" -H "Authorization: Bearer bench" "$endpoint" | tee "$work/wrk.txt"
+wrk -t2 -c"$concurrency" -d"${duration}s" -H "Authorization: Bearer bench" -H "Accept: application/json" "$endpoint" | tee "$work/wrk.txt"
+if grep -q "Non-2xx" "$work/wrk.txt"; then
+  echo "wrk got error answers: the endpoint or its headers are wrong" >&2
+  exit 1
+fi
 wrk_rps=$(awk '/Requests\/sec/ {print $2}' "$work/wrk.txt")
 echo
 echo "load generator: $wrk_rps req/s"
