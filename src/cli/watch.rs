@@ -147,7 +147,8 @@ pub fn run(args: Args) -> u8 {
     } else {
         Mode::Bars
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
+    // One thread: every poll runs in the watcher's own task, so more threads only add wake-ups.
+    let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {
