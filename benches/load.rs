@@ -93,7 +93,8 @@ fn main() {
         "N", "parse", "validate", "engine", "val/parse", "eng/parse", "validate/def", "engine/def"
     );
     for n in SIZES {
-        let time = |what: &str| support::mean_ns("load", &format!("{what}/{n}"));
+        let size = n.to_string();
+        let time = |what: &str| support::mean_ns(&["load", what, &size]);
         let (Some(parse), Some(validate), Some(engine)) =
             (time("parse"), time("validate"), time("engine"))
         else {

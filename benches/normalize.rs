@@ -97,7 +97,7 @@ fn print_ratios(groups: &[String]) {
     for group in groups {
         let times: Option<Vec<f64>> = READERS
             .iter()
-            .map(|reader| support::mean_ns(group, reader))
+            .map(|reader| support::mean_ns(&[group, reader]))
             .collect();
         let Some(times) = times else {
             println!("{group:<44} (no estimates: filtered out or not measured)");

@@ -9,10 +9,12 @@ pub fn criterion_dir() -> PathBuf {
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target/criterion"))
 }
 
-/// Criterion's point estimate of the mean of `group`/`function`, in nanoseconds; `None` when it
-/// was not measured.
-pub fn mean_ns(group: &str, function: &str) -> Option<f64> {
-    let dir = criterion_dir().join(safe(group)).join(safe(function));
+/// Criterion's point estimate of the mean of a benchmark, in nanoseconds, by the parts of its id
+/// (group, function, and parameter if any); `None` when it was not measured.
+pub fn mean_ns(id: &[&str]) -> Option<f64> {
+    let dir = id
+        .iter()
+        .fold(criterion_dir(), |dir, part| dir.join(safe(part)));
     let text = std::fs::read_to_string(dir.join("new/estimates.json")).ok()?;
     let value: serde_json::Value = serde_json::from_str(&text).ok()?;
     value["mean"]["point_estimate"].as_f64()

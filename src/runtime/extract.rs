@@ -155,16 +155,20 @@ pub fn boolean(field: &Field, root: &Value) -> Result<Option<bool>, ExtractError
 
 /// Reads a field as a timestamp in its declared format.
 pub fn timestamp(field: &Field, root: &Value) -> Result<Option<jiff::Timestamp>, ExtractError> {
+    let constant;
     let value = match &field.source {
-        FieldSource::Constant(text) => Value::String(text.clone()),
+        FieldSource::Constant(text) => {
+            constant = Value::String(text.clone());
+            &constant
+        }
         FieldSource::Path(path) => match first(path, root) {
             None => return Ok(None),
-            Some(v) => v.clone(),
+            Some(v) => v,
         },
     };
-    parse_timestamp(&field.time_format, &value)
+    parse_timestamp(&field.time_format, value)
         .map(Some)
-        .ok_or_else(|| mismatch(field, expected_time(&field.time_format), &value))
+        .ok_or_else(|| mismatch(field, expected_time(&field.time_format), value))
 }
 
 fn expected_time(format: &TimeFormat) -> &'static str {
@@ -179,12 +183,16 @@ fn expected_time(format: &TimeFormat) -> &'static str {
 /// Parses one timestamp value; `None` when it does not fit the format.
 pub fn parse_timestamp(format: &TimeFormat, value: &Value) -> Option<jiff::Timestamp> {
     let epoch = |scale_digits: u32| -> Option<jiff::Timestamp> {
+        let number;
         let text = match value {
-            Value::Number(n) => n.to_string(),
-            Value::String(s) => s.trim().to_owned(),
+            Value::Number(n) => {
+                number = n.to_string();
+                number.as_str()
+            }
+            Value::String(s) => s.trim(),
             _ => return None,
         };
-        jiff::Timestamp::from_nanosecond(decimal_nanos(&text, scale_digits)?).ok()
+        jiff::Timestamp::from_nanosecond(decimal_nanos(text, scale_digits)?).ok()
     };
     match format {
         TimeFormat::Rfc3339 => value.as_str()?.parse::<jiff::Timestamp>().ok(),
