@@ -100,12 +100,22 @@ impl Node {
     }
 }
 
+/// The deepest nesting a definition may have, block and flow collections alike.
+pub const MAX_NESTING: usize = 24;
+
 /// Parses YAML text into a node tree.
 pub fn parse(source: &str) -> Result<Node, SyntaxError> {
     let mut options = serde_saphyr::Options::default();
     options.duplicate_keys = serde_saphyr::DuplicateKeyPolicy::PassThrough;
     options.strict_booleans = true;
     options.with_snippet = false;
+    // Each level of nesting costs the spanned deserializer a deep stack of frames (about 40 KiB a
+    // level in a debug build): 100 nested `[` overflowed a 2 MiB thread. Definitions need a dozen
+    // levels; these limits keep any document well inside a 2 MiB stack.
+    let mut budget = serde_saphyr::Budget::default();
+    budget.max_depth = MAX_NESTING;
+    budget.flow_nesting_limit = MAX_NESTING;
+    options.budget = Some(budget);
     let parsed: Result<RawNode, _> = serde_saphyr::from_str_with_options(source, options);
     match parsed {
         Ok(raw) => Ok(raw.into_node(source)),
@@ -124,6 +134,10 @@ pub fn parse(source: &str) -> Result<Node, SyntaxError> {
                     .to_owned()
             } else if message.contains("budget breached") {
                 format!("the document is too deeply nested or too large to read ({message})")
+            } else if message.contains("recursion limit") {
+                format!(
+                    "the document is nested more than {MAX_NESTING} levels deep; a definition never needs that"
+                )
             } else {
                 message
             };

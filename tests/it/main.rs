@@ -11,6 +11,8 @@ mod edge_cases;
 mod floor;
 /// Generated clients: golden copy, typed API, parity with the interpreter.
 mod generated;
+/// Hostile definitions: alias bombs, deep nesting, huge scalars, invalid UTF-8.
+mod hostile;
 /// Property tests over damaged responses.
 mod mutations;
 /// The seed providers: valid, schema fresh, and every corruption reported where it is.
