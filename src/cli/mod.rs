@@ -55,6 +55,20 @@ pub const EXIT_INVALID: u8 = 1;
 /// Exit code: usage or I/O error.
 pub const EXIT_USAGE: u8 = 2;
 
+/// A tokio runtime (on every core when `multi_thread`), or the usage exit code once the reason
+/// is printed.
+fn runtime(multi_thread: bool) -> Result<tokio::runtime::Runtime, u8> {
+    let mut builder = if multi_thread {
+        tokio::runtime::Builder::new_multi_thread()
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+    };
+    builder.enable_all().build().map_err(|error| {
+        eprintln!("error: cannot start the async runtime: {error}");
+        EXIT_USAGE
+    })
+}
+
 pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,

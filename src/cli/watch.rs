@@ -148,15 +148,9 @@ pub fn run(args: Args) -> u8 {
         Mode::Bars
     };
     // One thread: every poll runs in the watcher's own task, so more threads only add wake-ups.
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match super::runtime(false) {
         Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("error: cannot start the async runtime: {error}");
-            return EXIT_USAGE;
-        }
+        Err(code) => return code,
     };
     let client = match Client::new(config) {
         Ok(client) => client,
