@@ -82,3 +82,60 @@ fn invalid_utf8_is_an_input_error() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("valid UTF-8"), "{stderr}");
 }
+
+/// No public type that holds a credential shows it in `Debug`, in any wire form (raw,
+/// percent-encoded, JSON-escaped, base64 for basic auth): every seed provider, every auth scheme
+/// the fixtures use.
+#[test]
+fn debug_never_shows_a_credential() {
+    use unitask::http::redact::Redactor;
+    use unitask::watch::{Answerer, Endpoint, Watcher};
+    use unitask::{Client, ClientConfig, Credentials, Engine};
+
+    const SECRET: &str = "s3cr3t-T0ken+/= \"x\"";
+    let mut engine = Engine::builtin().expect("built-ins");
+    engine
+        .load_paths(&[crate::at("tests/fixtures/valid")])
+        .expect("fixtures load");
+    let http = Client::new(ClientConfig::default()).expect("client");
+    for loaded in engine.iter() {
+        let provider = &loaded.provider;
+        let mut credentials = Credentials::new();
+        for name in unitask::http::request::auth_env_names(&provider.auth) {
+            credentials.set(name, SECRET);
+        }
+        let redactor = Redactor::new(&provider.auth, &credentials);
+        if credentials.values().next().is_some() {
+            // The check below can fail: the redactor sees the secret when it is there.
+            assert_ne!(redactor.redact(SECRET), SECRET, "{}", provider.id);
+        }
+        let endpoint = Endpoint {
+            provider: provider.clone(),
+            base_url: None,
+            credentials: credentials.clone(),
+            answerer: Answerer::Interpreted,
+        };
+        let mut watcher = Watcher::new(http.clone(), unitask::watch::Options::default());
+        watcher.add(endpoint.clone());
+        let sample: unitask::Inputs = provider.sample_inputs().into_iter().collect();
+        let prepared =
+            unitask::http::request::prepare(provider, "task-1", &sample, None, &credentials);
+        let mut shown = vec![
+            format!("{credentials:?}"),
+            format!("{endpoint:?}"),
+            format!("{watcher:?}"),
+            format!("{redactor:?}"),
+            format!("{prepared:?}"),
+        ];
+        if let Ok(prepared) = &prepared {
+            shown.push(prepared.redacted_url());
+        }
+        if provider.id == "hubspot" {
+            let generated = unitask::providers::hubspot::Client::new(http.clone(), credentials);
+            shown.push(format!("{generated:?}"));
+        }
+        for text in shown {
+            assert_eq!(redactor.redact(&text), text, "{}: {text}", provider.id);
+        }
+    }
+}
