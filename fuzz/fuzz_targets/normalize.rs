@@ -1,0 +1,45 @@
+//! Every seed provider's normalizer on arbitrary status codes and bodies: a task or a typed error,
+//! never a panic; an unknown native value never reads as a terminal state it does not map to.
+#![no_main]
+
+use std::sync::OnceLock;
+
+use libfuzzer_sys::fuzz_target;
+use unitask::Engine;
+use unitask::runtime::{self, normalize::Response};
+
+fn engine() -> &'static Engine {
+    static ENGINE: OnceLock<Engine> = OnceLock::new();
+    ENGINE.get_or_init(|| Engine::builtin().expect("built-in definitions compile"))
+}
+
+fuzz_target!(|data: &[u8]| {
+    let (status, body) = match data {
+        [a, b, rest @ ..] => (100 + u16::from_le_bytes([*a, *b]) % 500, rest),
+        _ => (200, data),
+    };
+    let headers = vec![(
+        "Retry-After".to_owned(),
+        String::from_utf8_lossy(body).into_owned(),
+    )];
+    for loaded in engine().iter() {
+        let provider = &loaded.provider;
+        let response = Response {
+            status,
+            headers: &headers,
+            body,
+        };
+        if let Ok(task) = runtime::normalize(provider, "task", response) {
+            let plan = &provider.response.state;
+            if task.terminal && !plan.documented.contains(&task.native_status) {
+                // Only rules may make an undocumented value terminal, never the fallback.
+                assert!(
+                    !plan.rules.is_empty(),
+                    "{}: {:?}",
+                    provider.id,
+                    task.native_status
+                );
+            }
+        }
+    }
+});

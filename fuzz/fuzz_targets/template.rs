@@ -1,0 +1,71 @@
+//! The URL template renderer on arbitrary input values: a value is refused before any I/O, or it
+//! lands inside its own path segment; the host and the number of path segments never change.
+#![no_main]
+
+use std::sync::OnceLock;
+
+use libfuzzer_sys::fuzz_target;
+use unitask::{Credentials, Engine, Inputs};
+
+fn engine() -> &'static Engine {
+    static ENGINE: OnceLock<Engine> = OnceLock::new();
+    ENGINE.get_or_init(|| Engine::builtin().expect("built-in definitions compile"))
+}
+
+fuzz_target!(|data: &[u8]| {
+    let text = String::from_utf8_lossy(data);
+    let mut values = text.split('\u{0}');
+    let task_id = values.next().unwrap_or_default();
+    for loaded in engine().iter() {
+        let provider = &loaded.provider;
+        let mut credentials = Credentials::new();
+        for name in unitask::http::request::auth_env_names(&provider.auth) {
+            credentials.set(name, "fuzz-secret");
+        }
+        let mut inputs = Inputs::new();
+        let mut reference = Inputs::new();
+        for (input, value) in provider.inputs.iter().zip(values.clone()) {
+            if input.name != provider.task_id_input().name {
+                inputs.set(input.name.as_str(), value);
+            }
+        }
+        for (name, value) in provider.sample_inputs() {
+            reference.set(name, value);
+        }
+        let Ok(request) =
+            unitask::http::request::prepare(provider, task_id, &inputs, None, &credentials)
+        else {
+            continue;
+        };
+        let Ok(expected) =
+            unitask::http::request::prepare(provider, "t", &reference, None, &credentials)
+        else {
+            continue;
+        };
+        let segments = |url: &unitask::url::Url| url.path_segments().map_or(0, Iterator::count);
+        assert_eq!(
+            segments(&request.url),
+            segments(&expected.url),
+            "{}",
+            request.url
+        );
+        if !provider
+            .inputs
+            .iter()
+            .any(|i| i.location == unitask::spec::InputLocation::Host)
+        {
+            assert_eq!(
+                request.url.host_str(),
+                expected.url.host_str(),
+                "{}",
+                request.url
+            );
+        }
+        assert!(
+            !request
+                .headers
+                .iter()
+                .any(|(_, v)| v.contains(['\r', '\n']))
+        );
+    }
+});
