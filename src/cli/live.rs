@@ -326,10 +326,7 @@ fn describe(task: &UploadTask) -> String {
 }
 
 fn progress_text(progress: &unitask::Progress) -> String {
-    let unit = serde_json::to_value(progress.unit)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default();
+    let unit = progress.unit.as_str();
     match progress.total {
         Some(total) => format!("{}/{} {unit}", progress.done, total),
         None => format!("{} {unit}", progress.done),

@@ -53,6 +53,24 @@ pub fn parse_param(text: &str) -> Result<(String, String), String> {
     }
 }
 
+/// The engine that answers for `loaded`: the generated client by default for a built-in, the
+/// interpreter for a definition loaded at run time (which has no generated client).
+pub fn choose_engine(
+    choice: Option<EngineChoice>,
+    loaded: &unitask::interp::Loaded,
+) -> Result<EngineChoice, String> {
+    let built_in = loaded.source == unitask::interp::Source::BuiltIn;
+    match (choice, built_in) {
+        (Some(EngineChoice::Generated), false) => Err(format!(
+            "`{}` was loaded at run time; only built-in providers have a generated client (use --engine interpreted)",
+            loaded.provider.id
+        )),
+        (Some(choice), _) => Ok(choice),
+        (None, true) => Ok(EngineChoice::Generated),
+        (None, false) => Ok(EngineChoice::Interpreted),
+    }
+}
+
 /// Loads the built-in definitions and any `--definitions`, printing diagnostics on failure.
 pub fn engine(definitions: &[PathBuf]) -> Result<Engine, u8> {
     let loaded = Engine::builtin().and_then(|mut engine| {
@@ -121,18 +139,12 @@ pub fn run(args: Args) -> u8 {
             return EXIT_USAGE;
         }
     };
-    let built_in = loaded.source == unitask::interp::Source::BuiltIn;
-    let engine = match (args.engine, built_in) {
-        (Some(EngineChoice::Generated), false) => {
-            eprintln!(
-                "error: `{}` was loaded at run time; only built-in providers have a generated client (use --engine interpreted)",
-                provider.id
-            );
+    let engine = match choose_engine(args.engine, loaded) {
+        Ok(engine) => engine,
+        Err(message) => {
+            eprintln!("error: {message}");
             return EXIT_USAGE;
         }
-        (Some(choice), _) => choice,
-        (None, true) => EngineChoice::Generated,
-        (None, false) => EngineChoice::Interpreted,
     };
     tracing::debug!(provider = %provider.id, engine = ?engine, "engine chosen");
     let result = runtime.block_on(async {
@@ -237,10 +249,7 @@ pub fn summary(task: &UploadTask) -> String {
         task.native_status
     );
     if let Some(progress) = &task.progress {
-        let unit = serde_json::to_value(progress.unit)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default();
+        let unit = progress.unit.as_str();
         match progress.total {
             Some(total) => out.push_str(&format!(
                 "  progress   {} of {} {unit}\n",

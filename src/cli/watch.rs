@@ -9,12 +9,11 @@ use std::time::Duration;
 
 use unitask::http::redact::Redactor;
 use unitask::http::request::{self, Credentials, Inputs, auth_env_names};
-use unitask::interp::Source;
 use unitask::watch::{self, Answerer, Ending, Endpoint, Report, Target, Watcher};
 use unitask::{Client, ClientConfig, Engine, RetryPolicy};
 
 use super::live::{Live, Mode, summary, summary_json};
-use super::status::{EngineChoice, parse_param};
+use super::status::{EngineChoice, choose_engine, parse_param};
 use super::{EXIT_OK, EXIT_USAGE, logging};
 
 /// Exit code: a request failed in a way polling again would not fix.
@@ -359,16 +358,13 @@ pub fn endpoints(
             }
             None => None,
         };
-        let built_in = loaded.source == Source::BuiltIn;
-        let answerer = match (choice, built_in) {
-            (Some(EngineChoice::Generated), false) => {
-                problems.push(format!(
-                    "`{id}` was loaded at run time; only built-in providers have a generated client (use --engine interpreted)"
-                ));
+        let answerer = match choose_engine(choice, loaded) {
+            Ok(EngineChoice::Generated) => Answerer::Generated,
+            Ok(EngineChoice::Interpreted) => Answerer::Interpreted,
+            Err(message) => {
+                problems.push(message);
                 continue;
             }
-            (Some(EngineChoice::Interpreted), _) | (None, false) => Answerer::Interpreted,
-            (Some(EngineChoice::Generated), true) | (None, true) => Answerer::Generated,
         };
         redactor.extend(&Redactor::new(&provider.auth, &credentials));
         endpoints.push(Endpoint {

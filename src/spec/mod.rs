@@ -519,6 +519,17 @@ pub enum ProgressUnit {
     Percent,
 }
 
+impl ProgressUnit {
+    /// The name written in definitions and in `UploadTask` JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProgressUnit::Items => "items",
+            ProgressUnit::Bytes => "bytes",
+            ProgressUnit::Percent => "percent",
+        }
+    }
+}
+
 /// Files: every node `each` selects is an item; the other paths are relative to the item.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]

@@ -43,12 +43,7 @@ pub fn example_task(
     provider: &unitask::model::Provider,
     example: &unitask::model::Example,
 ) -> String {
-    let task_input = &provider.task_id_input().name;
-    example
-        .inputs
-        .iter()
-        .find(|(name, _)| name == task_input)
-        .map_or("example-task".to_owned(), |(_, value)| value.clone())
+    provider.example_task_id(example).to_owned()
 }
 
 /// The other inputs of an example, with each required path input it leaves out taken from

@@ -28,6 +28,17 @@ pub fn quick_options() -> sandbox::Options {
     }
 }
 
+/// The built-in definitions, and a sandbox of all of them on a free loopback port.
+async fn builtin_sandbox() -> (Engine, sandbox::Running) {
+    let engine = Engine::builtin().expect("built-ins");
+    let providers: Vec<_> = engine.iter().map(|l| l.provider.clone()).collect();
+    let running = Sandbox::new(&providers, quick_options())
+        .start(0)
+        .await
+        .expect("sandbox");
+    (engine, running)
+}
+
 fn watch_options() -> watch::Options {
     watch::Options {
         concurrency: 16,
@@ -65,12 +76,7 @@ fn ended_as(ending: &Ending, expected: Outcome) -> bool {
 /// the sandbox, by both engines: each ends exactly where the sandbox's plan says.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_track_of_every_provider_ends_where_its_plan_says() {
-    let engine = Engine::builtin().expect("built-ins");
-    let providers: Vec<_> = engine.iter().map(|l| l.provider.clone()).collect();
-    let running = Sandbox::new(&providers, quick_options())
-        .start(0)
-        .await
-        .expect("sandbox");
+    let (_, running) = builtin_sandbox().await;
     tokio::join!(
         watch_every_track(&running, Answerer::Generated, false),
         watch_every_track(&running, Answerer::Interpreted, false),
@@ -176,12 +182,7 @@ async fn watch_every_track(running: &sandbox::Running, answerer: Answerer, endle
 /// the provider's way for a task it does not serve, and advances a scenario one step per poll.
 #[tokio::test]
 async fn the_sandbox_checks_credentials_and_advances_per_poll() {
-    let engine = Engine::builtin().expect("built-ins");
-    let providers: Vec<_> = engine.iter().map(|l| l.provider.clone()).collect();
-    let running = Sandbox::new(&providers, quick_options())
-        .start(0)
-        .await
-        .expect("sandbox");
+    let (_, running) = builtin_sandbox().await;
     let client = quick_client();
     for plan in running.sandbox().plans() {
         let provider = &plan.provider;
@@ -251,12 +252,7 @@ async fn the_sandbox_checks_credentials_and_advances_per_poll() {
 #[tokio::test]
 async fn hostile_requests_never_stop_the_sandbox() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let engine = Engine::builtin().expect("built-ins");
-    let providers: Vec<_> = engine.iter().map(|l| l.provider.clone()).collect();
-    let running = Sandbox::new(&providers, quick_options())
-        .start(0)
-        .await
-        .expect("sandbox");
+    let (engine, running) = builtin_sandbox().await;
     let long = "a".repeat(100_000);
     let requests: Vec<Vec<u8>> = vec![
         b"GET /hubspot/files/v3/files/import-from-url/async/tasks/\xc3\xa9/status HTTP/1.1\r\n"
