@@ -46,6 +46,8 @@ pub struct SyntaxError {
     pub message: String,
     pub line: usize,
     pub column: usize,
+    /// What to do about it, when the parser's message alone does not say.
+    pub help: Option<&'static str>,
 }
 
 impl Node {
@@ -103,6 +105,15 @@ impl Node {
 /// The deepest nesting a definition may have, block and flow collections alike.
 pub const MAX_NESTING: usize = 24;
 
+/// What the YAML parser may spend on one document: serde-saphyr's defaults (250,000 nodes,
+/// bounded aliases and scalar bytes), with nesting capped at [`MAX_NESTING`].
+fn budget_limits() -> serde_saphyr::Budget {
+    let mut budget = serde_saphyr::Budget::default();
+    budget.max_depth = MAX_NESTING;
+    budget.flow_nesting_limit = MAX_NESTING;
+    budget
+}
+
 /// Parses YAML text into a node tree.
 pub fn parse(source: &str) -> Result<Node, SyntaxError> {
     let mut options = serde_saphyr::Options::default();
@@ -112,10 +123,7 @@ pub fn parse(source: &str) -> Result<Node, SyntaxError> {
     // Each level of nesting costs the spanned deserializer a deep stack of frames (about 40 KiB a
     // level in a debug build): 100 nested `[` overflowed a 2 MiB thread. Definitions need a dozen
     // levels; these limits keep any document well inside a 2 MiB stack.
-    let mut budget = serde_saphyr::Budget::default();
-    budget.max_depth = MAX_NESTING;
-    budget.flow_nesting_limit = MAX_NESTING;
-    options.budget = Some(budget);
+    options.budget = Some(budget_limits());
     let parsed: Result<RawNode, _> = serde_saphyr::from_str_with_options(source, options);
     match parsed {
         Ok(raw) => Ok(raw.into_node(source)),
@@ -129,22 +137,34 @@ pub fn parse(source: &str) -> Result<Node, SyntaxError> {
                 Some(cut) => message[..cut].to_string(),
                 None => message,
             };
-            let message = if message.contains("from_str_multiple") {
-                "a definition file holds one YAML document, but this one has several (`---`)"
-                    .to_owned()
+            const TOO_BIG: &str = "a definition is a few hundred nodes a dozen levels deep: look for an alias used over and over, or generated data pasted in";
+            let (message, help) = if message.contains("from_str_multiple") {
+                let message =
+                    "a definition file holds one YAML document, but this one has several (`---`)";
+                (message.to_owned(), None)
+            } else if message.contains("budget breached: Nodes") {
+                let message = format!(
+                    "the document has more than {} nodes, more than a definition may hold",
+                    budget_limits().max_nodes
+                );
+                (message, Some(TOO_BIG))
             } else if message.contains("budget breached") {
-                format!("the document is too deeply nested or too large to read ({message})")
+                let message =
+                    format!("the document is too deeply nested or too large to read ({message})");
+                (message, Some(TOO_BIG))
             } else if message.contains("recursion limit") {
-                format!(
+                let message = format!(
                     "the document is nested more than {MAX_NESTING} levels deep; a definition never needs that"
-                )
+                );
+                (message, Some(TOO_BIG))
             } else {
-                message
+                (message, None)
             };
             Err(SyntaxError {
                 message,
                 line,
                 column,
+                help,
             })
         }
     }

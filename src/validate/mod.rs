@@ -66,7 +66,7 @@ fn check_into(stem: Option<&str>, source: &str, out: &mut Vec<Diagnostic>) -> Op
             out.push(
                 Diagnostic::new(Code::YamlSyntax, Span::new(offset, offset), error.message)
                     .label("the YAML parser stopped here")
-                    .help("YAML indents with spaces, never tabs; quote values that contain `: ` or start with `{`, `[`, `*`, `&`"),
+                    .help(error.help.unwrap_or("YAML indents with spaces, never tabs; quote values that contain `: ` or start with `{`, `[`, `*`, `&`")),
             );
             return None;
         }
