@@ -428,9 +428,18 @@ pub fn prepare(
             secret_header = true;
         }
     }
-    for (_, value) in &headers {
-        if value.contains(['\r', '\n']) {
-            return Err(invalid("a header value contains a line break"));
+    // Checked here, not when sending, so such a value is refused before any I/O. The message
+    // names the header, never its value: the credential header may be the one refused.
+    for (i, (name, value)) in headers.iter().enumerate() {
+        if reqwest::header::HeaderValue::from_str(value).is_err() {
+            let what = if secret_header && i + 1 == headers.len() {
+                "the credential".to_owned()
+            } else {
+                format!("header `{name}`")
+            };
+            return Err(invalid(format!(
+                "{what} holds a line break or another control character HTTP cannot carry"
+            )));
         }
     }
     url.set_query((!query.is_empty()).then(|| query.join("&")).as_deref());

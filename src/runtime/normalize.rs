@@ -42,10 +42,18 @@ pub fn normalize(
         let body: Option<Value> = serde_json::from_slice(response.body).ok();
         return Err(failure(provider, response, body.as_ref(), None));
     }
+    // The Content-Type is not trusted either way (providers label JSON `text/plain`); it is
+    // named when the body is not JSON, because an HTML page there is a proxy's, not the API's.
     let body: Value = serde_json::from_slice(response.body).map_err(|e| {
+        let labelled = match response.header("content-type") {
+            Some(kind) if !kind.to_ascii_lowercase().contains("json") => {
+                format!(" (Content-Type: {})", excerpt(kind.as_bytes()))
+            }
+            _ => String::new(),
+        };
         Error::decode(
             response.status,
-            format!("the body is not valid JSON: {e}"),
+            format!("the body is not valid JSON{labelled}: {e}"),
             response.body,
         )
     })?;

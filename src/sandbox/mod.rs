@@ -103,6 +103,19 @@ impl Sandbox {
         self.plans.iter().map(|p| p.provider.id.as_str()).collect()
     }
 
+    /// How many requests have reached `task_id` of `provider` (each one advanced its track by
+    /// a step): what a client really sent, retries included, whatever it says it sent.
+    pub fn polls(&self, provider: &str, task_id: &str) -> u32 {
+        let Some(&index) = self.by_id.get(provider) else {
+            return 0;
+        };
+        let polls = self.polls.lock().unwrap_or_else(|e| e.into_inner());
+        polls
+            .get(&(index, task_id.to_owned()))
+            .copied()
+            .unwrap_or(0)
+    }
+
     /// Counts a poll of `task_id` and returns how many came before it; `None` when too many
     /// task ids are tracked already.
     fn advance(&self, provider: &str, task_id: &str) -> Option<u32> {

@@ -278,24 +278,27 @@ impl ProviderPlan {
 }
 
 impl Track {
-    /// Where a client that keeps polling ends up: the first terminal task, or the first error
-    /// `transient` does not forgive; the last step if it repeats forever without ending.
+    /// The step at which a client that keeps polling stops: the first terminal task, or the
+    /// first error `transient` does not forgive; `None` when the track never ends (its last
+    /// step repeats forever). Every request advances a track by one step, retries included, so
+    /// a client that reaches this end has sent exactly one request more than this index.
+    pub fn end_step(&self, transient: impl Fn(ErrorKind, bool) -> bool) -> Option<usize> {
+        self.steps.iter().position(|step| match step.outcome {
+            Outcome::Task { terminal, .. } => terminal,
+            Outcome::Error { kind, retryable } => !transient(kind, retryable),
+        })
+    }
+
+    /// Where a client that keeps polling ends up: the step [`Track::end_step`] names, or the
+    /// last step if the track repeats it forever without ending.
     pub fn expected_end(&self, transient: impl Fn(ErrorKind, bool) -> bool) -> Outcome {
-        for step in &self.steps {
-            match step.outcome {
-                Outcome::Task { terminal: true, .. } => return step.outcome,
-                Outcome::Error { kind, retryable } if !transient(kind, retryable) => {
-                    return step.outcome;
-                }
-                _ => {}
-            }
-        }
-        self.steps.last().map_or(
+        let end = self.end_step(transient).or(self.steps.len().checked_sub(1));
+        end.map_or(
             Outcome::Task {
                 state: State::Unknown,
                 terminal: false,
             },
-            |s| s.outcome,
+            |i| self.steps[i].outcome,
         )
     }
 }

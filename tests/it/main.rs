@@ -7,12 +7,19 @@ mod cli;
 mod diagnostics;
 /// Definitions at the edges of YAML and of the format.
 mod edge_cases;
+/// Fault runs at scale: every task ends once, where its track says, within its request budget.
+mod faults;
 /// The hand-written readers the normalization benchmark measures against.
 mod floor;
 /// Generated clients: golden copy, typed API, parity with the interpreter.
 mod generated;
 /// Hostile definitions: alias bombs, deep nesting, huge scalars, invalid UTF-8.
 mod hostile;
+/// Hostile answers and credentials: huge, deep, cut, mislabelled or dribbled bodies; line breaks.
+mod hostile_responses;
+/// Property tests of the invariants: requests keep their template, refusals come before I/O,
+/// both engines agree, undocumented values are unknown.
+mod invariants;
 /// Property tests over damaged responses.
 mod mutations;
 /// The seed providers: valid, schema fresh, and every corruption reported where it is.

@@ -29,7 +29,7 @@ pub fn quick_options() -> sandbox::Options {
 }
 
 /// The built-in definitions, and a sandbox of all of them on a free loopback port.
-async fn builtin_sandbox() -> (Engine, sandbox::Running) {
+pub async fn builtin_sandbox() -> (Engine, sandbox::Running) {
     let engine = Engine::builtin().expect("built-ins");
     let providers: Vec<_> = engine.iter().map(|l| l.provider.clone()).collect();
     let running = Sandbox::new(&providers, quick_options())
@@ -49,7 +49,7 @@ fn watch_options() -> watch::Options {
     }
 }
 
-fn sandbox_credentials(provider: &unitask::model::Provider) -> Credentials {
+pub fn sandbox_credentials(provider: &unitask::model::Provider) -> Credentials {
     let mut credentials = Credentials::new();
     for name in unitask::http::request::auth_env_names(&provider.auth) {
         credentials.set(name, "sandbox-token");
@@ -58,7 +58,7 @@ fn sandbox_credentials(provider: &unitask::model::Provider) -> Credentials {
 }
 
 /// Whether a watched task ended where the sandbox says its track ends.
-fn ended_as(ending: &Ending, expected: Outcome) -> bool {
+pub fn ended_as(ending: &Ending, expected: Outcome) -> bool {
     match (ending, expected) {
         (Ending::Terminal(state), Outcome::Task { state: s, .. }) => *state == s,
         (Ending::Failed(error), Outcome::Error { kind, .. }) => error.kind == kind,

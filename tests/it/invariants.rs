@@ -1,0 +1,526 @@
+//! Property tests of DESIGN.md's invariants over arbitrary values, for every seed provider and
+//! every valid fixture:
+//! - a placeholder value never moves a request off its template (same scheme, host, port and
+//!   path segments; each value decodes back from its own segment, query pair, header or body
+//!   field), and exactly the values the rules name are refused;
+//! - a host value lands in the host or is refused;
+//! - a refused value is refused before any I/O: no connection, no attempt;
+//! - the generated client and the interpreter (loaded from the YAML file at run time) give the
+//!   same answer to any response a real server sends;
+//! - an undocumented native value reads as `unknown`, never as a terminal state.
+//!
+//! 256 cases per property (64 for the one over HTTP); `PROPTEST_CASES=N` for a longer hunt.
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use percent_encoding::percent_decode_str;
+use proptest::prelude::*;
+use serde_json::Value;
+use unitask::model::{Expectation, NativePlan, Provider};
+use unitask::runtime::{self, normalize::Response};
+use unitask::spec::InputLocation;
+use unitask::syntax::jsonpath::Step as PathStep;
+use unitask::syntax::template::Part;
+use unitask::{Client, ClientConfig, Credentials, Engine, ErrorKind, Inputs, RetryPolicy, State};
+
+fn cases(default: u32) -> ProptestConfig {
+    let cases = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(default);
+    ProptestConfig {
+        cases,
+        ..ProptestConfig::default()
+    }
+}
+
+/// The seed providers and the valid fixtures, loaded from their files at run time.
+fn interpreted() -> &'static [Provider] {
+    static PROVIDERS: OnceLock<Vec<Provider>> = OnceLock::new();
+    PROVIDERS.get_or_init(|| {
+        let mut engine = Engine::empty();
+        engine
+            .load_paths(&[crate::at("providers"), crate::at("tests/fixtures/valid")])
+            .expect("every definition loads");
+        engine.iter().map(|l| l.provider.clone()).collect()
+    })
+}
+
+fn runtime() -> &'static tokio::runtime::Runtime {
+    static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    RUNTIME.get_or_init(|| {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime")
+    })
+}
+
+fn credentials(provider: &Provider) -> Credentials {
+    let mut credentials = Credentials::new();
+    for name in unitask::http::request::auth_env_names(&provider.auth) {
+        credentials.set(name, "invariant-token");
+    }
+    credentials
+}
+
+/// A value for every input the examples give one (host inputs included), besides the task id.
+fn example_values(provider: &Provider) -> Inputs {
+    let task_input = &provider.task_id_input().name;
+    let mut inputs = Inputs::new();
+    for input in provider.inputs.iter().filter(|i| &i.name != task_input) {
+        if let Some((_, value)) = provider
+            .examples
+            .iter()
+            .flat_map(|e| e.inputs.iter())
+            .find(|(name, _)| *name == input.name)
+        {
+            inputs.set(input.name.as_str(), value.as_str());
+        }
+    }
+    inputs
+}
+
+/// Values built to break out of wherever they are put: separators, dot segments, encodings,
+/// control characters, non-ASCII, and arbitrary text.
+fn hostile_value() -> impl Strategy<Value = String> {
+    prop_oneof![
+        prop::sample::select(vec![
+            "",
+            ".",
+            "..",
+            "../..",
+            "%2e%2e",
+            "a/b",
+            "?x=1",
+            "#frag",
+            "a@b",
+            "a:b",
+            " ",
+            "\t",
+            "a\r\nX-Injected: 1",
+            "\u{0}",
+            "\u{7f}",
+            "é",
+            "😀",
+            "%",
+            "%zz",
+            "+",
+            "&x=y",
+        ])
+        .prop_map(str::to_owned),
+        "[./%?#&=@:;+ \\\\a-zA-Z0-9é😀\\r\\n\\t\\x00\\x7f-]{0,12}",
+        any::<String>().prop_map(|s| s.chars().take(24).collect()),
+    ]
+}
+
+/// Whether the request rules refuse `value` wherever it goes: a line break anywhere, a value
+/// that would collapse or vanish in a path, a control character HTTP cannot carry in a header.
+fn must_refuse(value: &str, location: InputLocation) -> bool {
+    value.contains(['\r', '\n'])
+        || (location == InputLocation::Path && matches!(value, "" | "." | ".."))
+        || (location == InputLocation::Header
+            && value.chars().any(|c| c.is_ascii_control() && c != '\t'))
+}
+
+/// The path segments the template gives, each value written raw inside its own segment.
+fn template_segments(provider: &Provider, values: &HashMap<String, String>) -> Vec<String> {
+    let mut segments = vec![String::new()];
+    for part in &provider.request.path.parts {
+        match part {
+            Part::Literal(text) => {
+                for (i, piece) in text.split('/').enumerate() {
+                    if i > 0 {
+                        segments.push(String::new());
+                    }
+                    segments.last_mut().expect("one segment").push_str(piece);
+                }
+            }
+            Part::Placeholder { name, .. } => segments
+                .last_mut()
+                .expect("one segment")
+                .push_str(values.get(name).map_or("", String::as_str)),
+        }
+    }
+    // The template starts with `/`: its first segment is the empty one before it.
+    segments.remove(0);
+    segments
+}
+
+proptest! {
+    #![proptest_config(cases(256))]
+
+    /// Any value in any input but a host: refused exactly when the rules say, otherwise the
+    /// request keeps its template's shape and the value arrives intact. Patterns are removed
+    /// first: the encoding alone must hold, whatever a definition allows.
+    #[test]
+    fn no_value_moves_a_request_off_its_template(
+        which in any::<prop::sample::Index>(),
+        slot in any::<prop::sample::Index>(),
+        value in hostile_value(),
+    ) {
+        let mut provider = interpreted()[which.index(interpreted().len())].clone();
+        for input in &mut provider.inputs {
+            if input.location != InputLocation::Host {
+                input.pattern = None;
+            }
+        }
+        let movable: Vec<usize> = (0..provider.inputs.len())
+            .filter(|&i| provider.inputs[i].location != InputLocation::Host)
+            .collect();
+        let input = provider.inputs[movable[slot.index(movable.len())]].clone();
+        let task_input = provider.task_id_input().name.clone();
+        let credentials = credentials(&provider);
+        // The reference gives the chosen input a plain value, so both requests carry it.
+        let mut reference_inputs = example_values(&provider);
+        if input.name != task_input {
+            reference_inputs.set(input.name.as_str(), "t");
+        }
+        let reference = unitask::http::request::prepare(
+            &provider, "t", &reference_inputs, None, &credentials,
+        );
+        prop_assume!(reference.is_ok());
+        let reference = reference.expect("checked");
+        let (task_id, mut inputs) = (String::from("t"), reference_inputs.clone());
+        let task_id = if input.name == task_input {
+            value.clone()
+        } else {
+            inputs.set(input.name.as_str(), value.as_str());
+            task_id
+        };
+        let result = unitask::http::request::prepare(&provider, &task_id, &inputs, None, &credentials);
+        let request = match result {
+            Err(error) => {
+                prop_assert_eq!(error.kind, ErrorKind::InvalidRequest, "{}", error);
+                prop_assert!(
+                    must_refuse(&value, input.location),
+                    "{}: {:?} in `{}` refused: {}", provider.id, value, input.name, error
+                );
+                return Ok(());
+            }
+            Ok(request) => request,
+        };
+        prop_assert!(
+            !must_refuse(&value, input.location),
+            "{}: {:?} in `{}` accepted", provider.id, value, input.name
+        );
+        prop_assert_eq!(request.url.scheme(), reference.url.scheme());
+        prop_assert_eq!(request.url.host_str(), reference.url.host_str());
+        prop_assert_eq!(request.url.port(), reference.url.port());
+        let decoded = |url: &unitask::url::Url| -> Vec<String> {
+            url.path_segments()
+                .map(|s| s.map(|s| percent_decode_str(s).decode_utf8_lossy().into_owned()).collect())
+                .unwrap_or_default()
+        };
+        let (got, before) = (decoded(&request.url), decoded(&reference.url));
+        prop_assert_eq!(got.len(), before.len(), "{}", request.url);
+        let mut values: HashMap<String, String> = HashMap::new();
+        for i in &provider.inputs {
+            let given = if i.name == task_input { Some(task_id.clone()) } else { inputs.get(&i.name).map(str::to_owned) };
+            if let Some(v) = given.or_else(|| i.default.clone()) {
+                values.insert(i.name.clone(), v);
+            }
+        }
+        let expected = template_segments(&provider, &values);
+        prop_assert!(got.ends_with(&expected), "{}: {:?} is not {:?}", provider.id, got, expected);
+        let pairs = |url: &unitask::url::Url| url.query_pairs().count();
+        prop_assert_eq!(pairs(&request.url), pairs(&reference.url), "{}", request.url);
+        prop_assert_eq!(request.headers.len(), reference.headers.len());
+        match input.location {
+            InputLocation::Query => prop_assert!(
+                request.url.query_pairs().any(|(k, v)| k == input.wire_name.as_str() && v == value.as_str()),
+                "{}", request.url
+            ),
+            InputLocation::Header => prop_assert!(
+                request.headers.iter().any(|(k, v)| *k == input.wire_name && *v == value)
+            ),
+            InputLocation::Body => {
+                let body: Value = serde_json::from_slice(request.body.as_deref().unwrap_or_default())
+                    .expect("a JSON body");
+                prop_assert_eq!(body.get(&input.wire_name), Some(&Value::from(value.as_str())));
+            }
+            InputLocation::Path | InputLocation::Host => {}
+        }
+    }
+
+    /// A host value is a DNS name that lands in the host, or it is refused.
+    #[test]
+    fn a_host_value_lands_in_the_host_or_is_refused(
+        which in any::<prop::sample::Index>(),
+        value in prop_oneof![
+            hostile_value(),
+            "[a-z0-9-]{1,12}\\.myshoplazz?a\\.com([./@:#?][a-z.]{0,12})?",
+        ],
+    ) {
+        let hosted: Vec<&Provider> = interpreted()
+            .iter()
+            .filter(|p| p.inputs.iter().any(|i| i.location == InputLocation::Host))
+            .collect();
+        let provider = hosted[which.index(hosted.len())];
+        let host = provider.inputs.iter().find(|i| i.location == InputLocation::Host).expect("a host input");
+        let mut inputs = example_values(provider);
+        inputs.set(host.name.as_str(), value.as_str());
+        match unitask::http::request::prepare(provider, "t", &inputs, None, &credentials(provider)) {
+            Ok(request) => {
+                let host = value.to_ascii_lowercase();
+                prop_assert_eq!(request.url.host_str(), Some(host.as_str()));
+                prop_assert_eq!(request.url.port(), None);
+                prop_assert_eq!(request.url.username(), "");
+            }
+            Err(error) => prop_assert_eq!(error.kind, ErrorKind::InvalidRequest),
+        }
+    }
+
+    /// With each definition's own patterns: whatever `prepare` refuses, `fetch` refuses the
+    /// same way without an attempt and without opening a connection.
+    #[test]
+    fn a_refused_value_is_refused_before_any_io(
+        which in any::<prop::sample::Index>(),
+        slot in any::<prop::sample::Index>(),
+        value in hostile_value(),
+    ) {
+        let provider = &interpreted()[which.index(interpreted().len())];
+        let input = &provider.inputs[slot.index(provider.inputs.len())];
+        let credentials = credentials(provider);
+        let mut inputs = example_values(provider);
+        let task_id = if input.name == provider.task_id_input().name {
+            value.clone()
+        } else {
+            inputs.set(input.name.as_str(), value.as_str());
+            "t".to_owned()
+        };
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        listener.set_nonblocking(true).expect("non-blocking");
+        let base = unitask::url::Url::parse(&format!("http://{}", listener.local_addr().expect("address"))).expect("url");
+        let Err(refused) = unitask::http::request::prepare(provider, &task_id, &inputs, Some(&base), &credentials) else {
+            return Ok(());
+        };
+        static CLIENT: OnceLock<Client> = OnceLock::new();
+        let client = CLIENT.get_or_init(|| Client::new(ClientConfig::default()).expect("client"));
+        let sent = client.requests_sent();
+        let (result, stats) = runtime().block_on(client.fetch(provider, &task_id, &inputs, Some(&base), &credentials));
+        prop_assert_eq!(result.expect_err("refused"), refused);
+        prop_assert_eq!(stats.attempts, 0);
+        prop_assert_eq!(client.requests_sent(), sent);
+        // A connection would sit in the listener's queue, accepted or not.
+        prop_assert_eq!(
+            listener.accept().map(|_| ()).map_err(|e| e.kind()),
+            Err(std::io::ErrorKind::WouldBlock)
+        );
+    }
+
+    /// An undocumented native value, put where the definition reads it in any successful
+    /// example, reads as `unknown`: not terminal, the value kept as the native status.
+    #[test]
+    fn an_undocumented_native_value_is_unknown(
+        which in any::<prop::sample::Index>(),
+        text in "[A-Za-z0-9_ .-]{1,16}",
+        number in any::<i64>(),
+    ) {
+        let cases = undocumented_cases();
+        let (provider, body) = &cases[which.index(cases.len())];
+        let plan = &provider.response.state;
+        let (path, value, native) = match &plan.native {
+            NativePlan::String(path) => (path, Value::from(text.as_str()), text.clone()),
+            NativePlan::Integer(path) => (path, Value::from(number), number.to_string()),
+            NativePlan::TagKey(path) => (path, serde_json::json!({ text.as_str(): {} }), text.clone()),
+            NativePlan::Boolean(..) | NativePlan::Presence(_) => unreachable!("filtered out"),
+        };
+        prop_assume!(!plan.documented.iter().any(|d| d.eq_ignore_ascii_case(&native)));
+        let mut body = body.clone();
+        let slot = native_slot(provider, &mut body, path.steps().expect("a plain path"));
+        *slot.expect("the example holds its native status") = value;
+        let bytes = serde_json::to_vec(&body).expect("json");
+        let task = runtime::normalize(provider, "t", Response { status: 200, headers: &[], body: &bytes })
+            .expect("still a task");
+        prop_assert_eq!(task.state, State::Unknown, "{}: {}", provider.id, native);
+        prop_assert!(!task.terminal);
+        prop_assert_eq!(task.native_status, native);
+    }
+}
+
+/// Every successful JSON example of every provider whose native status can hold an undocumented
+/// value at a plain path, and whose rules all name the values they refine (a rule for any value
+/// may rightly decide an undocumented one).
+fn undocumented_cases() -> &'static [(Provider, Value)] {
+    static CASES: OnceLock<Vec<(Provider, Value)>> = OnceLock::new();
+    CASES.get_or_init(|| {
+        let mut cases = Vec::new();
+        for provider in interpreted() {
+            let plan = &provider.response.state;
+            let path = match &plan.native {
+                NativePlan::String(p) | NativePlan::Integer(p) | NativePlan::TagKey(p) => p,
+                NativePlan::Boolean(..) | NativePlan::Presence(_) => continue,
+            };
+            if path.steps().is_none() || plan.rules.iter().any(|r| r.native.is_empty()) {
+                continue;
+            }
+            for example in &provider.examples {
+                let Ok(mut body) = serde_json::from_slice::<Value>(&example.response.body) else {
+                    continue;
+                };
+                let ok = (200..300).contains(&example.response.status)
+                    && matches!(example.expect, Expectation::Task(_));
+                if ok && native_slot(provider, &mut body, path.steps().expect("plain")).is_some() {
+                    cases.push((provider.clone(), body));
+                }
+            }
+        }
+        let providers: std::collections::HashSet<&str> =
+            cases.iter().map(|(p, _)| p.id.as_str()).collect();
+        for id in ["hubspot", "church-tech", "shoplazza"] {
+            assert!(providers.contains(id), "no case for {id}");
+        }
+        cases
+    })
+}
+
+/// Where the native status sits in `body`: inside the envelope's payload when there is one.
+fn native_slot<'a>(
+    provider: &Provider,
+    body: &'a mut Value,
+    steps: &[PathStep],
+) -> Option<&'a mut Value> {
+    let root: &[PathStep] = provider
+        .response
+        .envelope
+        .as_ref()
+        .and_then(|e| e.root.steps())
+        .unwrap_or(&[]);
+    let enveloped = locate(body, root).is_some_and(|payload| locate(payload, steps).is_some());
+    let node = if enveloped { locate(body, root)? } else { body };
+    locate(node, steps)
+}
+
+fn locate<'a>(value: &'a mut Value, steps: &[PathStep]) -> Option<&'a mut Value> {
+    let mut node = value;
+    for step in steps {
+        node = match (step, node) {
+            (PathStep::Name(name), Value::Object(map)) => map.get_mut(name)?,
+            (PathStep::Index(i), Value::Array(items)) => {
+                let at = if *i < 0 { items.len() as i64 + i } else { *i };
+                items.get_mut(usize::try_from(at).ok()?)?
+            }
+            _ => return None,
+        };
+    }
+    Some(node)
+}
+
+/// One response a real server sends: an example's, its body damaged or cut, its status and
+/// `Retry-After` perhaps replaced.
+#[derive(Debug, Clone)]
+struct Served {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+fn served() -> impl Strategy<Value = (usize, usize, Served)> {
+    let statuses = prop::sample::select(vec![
+        200u16, 201, 202, 204, 400, 401, 403, 404, 408, 409, 410, 422, 429, 500, 502, 503, 504,
+    ]);
+    (
+        any::<prop::sample::Index>(),
+        any::<prop::sample::Index>(),
+        prop::option::of(statuses),
+        prop::option::of(prop_oneof!["[0-9]{1,4}", "[ -~]{0,20}"]),
+        prop::collection::vec((any::<usize>(), crate::mutations::damage()), 0..3),
+        prop::option::of(any::<prop::sample::Index>()),
+    )
+        .prop_map(|(which, example, status, retry_after, damages, cut)| {
+            let seeds = generated_seeds();
+            let provider = &seeds[which.index(seeds.len())];
+            let index = example.index(provider.examples.len());
+            let response = &provider.examples[index].response;
+            let mut body = response.body.clone();
+            if let Ok(mut value) = serde_json::from_slice::<Value>(&body) {
+                for (at, damage) in &damages {
+                    crate::mutations::apply(&mut value, *at, damage);
+                }
+                body = serde_json::to_vec(&value).expect("json");
+            }
+            if let Some(cut) = cut {
+                body.truncate(cut.index(body.len() + 1));
+            }
+            let mut headers = response.headers.clone();
+            if let Some(retry_after) = retry_after {
+                headers.retain(|(n, _)| !n.eq_ignore_ascii_case("retry-after"));
+                headers.push(("Retry-After".into(), retry_after));
+            }
+            let status = status.unwrap_or(response.status);
+            (
+                which.index(seeds.len()),
+                index,
+                Served {
+                    status,
+                    headers,
+                    body,
+                },
+            )
+        })
+}
+
+/// The built-in providers, as their generated modules compiled them.
+fn generated_seeds() -> &'static [Provider] {
+    static SEEDS: OnceLock<Vec<Provider>> = OnceLock::new();
+    SEEDS.get_or_init(|| {
+        unitask::providers::GENERATED
+            .iter()
+            .map(|id| {
+                unitask::providers::definition(id)
+                    .expect("generated")
+                    .expect("compiles")
+                    .clone()
+            })
+            .collect()
+    })
+}
+
+proptest! {
+    #![proptest_config(cases(64))]
+
+    /// The same response from a real loopback server, fetched by the generated client (typed
+    /// `Params` in, typed `Record` out) and by the interpreter with the definition loaded from
+    /// its file at run time: the same task or the same error.
+    #[test]
+    fn the_generated_client_and_the_interpreter_agree_over_http(
+        (which, example, response) in served(),
+    ) {
+        use wiremock::{Mock, MockServer, ResponseTemplate};
+        let generated = &generated_seeds()[which];
+        let interpreter = interpreted()
+            .iter()
+            .find(|p| p.id == generated.id)
+            .expect("loaded from its file");
+        let client = Client::new(ClientConfig {
+            retry: RetryPolicy { max_attempts: 1, ..RetryPolicy::default() },
+            ..ClientConfig::default()
+        })
+        .expect("client");
+        let example = &generated.examples[example];
+        let task_id = generated.example_task_id(example).to_owned();
+        let inputs = crate::example_inputs(generated, example).unwrap_or_default();
+        let credentials = credentials(generated);
+        let (by_generated, by_interpreter) = runtime().block_on(async {
+            let server = MockServer::start().await;
+            let mut template = ResponseTemplate::new(response.status).set_body_bytes(response.body.clone());
+            for (name, value) in &response.headers {
+                template = template.append_header(name.as_str(), value.as_str());
+            }
+            Mock::given(wiremock::matchers::any()).respond_with(template).mount(&server).await;
+            let base = unitask::url::Url::parse(&server.uri()).expect("url");
+            let by_generated = unitask::providers::status(
+                &generated.id, &client, &task_id, &inputs, Some(&base), &credentials,
+            )
+            .await
+            .expect("a generated client");
+            let (by_interpreter, _) = client
+                .fetch(interpreter, &task_id, &inputs, Some(&base), &credentials)
+                .await;
+            (by_generated, by_interpreter)
+        });
+        prop_assert_eq!(by_generated, by_interpreter);
+    }
+}
