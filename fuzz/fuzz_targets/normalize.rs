@@ -1,5 +1,6 @@
 //! Every seed provider's normalizer on arbitrary status codes and bodies: a task or a typed error,
-//! never a panic; an unknown native value never reads as a terminal state it does not map to.
+//! never a panic; the generated module's plan and the interpreter's give the same answer; an
+//! unknown native value never reads as a terminal state it does not map to.
 #![no_main]
 
 use std::sync::OnceLock;
@@ -29,7 +30,12 @@ fuzz_target!(|data: &[u8]| {
             headers: &headers,
             body,
         };
-        if let Ok(task) = runtime::normalize(provider, "task", response) {
+        let answer = runtime::normalize(provider, "task", response);
+        let generated = unitask::providers::definition(&provider.id)
+            .expect("every built-in has a generated module")
+            .expect("the generated definition compiles");
+        assert_eq!(answer, runtime::normalize(generated, "task", response));
+        if let Ok(task) = answer {
             let plan = &provider.response.state;
             if task.terminal && !plan.documented.contains(&task.native_status) {
                 // Only rules may make an undocumented value terminal, never the fallback.
