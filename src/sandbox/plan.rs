@@ -591,7 +591,7 @@ fn undocumented_status(
         for candidate in &candidates {
             let mut changed = body.clone();
             let full: Vec<PathStep> = prefix.iter().chain(steps).cloned().collect();
-            let Some(slot) = locate(&mut changed, &full) else {
+            let Some(slot) = crate::syntax::jsonpath::locate_mut(&mut changed, &full) else {
                 continue;
             };
             *slot = candidate.clone();
@@ -612,22 +612,6 @@ fn undocumented_status(
         }
     }
     Err("the first step's body does not hold the native status where the definition reads it")
-}
-
-fn locate<'a>(value: &'a mut Value, steps: &[PathStep]) -> Option<&'a mut Value> {
-    let mut node = value;
-    for step in steps {
-        node = match (step, node) {
-            (PathStep::Name(name), Value::Object(map)) => map.get_mut(name)?,
-            (PathStep::Index(i), Value::Array(items)) => {
-                let len = items.len() as i64;
-                let at = if *i < 0 { len + i } else { *i };
-                items.get_mut(usize::try_from(at).ok()?)?
-            }
-            _ => return None,
-        };
-    }
-    Some(node)
 }
 
 #[cfg(test)]

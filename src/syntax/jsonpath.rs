@@ -43,6 +43,24 @@ pub enum Step {
     Wildcard,
 }
 
+/// The node a chain of names and indexes leads to in `value`, for writing (negative indexes
+/// count from the end); `None` when the chain leaves the document.
+pub fn locate_mut<'a>(value: &'a mut Value, steps: &[Step]) -> Option<&'a mut Value> {
+    let mut node = value;
+    for step in steps {
+        node = match (step, node) {
+            (Step::Name(name), Value::Object(map)) => map.get_mut(name)?,
+            (Step::Index(i), Value::Array(items)) => {
+                let len = items.len() as i64;
+                let at = if *i < 0 { len + i } else { *i };
+                items.get_mut(usize::try_from(at).ok()?)?
+            }
+            _ => return None,
+        };
+    }
+    Some(node)
+}
+
 /// Why a path does not parse, and the byte offset of the offending character.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]

@@ -11,10 +11,12 @@ use std::time::Duration;
 
 use unitask::sandbox::{Fault, Outcome, TrackKind};
 use unitask::task::Progress;
-use unitask::watch::{self, Answerer, Endpoint, Event, Target, Watcher};
+use unitask::watch::{self, Answerer, Event, Target, Watcher};
 use unitask::{Inputs, State};
 
-use crate::sandbox::{builtin_sandbox, ended_as, quick_client, sandbox_credentials};
+use crate::sandbox::{
+    add_every_provider, asks_a_long_wait, builtin_sandbox, ended_as, quick_client,
+};
 
 /// Ids per track and engine: with 57 tracks that end, each engine watches 1,140 tasks at once.
 const IDS_PER_TRACK: usize = 20;
@@ -118,27 +120,16 @@ async fn watch_at_scale(
     let mut targets = Vec::new();
     let mut expected = Vec::new();
     let mut faults = HashSet::new();
+    add_every_provider(&mut watcher, running, answerer);
     for plan in running.sandbox().plans() {
         let provider = &plan.provider;
-        watcher.add(Endpoint {
-            provider: provider.clone(),
-            base_url: Some(running.base_url(&provider.id)),
-            credentials: sandbox_credentials(provider),
-            answerer,
-        });
         let inputs: Inputs = provider.sample_inputs().into_iter().collect();
         for track in plan.tracks.iter().filter(|t| plan.addressable(t)) {
             // Tracks that never end are the timeout's business (tests/it/sandbox.rs).
             let Some(end) = track.end_step(watch::is_transient) else {
                 continue;
             };
-            // A documented `Retry-After: 10` is honoured as documented: too slow here.
-            let long_retry_after = track.steps.iter().any(|s| {
-                s.reply.headers.iter().any(|(n, v)| {
-                    n.eq_ignore_ascii_case("retry-after") && v.parse::<u64>().is_ok_and(|v| v > 1)
-                })
-            });
-            if long_retry_after {
+            if asks_a_long_wait(track) {
                 continue;
             }
             if let TrackKind::Fault(fault) = track.kind {

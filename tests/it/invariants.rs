@@ -20,7 +20,7 @@ use serde_json::Value;
 use unitask::model::{Expectation, NativePlan, Provider};
 use unitask::runtime::{self, normalize::Response};
 use unitask::spec::InputLocation;
-use unitask::syntax::jsonpath::Step as PathStep;
+use unitask::syntax::jsonpath::{Step as PathStep, locate_mut as locate};
 use unitask::syntax::template::Part;
 use unitask::{Client, ClientConfig, Credentials, Engine, ErrorKind, Inputs, RetryPolicy, State};
 
@@ -391,21 +391,6 @@ fn native_slot<'a>(
     let enveloped = locate(body, root).is_some_and(|payload| locate(payload, steps).is_some());
     let node = if enveloped { locate(body, root)? } else { body };
     locate(node, steps)
-}
-
-fn locate<'a>(value: &'a mut Value, steps: &[PathStep]) -> Option<&'a mut Value> {
-    let mut node = value;
-    for step in steps {
-        node = match (step, node) {
-            (PathStep::Name(name), Value::Object(map)) => map.get_mut(name)?,
-            (PathStep::Index(i), Value::Array(items)) => {
-                let at = if *i < 0 { items.len() as i64 + i } else { *i };
-                items.get_mut(usize::try_from(at).ok()?)?
-            }
-            _ => return None,
-        };
-    }
-    Some(node)
 }
 
 /// One response a real server sends: an example's, its body damaged or cut, its status and

@@ -86,6 +86,29 @@ async fn every_track_of_every_provider_ends_where_its_plan_says() {
     running.stop().await.expect("stops");
 }
 
+/// Points `watcher` at the sandbox for every provider it plays, with sandbox credentials.
+pub fn add_every_provider(watcher: &mut Watcher, running: &sandbox::Running, answerer: Answerer) {
+    for plan in running.sandbox().plans() {
+        let provider = &plan.provider;
+        watcher.add(Endpoint {
+            provider: provider.clone(),
+            base_url: Some(running.base_url(&provider.id)),
+            credentials: sandbox_credentials(provider),
+            answerer,
+        });
+    }
+}
+
+/// Whether a track serves a documented `Retry-After` over a second (as documented: too slow for
+/// a test; the fault-rate-limited track covers 429s with a one-second wait).
+pub fn asks_a_long_wait(track: &unitask::sandbox::Track) -> bool {
+    track.steps.iter().any(|s| {
+        s.reply.headers.iter().any(|(n, v)| {
+            n.eq_ignore_ascii_case("retry-after") && v.parse::<u64>().is_ok_and(|v| v > 1)
+        })
+    })
+}
+
 /// Watches the tracks that end (`endless` false: the watch ends when they all have) or the ones
 /// that never do (an example of a running task, repeated forever: they must time out).
 async fn watch_every_track(running: &sandbox::Running, answerer: Answerer, endless: bool) {
@@ -96,16 +119,11 @@ async fn watch_every_track(running: &sandbox::Running, answerer: Answerer, endle
             ..watch_options()
         },
     );
+    add_every_provider(&mut watcher, running, answerer);
     let mut targets = Vec::new();
     let mut expected = Vec::new();
     for plan in running.sandbox().plans() {
         let provider = &plan.provider;
-        watcher.add(Endpoint {
-            provider: provider.clone(),
-            base_url: Some(running.base_url(&provider.id)),
-            credentials: sandbox_credentials(provider),
-            answerer,
-        });
         let inputs: Inputs = provider.sample_inputs().into_iter().collect();
         let faults = plan
             .tracks
@@ -120,13 +138,7 @@ async fn watch_every_track(running: &sandbox::Running, answerer: Answerer, endle
         );
         for track in &plan.tracks {
             assert!(plan.addressable(track), "{} {}", provider.id, track.name);
-            // A documented `Retry-After: 10` is served as documented: too slow for a test
-            // (the fault-rate-limited track covers 429s with a one-second wait).
-            let slow_retry = track.steps.iter().any(|s| {
-                s.reply.headers.iter().any(|(n, v)| {
-                    n.eq_ignore_ascii_case("retry-after") && v.parse::<u64>().is_ok_and(|v| v > 1)
-                })
-            });
+            let slow_retry = asks_a_long_wait(track);
             let never_ends = matches!(
                 track.expected_end(watch::is_transient),
                 Outcome::Task {

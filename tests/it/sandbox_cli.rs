@@ -128,7 +128,7 @@ fn lines(output: &[u8]) -> Vec<Value> {
 
 /// Every scenario and fault of every seed provider, three times each, from one `--from` file:
 /// each task is reported done exactly once, where the plan says it ends, and the summary counts
-/// them all. The credentials never reach the sandbox's log.
+/// them all. The credentials never reach watch's output or log (at trace) or the sandbox's log.
 #[test]
 fn watch_from_a_file_follows_every_scenario_and_fault_to_its_end() {
     let sandbox = SandboxProcess::start();
@@ -163,10 +163,12 @@ fn watch_from_a_file_follows_every_scenario_and_fault_to_its_end() {
     list.push_str("hubspot,import-succeeds-1\n");
     let file = tempfile::NamedTempFile::new().expect("temp file");
     std::fs::write(file.path(), &list).expect("list written");
+    // At trace level every crate logs what it does: a secret must not be among it.
     let output = unitask()
         .args(quick_watch(&sandbox.url))
         .arg("--from")
         .arg(file.path())
+        .env("RUST_LOG", "trace")
         .output()
         .expect("watch runs");
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -194,8 +196,10 @@ fn watch_from_a_file_follows_every_scenario_and_fault_to_its_end() {
         stderr.contains(&format!("{} task(s)", expected.len())),
         "{stderr}"
     );
+    assert!(stderr.contains("TRACE"), "logs at trace");
     for (_, secret) in ENV {
         assert!(!String::from_utf8_lossy(&output.stdout).contains(secret));
+        assert!(!stderr.contains(secret), "{secret} in watch's log");
     }
     let (status, log) = sandbox.interrupt();
     assert_eq!(status, Some(0), "{log}");
