@@ -1,6 +1,7 @@
 //! Every seed provider's normalizer on arbitrary status codes and bodies: a task or a typed error,
-//! never a panic; the generated module's plan and the interpreter's give the same answer; an
-//! unknown native value never reads as a terminal state it does not map to.
+//! never a panic; the generated module's plan and the interpreter's (the definition loaded from
+//! its file) give the same answer; an unknown native value never reads as a terminal state it
+//! does not map to.
 #![no_main]
 
 use std::sync::OnceLock;
@@ -9,9 +10,18 @@ use libfuzzer_sys::fuzz_target;
 use unitask::Engine;
 use unitask::runtime::{self, normalize::Response};
 
+/// The seed definitions read from their files at run time (`Engine::builtin` holds the
+/// generated modules' own plans, which would compare them with themselves).
 fn engine() -> &'static Engine {
     static ENGINE: OnceLock<Engine> = OnceLock::new();
-    ENGINE.get_or_init(|| Engine::builtin().expect("built-in definitions compile"))
+    ENGINE.get_or_init(|| {
+        let providers = concat!(env!("CARGO_MANIFEST_DIR"), "/../providers");
+        let mut engine = Engine::empty();
+        engine
+            .load_paths(&[providers.into()])
+            .expect("the seed definitions load");
+        engine
+    })
 }
 
 fuzz_target!(|data: &[u8]| {

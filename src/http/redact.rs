@@ -87,7 +87,29 @@ impl Redactor {
         }
         error.message = self.redact(&error.message);
         error.code = error.code.as_deref().map(|c| self.redact(c));
-        error.excerpt = error.excerpt.as_deref().map(|e| self.redact(e));
+        error.excerpt = error.excerpt.as_deref().map(|e| self.redact_excerpt(e));
+    }
+
+    /// An excerpt is cut before it is redacted, so one that was cut short (it ends in `…`) may
+    /// end inside a secret: that part of the secret is hidden too.
+    fn redact_excerpt(&self, excerpt: &str) -> String {
+        let redacted = self.redact(excerpt);
+        let Some(kept) = redacted.strip_suffix('…') else {
+            return redacted;
+        };
+        let partial = self
+            .needles
+            .iter()
+            .filter_map(|needle| {
+                (3..needle.len())
+                    .rev()
+                    .find(|&k| needle.is_char_boundary(k) && kept.ends_with(&needle[..k]))
+            })
+            .max();
+        match partial {
+            Some(len) => format!("{}{MASK}…", &kept[..kept.len() - len]),
+            None => redacted,
+        }
     }
 }
 
@@ -124,5 +146,23 @@ mod tests {
                 "{text} -> {hidden}"
             );
         }
+    }
+
+    #[test]
+    fn an_excerpt_cut_inside_a_secret_hides_the_part_it_kept() {
+        let mut credentials = Credentials::new();
+        credentials.set("T", "tok-SECRET-123");
+        let redactor = Redactor::new(&Auth::None, &credentials);
+        let body = format!("{}\"token\": \"tok-SECRET-123\"", "x".repeat(185));
+        let mut error = crate::runtime::Error::decode(200, "not a task", body.as_bytes());
+        let cut = error.excerpt.clone().unwrap_or_default();
+        assert!(cut.contains("tok-S") && cut.ends_with('…'), "{cut}");
+        redactor.redact_error(&mut error);
+        let hidden = error.excerpt.unwrap_or_default();
+        assert!(hidden.ends_with("\"token\": \"***…"), "{hidden}");
+        // An excerpt that was not cut keeps a trailing word that merely starts like a secret.
+        let mut whole = crate::runtime::Error::decode(200, "not a task", b"{\"a\": \"tok\"}");
+        redactor.redact_error(&mut whole);
+        assert_eq!(whole.excerpt.as_deref(), Some("{\"a\": \"tok\"}"));
     }
 }

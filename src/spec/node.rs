@@ -8,6 +8,7 @@
 use std::fmt;
 
 use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_saphyr::budget::BudgetBreach;
 
 use crate::spec::span::Span;
 
@@ -114,6 +115,12 @@ fn budget_limits() -> serde_saphyr::Budget {
     budget
 }
 
+fn too_deep() -> String {
+    format!(
+        "the document is nested more than {MAX_NESTING} levels deep; a definition never needs that"
+    )
+}
+
 /// Parses YAML text into a node tree.
 pub fn parse(source: &str) -> Result<Node, SyntaxError> {
     let mut options = serde_saphyr::Options::default();
@@ -137,28 +144,38 @@ pub fn parse(source: &str) -> Result<Node, SyntaxError> {
                 Some(cut) => message[..cut].to_string(),
                 None => message,
             };
-            const TOO_BIG: &str = "a definition is a few hundred nodes a dozen levels deep: look for an alias used over and over, or generated data pasted in";
-            let (message, help) = if message.contains("from_str_multiple") {
-                let message =
-                    "a definition file holds one YAML document, but this one has several (`---`)";
-                (message.to_owned(), None)
-            } else if message.contains("budget breached: Nodes") {
-                let message = format!(
-                    "the document has more than {} nodes, more than a definition may hold",
-                    budget_limits().max_nodes
-                );
-                (message, Some(TOO_BIG))
-            } else if message.contains("budget breached") {
-                let message =
-                    format!("the document is too deeply nested or too large to read ({message})");
-                (message, Some(TOO_BIG))
-            } else if message.contains("recursion limit") {
-                let message = format!(
-                    "the document is nested more than {MAX_NESTING} levels deep; a definition never needs that"
-                );
-                (message, Some(TOO_BIG))
-            } else {
-                (message, None)
+            const TOO_BIG: &str = "a definition is a few hundred nodes: look for an alias used over and over, or generated data pasted in";
+            const TOO_DEEP: &str = "a definition needs a dozen levels at most: look for an unclosed `[` or `{`, or data pasted in";
+            // A breach while expanding an alias arrives wrapped in where the alias was used.
+            let mut root = &error;
+            while let serde_saphyr::Error::AliasError { error, .. }
+            | serde_saphyr::Error::WithSnippet { error, .. } = root
+            {
+                root = error;
+            }
+            let breach = match root {
+                serde_saphyr::Error::Budget { breach, .. } => Some(breach),
+                _ => None,
+            };
+            let (message, help) = match breach {
+                Some(BudgetBreach::Nodes { .. }) => {
+                    let limit = budget_limits().max_nodes;
+                    let message = format!(
+                        "the document has more than {limit} nodes, more than a definition may hold"
+                    );
+                    (message, Some(TOO_BIG))
+                }
+                Some(BudgetBreach::Depth { .. }) => (too_deep(), Some(TOO_DEEP)),
+                Some(_) => {
+                    let message = format!("the document is too large to read ({message})");
+                    (message, Some(TOO_BIG))
+                }
+                None if message.contains("recursion limit") => (too_deep(), Some(TOO_DEEP)),
+                None if message.contains("from_str_multiple") => {
+                    let message = "a definition file holds one YAML document, but this one has several (`---`)";
+                    (message.to_owned(), None)
+                }
+                None => (message, None),
             };
             Err(SyntaxError {
                 message,

@@ -2,31 +2,48 @@
 //! sandbox can play (429 with `Retry-After`, 5xx, an answer past the client's timeout, a cut
 //! connection, cut JSON, an undocumented status, a failure inside a 2xx), every scenario and
 //! every example — watched at once through both engines. Every task must end exactly where its
-//! track says, be reported done exactly once, and cost exactly the requests its track needs:
-//! none lost, none sent twice, retries within their budget.
+//! track says and be reported done exactly once. A track that ends costs exactly the requests
+//! it needs (none lost, none sent twice) and never less time than the `Retry-After`s it served;
+//! a track that repeats a transient error is given up after `max_errors + 1` polls in a row, each
+//! within its attempts.
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use unitask::sandbox::{Fault, Outcome, TrackKind};
+use unitask::sandbox::{self, Fault, Outcome, Sandbox, Track, TrackKind};
 use unitask::task::Progress;
-use unitask::watch::{self, Answerer, Event, Target, Watcher};
-use unitask::{Inputs, State};
+use unitask::watch::{self, Answerer, Ending, Event, Target, Watcher};
+use unitask::{Client, ClientConfig, Engine, Inputs, RetryPolicy, State};
 
-use crate::sandbox::{
-    add_every_provider, asks_a_long_wait, builtin_sandbox, ended_as, quick_client,
-};
+use crate::sandbox::{add_every_provider, asks_a_long_wait, ended_as};
 
-/// Ids per track and engine: with 57 tracks that end, each engine watches 1,140 tasks at once.
+/// Ids per track and engine: each engine watches over a thousand tasks at once.
 const IDS_PER_TRACK: usize = 20;
+const MAX_ERRORS: u32 = 3;
+
+/// An answer must take longer than this to be a timeout, which costs a request more than the
+/// track needs: far longer than a loaded machine takes, and shorter than the sandbox's slow one.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(3);
+const SLOW_ANSWER: Duration = Duration::from_secs(6);
 
 /// One watched task and what its track says about it.
 struct Expected {
     provider: String,
     track: String,
     end: Outcome,
-    requests: u32,
+    cost: Cost,
+    /// The `Retry-After`s served before the end, in all.
+    waits: Duration,
+}
+
+/// What a task's track costs a client that follows it to its end.
+#[derive(Clone, Copy)]
+enum Cost {
+    /// The track ends at a step: one request per step up to it.
+    Requests(u32),
+    /// The track repeats a transient error: given up after `MAX_ERRORS + 1` polls in a row.
+    GivesUp,
 }
 
 /// What the event stream said about one task.
@@ -40,8 +57,17 @@ struct Heard {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn many_tasks_through_every_fault_end_once_within_their_budget() {
-    let (_, running) = builtin_sandbox().await;
-    let max_attempts = unitask::RetryPolicy::default().max_attempts;
+    let engine = Engine::builtin().expect("built-ins");
+    let providers: Vec<_> = engine.iter().map(|l| l.provider.clone()).collect();
+    let options = sandbox::Options {
+        slow: SLOW_ANSWER,
+        log: None,
+    };
+    let running = Sandbox::new(&providers, options)
+        .start(0)
+        .await
+        .expect("sandbox");
+    let max_attempts = RetryPolicy::default().max_attempts;
     let (generated, interpreted) = tokio::join!(
         watch_at_scale(&running, Answerer::Generated),
         watch_at_scale(&running, Answerer::Interpreted),
@@ -51,6 +77,11 @@ async fn many_tasks_through_every_fault_end_once_within_their_budget() {
         (Answerer::Interpreted, interpreted),
     ] {
         assert!(expected.len() >= 1000, "only {} tasks", expected.len());
+        let given_up = expected
+            .iter()
+            .filter(|e| matches!(e.cost, Cost::GivesUp))
+            .count();
+        assert!(given_up > 0, "no track repeats a transient error");
         assert_eq!(report.tasks.len(), expected.len());
         let mut served = 0u64;
         for (index, ((want, finished), heard)) in
@@ -76,21 +107,47 @@ async fn many_tasks_through_every_fault_end_once_within_their_budget() {
             );
             let requests = running.sandbox().polls(&want.provider, &task_id);
             served += u64::from(requests);
-            assert_eq!(
-                requests, want.requests,
-                "{label}: {requests} requests reached the sandbox, the track needs {}",
-                want.requests
-            );
             assert!(
                 finished.polls >= 1 && requests <= finished.polls * max_attempts,
                 "{label}: {requests} requests in {} polls, {max_attempts} attempts each at most",
                 finished.polls
+            );
+            match want.cost {
+                Cost::Requests(needed) => assert_eq!(
+                    requests, needed,
+                    "{label}: {requests} requests reached the sandbox, the track needs {needed}"
+                ),
+                Cost::GivesUp => {
+                    assert!(matches!(finished.ending, Ending::Failed(_)), "{label}");
+                    assert_eq!(
+                        finished.polls,
+                        MAX_ERRORS + 1,
+                        "{label}: polls before giving up"
+                    );
+                }
+            }
+            assert!(
+                finished.elapsed >= want.waits,
+                "{label}: ended after {:?}, its answers asked to wait {:?}",
+                finished.elapsed,
+                want.waits
             );
         }
         // Every request the client counts reached a task: nothing sent elsewhere or twice.
         assert_eq!(report.requests, served, "{answerer:?}");
     }
     running.stop().await.expect("stops");
+}
+
+/// The `Retry-After` seconds a track serves in its first `steps` answers.
+fn waits(track: &Track, steps: usize) -> Duration {
+    let seconds: u64 = track.steps[..steps]
+        .iter()
+        .flat_map(|s| &s.reply.headers)
+        .filter(|(n, _)| n.eq_ignore_ascii_case("retry-after"))
+        .filter_map(|(_, v)| v.trim().parse::<u64>().ok())
+        .sum();
+    Duration::from_secs(seconds)
 }
 
 /// Each engine polls its own ids, so the two runs never share a lifecycle.
@@ -103,35 +160,48 @@ fn task_id(answerer: Answerer, track: &str, index: usize) -> String {
 }
 
 async fn watch_at_scale(
-    running: &unitask::sandbox::Running,
+    running: &sandbox::Running,
     answerer: Answerer,
 ) -> (Vec<Expected>, watch::Report, Vec<Heard>) {
+    let client = Client::new(ClientConfig {
+        timeout: REQUEST_TIMEOUT,
+        retry: RetryPolicy {
+            min_delay: Duration::from_millis(20),
+            max_delay: Duration::from_millis(200),
+            ..RetryPolicy::default()
+        },
+        ..ClientConfig::default()
+    })
+    .expect("client");
     let mut watcher = Watcher::new(
-        quick_client(),
+        client,
         watch::Options {
             concurrency: 64,
             interval: Some(Duration::from_millis(5)),
             max_interval: Some(Duration::from_millis(40)),
             // A guard against a hang, far past what the run needs.
-            timeout: Some(Duration::from_secs(120)),
-            max_errors: 5,
+            timeout: Some(Duration::from_secs(300)),
+            max_errors: MAX_ERRORS,
         },
     );
+    add_every_provider(&mut watcher, running, answerer);
     let mut targets = Vec::new();
     let mut expected = Vec::new();
     let mut faults = HashSet::new();
-    add_every_provider(&mut watcher, running, answerer);
     for plan in running.sandbox().plans() {
         let provider = &plan.provider;
         let inputs: Inputs = provider.sample_inputs().into_iter().collect();
         for track in plan.tracks.iter().filter(|t| plan.addressable(t)) {
-            // Tracks that never end are the timeout's business (tests/it/sandbox.rs).
-            let Some(end) = track.end_step(watch::is_transient) else {
-                continue;
-            };
             if asks_a_long_wait(track) {
                 continue;
             }
+            let end = track.expected_end(watch::is_transient);
+            let (cost, waits) = match (track.end_step(watch::is_transient), end) {
+                (Some(step), _) => (Cost::Requests(step as u32 + 1), waits(track, step + 1)),
+                (None, Outcome::Error { .. }) => (Cost::GivesUp, Duration::ZERO),
+                // A task that never ends is the watch timeout's business (tests/it/sandbox.rs).
+                (None, Outcome::Task { .. }) => continue,
+            };
             if let TrackKind::Fault(fault) = track.kind {
                 faults.insert(fault);
             }
@@ -144,8 +214,9 @@ async fn watch_at_scale(
                 expected.push(Expected {
                     provider: provider.id.clone(),
                     track: track.name.clone(),
-                    end: track.expected_end(watch::is_transient),
-                    requests: end as u32 + 1,
+                    end,
+                    cost,
+                    waits,
                 });
             }
         }

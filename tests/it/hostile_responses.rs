@@ -174,7 +174,10 @@ fn deeply_nested_json_is_a_decode_error_not_an_overflow() {
             let error = ok.expect_err("not a task");
             assert_eq!(error.kind, ErrorKind::Decode, "{}: {error}", provider.id);
             let excerpt = error.excerpt.expect("an excerpt");
-            assert!(excerpt.len() < 1000 && excerpt.ends_with('…'), "{excerpt}");
+            assert!(
+                excerpt.chars().count() == 201 && excerpt.ends_with('…'),
+                "{excerpt}"
+            );
             // A failure status keeps its own kind: the body is only read for its message.
             let failed = runtime::normalize(
                 &provider,
@@ -397,6 +400,7 @@ async fn a_credential_with_a_line_break_never_reaches_a_header() {
             unitask::model::Auth::None => continue,
             unitask::model::Auth::Query { param, .. } => {
                 // Sent, encoded: the server sees the exact secret in its parameter, no header.
+                assert_eq!(after.len(), before + 1, "{}: not sent", provider.id);
                 let request = after.last().expect("sent");
                 assert!(
                     request
@@ -411,6 +415,7 @@ async fn a_credential_with_a_line_break_never_reaches_a_header() {
             }
             // Base64 carries any byte: the header itself stays clean.
             unitask::model::Auth::Basic { .. } => {
+                assert_eq!(after.len(), before + 1, "{}: not sent", provider.id);
                 let request = after.last().expect("sent");
                 assert!(request.headers.get("x-injected").is_none());
                 "basic"
