@@ -29,10 +29,18 @@ fuzz_target!(|data: &[u8]| {
         [a, b, rest @ ..] => (100 + u16::from_le_bytes([*a, *b]) % 500, rest),
         _ => (200, data),
     };
-    let headers = vec![(
-        "Retry-After".to_owned(),
-        String::from_utf8_lossy(body).into_owned(),
-    )];
+    // Servers send `Date`; a `Retry-After` date is read against it, so both reads of one answer
+    // give the same wait whenever they run.
+    let headers = vec![
+        (
+            "Retry-After".to_owned(),
+            String::from_utf8_lossy(body).into_owned(),
+        ),
+        (
+            "Date".to_owned(),
+            "Tue, 01 Dec 2026 12:00:00 GMT".to_owned(),
+        ),
+    ];
     for loaded in engine().iter() {
         let provider = &loaded.provider;
         let response = Response {

@@ -363,7 +363,14 @@ fn retry_after(provider: &Provider, response: Response<'_>) -> Option<Duration> 
         let v = v.trim();
         v.parse::<u64>().ok().or_else(|| {
             let date = http_date(v)?;
-            let wait = date.as_second() - jiff::Timestamp::now().as_second();
+            // Against the server's own clock when it says what it is (`Date`): a skewed local
+            // clock then neither stretches nor cuts the wait, and the same answer always means
+            // the same wait. Against ours otherwise.
+            let sent = response
+                .header("date")
+                .and_then(http_date)
+                .unwrap_or_else(jiff::Timestamp::now);
+            let wait = date.as_second() - sent.as_second();
             Some(u64::try_from(wait.max(0)).unwrap_or(0))
         })
     });
@@ -404,6 +411,47 @@ mod tests {
             let wait = error.retry_after.expect("retry_after").as_secs();
             assert!((low..=high).contains(&wait), "{value}: {wait}");
             assert!(error.retryable);
+        }
+    }
+
+    /// A date is read against the answer's own `Date`, whatever the local clock says: found by
+    /// the normalize fuzz target, where two reads of one answer straddled a second and differed.
+    #[test]
+    fn a_retry_after_date_counts_from_the_answers_date() {
+        let provider = provider();
+        for (retry_after, date, wait) in [
+            (
+                "Sun, 06 Nov 1994 08:51:37 GMT",
+                "Sun, 06 Nov 1994 08:49:37 GMT",
+                120,
+            ),
+            (
+                "Sun, 06 Nov 1994 08:49:37 GMT",
+                "Sun, 06 Nov 1994 08:51:37 GMT",
+                0,
+            ),
+            // The fuzzer's input: RFC 2822's obsolete forms (two-digit year, a military zone).
+            (
+                "8 dEc\t33\u{c}00:00\u{c}:\u{c}33\r g",
+                "Thu, 08 Dec 2033 00:00:00 GMT",
+                33,
+            ),
+        ] {
+            let headers = vec![
+                ("Retry-After".to_owned(), retry_after.to_owned()),
+                ("Date".to_owned(), date.to_owned()),
+            ];
+            let response = Response {
+                status: 503,
+                headers: &headers,
+                body: b"",
+            };
+            let error = normalize(&provider, "t", response).expect_err("503");
+            assert_eq!(
+                error.retry_after,
+                Some(Duration::from_secs(wait)),
+                "{retry_after:?}"
+            );
         }
     }
 
