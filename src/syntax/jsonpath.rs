@@ -43,24 +43,6 @@ pub enum Step {
     Wildcard,
 }
 
-/// The node a chain of names and indexes leads to in `value`, for writing (negative indexes
-/// count from the end); `None` when the chain leaves the document.
-pub fn locate_mut<'a>(value: &'a mut Value, steps: &[Step]) -> Option<&'a mut Value> {
-    let mut node = value;
-    for step in steps {
-        node = match (step, node) {
-            (Step::Name(name), Value::Object(map)) => map.get_mut(name)?,
-            (Step::Index(i), Value::Array(items)) => {
-                let len = items.len() as i64;
-                let at = if *i < 0 { len + i } else { *i };
-                items.get_mut(usize::try_from(at).ok()?)?
-            }
-            _ => return None,
-        };
-    }
-    Some(node)
-}
-
 /// Why a path does not parse, and the byte offset of the offending character.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]
@@ -179,18 +161,37 @@ fn walk<'a>(root: &'a Value, steps: &[Step]) -> Option<&'a Value> {
     for step in steps {
         node = match (step, node) {
             (Step::Name(name), Value::Object(map)) => member(map, name)?,
+            (Step::Index(i), Value::Array(items)) => items.get(array_index(items.len(), *i)?)?,
+            _ => return None,
+        };
+    }
+    Some(node)
+}
+
+/// The node a chain of names and indexes leads to in `value`, for writing; `None` when the
+/// chain leaves the document.
+pub fn locate_mut<'a>(value: &'a mut Value, steps: &[Step]) -> Option<&'a mut Value> {
+    let mut node = value;
+    for step in steps {
+        node = match (step, node) {
+            (Step::Name(name), Value::Object(map)) => map.get_mut(name)?,
             (Step::Index(i), Value::Array(items)) => {
-                let index = if *i < 0 {
-                    items.len().checked_sub(i.unsigned_abs() as usize)?
-                } else {
-                    usize::try_from(*i).ok()?
-                };
-                items.get(index)?
+                let index = array_index(items.len(), *i)?;
+                items.get_mut(index)?
             }
             _ => return None,
         };
     }
     Some(node)
+}
+
+/// Where index `i` points in an array of `len` items (a negative one counts from the end).
+fn array_index(len: usize, i: i64) -> Option<usize> {
+    if i < 0 {
+        len.checked_sub(i.unsigned_abs() as usize)
+    } else {
+        usize::try_from(i).ok()
+    }
 }
 
 /// Every node `steps` reaches from `node`, in document order.

@@ -11,12 +11,14 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use unitask::sandbox::{self, Fault, Outcome, Sandbox, Track, TrackKind};
+use unitask::sandbox::{self, Fault, Outcome, Track, TrackKind};
 use unitask::task::Progress;
 use unitask::watch::{self, Answerer, Ending, Event, Target, Watcher};
-use unitask::{Client, ClientConfig, Engine, Inputs, RetryPolicy, State};
+use unitask::{Engine, Inputs, RetryPolicy, State};
 
-use crate::sandbox::{add_every_provider, asks_a_long_wait, ended_as};
+use crate::sandbox::{
+    add_every_provider, asks_a_long_wait, ended_as, quick_client_waiting, sandbox_of,
+};
 
 /// Ids per track and engine: each engine watches over a thousand tasks at once.
 const IDS_PER_TRACK: usize = 20;
@@ -57,16 +59,11 @@ struct Heard {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn many_tasks_through_every_fault_end_once_within_their_budget() {
-    let engine = Engine::builtin().expect("built-ins");
-    let providers: Vec<_> = engine.iter().map(|l| l.provider.clone()).collect();
     let options = sandbox::Options {
         slow: SLOW_ANSWER,
         log: None,
     };
-    let running = Sandbox::new(&providers, options)
-        .start(0)
-        .await
-        .expect("sandbox");
+    let running = sandbox_of(&Engine::builtin().expect("built-ins"), options).await;
     let max_attempts = RetryPolicy::default().max_attempts;
     let (generated, interpreted) = tokio::join!(
         watch_at_scale(&running, Answerer::Generated),
@@ -163,18 +160,8 @@ async fn watch_at_scale(
     running: &sandbox::Running,
     answerer: Answerer,
 ) -> (Vec<Expected>, watch::Report, Vec<Heard>) {
-    let client = Client::new(ClientConfig {
-        timeout: REQUEST_TIMEOUT,
-        retry: RetryPolicy {
-            min_delay: Duration::from_millis(20),
-            max_delay: Duration::from_millis(200),
-            ..RetryPolicy::default()
-        },
-        ..ClientConfig::default()
-    })
-    .expect("client");
     let mut watcher = Watcher::new(
-        client,
+        quick_client_waiting(REQUEST_TIMEOUT),
         watch::Options {
             concurrency: 64,
             interval: Some(Duration::from_millis(5)),

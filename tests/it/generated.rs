@@ -151,10 +151,7 @@ async fn generated_clients_and_the_interpreter_agree_on_every_example() {
     .expect("client");
     for loaded in engine.iter() {
         let provider = &loaded.provider;
-        let mut credentials = Credentials::new();
-        for name in unitask::http::request::auth_env_names(&provider.auth) {
-            credentials.set(name, "secret-token");
-        }
+        let credentials = crate::credentials_with(provider, "secret-token");
         for example in &provider.examples {
             let server = MockServer::start().await;
             let mut reply = ResponseTemplate::new(example.response.status)

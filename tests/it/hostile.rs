@@ -91,7 +91,7 @@ fn invalid_utf8_is_an_input_error() {
 fn debug_never_shows_a_credential() {
     use unitask::http::redact::Redactor;
     use unitask::watch::{Answerer, Endpoint, Watcher};
-    use unitask::{Client, ClientConfig, Credentials, Engine};
+    use unitask::{Client, ClientConfig, Engine};
 
     const SECRET: &str = "s3cr3t-T0ken+/= \"x\"";
     let mut engine = Engine::builtin().expect("built-ins");
@@ -101,10 +101,7 @@ fn debug_never_shows_a_credential() {
     let http = Client::new(ClientConfig::default()).expect("client");
     for loaded in engine.iter() {
         let provider = &loaded.provider;
-        let mut credentials = Credentials::new();
-        for name in unitask::http::request::auth_env_names(&provider.auth) {
-            credentials.set(name, SECRET);
-        }
+        let credentials = crate::credentials_with(provider, SECRET);
         let redactor = Redactor::new(&provider.auth, &credentials);
         if credentials.values().next().is_some() {
             // The check below can fail: the redactor sees the secret when it is there.

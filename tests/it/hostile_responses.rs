@@ -8,7 +8,7 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use unitask::model::{Expectation, Provider};
 use unitask::runtime::{self, normalize::Response};
-use unitask::{Client, ClientConfig, Credentials, Engine, ErrorKind, Inputs, RetryPolicy};
+use unitask::{Client, ClientConfig, Engine, ErrorKind, Inputs, RetryPolicy};
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -27,14 +27,6 @@ fn one_attempt(timeout: Duration) -> Client {
         ..ClientConfig::default()
     })
     .expect("client")
-}
-
-fn credentials(provider: &Provider, secret: &str) -> Credentials {
-    let mut credentials = Credentials::new();
-    for name in unitask::http::request::auth_env_names(&provider.auth) {
-        credentials.set(name, secret);
-    }
-    credentials
 }
 
 /// A loopback server that reads one request and hands the socket to `answer`; returns its
@@ -66,12 +58,7 @@ where
 /// and hangs up, so the server cannot write much more than the limit and the kernel's buffers.
 #[tokio::test]
 async fn a_body_far_past_the_limit_is_cut_off_not_read() {
-    let church = Engine::builtin()
-        .expect("built-ins")
-        .get("church-tech")
-        .expect("church-tech")
-        .provider
-        .clone();
+    let church = crate::status::provider("church-tech");
     let (base, server) = raw_server(|mut socket| async move {
         let head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n";
         socket.write_all(head.as_bytes()).await.expect("head");
@@ -93,7 +80,7 @@ async fn a_body_far_past_the_limit_is_cut_off_not_read() {
             "u-1",
             &Inputs::new(),
             Some(&base),
-            &credentials(&church, "t"),
+            &crate::credentials_with(&church, "t"),
         )
         .await;
     let error = result.expect_err("too large");
@@ -112,12 +99,7 @@ async fn a_body_far_past_the_limit_is_cut_off_not_read() {
 /// A 3 MB answer inside the limit is read whole: 20,000 files, every one in the task.
 #[tokio::test]
 async fn a_large_body_inside_the_limit_is_read_whole() {
-    let shoplazza = Engine::builtin()
-        .expect("built-ins")
-        .get("shoplazza")
-        .expect("shoplazza")
-        .provider
-        .clone();
+    let shoplazza = crate::status::provider("shoplazza");
     let files: Vec<serde_json::Value> = (0..20_000)
         .map(|i| {
             serde_json::json!({
@@ -145,7 +127,7 @@ async fn a_large_body_inside_the_limit_is_read_whole() {
             "t-1",
             &Inputs::new(),
             Some(&base),
-            &credentials(&shoplazza, "t"),
+            &crate::credentials_with(&shoplazza, "t"),
         )
         .await;
     let task = result.expect("a task");
@@ -261,7 +243,7 @@ async fn an_html_page_is_named_and_a_mislabelled_json_body_is_read() {
         let inputs = crate::example_inputs(&provider, example).expect("inputs");
         let task_id = provider.example_task_id(example).to_owned();
         let client = one_attempt(Duration::from_secs(5));
-        let credentials = credentials(&provider, "t");
+        let credentials = crate::credentials_with(&provider, "t");
         let (result, _) = client
             .fetch(&provider, &task_id, &inputs, Some(&base), &credentials)
             .await;
@@ -316,12 +298,7 @@ async fn an_html_page_is_named_and_a_mislabelled_json_body_is_read() {
 /// and never answers ends the same way.
 #[tokio::test]
 async fn a_dribbling_or_silent_server_ends_in_a_timeout() {
-    let hubspot = Engine::builtin()
-        .expect("built-ins")
-        .get("hubspot")
-        .expect("hubspot")
-        .provider
-        .clone();
+    let hubspot = crate::status::provider("hubspot");
     let dribble = |mut socket: tokio::net::TcpStream| async move {
         let head =
             "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n";
@@ -347,7 +324,7 @@ async fn a_dribbling_or_silent_server_ends_in_a_timeout() {
                 "t-1",
                 &Inputs::new(),
                 Some(&base),
-                &credentials(&hubspot, "t"),
+                &crate::credentials_with(&hubspot, "t"),
             )
             .await;
         let error = result.expect_err("timed out");
@@ -390,7 +367,7 @@ async fn a_credential_with_a_line_break_never_reaches_a_header() {
                 inputs.set(input.name.as_str(), "1");
             }
         }
-        let credentials = credentials(provider, INJECTED);
+        let credentials = crate::credentials_with(provider, INJECTED);
         let before = server.received_requests().await.unwrap_or_default().len();
         let (result, stats) = client
             .fetch(provider, "t-1", &inputs, Some(&base), &credentials)

@@ -58,11 +58,7 @@ fn runtime() -> &'static tokio::runtime::Runtime {
 }
 
 fn credentials(provider: &Provider) -> Credentials {
-    let mut credentials = Credentials::new();
-    for name in unitask::http::request::auth_env_names(&provider.auth) {
-        credentials.set(name, "invariant-token");
-    }
-    credentials
+    crate::credentials_with(provider, "invariant-token")
 }
 
 /// A value for every input the examples give one (host inputs included), besides the task id;

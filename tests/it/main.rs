@@ -45,6 +45,15 @@ pub fn at(relative: &str) -> PathBuf {
     root().join(relative)
 }
 
+/// Credentials with `secret` in every environment variable the provider's auth reads.
+pub fn credentials_with(provider: &unitask::model::Provider, secret: &str) -> unitask::Credentials {
+    let mut credentials = unitask::Credentials::new();
+    for name in unitask::http::request::auth_env_names(&provider.auth) {
+        credentials.set(name, secret);
+    }
+    credentials
+}
+
 /// The task id an example uses (`example-task` when it names none).
 pub fn example_task(
     provider: &unitask::model::Provider,

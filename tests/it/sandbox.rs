@@ -9,8 +9,13 @@ use unitask::{Client, ClientConfig, Credentials, Engine, ErrorKind, Inputs, Retr
 /// A client quick enough for tests, with room for a loaded machine: the sandbox's slow answer
 /// (2.5 s) is past its timeout (1 s).
 pub fn quick_client() -> Client {
+    quick_client_waiting(Duration::from_secs(1))
+}
+
+/// A client that retries quickly and gives each answer `timeout`.
+pub fn quick_client_waiting(timeout: Duration) -> Client {
     Client::new(ClientConfig {
-        timeout: Duration::from_secs(1),
+        timeout,
         retry: RetryPolicy {
             min_delay: Duration::from_millis(20),
             max_delay: Duration::from_millis(200),
@@ -29,14 +34,19 @@ pub fn quick_options() -> sandbox::Options {
 }
 
 /// The built-in definitions, and a sandbox of all of them on a free loopback port.
-pub async fn builtin_sandbox() -> (Engine, sandbox::Running) {
+async fn builtin_sandbox() -> (Engine, sandbox::Running) {
     let engine = Engine::builtin().expect("built-ins");
+    let running = sandbox_of(&engine, quick_options()).await;
+    (engine, running)
+}
+
+/// A sandbox of every definition `engine` holds, on a free loopback port.
+pub async fn sandbox_of(engine: &Engine, options: sandbox::Options) -> sandbox::Running {
     let providers: Vec<_> = engine.iter().map(|l| l.provider.clone()).collect();
-    let running = Sandbox::new(&providers, quick_options())
+    Sandbox::new(&providers, options)
         .start(0)
         .await
-        .expect("sandbox");
-    (engine, running)
+        .expect("sandbox")
 }
 
 fn watch_options() -> watch::Options {
@@ -49,12 +59,8 @@ fn watch_options() -> watch::Options {
     }
 }
 
-pub fn sandbox_credentials(provider: &unitask::model::Provider) -> Credentials {
-    let mut credentials = Credentials::new();
-    for name in unitask::http::request::auth_env_names(&provider.auth) {
-        credentials.set(name, "sandbox-token");
-    }
-    credentials
+fn sandbox_credentials(provider: &unitask::model::Provider) -> Credentials {
+    crate::credentials_with(provider, "sandbox-token")
 }
 
 /// Whether a watched task ended where the sandbox says its track ends.

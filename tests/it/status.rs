@@ -12,7 +12,7 @@ fn engine() -> Engine {
     Engine::builtin().expect("built-in definitions are valid")
 }
 
-fn provider(id: &str) -> Provider {
+pub fn provider(id: &str) -> Provider {
     engine().get(id).expect("provider").provider.clone()
 }
 
@@ -29,11 +29,7 @@ fn no_retry() -> Client {
 }
 
 fn credentials(provider: &Provider) -> Credentials {
-    let mut credentials = Credentials::new();
-    for name in unitask::http::request::auth_env_names(&provider.auth) {
-        credentials.set(name, SECRET);
-    }
-    credentials
+    crate::credentials_with(provider, SECRET)
 }
 
 /// Values for required inputs that examples do not always give.
