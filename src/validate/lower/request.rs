@@ -1,0 +1,458 @@
+//! Identity, inputs, the base URL, the request (path, flags, query, headers, body) and polling
+//! hints: everything about how the status request is made.
+
+use std::collections::HashSet;
+
+use super::Lowerer;
+use crate::model::{self};
+use crate::spec::{self, InputLocation, InputRole, Method, Span, Text, de};
+use crate::syntax::template::Template;
+use crate::validate::{Code, Diagnostic};
+
+impl Lowerer<'_> {
+    /// UT116: the id is a slug and equals the file stem.
+    pub(super) fn check_id(&mut self, id: &Text, stem: Option<&str>) {
+        let slug = !id.value.is_empty()
+            && id
+                .value
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+            && !id.value.starts_with('-');
+        if !slug {
+            self.push(
+                Diagnostic::new(
+                    Code::IdMismatch,
+                    id.span,
+                    format!(
+                        "provider id `{}` is not lowercase letters, digits and `-`",
+                        id.value
+                    ),
+                )
+                .help("ids become module names and CLI arguments: `hubspot`, `tencent-smh`"),
+            );
+        } else if let Some(stem) = stem
+            && stem != id.value
+        {
+            self.push(
+                Diagnostic::new(
+                    Code::IdMismatch,
+                    id.span,
+                    format!("provider id `{}` does not match the file name `{stem}.yaml`", id.value),
+                )
+                .label(format!("expected `{stem}`"))
+                .help("rename the file or change the id: `unitask status <id>` finds definitions by file name"),
+            );
+        }
+    }
+
+    /// Inputs: names, patterns, defaults, host constraints, the task-id role.
+    pub(super) fn lower_inputs(
+        &mut self,
+        def: &spec::Definition,
+    ) -> Option<(Vec<model::Input>, usize)> {
+        let mut inputs = Vec::with_capacity(def.inputs.len());
+        let mut task_ids: Vec<&Text> = Vec::new();
+        for (name, input) in def.inputs.iter() {
+            let name_ok = !name.value.is_empty()
+                && name
+                    .value
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_')
+                && !name.value.starts_with(|c: char| c.is_ascii_digit());
+            if !name_ok {
+                self.push(
+                    Diagnostic::new(
+                        Code::InvalidName,
+                        name.span,
+                        format!("input name `{}` is not an identifier", name.value),
+                    )
+                    .label("letters, digits and `_`, not starting with a digit")
+                    .help("input names are used as `{placeholders}` and `--param NAME=VALUE`"),
+                );
+            }
+            let pattern = input.pattern.as_ref().and_then(|p| self.regex(p));
+            let location = input.location.value;
+            if location == InputLocation::Host && input.pattern.is_none() {
+                self.push(
+                    Diagnostic::new(
+                        Code::UnconstrainedHost,
+                        name.span,
+                        format!("host input `{}` has no `pattern`", name.value),
+                    )
+                    .label("any host could be passed here")
+                    .help("add a pattern that only matches the provider's own hosts, e.g. `[a-z0-9-]+\\.myshoplaza\\.com`"),
+                );
+            }
+            if let (Some(default), Some(regex)) = (&input.default, &pattern)
+                && !regex.is_match(&default.value)
+            {
+                self.push(
+                    Diagnostic::new(
+                        Code::InvalidDefault,
+                        default.span,
+                        format!(
+                            "default `{}` does not match the input's own pattern",
+                            default.value
+                        ),
+                    )
+                    .help("fix the default or widen the pattern"),
+                );
+            }
+            if let Some(role) = &input.role
+                && role.value == InputRole::TaskId
+            {
+                task_ids.push(name);
+            }
+            let wire_name = match &input.wire_name {
+                Some(wire) => self.wire_name(wire, "parameter"),
+                None => Some(name.value.clone()),
+            };
+            let required = input.required.unwrap_or(
+                matches!(location, InputLocation::Path | InputLocation::Host)
+                    && input.default.is_none(),
+            );
+            inputs.push(model::Input {
+                name: name.value.clone(),
+                location,
+                required,
+                default: input.default.as_ref().map(|d| d.value.clone()),
+                pattern,
+                wire_name: wire_name.unwrap_or_default(),
+                doc: input.doc.clone(),
+            });
+        }
+        let task_id_input = match task_ids.as_slice() {
+            [one] => inputs.iter().position(|i| i.name == one.value),
+            [] => {
+                let span = def.inputs.0.first().map_or(def.id.span, |(k, _)| k.span);
+                self.push(
+                    Diagnostic::new(Code::TaskIdRole, span, "no input has `role: task_id`")
+                        .help("mark the input that identifies the task with `role: task_id`"),
+                );
+                None
+            }
+            [first, rest @ ..] => {
+                for other in rest {
+                    self.push(
+                        Diagnostic::new(
+                            Code::TaskIdRole,
+                            other.span,
+                            format!(
+                                "inputs `{}` and `{}` both have `role: task_id`",
+                                first.value, other.value
+                            ),
+                        )
+                        .related(first.span, "first task id")
+                        .help("exactly one input identifies the task"),
+                    );
+                }
+                None
+            }
+        };
+        Some((inputs, task_id_input?))
+    }
+
+    /// The base URL: a template whose placeholders are host inputs; https, or http to loopback.
+    pub(super) fn lower_base_url(&mut self, def: &spec::Definition) -> Option<Template> {
+        let template = self.template(&def.base_url)?;
+        self.check_placeholders(&def.base_url, &template, InputLocation::Host, def);
+        // Substitute a plausible host for each placeholder, then let the URL parser judge.
+        let sample = template.render(|_| "placeholder.example".to_owned());
+        match url::Url::parse(&sample) {
+            Ok(url) if url.scheme() == "https" => {}
+            Ok(url) if url.scheme() == "http" && crate::syntax::url::is_loopback(&url) => {}
+            Ok(url) if url.scheme() == "http" => self.push(
+                Diagnostic::new(
+                    Code::InsecureBaseUrl,
+                    def.base_url.span,
+                    format!("base URL `{}` uses plain http for a host that is not loopback", def.base_url.value),
+                )
+                .label("credentials would travel unencrypted")
+                .help("use `https://`; plain `http://` is only for `localhost`, `127.0.0.1` and `[::1]`"),
+            ),
+            Ok(url) => self.push(
+                Diagnostic::new(
+                    Code::InsecureBaseUrl,
+                    def.base_url.span,
+                    format!("base URL scheme `{}` is not https", url.scheme()),
+                )
+                .help("write an absolute `https://` URL"),
+            ),
+            Err(error) => self.push(
+                Diagnostic::new(
+                    Code::InsecureBaseUrl,
+                    def.base_url.span,
+                    format!("base URL `{}` is not an absolute URL: {error}", def.base_url.value),
+                )
+                .help("write an absolute URL such as `https://api.example.com`"),
+            ),
+        }
+        Some(template)
+    }
+
+    /// UT103: every placeholder is a declared input of the right kind.
+    pub(super) fn check_placeholders(
+        &mut self,
+        text: &Text,
+        template: &Template,
+        location: InputLocation,
+        def: &spec::Definition,
+    ) {
+        let names: Vec<&str> = def
+            .inputs
+            .iter()
+            .filter(|(_, i)| i.location.value == location)
+            .map(|(n, _)| n.value.as_str())
+            .collect();
+        let kind = match location {
+            InputLocation::Host => "host",
+            _ => "path",
+        };
+        for (name, offset) in template.placeholders() {
+            if names.contains(&name) {
+                continue;
+            }
+            let start = self.inner_span(text, offset - 1).start;
+            let end = self.inner_span(text, offset + name.len()).end;
+            let declared_elsewhere = def.inputs.get(name).map(|i| i.location.value);
+            let help = match declared_elsewhere {
+                Some(_) => format!("declare `{name}` with `in: {kind}` to use it here"),
+                None => {
+                    let hint = de::did_you_mean(name, &names);
+                    if names.is_empty() {
+                        format!("declare it under `inputs:` with `in: {kind}`")
+                    } else {
+                        format!("{hint} (or declare `{name}` under `inputs:` with `in: {kind}`)")
+                    }
+                }
+            };
+            self.push(
+                Diagnostic::new(
+                    Code::UndeclaredPlaceholder,
+                    Span::new(start, end),
+                    match declared_elsewhere {
+                        Some(_) => format!(
+                            "placeholder `{{{name}}}` names an input that is not `in: {kind}`"
+                        ),
+                        None => format!("placeholder `{{{name}}}` is not a declared input"),
+                    },
+                )
+                .label("undeclared")
+                .help(help),
+            );
+        }
+    }
+
+    /// The request: method, path template, flags, fixed query and headers, body.
+    pub(super) fn lower_request(&mut self, def: &spec::Definition) -> Option<model::Request> {
+        let request = &def.request;
+        let path = self.template(&request.path);
+        if let Some(template) = &path {
+            if !request.path.value.starts_with('/') {
+                self.push(
+                    Diagnostic::new(
+                        Code::InvalidTemplate,
+                        request.path.span,
+                        format!(
+                            "request path `{}` does not start with `/`",
+                            request.path.value
+                        ),
+                    )
+                    .help("write the path from the root: `/files/v3/tasks/{task_id}`"),
+                );
+            }
+            self.check_path_literals(&request.path, template);
+            self.check_placeholders(&request.path, template, InputLocation::Path, def);
+        }
+        let flags: Vec<String> = request
+            .flags
+            .iter()
+            .filter_map(|f| self.wire_name(f, "query flag"))
+            .collect();
+        let mut query = Vec::new();
+        for (name, value) in request.query.iter() {
+            if let (Some(n), Some(v)) = (
+                self.wire_name(name, "query parameter"),
+                self.wire_value(value),
+            ) {
+                query.push((n, v));
+            }
+        }
+        let mut headers = Vec::new();
+        for (name, value) in request.headers.iter() {
+            if let (Some(n), Some(v)) = (self.wire_name(name, "header"), self.wire_value(value)) {
+                headers.push((n, v));
+            }
+        }
+        let body_inputs = def
+            .inputs
+            .iter()
+            .filter(|(_, i)| i.location.value == InputLocation::Body)
+            .map(|(n, _)| n)
+            .collect::<Vec<_>>();
+        if request.method == Method::Get {
+            if let Some(body) = &request.body {
+                self.push(
+                    Diagnostic::new(Code::InvalidValue, body.span, "a GET request has no body")
+                        .help("set `method: POST` for APIs that read with a JSON body"),
+                );
+            }
+            for name in body_inputs {
+                self.push(
+                    Diagnostic::new(
+                        Code::InvalidValue,
+                        name.span,
+                        format!(
+                            "input `{}` is `in: body` but the request is a GET",
+                            name.value
+                        ),
+                    )
+                    .help("set `request.method: POST`, or move the input to the path or query"),
+                );
+            }
+        }
+        let body = match &request.body {
+            Some(body) if !body.value.is_object() => {
+                self.push(
+                    Diagnostic::new(
+                        Code::InvalidValue,
+                        body.span,
+                        "the request body must be a mapping",
+                    )
+                    .help("write the JSON object as a YAML mapping"),
+                );
+                None
+            }
+            Some(body) => Some(body.value.clone()),
+            None => None,
+        };
+        Some(model::Request {
+            method: request.method,
+            path: path?,
+            flags,
+            query,
+            headers,
+            body,
+        })
+    }
+
+    /// UT102: the path's literal text is a plain path: no `?` or `#` (query and fragment have
+    /// their own keys) and no `.` or `..` segment (the URL parser would collapse it).
+    pub(super) fn check_path_literals(&mut self, text: &Text, template: &Template) {
+        let literal = template.render(|_| "x".to_owned());
+        let problem = if let Some(at) = text.value.find(['?', '#']) {
+            Some((
+                at,
+                "a request path cannot hold a query or fragment: use `flags:` and `query:`",
+            ))
+        } else if literal.split('/').any(|seg| seg == "." || seg == "..") {
+            let at = text.value.find("/.").map_or(0, |i| i + 1);
+            Some((
+                at,
+                "`.` and `..` segments would be collapsed by the URL parser",
+            ))
+        } else {
+            None
+        };
+        if let Some((at, message)) = problem {
+            let span = self.inner_span(text, at);
+            self.push(
+                Diagnostic::new(
+                    Code::InvalidTemplate,
+                    span,
+                    format!("request path `{}`: {message}", text.value),
+                )
+                .label("here")
+                .help(
+                    "write the path exactly as the provider documents it, e.g. `/api/v1/file/{id}`",
+                ),
+            );
+        }
+    }
+
+    /// UT104: path and host inputs appear in their template.
+    pub(super) fn check_unused_inputs(
+        &mut self,
+        def: &spec::Definition,
+        base_url: &Option<Template>,
+        request: &Option<model::Request>,
+    ) {
+        let (Some(base_url), Some(request)) = (base_url, request) else {
+            return;
+        };
+        let used: HashSet<&str> = base_url
+            .placeholders()
+            .chain(request.path.placeholders())
+            .map(|(n, _)| n)
+            .collect();
+        for (name, input) in def.inputs.iter() {
+            let location = input.location.value;
+            if matches!(location, InputLocation::Path | InputLocation::Host)
+                && !used.contains(name.value.as_str())
+            {
+                let template = if location == InputLocation::Host {
+                    "base_url"
+                } else {
+                    "request.path"
+                };
+                self.push(
+                    Diagnostic::new(
+                        Code::UnusedInput,
+                        name.span,
+                        format!("input `{}` is never used in `{template}`", name.value),
+                    )
+                    .label("its value would be dropped")
+                    .help(format!(
+                        "add `{{{}}}` to `{template}`, or remove the input",
+                        name.value
+                    )),
+                );
+            }
+        }
+    }
+
+    pub(super) fn lower_polling(
+        &mut self,
+        polling: Option<&spec::Polling>,
+    ) -> Option<model::Polling> {
+        let Some(polling) = polling else {
+            return Some(model::Polling::default());
+        };
+        let defaults = model::Polling::default();
+        let interval = self.duration(&polling.interval);
+        let max_interval = match &polling.max_interval {
+            Some(text) => self.duration(text),
+            None => interval.map(|i| i.max(defaults.max_interval)),
+        };
+        let backoff = match &polling.backoff {
+            Some(b) if b.value >= 1.0 && b.value <= 10.0 => Some(b.value),
+            Some(b) => {
+                self.push(
+                    Diagnostic::new(Code::InvalidDuration, b.span, format!("backoff `{}` is outside 1–10", b.value))
+                        .help("the wait is multiplied by this factor while a task stays unchanged; 1.5 is typical"),
+                );
+                None
+            }
+            None => Some(defaults.backoff),
+        };
+        if let (Some(interval), Some(max), Some(text)) =
+            (interval, max_interval, &polling.max_interval)
+            && max < interval
+        {
+            self.push(
+                Diagnostic::new(
+                    Code::InvalidDuration,
+                    text.span,
+                    "`max_interval` is shorter than `interval`",
+                )
+                .help("the wait grows from `interval` up to `max_interval`"),
+            );
+            return None;
+        }
+        Some(model::Polling {
+            interval: interval?,
+            max_interval: max_interval?,
+            backoff: backoff?,
+        })
+    }
+}

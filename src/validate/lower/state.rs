@@ -1,0 +1,274 @@
+//! The native status and its mapping into a unified state, and the conditions that rules,
+//! envelopes and in-body failures test.
+
+use std::collections::{HashMap, HashSet};
+
+use super::Lowerer;
+use crate::model::{self};
+use crate::spec::{self, Span, de};
+use crate::validate::{Code, Diagnostic};
+
+impl Lowerer<'_> {
+    pub(super) fn condition(
+        &mut self,
+        condition: &spec::Condition,
+        span: Span,
+    ) -> Option<model::Condition> {
+        use spec::Condition as C;
+        Some(match condition {
+            C::Equals(cmp) => model::Condition::Equals {
+                path: self.path(&cmp.path)?,
+                value: cmp.value.value.clone(),
+                ignore_case: cmp.ignore_case,
+            },
+            C::In(membership) => {
+                let path = self.path(&membership.path);
+                if membership.values.value.is_empty() {
+                    self.push(
+                        Diagnostic::new(
+                            Code::InvalidCondition,
+                            membership.values.span,
+                            "`in` with no values never holds",
+                        )
+                        .help("list the values, or remove the condition"),
+                    );
+                    return None;
+                }
+                model::Condition::In {
+                    path: path?,
+                    values: membership.values.value.clone(),
+                    ignore_case: membership.ignore_case,
+                }
+            }
+            C::Exists(path) => model::Condition::Exists(self.path(path)?),
+            C::Absent(path) => model::Condition::Absent(self.path(path)?),
+            C::Null(path) => model::Condition::Null(self.path(path)?),
+            C::Empty(path) => model::Condition::Empty(self.path(path)?),
+            C::NonEmpty(path) => model::Condition::NonEmpty(self.path(path)?),
+            C::All(list) | C::Any(list) => {
+                if list.is_empty() {
+                    self.push(
+                        Diagnostic::new(
+                            Code::InvalidCondition,
+                            span,
+                            "an empty `all`/`any` list says nothing",
+                        )
+                        .help("list at least one condition"),
+                    );
+                    return None;
+                }
+                let lowered: Vec<Option<model::Condition>> = list
+                    .iter()
+                    .map(|c| self.condition(&c.value, c.span))
+                    .collect();
+                let lowered: Vec<model::Condition> = lowered.into_iter().collect::<Option<_>>()?;
+                if matches!(condition, C::All(_)) {
+                    model::Condition::All(lowered)
+                } else {
+                    model::Condition::Any(lowered)
+                }
+            }
+            C::Not(inner) => {
+                model::Condition::Not(Box::new(self.condition(&inner.value, inner.span)?))
+            }
+        })
+    }
+
+    /// The state: native source, documented values, map, rules; every documented value mapped.
+    pub(super) fn lower_state(&mut self, state: &spec::StateSpec) -> Option<model::StatePlan> {
+        let native = match &state.native.value {
+            spec::NativeSource::String(path) => self.path(path).map(model::NativePlan::String),
+            spec::NativeSource::Integer(path) => self.path(path).map(model::NativePlan::Integer),
+            spec::NativeSource::Boolean(path) => self.path(path).and_then(|p| {
+                let name = p.last_name().map(str::to_owned);
+                if name.is_none() {
+                    self.push(
+                        Diagnostic::new(Code::InvalidJsonPath, path.span, "a boolean status path must end in a field name")
+                            .help("the native text is `name=true`/`name=false`, so the path needs a name: `$.confirmed`"),
+                    );
+                }
+                Some(model::NativePlan::Boolean(p, name?))
+            }),
+            spec::NativeSource::Presence(paths) => {
+                let mut candidates = Vec::new();
+                for text in paths {
+                    if let Some(path) = self.path(text) {
+                        match path.last_name().map(str::to_owned) {
+                            Some(name) => candidates.push((path, name)),
+                            None => self.push(
+                                Diagnostic::new(Code::InvalidJsonPath, text.span, "a presence path must end in a field name")
+                                    .help("the native text is the field's name, so the path needs one: `$.result`"),
+                            ),
+                        }
+                    }
+                }
+                if paths.is_empty() {
+                    self.push(
+                        Diagnostic::new(Code::InvalidValue, state.native.span, "`presence` needs at least one path")
+                            .help("list the fields whose presence tells the state, e.g. `[$.result, $.error]`"),
+                    );
+                }
+                Some(model::NativePlan::Presence(candidates))
+            }
+            spec::NativeSource::TagKey(path) => self.path(path).map(model::NativePlan::TagKey),
+        };
+        if state.documented.is_empty() {
+            self.push(
+                Diagnostic::new(Code::UnmappedValue, state.native.span, "`state.documented` lists no values")
+                    .help("list every status value the provider documents, so each can be checked to be mapped"),
+            );
+        }
+        // The native texts this source can produce, where they form a closed set or a shape.
+        let value_shape = |text: &str| -> Option<String> {
+            match &native {
+                Some(model::NativePlan::Integer(_)) => match text.parse::<i64>() {
+                    Ok(n) if n.to_string() == text => None,
+                    Ok(n) => Some(format!(
+                        "the native text of an integer status is canonical: write `{n}`"
+                    )),
+                    Err(_) => Some("an integer status is written as a number, e.g. `0`".into()),
+                },
+                Some(model::NativePlan::Boolean(_, name)) => {
+                    let allowed = [format!("{name}=true"), format!("{name}=false")];
+                    (!allowed.iter().any(|a| a == text)).then(|| {
+                        format!(
+                            "this boolean status reads as `{}` or `{}`",
+                            allowed[0], allowed[1]
+                        )
+                    })
+                }
+                Some(model::NativePlan::Presence(candidates)) => {
+                    let known = candidates.iter().any(|(_, name)| name == text) || text == "none";
+                    let names: Vec<&str> = candidates.iter().map(|(_, n)| n.as_str()).collect();
+                    (!known).then(|| {
+                        format!(
+                            "a presence status reads as one of `{}` or `none`",
+                            names.join("`, `")
+                        )
+                    })
+                }
+                _ => None,
+            }
+        };
+        let documented: Vec<String> = state.documented.iter().map(|d| d.value.clone()).collect();
+        let mut seen = HashSet::new();
+        for value in &state.documented {
+            if let Some(help) = value_shape(&value.value) {
+                self.push(
+                    Diagnostic::new(
+                        Code::InvalidValue,
+                        value.span,
+                        format!("`{}` cannot be a native value of this status", value.value),
+                    )
+                    .help(help),
+                );
+            }
+            if !seen.insert(value.value.as_str()) {
+                self.push(
+                    Diagnostic::new(
+                        Code::InvalidValue,
+                        value.span,
+                        format!("`{}` is listed twice", value.value),
+                    )
+                    .help("remove the repeated value"),
+                );
+            }
+        }
+        let mut map = HashMap::new();
+        for (native, target) in state.map.iter() {
+            if !documented.contains(&native.value) {
+                self.push(
+                    Diagnostic::new(
+                        Code::UndocumentedValue,
+                        native.span,
+                        format!(
+                            "mapped value `{}` is not in `state.documented`",
+                            native.value
+                        ),
+                    )
+                    .label("not documented")
+                    .help(undocumented_help(&native.value, &documented)),
+                );
+            }
+            if let Some(state) = self.state(target) {
+                map.insert(native.value.clone(), state);
+            }
+        }
+        let mut rules = Vec::new();
+        for rule in &state.rules {
+            for native in &rule.native {
+                if !documented.contains(&native.value) {
+                    self.push(
+                        Diagnostic::new(
+                            Code::UndocumentedValue,
+                            native.span,
+                            format!("rule value `{}` is not in `state.documented`", native.value),
+                        )
+                        .help(undocumented_help(&native.value, &documented)),
+                    );
+                }
+            }
+            let when = self.condition(&rule.when.value, rule.when.span);
+            let target = self.state(&rule.state);
+            if let (Some(when), Some(state)) = (when, target) {
+                rules.push(model::RulePlan {
+                    native: rule.native.iter().map(|n| n.value.clone()).collect(),
+                    when,
+                    state,
+                });
+            }
+        }
+        for value in &state.documented {
+            // Rules only refine: a value must map to a state when no rule matches.
+            if state.map.get(&value.value).is_none() {
+                self.push(
+                    Diagnostic::new(
+                        Code::UnmappedValue,
+                        value.span,
+                        format!(
+                            "documented value `{}` is not mapped to a state",
+                            value.value
+                        ),
+                    )
+                    .label("unmapped")
+                    .help(format!(
+                        "add `{}: <state>` under `state.map`",
+                        quote_key(&value.value)
+                    )),
+                );
+            }
+        }
+        Some(model::StatePlan {
+            native: native?,
+            documented,
+            map,
+            rules,
+        })
+    }
+}
+
+fn undocumented_help(value: &str, documented: &[String]) -> String {
+    let known: Vec<&str> = documented.iter().map(String::as_str).collect();
+    if known.is_empty() {
+        format!("add `{value}` to `state.documented`")
+    } else {
+        format!(
+            "{} (or add `{value}` to `state.documented`)",
+            de::did_you_mean(value, &known)
+        )
+    }
+}
+
+/// A map key as it must be written in YAML (quoted when YAML would read it as something else).
+fn quote_key(value: &str) -> String {
+    let plain = value
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        && value.parse::<f64>().is_err()
+        && !matches!(value, "true" | "false" | "null" | "~");
+    if plain {
+        value.to_owned()
+    } else {
+        format!("{value:?}")
+    }
+}
