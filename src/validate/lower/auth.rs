@@ -1,7 +1,7 @@
 //! Auth schemes: which environment variables hold the secrets, and where they go on the wire.
 
 use super::Lowerer;
-use crate::model::{self};
+use crate::model;
 use crate::spec::{self};
 
 impl Lowerer<'_> {

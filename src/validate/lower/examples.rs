@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 
 use super::{Lowerer, all_ok};
-use crate::model::{self};
+use crate::model;
 use crate::spec::{self, de};
 use crate::validate::{Code, Diagnostic};
 

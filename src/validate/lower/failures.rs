@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use super::{Lowerer, Slot, all_ok};
-use crate::model::{self};
+use crate::model;
 use crate::spec::{self};
 use crate::validate::{Code, Diagnostic};
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use regex_lite::Regex;
 
-use crate::model::{self};
+use crate::model;
 use crate::runtime::ErrorKind;
 use crate::spec::{self, Span, Text, de};
 use crate::syntax::jsonpath::JsonPath;

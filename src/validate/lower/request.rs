@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 
 use super::Lowerer;
-use crate::model::{self};
+use crate::model;
 use crate::spec::{self, InputLocation, InputRole, Method, Span, Text, de};
 use crate::syntax::template::Template;
 use crate::validate::{Code, Diagnostic};

@@ -4,7 +4,7 @@
 use std::collections::{HashMap, HashSet};
 
 use super::Lowerer;
-use crate::model::{self};
+use crate::model;
 use crate::spec::{self, Span, de};
 use crate::validate::{Code, Diagnostic};
 
