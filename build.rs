@@ -49,7 +49,7 @@ fn main() {
             .file_stem()
             .and_then(|s| s.to_str())
             .unwrap_or_default();
-        let text = std::fs::read_to_string(path)
+        let bytes = std::fs::read(path)
             .unwrap_or_else(|e| fail(&format!("error: cannot read {}: {e}\n", path.display())));
         let shown = format!(
             "providers/{}",
@@ -57,8 +57,10 @@ fn main() {
                 .and_then(|n| n.to_str())
                 .unwrap_or_default()
         );
-        match validate::check_source(&shown, Some(stem), &text) {
-            Ok(provider) => generated.push((provider, text)),
+        match validate::check_bytes(&shown, Some(stem), &bytes) {
+            Ok(provider) => {
+                generated.push((provider, String::from_utf8_lossy(&bytes).into_owned()))
+            }
             Err(report) => problems.push_str(&report.render_human(false)),
         }
     }

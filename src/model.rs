@@ -94,6 +94,49 @@ pub struct Input {
     pub doc: Option<String>,
 }
 
+impl Input {
+    /// Why `value` cannot be sent for this input, or `None` when it can: a line break anywhere;
+    /// `""`, `.` or `..` in a path or a host (the URL parser would collapse them); a host value
+    /// that is not a DNS name (nothing that could end the host ever reaches the URL, whatever
+    /// the pattern allows); a value the pattern refuses. The request builder asks before any
+    /// I/O, and `validate` asks of every example, so both refuse alike.
+    pub fn refusal(&self, value: &str) -> Option<String> {
+        let name = &self.name;
+        if value.contains(['\r', '\n']) {
+            return Some(format!("input `{name}` contains a line break"));
+        }
+        if matches!(self.location, InputLocation::Path | InputLocation::Host)
+            && matches!(value, "" | "." | "..")
+        {
+            return Some(format!(
+                "input `{name}` cannot be {value:?}: it would change the request's path"
+            ));
+        }
+        if self.location == InputLocation::Host && !crate::syntax::url::is_dns_name(value) {
+            return Some(format!(
+                "input `{name}` = {value:?} is not a host name (letters, digits, `-` and `.`)"
+            ));
+        }
+        match &self.pattern {
+            Some(pattern) if !pattern.is_match(value) => Some(format!(
+                "input `{name}` = {value:?} does not match its pattern `{}`",
+                self.pattern_text().unwrap_or_default()
+            )),
+            _ => None,
+        }
+    }
+
+    /// The pattern as written in the definition (without the anchors added to compile it).
+    pub fn pattern_text(&self) -> Option<&str> {
+        self.pattern.as_ref().map(|p| {
+            p.as_str()
+                .strip_prefix("^(?:")
+                .and_then(|p| p.strip_suffix(")$"))
+                .unwrap_or(p.as_str())
+        })
+    }
+}
+
 /// The status request.
 #[derive(Debug, Clone)]
 pub struct Request {

@@ -17,16 +17,16 @@ pub struct Args {
 pub fn run(args: Args) -> u8 {
     let mut loaded = Vec::new();
     for file in &args.files {
-        let text = match std::fs::read_to_string(file) {
-            Ok(text) => text,
+        let bytes = match std::fs::read(file) {
+            Ok(bytes) => bytes,
             Err(error) => {
                 eprintln!("error: cannot read {}: {error}", file.display());
                 return EXIT_USAGE;
             }
         };
         let stem = file.file_stem().and_then(|s| s.to_str());
-        match validate::check_source(&file.display().to_string(), stem, &text) {
-            Ok(provider) => loaded.push((provider, text)),
+        match validate::check_bytes(&file.display().to_string(), stem, &bytes) {
+            Ok(provider) => loaded.push((provider, String::from_utf8_lossy(&bytes).into_owned())),
             Err(report) => {
                 eprint!("{}", report.render_human(false));
                 return EXIT_INVALID;

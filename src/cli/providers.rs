@@ -63,7 +63,7 @@ fn describe(loaded: &Loaded) -> Value {
                 "task_id": i.name == provider.task_id_input().name,
                 "required": i.required,
                 "default": i.default,
-                "pattern": i.pattern.as_ref().map(|p| p.as_str().trim_start_matches("^(?:").trim_end_matches(")$").to_owned()),
+                "pattern": i.pattern_text(),
                 "doc": i.doc,
             })
         })

@@ -207,59 +207,6 @@ fn invalid(message: impl Into<String>) -> Error {
     Error::local(ErrorKind::InvalidRequest, message)
 }
 
-/// Checks one value against the rules every input shares and its own pattern.
-fn check_value(input: &Input, value: &str) -> Result<(), Error> {
-    if value.contains(['\r', '\n']) {
-        return Err(invalid(format!(
-            "input `{}` contains a line break",
-            input.name
-        )));
-    }
-    if matches!(input.location, InputLocation::Path | InputLocation::Host)
-        && matches!(value, "" | "." | "..")
-    {
-        return Err(invalid(format!(
-            "input `{}` cannot be {value:?}: it would change the request's path",
-            input.name
-        )));
-    }
-    // A host value is a DNS name whatever its pattern allows: nothing that could end the host
-    // (`/`, `#`, `?`, `@`, `:`) ever reaches the URL.
-    if input.location == InputLocation::Host && !is_dns_name(value) {
-        return Err(invalid(format!(
-            "input `{}` = {value:?} is not a host name (letters, digits, `-` and `.`)",
-            input.name
-        )));
-    }
-    if let Some(pattern) = &input.pattern
-        && !pattern.is_match(value)
-    {
-        return Err(invalid(format!(
-            "input `{}` = {value:?} does not match its pattern `{}`",
-            input.name,
-            pattern
-                .as_str()
-                .trim_start_matches("^(?:")
-                .trim_end_matches(")$")
-        )));
-    }
-    Ok(())
-}
-
-fn is_dns_name(value: &str) -> bool {
-    !value.is_empty()
-        && value.len() <= 253
-        && value.split('.').all(|label| {
-            !label.is_empty()
-                && label.len() <= 63
-                && !label.starts_with('-')
-                && !label.ends_with('-')
-                && label
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
-        })
-}
-
 /// Refuses input names the provider does not have, and the task-id input (it is passed as the
 /// task id). Generated clients call this too, so both engines refuse alike.
 pub fn check_input_names(provider: &Provider, inputs: &Inputs) -> Result<(), Error> {
@@ -312,7 +259,9 @@ pub fn prepare(
         let value = given.or_else(|| input.default.clone());
         match value {
             Some(value) => {
-                check_value(input, &value)?;
+                if let Some(why) = input.refusal(&value) {
+                    return Err(invalid(why));
+                }
                 values.insert(&input.name, value);
             }
             None if input.required

@@ -220,9 +220,15 @@ impl Client {
             builder = builder.header(name.as_str(), value);
         }
         if let Some(body) = &prepared.body {
-            builder = builder
-                .header(reqwest::header::CONTENT_TYPE, "application/json")
-                .body(body.clone());
+            // A `Content-Type` the definition sets replaces the default.
+            let typed = prepared
+                .headers
+                .iter()
+                .any(|(n, _)| n.eq_ignore_ascii_case("content-type"));
+            if !typed {
+                builder = builder.header(reqwest::header::CONTENT_TYPE, "application/json");
+            }
+            builder = builder.body(body.clone());
         }
         tracing::debug!(provider = %provider.id, method = ?prepared.method, url = %prepared.redacted_url(), "sending");
         self.sent.fetch_add(1, Ordering::Relaxed);

@@ -38,9 +38,52 @@ pub fn normalize(
     task_id: &str,
     response: Response<'_>,
 ) -> Result<UploadTask, Error> {
+    normalize_detailed(provider, task_id, response).map_err(|failed| failed.error)
+}
+
+/// Which mapping of a definition read a value: what a conversion failure points at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mapping {
+    /// `response.state.native`.
+    Status,
+    /// `response.fields.<name>`: `id`, `created_at`, `started_at`, `updated_at`, `completed_at`.
+    Field(&'static str),
+    /// `response.progress.done` or `.total`.
+    Progress(&'static str),
+    /// A key of the `list`-th `response.files` entry.
+    File { list: usize, key: &'static str },
+    /// A key of the `list`-th `response.errors` entry.
+    TaskError { list: usize, key: &'static str },
+    /// The `index`-th `response.extra` entry.
+    Extra(usize),
+}
+
+/// A failed normalization, with the mapping that failed when a conversion did.
+#[derive(Debug, Clone)]
+pub struct Failed {
+    pub error: Error,
+    pub mapping: Option<Mapping>,
+}
+
+impl From<Error> for Box<Failed> {
+    fn from(error: Error) -> Box<Failed> {
+        Box::new(Failed {
+            error,
+            mapping: None,
+        })
+    }
+}
+
+/// [`normalize`], saying which mapping failed when a value did not convert (`validate` points
+/// at it).
+pub fn normalize_detailed(
+    provider: &Provider,
+    task_id: &str,
+    response: Response<'_>,
+) -> Result<UploadTask, Box<Failed>> {
     if !(200..300).contains(&response.status) {
         let body: Option<Value> = serde_json::from_slice(response.body).ok();
-        return Err(failure(provider, response, body.as_ref(), None));
+        return Err(failure(provider, response, body.as_ref(), None).into());
     }
     // The Content-Type is not trusted either way (providers label JSON `text/plain`); it is
     // named when the body is not JSON, because an HTML page there is a proxy's, not the API's.
@@ -59,7 +102,7 @@ pub fn normalize(
     })?;
     for (condition, kind) in &provider.failures.in_body {
         if extract::holds(condition, &body) {
-            return Err(failure(provider, response, Some(&body), Some(*kind)));
+            return Err(failure(provider, response, Some(&body), Some(*kind)).into());
         }
     }
     let plan = &provider.response;
@@ -78,7 +121,8 @@ pub fn normalize(
                 response,
                 Some(&body),
                 Some(ErrorKind::InvalidRequest),
-            ));
+            )
+            .into());
         }
         payload = envelope.root.first(&body).ok_or_else(|| {
             Error::decode(
@@ -88,8 +132,12 @@ pub fn normalize(
             )
         })?;
     }
-    let mut task = map_task(provider, task_id, payload)
-        .map_err(|e| Error::decode(response.status, e.to_string(), response.body))?;
+    let mut task = map_task(provider, task_id, payload).map_err(|e| {
+        Box::new(Failed {
+            mapping: Some(e.mapping()),
+            error: Error::decode(response.status, e.to_string(), response.body),
+        })
+    })?;
     // The body moves into the task: no copy of what may be the largest value here.
     task.raw = body;
     Ok(task)
@@ -100,70 +148,87 @@ fn map_task(provider: &Provider, task_id: &str, payload: &Value) -> Result<Uploa
     let plan = &provider.response;
     let native = native_status(&plan.state, payload)?;
     let state = state_of(&plan.state, &native, payload);
+    let at = |mapping: Mapping| move |error: ExtractError| MapError::Field { mapping, error };
     let id = match &plan.id {
-        Some(field) => extract::text(field, payload)?.unwrap_or_else(|| task_id.to_owned()),
+        Some(field) => extract::text(field, payload)
+            .map_err(at(Mapping::Field("id")))?
+            .unwrap_or_else(|| task_id.to_owned()),
         None => task_id.to_owned(),
     };
-    let time = |field: &Option<Field>| -> Result<Option<jiff::Timestamp>, ExtractError> {
+    let time = |field: &Option<Field>, name: &'static str| -> Result<_, MapError> {
         match field {
-            Some(field) => extract::timestamp(field, payload),
+            Some(field) => extract::timestamp(field, payload).map_err(at(Mapping::Field(name))),
             None => Ok(None),
         }
     };
     let progress = match &plan.progress {
-        Some(progress) => match extract::number(&progress.done, payload)? {
-            Some(done) => Some(Progress {
-                done,
-                total: match &progress.total {
-                    Some(total) => extract::number(total, payload)?,
-                    None => None,
-                },
-                unit: progress.unit,
-            }),
-            None => None,
-        },
+        Some(progress) => {
+            match extract::number(&progress.done, payload).map_err(at(Mapping::Progress("done")))? {
+                Some(done) => Some(Progress {
+                    done,
+                    total: match &progress.total {
+                        Some(total) => extract::number(total, payload)
+                            .map_err(at(Mapping::Progress("total")))?,
+                        None => None,
+                    },
+                    unit: progress.unit,
+                }),
+                None => None,
+            }
+        }
         None => None,
     };
     let mut files = Vec::new();
-    for spec in &plan.files {
+    for (list, spec) in plan.files.iter().enumerate() {
         for item in spec.each.select(payload) {
             if item.is_null() {
                 continue;
             }
-            let text = |field: &Option<Field>| optional_text(field, item);
+            let text = |field: &Option<Field>, key: &'static str| {
+                optional_text(field, item).map_err(at(Mapping::File { list, key }))
+            };
             let size = match &spec.size {
-                Some(field) => extract::integer(field, item)?.and_then(|n| u64::try_from(n).ok()),
+                Some(field) => extract::integer(field, item)
+                    .map_err(at(Mapping::File { list, key: "size" }))?
+                    .and_then(|n| u64::try_from(n).ok()),
                 None => None,
             };
             files.push(File {
-                id: text(&spec.id)?,
-                name: text(&spec.name)?,
-                url: text(&spec.url)?,
-                source_url: text(&spec.source_url)?,
-                path: text(&spec.path)?,
+                id: text(&spec.id, "id")?,
+                name: text(&spec.name, "name")?,
+                url: text(&spec.url, "url")?,
+                source_url: text(&spec.source_url, "source_url")?,
+                path: text(&spec.path, "path")?,
                 size,
-                mime: text(&spec.mime)?,
-                md5: text(&spec.md5)?,
+                mime: text(&spec.mime, "mime")?,
+                md5: text(&spec.md5, "md5")?,
             });
         }
     }
     let mut errors = Vec::new();
-    for spec in &plan.errors {
+    for (list, spec) in plan.errors.iter().enumerate() {
         for item in spec.each.select(payload) {
             if item.is_null() {
                 continue;
             }
-            let optional = |field: &Option<Field>| optional_text(field, item);
+            let optional = |field: &Option<Field>, key: &'static str| {
+                optional_text(field, item).map_err(at(Mapping::TaskError { list, key }))
+            };
             errors.push(TaskError {
-                code: optional(&spec.code)?,
-                message: extract::text(&spec.message, item)?.unwrap_or_default(),
-                item: optional(&spec.item)?,
+                code: optional(&spec.code, "code")?,
+                message: extract::text(&spec.message, item)
+                    .map_err(at(Mapping::TaskError {
+                        list,
+                        key: "message",
+                    }))?
+                    .unwrap_or_default(),
+                item: optional(&spec.item, "item")?,
             });
         }
     }
     let mut extra = indexmap::IndexMap::with_capacity(plan.extra.len());
-    for (name, field) in &plan.extra {
-        if let Some(value) = extract::typed(field, payload)? {
+    for (index, (name, field)) in plan.extra.iter().enumerate() {
+        if let Some(value) = extract::typed(field, payload).map_err(at(Mapping::Extra(index)))? {
             extra.insert(name.clone(), value);
         }
     }
@@ -174,10 +239,10 @@ fn map_task(provider: &Provider, task_id: &str, payload: &Value) -> Result<Uploa
         native_status: native,
         terminal: state.is_terminal(),
         progress,
-        created_at: time(&plan.created_at)?,
-        started_at: time(&plan.started_at)?,
-        updated_at: time(&plan.updated_at)?,
-        completed_at: time(&plan.completed_at)?,
+        created_at: time(&plan.created_at, "created_at")?,
+        started_at: time(&plan.started_at, "started_at")?,
+        updated_at: time(&plan.updated_at, "updated_at")?,
+        completed_at: time(&plan.completed_at, "completed_at")?,
         files,
         errors,
         extra,
@@ -196,8 +261,11 @@ fn optional_text(field: &Option<Field>, root: &Value) -> Result<Option<String>, 
 /// Why a payload could not be mapped.
 #[derive(Debug, thiserror::Error)]
 enum MapError {
-    #[error(transparent)]
-    Field(#[from] ExtractError),
+    #[error("{error}")]
+    Field {
+        mapping: Mapping,
+        error: ExtractError,
+    },
     #[error("the status field `{0}` is missing")]
     MissingStatus(String),
     #[error("the status field `{path}` should be {expected}, found {found}")]
@@ -206,6 +274,15 @@ enum MapError {
         expected: &'static str,
         found: String,
     },
+}
+
+impl MapError {
+    fn mapping(&self) -> Mapping {
+        match self {
+            MapError::Field { mapping, .. } => *mapping,
+            MapError::MissingStatus(_) | MapError::StatusType { .. } => Mapping::Status,
+        }
+    }
 }
 
 /// The native status text.

@@ -317,8 +317,8 @@ impl<'a> Deserializer<'a> for NodeDeserializer<'a, '_> {
 
     fn deserialize_enum<V: Visitor<'a>>(
         self,
-        _name: &'static str,
-        _variants: &'static [&'static str],
+        name: &'static str,
+        variants: &'static [&'static str],
         visitor: V,
     ) -> Result<V::Value, DeError> {
         let span = self.node.span;
@@ -339,7 +339,7 @@ impl<'a> Deserializer<'a> for NodeDeserializer<'a, '_> {
                     "expected a mapping with exactly one key, found {} keys",
                     entries.len()
                 ),
-                help: Some("write one of the alternatives, e.g. `equals: {...}`".into()),
+                help: Some(one_key_help(name, variants)),
                 span: None,
             }),
             _ => Err(de::Error::invalid_type(unexpected(self.node), &visitor)),
@@ -541,6 +541,31 @@ impl<'de> Deserializer<'de> for KeyDeserializer<'de> {
         bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
         bytes byte_buf option unit unit_struct seq tuple
         tuple_struct map identifier ignored_any
+    }
+}
+
+/// The help line for an enum mapping with more than one key: what this key takes, in its words.
+fn one_key_help(name: &str, variants: &[&str]) -> String {
+    let listed = |names: &[&str]| {
+        let quoted: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
+        match quoted.split_last() {
+            Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
+            _ => quoted.join(""),
+        }
+    };
+    match name {
+        "Auth" => format!(
+            "`auth:` takes one scheme, {}: remove the others",
+            listed(variants)
+        ),
+        "Condition" => {
+            "a condition is one test: combine several with `all: [...]` or `any: [...]`".into()
+        }
+        "NativeSource" => format!(
+            "the native status comes from one place, {}: keep one",
+            listed(variants)
+        ),
+        _ => format!("write one of {}", listed(variants)),
     }
 }
 

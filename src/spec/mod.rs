@@ -83,9 +83,9 @@ pub struct Input {
     #[serde(default)]
     pub role: Option<Spanned<InputRole>>,
     /// Whether the caller must give a value. Defaults to true for path and host inputs without a
-    /// default, false otherwise.
+    /// default, false otherwise; the task id is always required.
     #[serde(default)]
-    pub required: Option<bool>,
+    pub required: Option<Spanned<bool>>,
     /// The value used when the caller gives none.
     #[serde(default)]
     pub default: Option<Text>,

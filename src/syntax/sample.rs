@@ -78,8 +78,11 @@ fn lower(hir: &Hir) -> Option<Node> {
         HirKind::Empty | HirKind::Look(_) => Node::Literal(String::new()),
         HirKind::Literal(literal) => Node::Literal(String::from_utf8(literal.0.to_vec()).ok()?),
         HirKind::Class(Class::Unicode(class)) => {
-            let ranges: Vec<(char, char)> =
-                class.ranges().iter().map(|r| (r.start(), r.end())).collect();
+            let ranges: Vec<(char, char)> = class
+                .ranges()
+                .iter()
+                .map(|r| (r.start(), r.end()))
+                .collect();
             Node::Class(narrow(&ranges)?)
         }
         HirKind::Class(Class::Bytes(class)) => {

@@ -10,3 +10,19 @@ pub fn is_loopback(url: &url::Url) -> bool {
         None => false,
     }
 }
+
+/// Whether `value` is a DNS host name: dot-separated labels of letters, digits and `-`, none empty,
+/// none starting or ending with `-`, at most 63 bytes each and 253 in all.
+pub fn is_dns_name(value: &str) -> bool {
+    !value.is_empty()
+        && value.len() <= 253
+        && value.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
+}

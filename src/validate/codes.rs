@@ -66,6 +66,14 @@ codes! {
     /// missing. The message says what was expected.
     InvalidValue = "UT004", "invalid-value";
     /// ## What it means
+    /// The file is not UTF-8: the caret is under the first byte that is not. Definitions are
+    /// UTF-8 text; nothing else in the file can be checked until it is.
+    ///
+    /// ## Common causes
+    /// A file saved as Latin-1 or UTF-16 by an editor, or a byte-order mark of another encoding.
+    /// Re-save the file as UTF-8.
+    NotUtf8 = "UT005", "not-utf8";
+    /// ## What it means
     /// A JSONPath (RFC 9535) does not parse. The caret points at the offending character.
     ///
     /// ## Example
@@ -167,6 +175,16 @@ codes! {
     /// ## What it means
     /// A scenario step names no example, or a scenario has no steps.
     InvalidScenario = "UT122", "invalid-scenario";
+    /// ## What it means
+    /// The request would carry the same header twice: two `request.headers` entries, a header
+    /// input, or the auth scheme's header (`Authorization` for `bearer` and `basic`) name the
+    /// same header, compared case-insensitively as HTTP does.
+    ///
+    /// ## Why
+    /// The provider would receive both values, and which one it reads is up to it. A
+    /// `Content-Type` in `request.headers` is not a repeat: it replaces the default
+    /// `application/json` of a `POST`.
+    DuplicateHeader = "UT123", "duplicate-header";
 }
 
 #[cfg(test)]

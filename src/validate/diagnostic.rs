@@ -21,6 +21,8 @@ pub struct Diagnostic {
     pub help: Option<String>,
     /// Other places that explain the problem (the first of two duplicate keys).
     pub related: Vec<(Span, String)>,
+    /// Facts that explain it (which example ran, each value that differs).
+    pub notes: Vec<String>,
 }
 
 impl Diagnostic {
@@ -32,7 +34,13 @@ impl Diagnostic {
             label: None,
             help: None,
             related: Vec::new(),
+            notes: Vec::new(),
         }
+    }
+
+    pub fn note(mut self, note: impl Into<String>) -> Diagnostic {
+        self.notes.push(note.into());
+        self
     }
 
     pub fn label(mut self, label: impl Into<String>) -> Diagnostic {
@@ -115,6 +123,9 @@ impl FileReport {
                 .primary_title(diagnostic.message.as_str())
                 .id(diagnostic.code.as_str())
                 .element(snippet);
+            for note in &diagnostic.notes {
+                group = group.element(Level::NOTE.message(note.as_str()));
+            }
             if let Some(help) = &diagnostic.help {
                 group = group.element(Level::HELP.message(help.as_str()));
             }
@@ -141,6 +152,7 @@ impl FileReport {
                     "end_line": end.line,
                     "end_column": end.column,
                     "label": d.label,
+                    "notes": d.notes,
                     "help": d.help,
                 })
             })
@@ -154,6 +166,10 @@ impl FileReport {
             let start = position(&self.source, d.span.start);
             let end = position(&self.source, d.span.end);
             let mut message = format!("{} {}", d.code.as_str(), d.message);
+            for note in &d.notes {
+                message.push_str("\nnote: ");
+                message.push_str(note);
+            }
             if let Some(help) = &d.help {
                 message.push_str("\nhelp: ");
                 message.push_str(help);

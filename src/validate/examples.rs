@@ -4,6 +4,7 @@
 use serde_json::{Map, Value};
 
 use crate::model::{Expectation, ExpectedError, Provider};
+use crate::runtime::normalize::{Failed, Mapping};
 use crate::runtime::{self, Error};
 use crate::spec::{self, Span};
 use crate::validate::{Code, Diagnostic};
@@ -34,7 +35,7 @@ pub(super) fn run(provider: &Provider, def: &spec::Definition, out: &mut Vec<Dia
             headers: &example.response.headers,
             body: &example.response.body,
         };
-        let result = runtime::normalize(provider, task_id, response);
+        let result = runtime::normalize::normalize_detailed(provider, task_id, response);
         let name = &example.name;
         match (&example.expect, result) {
             (Expectation::Task(expected), Ok(mut task)) => {
@@ -51,7 +52,26 @@ pub(super) fn run(provider: &Provider, def: &spec::Definition, out: &mut Vec<Dia
                 actual.remove("raw");
                 compare_task(name, task_id, expected, &actual, expect, out);
             }
-            (Expectation::Task(_), Err(error)) => {
+            (Expectation::Task(_), Err(failed)) => {
+                let Failed { error, mapping } = *failed;
+                if let Some(span) = mapping.and_then(|m| mapping_span(def, m)) {
+                    // A value that did not convert: the mapping is what to look at.
+                    out.push(
+                        Diagnostic::new(
+                            Code::ExampleMismatch,
+                            span,
+                            format!(
+                                "example `{name}`: this mapping cannot read its value: {}",
+                                error.message
+                            ),
+                        )
+                        .label("fails on the example's body")
+                        .related(written.name.span, format!("example `{name}`"))
+                        .note(format!("in example `{name}`, which expects a task"))
+                        .help(conversion_help(&error.message)),
+                    );
+                    continue;
+                }
                 let span = written
                     .expect
                     .as_ref()
@@ -84,12 +104,75 @@ pub(super) fn run(provider: &Provider, def: &spec::Definition, out: &mut Vec<Dia
                     .help("check `failures.in_body` and the envelope's `success` test"),
                 );
             }
-            (Expectation::Error(expected), Err(error)) => {
+            (Expectation::Error(expected), Err(failed)) => {
+                let error = failed.error;
                 if let Some(written) = &written.expect_error {
                     compare_error(name, expected, &error, written, out);
                 }
             }
         }
+    }
+}
+
+/// Where the definition writes `mapping`.
+fn mapping_span(def: &spec::Definition, mapping: Mapping) -> Option<Span> {
+    let response = &def.response;
+    let field = |spec: &Option<spec::FieldSpec>| spec.as_ref().map(|f| f.span);
+    match mapping {
+        Mapping::Status => Some(response.state.native.span),
+        Mapping::Field(name) => {
+            let fields = &response.fields;
+            field(match name {
+                "id" => &fields.id,
+                "created_at" => &fields.created_at,
+                "started_at" => &fields.started_at,
+                "updated_at" => &fields.updated_at,
+                _ => &fields.completed_at,
+            })
+        }
+        Mapping::Progress(key) => {
+            let progress = response.progress.as_ref()?;
+            match key {
+                "done" => Some(progress.done.span),
+                _ => field(&progress.total),
+            }
+        }
+        Mapping::File { list, key } => {
+            let files = response.files.get(list)?;
+            field(match key {
+                "id" => &files.id,
+                "name" => &files.name,
+                "url" => &files.url,
+                "source_url" => &files.source_url,
+                "path" => &files.path,
+                "size" => &files.size,
+                "mime" => &files.mime,
+                _ => &files.md5,
+            })
+        }
+        Mapping::TaskError { list, key } => {
+            let errors = response.errors.get(list)?;
+            match key {
+                "message" => Some(errors.message.span),
+                "code" => field(&errors.code),
+                _ => field(&errors.item),
+            }
+        }
+        Mapping::Extra(index) => response.extra.0.get(index).map(|(_, f)| f.span),
+    }
+    .filter(|span| *span != Span::default())
+}
+
+fn conversion_help(message: &str) -> String {
+    if message.contains("timestamp")
+        || message.contains("epoch")
+        || message.contains("declared format")
+    {
+        "set the mapping's `format` to how the provider writes times: `rfc3339`, `epoch_seconds`, `epoch_millis` or a strftime pattern".into()
+    } else if message.contains("should be a number") || message.contains("whole number") {
+        "point the path at a number (numbers inside strings are read too), or give the field another `type`".into()
+    } else {
+        "point the path at the value the provider sends, or change the mapping's `type`".into()
     }
 }
 
@@ -145,7 +228,16 @@ fn compare_task(
             Some(value) => value.clone(),
             None => default_for(key, task_id, expected),
         };
-        let equal = if TIME_KEYS.contains(key) {
+        // Lists and objects compare value by value: a key a file, an error or the progress
+        // leaves out means null.
+        let mut differences = Vec::new();
+        let compound = matches!(*key, "progress" | "files" | "errors" | "extra");
+        if compound {
+            differ(key, &want, got, *key != "extra", &mut differences);
+        }
+        let equal = if compound {
+            differences.is_empty()
+        } else if TIME_KEYS.contains(key) {
             same_time(&want, got)
         } else {
             same_json(&want, got)
@@ -170,7 +262,8 @@ fn compare_task(
         } else {
             span
         };
-        out.push(
+        let diagnostic = if want.is_null() || got.is_null() || differences.is_empty() {
+            // A whole value on one side (null against an object, a string) reads best whole.
             Diagnostic::new(
                 Code::ExampleMismatch,
                 span,
@@ -180,9 +273,101 @@ fn compare_task(
                     short(&want)
                 ),
             )
-            .label(where_)
-            .help(format!("the mapping produced `{key}: {got}`")),
-        );
+            .help(format!("the mapping produced `{key}: {got}`"))
+        } else {
+            let mut diagnostic = Diagnostic::new(
+                Code::ExampleMismatch,
+                span,
+                format!(
+                    "example `{name}`: `{key}` differs from what is expected in {}",
+                    plural(differences.len(), "place")
+                ),
+            );
+            for (path, want, got) in differences.iter().take(MAX_DIFFERENCES) {
+                let show = |v: &Option<Value>| v.as_ref().map_or("absent".to_owned(), short);
+                diagnostic = diagnostic.note(format!(
+                    "`{path}`: expected {}, produced {}",
+                    show(want),
+                    show(got)
+                ));
+            }
+            if differences.len() > MAX_DIFFERENCES {
+                diagnostic = diagnostic.note(format!(
+                    "and {} more",
+                    plural(differences.len() - MAX_DIFFERENCES, "difference")
+                ));
+            }
+            diagnostic.help("fix the expectation, or the mapping if the example is right")
+        };
+        out.push(diagnostic.label(where_));
+    }
+}
+
+/// A mismatch report lists at most this many differing values.
+const MAX_DIFFERENCES: usize = 8;
+
+fn plural(n: usize, word: &str) -> String {
+    format!("{n} {word}{}", if n == 1 { "" } else { "s" })
+}
+
+/// One differing value: its path in the task, what was expected and what was produced (`None`:
+/// absent).
+type Difference = (String, Option<Value>, Option<Value>);
+
+/// Every leaf where `want` and `got` differ. With `nulls_omittable`, a key an object leaves out
+/// means null (a file's `md5`, progress's `total`); otherwise keys must match both ways.
+fn differ(path: &str, want: &Value, got: &Value, nulls_omittable: bool, out: &mut Vec<Difference>) {
+    match (want, got) {
+        (Value::Object(w), Value::Object(g)) => {
+            for (key, want) in w {
+                let at = format!("{path}.{key}");
+                match g.get(key) {
+                    Some(got) => differ(&at, want, got, nulls_omittable, out),
+                    None if want.is_null() => {}
+                    None => out.push((at, Some(want.clone()), None)),
+                }
+            }
+            for (key, got) in g {
+                if !(w.contains_key(key) || nulls_omittable && got.is_null()) {
+                    out.push((format!("{path}.{key}"), None, Some(got.clone())));
+                }
+            }
+        }
+        (Value::Array(w), Value::Array(g)) => {
+            for i in 0..w.len().max(g.len()) {
+                let at = format!("{path}[{i}]");
+                match (w.get(i), g.get(i)) {
+                    (Some(want), Some(got)) => differ(&at, want, got, nulls_omittable, out),
+                    (want, got) => {
+                        let shown = |v: Option<&Value>| {
+                            v.map(|v| {
+                                if nulls_omittable {
+                                    without_nulls(v)
+                                } else {
+                                    v.clone()
+                                }
+                            })
+                        };
+                        out.push((at, shown(want), shown(got)));
+                    }
+                }
+            }
+        }
+        _ if same_json(want, got) => {}
+        _ => out.push((path.to_owned(), Some(want.clone()), Some(got.clone()))),
+    }
+}
+
+/// `value` with the null members of its objects left out, for showing a whole item.
+fn without_nulls(value: &Value) -> Value {
+    match value {
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| (k.clone(), without_nulls(v)))
+                .collect(),
+        ),
+        other => other.clone(),
     }
 }
 

@@ -47,6 +47,34 @@ pub fn check_source(name: &str, stem: Option<&str>, source: &str) -> Result<Prov
     }
 }
 
+/// Checks one definition file's bytes: a file that is not UTF-8 is a diagnostic (UT005) at the
+/// line and column of its first invalid byte, like any other problem of the file.
+pub fn check_bytes(name: &str, stem: Option<&str>, bytes: &[u8]) -> Result<Provider, FileReport> {
+    match std::str::from_utf8(bytes) {
+        Ok(source) => check_source(name, stem, source),
+        Err(error) => {
+            let at = error.valid_up_to();
+            let bad = &bytes[at..at + error.error_len().unwrap_or(bytes.len() - at)];
+            let shown: Vec<String> = bad.iter().map(|b| format!("0x{b:02x}")).collect();
+            // The snippet shows the text with each invalid sequence as U+FFFD; the valid prefix
+            // is unchanged, so the offset holds.
+            let source = String::from_utf8_lossy(bytes).into_owned();
+            let diagnostic = Diagnostic::new(
+                Code::NotUtf8,
+                Span::new(at, at + 1),
+                format!("the file is not UTF-8: byte {} here", shown.join(" ")),
+            )
+            .label("not UTF-8")
+            .help("definitions are UTF-8 text: re-save the file as UTF-8");
+            Err(FileReport {
+                path: name.to_owned(),
+                source,
+                diagnostics: vec![diagnostic],
+            })
+        }
+    }
+}
+
 fn check_into(stem: Option<&str>, source: &str, out: &mut Vec<Diagnostic>) -> Option<Provider> {
     let root = match node::parse(source) {
         Ok(root) => root,
@@ -63,10 +91,15 @@ fn check_into(stem: Option<&str>, source: &str, out: &mut Vec<Diagnostic>) -> Op
                     offset += tab;
                 }
             }
+            let help = match (error.help, flow_brace_help(source, offset, &error.message)) {
+                (_, Some(help)) => help,
+                (Some(help), None) => help.to_owned(),
+                (None, None) => "YAML indents with spaces, never tabs; quote values that contain `: ` or start with `{`, `[`, `*`, `&`".to_owned(),
+            };
             out.push(
                 Diagnostic::new(Code::YamlSyntax, Span::new(offset, offset), error.message)
                     .label("the YAML parser stopped here")
-                    .help(error.help.unwrap_or("YAML indents with spaces, never tabs; quote values that contain `: ` or start with `{`, `[`, `*`, `&`")),
+                    .help(help),
             );
             return None;
         }
@@ -162,6 +195,41 @@ fn read_definition(
     None
 }
 
+/// A `{` inside a flow mapping (`{ path: /x/{id} }`) opens another mapping: the help line shows
+/// the value quoted.
+fn flow_brace_help(source: &str, offset: usize, message: &str) -> Option<String> {
+    if !message.contains("flow") || !source[offset..].starts_with('{') {
+        return None;
+    }
+    let line_start = source[..offset].rfind('\n').map_or(0, |i| i + 1);
+    let key_end = source[line_start..offset].rfind(": ")? + line_start;
+    let key_start = source[line_start..key_end]
+        .rfind(['{', ',', ' '])
+        .map_or(line_start, |i| line_start + i + 1);
+    let key = &source[key_start..key_end];
+    let value_start = key_end + 2;
+    // The value runs to the first `,` or `}` outside the braces it opens.
+    let mut depth = 0usize;
+    let mut end = value_start;
+    for (i, c) in source[value_start..].char_indices() {
+        match c {
+            '{' => depth += 1,
+            '}' if depth > 0 => depth -= 1,
+            '}' | ',' | '\n' => break,
+            _ => {}
+        }
+        end = value_start + i + c.len_utf8();
+    }
+    let value = source[value_start..end].trim();
+    if key.is_empty() || value.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "inside `{{ … }}`, a `{{` opens another mapping: quote the value, `{key}: '{}'`",
+        value.replace('\'', "''")
+    ))
+}
+
 fn lone_cr_to_lf(source: &str) -> String {
     let bytes = source.as_bytes();
     source
@@ -212,11 +280,11 @@ pub fn check_paths(paths: &[PathBuf]) -> Result<Vec<Checked>, std::io::Error> {
     files
         .into_iter()
         .map(|path| {
-            let source = std::fs::read_to_string(&path).map_err(|e| {
+            let bytes = std::fs::read(&path).map_err(|e| {
                 std::io::Error::new(e.kind(), format!("cannot read {}: {e}", path.display()))
             })?;
             let stem = path.file_stem().and_then(|s| s.to_str()).map(str::to_owned);
-            let result = check_source(&path.display().to_string(), stem.as_deref(), &source);
+            let result = check_bytes(&path.display().to_string(), stem.as_deref(), &bytes);
             Ok(Checked { path, result })
         })
         .collect()

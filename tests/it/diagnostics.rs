@@ -24,9 +24,9 @@ fn every_fixture_reports_its_code_and_renders_stably() {
             format!("{}-{}", code.as_str().to_lowercase(), code.name()),
             "fixture names are <code>-<name>"
         );
-        let source = std::fs::read_to_string(&file).expect("read fixture");
+        let source = std::fs::read(&file).expect("read fixture");
         let shown = format!("tests/fixtures/invalid/{stem}.yaml");
-        let report = validate::check_source(&shown, Some(&stem), &source)
+        let report = validate::check_bytes(&shown, Some(&stem), &source)
             .expect_err("a fixture must be invalid");
         assert!(
             report.diagnostics.iter().any(|d| d.code == code),
@@ -158,5 +158,106 @@ fn every_type_error_is_reported_at_once() {
         ],
         "{}",
         report.render_human(false)
+    );
+}
+
+/// A minimal valid definition, with `extra` lines spliced in where each test needs them.
+fn minimal(middle: &str, tail: &str) -> String {
+    format!(
+        "id: probe\nname: Probe\nbase_url: https://api.example.com\ninputs:\n  task_id: {{ in: path, role: task_id }}\n{middle}request:\n  path: /tasks/{{task_id}}\nauth: none\nresponse:\n  state:\n    native: {{ string: $.status }}\n    documented: [DONE]\n    map: {{ DONE: succeeded }}\n{tail}"
+    )
+}
+
+fn report(source: &str) -> validate::FileReport {
+    validate::check_source("probe.yaml", Some("probe"), source).expect_err("invalid")
+}
+
+/// A `{` in the middle of a flow mapping's value gets a help line that shows the value quoted.
+#[test]
+fn a_brace_inside_a_flow_mapping_gets_a_quoting_help() {
+    let source = minimal("", "").replace(
+        "request:\n  path: /tasks/{task_id}\n",
+        "request: { path: /tasks/{task_id}, flags: [x] }\n",
+    );
+    let report = report(&source);
+    let help = report.diagnostics[0].help.clone().unwrap_or_default();
+    assert_eq!(report.diagnostics[0].code, Code::YamlSyntax);
+    assert!(help.contains("`path: '/tasks/{task_id}'`"), "{help}");
+}
+
+/// Two schemes under `auth:` are told what `auth:` takes, not the condition syntax.
+#[test]
+fn two_auth_schemes_get_an_auth_help() {
+    let source = minimal("", "").replace(
+        "auth: none\n",
+        "auth:\n  bearer: { env: A_TOKEN }\n  query: { param: key, env: A_KEY }\n",
+    );
+    let report = report(&source);
+    let help = report.diagnostics[0].help.clone().unwrap_or_default();
+    assert!(help.starts_with("`auth:` takes one scheme"), "{help}");
+    assert!(
+        help.contains("`bearer`") && !help.contains("equals"),
+        "{help}"
+    );
+}
+
+/// A value that does not convert in an example is reported at the mapping that read it, with the
+/// example named in a note.
+#[test]
+fn a_conversion_failure_points_at_its_mapping() {
+    let source = minimal(
+        "",
+        "  fields:\n    created_at: { path: $.created, format: epoch_seconds }\nexamples:\n  - name: done\n    response: { body: { status: DONE, created: yesterday } }\n    expect: { state: succeeded, native_status: DONE }\n",
+    );
+    let report = report(&source);
+    let diagnostic = &report.diagnostics[0];
+    assert_eq!(diagnostic.code, Code::ExampleMismatch);
+    let at = validate::position(&report.source, diagnostic.span.start);
+    let line = report.source.lines().nth(at.line - 1).unwrap_or_default();
+    assert!(line.contains("created_at:"), "{line}");
+    assert!(
+        diagnostic.message.contains("epoch seconds"),
+        "{}",
+        diagnostic.message
+    );
+    assert!(
+        diagnostic
+            .notes
+            .iter()
+            .any(|n| n.contains("example `done`")),
+        "{:?}",
+        diagnostic.notes
+    );
+}
+
+/// `aggregate: count` counts values of any type (nulls are no value), with or without a `type`.
+#[test]
+fn count_counts_values_of_any_type() {
+    let source = minimal(
+        "",
+        "  extra:\n    items: { path: \"$.items[*]\", aggregate: count }\n    named: { path: \"$.items[*].name\", aggregate: count, type: integer }\nexamples:\n  - name: done\n    response: { body: { status: DONE, items: [{ name: a }, { name: b }, text, [1], 3, true, null] } }\n    expect: { state: succeeded, native_status: DONE, extra: { items: 6, named: 2 } }\n",
+    );
+    if let Err(report) = validate::check_source("probe.yaml", Some("probe"), &source) {
+        panic!("{}", report.render_human(false));
+    }
+}
+
+/// The task id is required wherever it goes; saying otherwise is an error.
+#[test]
+fn the_task_id_is_always_required() {
+    let query = minimal("", "")
+        .replace(
+            "  task_id: { in: path, role: task_id }\n",
+            "  task_id: { in: query, role: task_id }\n",
+        )
+        .replace("  path: /tasks/{task_id}\n", "  path: /tasks\n");
+    let provider = validate::check_source("probe.yaml", Some("probe"), &query).expect("valid");
+    assert!(provider.task_id_input().required);
+    let optional = query.replace("role: task_id }", "role: task_id, required: false }");
+    let report = report(&optional);
+    assert!(
+        report.diagnostics[0].message.contains("cannot be optional"),
+        "{:?}",
+        report.diagnostics
     );
 }

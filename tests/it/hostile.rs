@@ -68,20 +68,32 @@ fn a_ten_megabyte_definition_is_read_and_reported() {
     );
 }
 
-/// Bytes that are not UTF-8: `validate` says so and exits 2 (it cannot show a line of them).
+/// Bytes that are not UTF-8: a diagnostic at the line and column of the first invalid byte, like
+/// any other problem of the file (exit 1), in every output format.
 #[test]
-fn invalid_utf8_is_an_input_error() {
+fn invalid_utf8_is_a_diagnostic_at_its_byte() {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("bad.yaml");
-    std::fs::write(&path, b"id: bad\nname: \xff\xfe\n").expect("written");
-    let output = Command::new(env!("CARGO_BIN_EXE_unitask"))
-        .arg("validate")
-        .arg(&path)
-        .output()
-        .expect("validate runs");
-    assert_eq!(output.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("valid UTF-8"), "{stderr}");
+    std::fs::write(&path, b"id: bad\nname: ok \xff\xfe\n").expect("written");
+    let run = |format: &str| {
+        let output = Command::new(env!("CARGO_BIN_EXE_unitask"))
+            .args(["validate", "--format", format])
+            .arg(&path)
+            .output()
+            .expect("validate runs");
+        assert_eq!(output.status.code(), Some(1), "{format}");
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    let human = run("human");
+    assert!(human.contains("error[UT005]"), "{human}");
+    assert!(human.contains("bad.yaml:2:10"), "{human}");
+    assert!(human.contains("0xff"), "{human}");
+    let github = run("github");
+    assert!(github.starts_with("::error file="), "{github}");
+    assert!(github.contains(",line=2,col=10,"), "{github}");
+    let json: serde_json::Value = serde_json::from_str(&run("json")).expect("json");
+    assert_eq!(json["diagnostics"][0]["code"], "UT005");
+    assert_eq!(json["diagnostics"][0]["line"], 2);
 }
 
 /// No public type that holds a credential shows it in `Debug`, in any wire form (raw,

@@ -563,6 +563,60 @@ async fn a_post_with_a_json_body_and_basic_auth() {
     server.verify().await;
 }
 
+/// A POST carries one `Content-Type`: the definition's own when it sets one (any case), else
+/// `application/json`; never both (seen on the wire before).
+#[tokio::test]
+async fn a_definitions_content_type_replaces_the_default() {
+    let text = std::fs::read_to_string(crate::at("tests/fixtures/valid/tagged-jobs.yaml"))
+        .expect("fixture");
+    let typed = text.replace(
+        "  method: POST\n",
+        "  method: POST\n  headers:\n    content-TYPE: application/vnd.jobs+json\n",
+    );
+    assert_ne!(typed, text);
+    for (definition, expected) in [
+        (text.as_str(), "application/json"),
+        (typed.as_str(), "application/vnd.jobs+json"),
+    ] {
+        let mut engine = Engine::empty();
+        engine
+            .load_str("tagged-jobs.yaml", definition)
+            .expect("valid");
+        let provider = engine.get("tagged-jobs").expect("loaded").provider.clone();
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(
+                serde_json::json!({"ok": true, "result": {"state": {"Queued": {}}}}),
+            ))
+            .expect(1)
+            .mount(&server)
+            .await;
+        let mut credentials = Credentials::new();
+        credentials
+            .set("JOBS_USER", "ci")
+            .set("JOBS_PASSWORD", "pw");
+        let base = url::Url::parse(&server.uri()).expect("uri");
+        let (result, _) = no_retry()
+            .fetch(
+                &provider,
+                "build-42",
+                &Inputs::new(),
+                Some(&base),
+                &credentials,
+            )
+            .await;
+        result.expect("task");
+        let received = server.received_requests().await.expect("recorded");
+        let types: Vec<&str> = received[0]
+            .headers
+            .get_all("content-type")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect();
+        assert_eq!(types, vec![expected]);
+    }
+}
+
 /// Even a loose host pattern cannot send the credential elsewhere: host values are DNS names.
 #[test]
 fn a_loose_host_pattern_cannot_move_the_host() {

@@ -4,8 +4,25 @@ use std::collections::HashSet;
 
 use super::{Lowerer, all_ok};
 use crate::model;
+use crate::spec::InputLocation;
 use crate::spec::{self, de};
+use crate::syntax::sample::{Sampler, seed};
 use crate::validate::{Code, Diagnostic};
+
+/// A help line that offers a value `input` accepts, generated from its pattern, after `advice`.
+fn suggestion(input: Option<&model::Input>, advice: &str) -> String {
+    let sample = input.and_then(|input| {
+        let sampler = Sampler::new(input.pattern_text()?).ok()?;
+        (0..16)
+            .map(|n| sampler.sample(seed(&[&input.name, &n.to_string()])))
+            .find(|value| input.refusal(value).is_none())
+            .map(|value| (input, value))
+    });
+    match sample {
+        Some((input, value)) => format!("{advice}; `{}` accepts e.g. `{value}`", input.name),
+        None => advice.to_owned(),
+    }
+}
 
 impl Lowerer<'_> {
     pub(super) fn lower_examples(
@@ -27,44 +44,7 @@ impl Lowerer<'_> {
                     .help("scenarios refer to examples by name: make each unique"),
                 );
             }
-            let mut values = Vec::new();
-            for (name, value) in example.inputs.iter() {
-                match def.inputs.get(&name.value) {
-                    None => self.push(
-                        Diagnostic::new(
-                            Code::InvalidExample,
-                            name.span,
-                            format!("example input `{}` is not a declared input", name.value),
-                        )
-                        .help(de::did_you_mean(
-                            &name.value,
-                            &def.inputs
-                                .iter()
-                                .map(|(n, _)| n.value.as_str())
-                                .collect::<Vec<_>>(),
-                        )),
-                    ),
-                    Some(_) => {
-                        let pattern = inputs
-                            .as_ref()
-                            .and_then(|(inputs, _)| inputs.iter().find(|i| i.name == name.value))
-                            .and_then(|i| i.pattern.as_ref());
-                        if let Some(pattern) = pattern
-                            && !pattern.is_match(&value.value)
-                        {
-                            self.push(
-                                Diagnostic::new(
-                                    Code::InvalidExample,
-                                    value.span,
-                                    format!("example value `{}` does not match the pattern of input `{}`", value.value, name.value),
-                                )
-                                .help("a caller could not pass this value; fix the example or the pattern"),
-                            );
-                        }
-                        values.push((name.value.clone(), value.value.clone()));
-                    }
-                }
-            }
+            let values = self.example_inputs(def, example, inputs);
             let response = &example.response;
             if response.body.is_some() && response.text.is_some() {
                 self.push(
@@ -141,14 +121,125 @@ impl Lowerer<'_> {
         Some(examples)
     }
 
+    /// UT120: an example's inputs are declared, pass every rule the request builder applies
+    /// (pattern, line breaks, `.`/`..`, DNS names for hosts), and leave out no required input:
+    /// an example is a request the sandbox replays, so it must be one a caller could make. The
+    /// task id an example leaves out (`example-task`) is held to the same rules.
+    fn example_inputs(
+        &mut self,
+        def: &spec::Definition,
+        example: &spec::Example,
+        inputs: &Option<(Vec<model::Input>, usize)>,
+    ) -> Vec<(String, String)> {
+        let lowered = inputs.as_ref();
+        let find = |name: &str| lowered.and_then(|(all, _)| all.iter().find(|i| i.name == name));
+        let mut values = Vec::new();
+        for (name, value) in example.inputs.iter() {
+            if def.inputs.get(&name.value).is_none() {
+                let declared: Vec<&str> =
+                    def.inputs.iter().map(|(n, _)| n.value.as_str()).collect();
+                self.push(
+                    Diagnostic::new(
+                        Code::InvalidExample,
+                        name.span,
+                        format!("example input `{}` is not a declared input", name.value),
+                    )
+                    .help(de::did_you_mean(&name.value, &declared)),
+                );
+                continue;
+            }
+            if let Some(why) = find(&name.value).and_then(|input| input.refusal(&value.value)) {
+                self.push(
+                    Diagnostic::new(Code::InvalidExample, value.span, why)
+                        .label("a caller could not pass this value")
+                        .help(suggestion(
+                            find(&name.value),
+                            "fix the example or the pattern",
+                        )),
+                );
+            }
+            values.push((name.value.clone(), value.value.clone()));
+        }
+        let Some((all, task_id)) = lowered else {
+            return values;
+        };
+        let task_input = &all[*task_id];
+        let given = |name: &str| example.inputs.get(name).is_some();
+        if !given(&task_input.name)
+            && let Some(why) = task_input.refusal(model::EXAMPLE_TASK_ID)
+        {
+            self.push(
+                Diagnostic::new(
+                    Code::InvalidExample,
+                    example.name.span,
+                    format!(
+                        "example `{}` gives no `{}`, and the default task id `{}` is refused: {why}",
+                        example.name.value,
+                        task_input.name,
+                        model::EXAMPLE_TASK_ID
+                    ),
+                )
+                .label("needs a task id")
+                .help(suggestion(Some(task_input), &format!("give the example `inputs: {{ {}: … }}`", task_input.name))),
+            );
+        }
+        for input in all.iter().filter(|i| {
+            i.required
+                && i.default.is_none()
+                && i.location != InputLocation::Host
+                && !given(&i.name)
+        }) {
+            if input.name == task_input.name {
+                continue;
+            }
+            let known = def
+                .examples
+                .iter()
+                .find_map(|e| e.inputs.get(&input.name))
+                .map(|v| {
+                    format!(
+                        "add `{}: {}` to its `inputs` (the value another example gives)",
+                        input.name, v.value
+                    )
+                });
+            let help = known.unwrap_or_else(|| {
+                suggestion(
+                    Some(input),
+                    &format!("add `{}` to its `inputs`", input.name),
+                )
+            });
+            self.push(
+                Diagnostic::new(
+                    Code::InvalidExample,
+                    example.name.span,
+                    format!(
+                        "example `{}` makes a request without the required input `{}`",
+                        example.name.value, input.name
+                    ),
+                )
+                .label(format!("no `{}`", input.name))
+                .help(help),
+            );
+        }
+        values
+    }
+
     pub(super) fn lower_scenarios(
         &mut self,
         def: &spec::Definition,
         examples: &[model::Example],
+        task_input: Option<&model::Input>,
     ) -> Option<Vec<model::Scenario>> {
         let before = self.out.len();
         let mut scenarios = Vec::new();
         for scenario in &def.scenarios {
+            if let Some(why) = task_input.and_then(|input| input.refusal(&scenario.task_id.value)) {
+                self.push(
+                    Diagnostic::new(Code::InvalidScenario, scenario.task_id.span, why)
+                        .label("a caller could not ask for this task")
+                        .help(suggestion(task_input, "fix the task id or the pattern")),
+                );
+            }
             if scenario.steps.is_empty() {
                 self.push(
                     Diagnostic::new(

@@ -3,7 +3,7 @@
 
 use super::{Lowerer, Slot, all_ok};
 use crate::model::{self, Field, FieldSource, TimeFormat};
-use crate::spec::{self, FieldSpec, Text, ValueType};
+use crate::spec::{self, Aggregate, FieldSpec, Text, ValueType};
 use crate::validate::{Code, Diagnostic};
 
 impl Lowerer<'_> {
@@ -38,7 +38,12 @@ impl Lowerer<'_> {
         };
         let kind = match (slot, &spec.kind) {
             (Slot::Extra, Some(kind)) => kind.value,
-            (Slot::Extra, None) => ValueType::Json,
+            // A count is a whole number and a sum a number, whatever they read.
+            (Slot::Extra, None) => match spec.aggregate.as_ref().map(|a| a.value) {
+                Some(Aggregate::Count) => ValueType::Integer,
+                Some(Aggregate::Sum) => ValueType::Number,
+                None => ValueType::Json,
+            },
             (_, Some(kind)) => {
                 self.push(
                     Diagnostic::new(
@@ -74,8 +79,8 @@ impl Lowerer<'_> {
             let numeric = matches!(kind, ValueType::Number | ValueType::Integer);
             if !numeric {
                 self.push(
-                    Diagnostic::new(Code::InvalidField, aggregate.span, "`aggregate` needs a numeric field")
-                        .help("use it for progress counts and sizes, or on an `extra` field with `type: number`"),
+                    Diagnostic::new(Code::InvalidField, aggregate.span, "`aggregate` makes a number, but this field is not one")
+                        .help("use it for progress counts and sizes, or on an `extra` field with `type: integer` or `number` (or no `type`)"),
                 );
             }
             if let Some(join) = &spec.join {

@@ -52,13 +52,15 @@ pub(super) fn lower(
     let request = l.lower_request(def);
     l.check_unused_inputs(def, &base_url, &request);
     let auth = l.lower_auth(&def.auth);
+    l.check_header_names(def);
     let response = l.lower_response(&def.response);
     let failures = l.lower_failures(&def.failures);
     let polling = l.lower_polling(def.polling.as_ref());
     let examples = l.lower_examples(def, &inputs);
-    let scenarios = examples
-        .as_ref()
-        .and_then(|examples| l.lower_scenarios(def, examples));
+    let scenarios = examples.as_ref().and_then(|examples| {
+        let task_input = inputs.as_ref().map(|(all, i)| &all[*i]);
+        l.lower_scenarios(def, examples, task_input)
+    });
     let (inputs, task_id_input) = inputs?;
     Some(model::Provider {
         id: def.id.value.clone(),

@@ -107,10 +107,26 @@ impl Lowerer<'_> {
                 Some(wire) => self.wire_name(wire, "parameter"),
                 None => Some(name.value.clone()),
             };
-            let required = input.required.unwrap_or(
-                matches!(location, InputLocation::Path | InputLocation::Host)
-                    && input.default.is_none(),
-            );
+            let is_task_id = input
+                .role
+                .as_ref()
+                .is_some_and(|r| r.value == InputRole::TaskId);
+            // The task id is always given (it is the command's argument), wherever it goes.
+            if is_task_id && let Some(required) = input.required.as_ref().filter(|r| !r.value) {
+                self.push(
+                    Diagnostic::new(
+                        Code::InvalidValue,
+                        required.span,
+                        format!("the task id `{}` cannot be optional", name.value),
+                    )
+                    .help("remove `required: false`: every request names its task"),
+                );
+            }
+            let required = is_task_id
+                || input.required.as_ref().map(|r| r.value).unwrap_or(
+                    matches!(location, InputLocation::Path | InputLocation::Host)
+                        && input.default.is_none(),
+                );
             inputs.push(model::Input {
                 name: name.value.clone(),
                 location,
@@ -367,6 +383,60 @@ impl Lowerer<'_> {
                     "write the path exactly as the provider documents it, e.g. `/api/v1/file/{id}`",
                 ),
             );
+        }
+    }
+
+    /// UT123: no header is sent twice: fixed headers, header inputs and the auth scheme's header
+    /// are compared case-insensitively.
+    pub(super) fn check_header_names(&mut self, def: &spec::Definition) {
+        let mut names: Vec<(String, Span, &str)> = Vec::new();
+        for (name, _) in def.request.headers.iter() {
+            names.push((name.value.clone(), name.span, "a fixed header"));
+        }
+        for (name, input) in def.inputs.iter() {
+            if input.location.value == InputLocation::Header {
+                let wire = input.wire_name.as_ref().unwrap_or(name);
+                names.push((wire.value.clone(), wire.span, "a header input"));
+            }
+        }
+        match &def.auth {
+            spec::Auth::Bearer(source) => {
+                names.push((
+                    "Authorization".into(),
+                    source.env.span,
+                    "the bearer credential",
+                ));
+            }
+            spec::Auth::Basic(basic) => names.push((
+                "Authorization".into(),
+                basic.username_env.span,
+                "the basic credential",
+            )),
+            spec::Auth::Header(header) => {
+                names.push((
+                    header.name.value.clone(),
+                    header.name.span,
+                    "the credential",
+                ));
+            }
+            spec::Auth::None | spec::Auth::Query(_) => {}
+        }
+        for (i, (name, span, what)) in names.iter().enumerate() {
+            if let Some((_, first, first_what)) = names[..i]
+                .iter()
+                .find(|(other, _, _)| other.eq_ignore_ascii_case(name))
+            {
+                self.push(
+                    Diagnostic::new(
+                        Code::DuplicateHeader,
+                        *span,
+                        format!("the request would send the header `{name}` twice"),
+                    )
+                    .label(format!("{what} sets it here"))
+                    .related(*first, format!("{first_what} sets it here"))
+                    .help("HTTP header names are case-insensitive: keep one of them"),
+                );
+            }
         }
     }
 

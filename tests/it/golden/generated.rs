@@ -62,6 +62,7 @@ response:
       md5: $.md5
 examples:
   - name: waiting
+    inputs: { account: "42" }
     response:
       body: { created: "2024-05-02 10:00:00", items: [{ done: false }] }
     expect:
@@ -70,6 +71,7 @@ examples:
       created_at: "2024-05-02T10:00:00Z"
       progress: { done: 0, total: 1, unit: items }
   - name: working
+    inputs: { account: "42" }
     response:
       body:
         created: "2024-05-02 10:00:00"
@@ -82,6 +84,7 @@ examples:
       started_at: "2024-05-02T10:00:00.5Z"
       progress: { done: 2, total: 3, unit: items }
   - name: exported
+    inputs: { account: "42" }
     response:
       body:
         started: 1714644000500
@@ -97,6 +100,7 @@ examples:
       files:
         - { id: null, name: export.csv, url: "https://files.example.com/export.csv", source_url: null, path: null, size: 2048, mime: text/csv, md5: 9e107d9d372bb6826bd81d3542a419d6 }
   - name: link-expired
+    inputs: { account: "42" }
     response:
       body: { started: 1714644000500, error: { reason: Expired } }
     expect:
@@ -105,6 +109,7 @@ examples:
       started_at: "2024-05-02T10:00:00.5Z"
       progress: { done: 0, total: 0, unit: items }
   - name: export-failed
+    inputs: { account: "42" }
     response:
       body: { started: 1714644000500, error: { reason: QUOTA } }
     expect:
