@@ -57,21 +57,30 @@ impl Provider {
             .map_or(EXAMPLE_TASK_ID, |(_, value)| value.as_str())
     }
 
-    /// A value for each required input other than the task id (host inputs aside), taken from
-    /// the examples: what a request to the sandbox needs. Inputs no example gives are left out.
+    /// A value for each required input other than the task id (host inputs aside, and inputs
+    /// with a default): what a request to the sandbox needs. Each comes from the examples, else
+    /// is generated from the input's pattern (deterministically); an input with neither is left
+    /// out.
     pub fn sample_inputs(&self) -> Vec<(String, String)> {
         self.inputs
             .iter()
             .enumerate()
             .filter(|(i, input)| {
-                *i != self.task_id_input && input.required && input.location != InputLocation::Host
+                *i != self.task_id_input
+                    && input.required
+                    && input.default.is_none()
+                    && input.location != InputLocation::Host
             })
             .filter_map(|(_, input)| {
-                self.examples
+                let given = self
+                    .examples
                     .iter()
                     .flat_map(|e| e.inputs.iter())
                     .find(|(name, _)| *name == input.name)
-                    .map(|(name, value)| (name.clone(), value.clone()))
+                    .map(|(_, value)| value.clone());
+                given
+                    .or_else(|| input.sample())
+                    .map(|value| (input.name.clone(), value))
             })
             .collect()
     }
@@ -124,6 +133,21 @@ impl Input {
             )),
             _ => None,
         }
+    }
+
+    /// A value this input accepts, generated from its pattern (`sandbox` without one), the same
+    /// every time; `None` when the pattern leaves no value the input takes.
+    pub fn sample(&self) -> Option<String> {
+        let Some(pattern) = self.pattern_text() else {
+            return self
+                .refusal("sandbox")
+                .is_none()
+                .then(|| "sandbox".to_owned());
+        };
+        let sampler = crate::syntax::sample::Sampler::new(pattern).ok()?;
+        (0..16)
+            .map(|n| sampler.sample(crate::syntax::sample::seed(&[&self.name, &n.to_string()])))
+            .find(|value| self.refusal(value).is_none())
     }
 
     /// The pattern as written in the definition (without the anchors added to compile it).

@@ -46,6 +46,7 @@ async fn demo(engine: Engine, choice: Option<EngineChoice>) -> u8 {
     let options = sandbox::Options {
         slow: SLOW,
         log: None,
+        ..sandbox::Options::default()
     };
     let running = match Sandbox::new(&providers, options).start(0).await {
         Ok(running) => running,
@@ -59,10 +60,19 @@ async fn demo(engine: Engine, choice: Option<EngineChoice>) -> u8 {
     for plan in running.sandbox().plans() {
         let inputs: Inputs = plan.provider.sample_inputs().into_iter().collect();
         for track in &plan.tracks {
-            let task_id = match (&track.kind, &track.task_id) {
-                (TrackKind::Scenario, Some(id)) => id.clone(),
-                (TrackKind::Fault(_), _) => format!("{}-1", track.name),
-                _ => continue,
+            let task_id = match track.kind {
+                TrackKind::Scenario => track.first_id(),
+                TrackKind::Fault(_) => track.fresh_id(1),
+                TrackKind::Example => continue,
+            };
+            let Some(task_id) = task_id else {
+                println!(
+                    "{} {}: not played, {}",
+                    plan.provider.id,
+                    track.name,
+                    track.unreachable().unwrap_or("no id reaches it")
+                );
+                continue;
             };
             targets.push(Target {
                 provider: plan.provider.id.clone(),

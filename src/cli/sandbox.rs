@@ -7,7 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use unitask::http::request::auth_env_names;
-use unitask::sandbox::{self, ProviderPlan, Sandbox, TrackKind};
+use unitask::interp::Source;
+use unitask::sandbox::{self, Ids, ProviderPlan, Sandbox, TrackKind};
 
 use super::watch::{ctrl_c, parse_duration};
 use super::{EXIT_OK, EXIT_USAGE};
@@ -26,6 +27,9 @@ pub struct Args {
     /// Do not print a line per request.
     #[arg(long)]
     quiet: bool,
+    /// Ids per track where they are generated from the task-id pattern (`GET /?ids=N` lists them).
+    #[arg(long, value_name = "N", default_value_t = sandbox::DEFAULT_IDS_PER_TRACK as u32, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    ids: u32,
 }
 
 pub fn run(args: Args) -> u8 {
@@ -40,8 +44,26 @@ pub fn run(args: Args) -> u8 {
         sandbox::Options {
             slow: args.slow,
             log,
+            ids_per_track: args.ids as usize,
         },
     );
+    // The providers loaded from files come first in the "try" lines: they are why the
+    // sandbox was started with --definitions.
+    let from_files: Vec<String> = engine
+        .iter()
+        .filter(|l| matches!(l.source, Source::File(_)))
+        .map(|l| l.provider.id.clone())
+        .collect();
+    let tries = Tries {
+        program: program_name(),
+        // Absolute, so the line works from any folder.
+        definitions: args
+            .definitions
+            .iter()
+            .map(|p| std::fs::canonicalize(p).unwrap_or_else(|_| p.clone()))
+            .collect(),
+        from_files,
+    };
     let runtime = match super::runtime(true) {
         Ok(runtime) => runtime,
         Err(code) => return code,
@@ -56,7 +78,7 @@ pub fn run(args: Args) -> u8 {
         };
         // A closed stdout must not stop the sandbox: output errors are ignored.
         let mut out = std::io::stdout();
-        let _ = write!(out, "{}", banner(&running)).and_then(|()| out.flush());
+        let _ = write!(out, "{}", banner(&running, &tries)).and_then(|()| out.flush());
         ctrl_c().await;
         let served = running.served();
         let stopped = running.stop().await;
@@ -95,20 +117,122 @@ fn request_log() -> sandbox::RequestLog {
     })
 }
 
+/// What the "try" lines need to be pasted as they are.
+#[derive(Debug)]
+pub struct Tries {
+    /// How to run this binary again.
+    pub program: String,
+    /// The `--definitions` the sandbox was given.
+    pub definitions: Vec<PathBuf>,
+    /// The ids of the providers loaded from them.
+    pub from_files: Vec<String>,
+}
+
+/// How to run this binary again from any folder: `unitask` when it was found on the `PATH`, else
+/// its absolute path.
+fn program_name() -> String {
+    let invoked = std::env::args().next().unwrap_or_default();
+    if !invoked.contains(std::path::MAIN_SEPARATOR) {
+        return "unitask".to_owned();
+    }
+    std::env::current_exe()
+        .map(|p| p.display().to_string())
+        .unwrap_or(invoked)
+}
+
 /// What the sandbox serves and how to reach it.
-pub fn banner(running: &sandbox::Running) -> String {
+pub fn banner(running: &sandbox::Running, tries: &Tries) -> String {
     let mut out = format!(
-        "unitask sandbox listening on {}\nEach provider lives under /<id>. Any non-empty credential is accepted, where the definition puts it.\nEvery task below also answers to <name>-<n> (e.g. fault-slow-7), each id with its own lifecycle.\n\n",
+        "unitask sandbox listening on {}\nEach provider lives under /<id>. Any non-empty credential is accepted, where the definition puts it.\nEvery id has its own lifecycle; GET / lists every track with its ids.\n\n",
         running.url()
     );
-    for plan in running.sandbox().plans() {
+    let plans = running.sandbox().plans();
+    for plan in plans {
         out.push_str(&describe(plan, running));
     }
-    out.push_str(&format!(
-        "try:\n  HUBSPOT_ACCESS_TOKEN=any unitask watch hubspot import-succeeds-1 fault-rate-limited-1 --interval 200ms --base-url '{}/{{provider}}'\n\nlog (Ctrl-C stops):\n",
-        running.url()
-    ));
+    // The file-loaded providers (at most three), else one built-in.
+    let mut chosen: Vec<&ProviderPlan> = plans
+        .iter()
+        .filter(|p| tries.from_files.contains(&p.provider.id))
+        .take(3)
+        .collect();
+    if chosen.is_empty() {
+        chosen.extend(
+            plans
+                .iter()
+                .find(|p| p.provider.id == "hubspot")
+                .or(plans.first()),
+        );
+    }
+    let lines: Vec<String> = chosen
+        .iter()
+        .filter_map(|plan| try_line(plan, running, tries))
+        .collect();
+    if !lines.is_empty() {
+        out.push_str(&format!("try:\n{}\n", lines.join("\n")));
+    }
+    out.push_str("\nlog (Ctrl-C stops):\n");
     out
+}
+
+/// A `watch` command line that reaches `plan`'s first scenario and its rate-limit fault.
+fn try_line(plan: &ProviderPlan, running: &sandbox::Running, tries: &Tries) -> Option<String> {
+    let provider = &plan.provider;
+    let pick = |kind: &dyn Fn(&TrackKind) -> bool| {
+        plan.tracks
+            .iter()
+            .find(|t| kind(&t.kind))
+            .and_then(|t| t.fresh_id(1))
+    };
+    let ids: Vec<String> = [
+        pick(&|k| *k == TrackKind::Scenario),
+        pick(&|k| *k == TrackKind::Fault(sandbox::Fault::RateLimited)),
+    ]
+    .into_iter()
+    .flatten()
+    .map(|id| shell_word(&id))
+    .collect();
+    if ids.is_empty() {
+        return None;
+    }
+    let mut line: Vec<String> = auth_env_names(&provider.auth)
+        .into_iter()
+        .map(|name| format!("{name}=any"))
+        .collect();
+    line.push(shell_word(&tries.program));
+    line.push("watch".into());
+    line.push(provider.id.clone());
+    line.extend(ids);
+    line.push("--interval 200ms".into());
+    line.push(format!("--base-url '{}/{{provider}}'", running.url()));
+    if tries.from_files.contains(&provider.id) {
+        for path in &tries.definitions {
+            line.push(format!(
+                "--definitions {}",
+                shell_word(&path.display().to_string())
+            ));
+        }
+    }
+    for (name, value) in provider.sample_inputs() {
+        line.push(format!(
+            "--param {}",
+            shell_word(&format!("{name}={value}"))
+        ));
+    }
+    Some(format!("  {}", line.join(" ")))
+}
+
+/// `text` as one shell word: as it is when it is plain, else single-quoted.
+fn shell_word(text: &str) -> String {
+    let plain = !text.is_empty()
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./=:@%+,".contains(c));
+    if plain {
+        text.to_owned()
+    } else {
+        format!("'{}'", text.replace('\'', "'\\''"))
+    }
 }
 
 fn describe(plan: &ProviderPlan, running: &sandbox::Running) -> String {
@@ -129,23 +253,55 @@ fn describe(plan: &ProviderPlan, running: &sandbox::Running) -> String {
     if !params.is_empty() {
         out.push_str(&format!("  inputs      {}\n", params.join(" ")));
     }
+    let numbered = plan.tracks.iter().any(|t| t.ids == Ids::Numbered);
+    if numbered {
+        out.push_str("  task ids    <name>-<n> for any n (e.g. fault-slow-7)\n");
+    }
     for track in plan.tracks.iter().filter(|t| t.kind == TrackKind::Scenario) {
         let steps: Vec<&str> = track.steps.iter().map(|s| s.label.as_str()).collect();
+        let fresh = match &track.ids {
+            Ids::Generated(ids) => ids
+                .first()
+                .map(|id| format!(", then {id} …"))
+                .unwrap_or_default(),
+            _ => String::new(),
+        };
         out.push_str(&format!(
-            "  scenario    {} ({}): {}\n",
+            "  scenario    {} ({}{fresh}): {}\n",
             track.name,
             track.task_id.as_deref().unwrap_or_default(),
             steps.join(" → ")
         ));
     }
-    let faults: Vec<&str> = plan
-        .tracks
-        .iter()
-        .filter(|t| matches!(t.kind, TrackKind::Fault(_)))
-        .map(|t| t.name.as_str())
-        .collect();
-    if !faults.is_empty() {
-        out.push_str(&format!("  faults      {}\n", faults.join(", ")));
+    for (kind, label) in [("fault", "faults"), ("example", "examples")] {
+        let tracks: Vec<&sandbox::Track> = plan
+            .tracks
+            .iter()
+            .filter(|t| match t.kind {
+                TrackKind::Fault(_) => kind == "fault",
+                TrackKind::Example => kind == "example",
+                TrackKind::Scenario => false,
+            })
+            .collect();
+        let numbered: Vec<&str> = tracks
+            .iter()
+            .filter(|t| t.ids == Ids::Numbered)
+            .map(|t| t.name.as_str())
+            .collect();
+        if !numbered.is_empty() {
+            out.push_str(&format!("  {label:<11} {}\n", numbered.join(", ")));
+        }
+        for track in &tracks {
+            if let Ids::Generated(ids) = &track.ids
+                && let Some(first) = ids.first()
+            {
+                out.push_str(&format!(
+                    "  {kind:<11} {} {first} (and {} more)\n",
+                    track.name,
+                    ids.len() - 1
+                ));
+            }
+        }
     }
     // One line per reason: a definition without scenarios skips every fault for the same one.
     let mut reasons: Vec<(&str, Vec<&str>)> = Vec::new();
@@ -158,12 +314,11 @@ fn describe(plan: &ProviderPlan, running: &sandbox::Running) -> String {
     for (why, faults) in reasons {
         out.push_str(&format!("  (no {}: {why})\n", faults.join(", ")));
     }
-    let examples: Vec<&str> = plan
-        .tracks
-        .iter()
-        .filter(|t| t.kind == TrackKind::Example)
-        .map(|t| t.name.as_str())
-        .collect();
-    out.push_str(&format!("  examples    {}\n\n", examples.join(", ")));
+    for track in &plan.tracks {
+        if let Some(why) = track.unreachable() {
+            out.push_str(&format!("  unreachable {}: {why}\n", track.name));
+        }
+    }
+    out.push('\n');
     out
 }

@@ -7,7 +7,8 @@
 //! answers the next step of the requested task: scenarios advance on each poll, examples answer
 //! alone, and fault scenarios misbehave (429, 5xx, slow, truncated, malformed, undocumented
 //! status, failure inside a 2xx) before they recover into the provider's first scenario.
-//! `GET /` lists everything served.
+//! Every track answers to ids that the definition's own patterns accept. `GET /`
+//! lists everything served, with an id for every track (`GET /?ids=N` lists N per track).
 
 mod plan;
 mod server;
@@ -18,7 +19,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-pub use plan::{Body, Fault, Outcome, ProviderPlan, Reply, Step, Track, TrackKind};
+pub use plan::{Body, Fault, Ids, Outcome, ProviderPlan, Reply, Step, Track, TrackKind};
 pub use server::Served;
 
 use crate::model::Provider;
@@ -33,13 +34,20 @@ pub struct Options {
     pub slow: Duration,
     /// Called once per answered request.
     pub log: Option<RequestLog>,
+    /// How many ids each track gets where they are generated from the task-id pattern (where the
+    /// pattern accepts `<name>-<n>`, every `n` reaches the track).
+    pub ids_per_track: usize,
 }
+
+/// Generated ids per track unless the caller says otherwise.
+pub const DEFAULT_IDS_PER_TRACK: usize = 16;
 
 impl Default for Options {
     fn default() -> Self {
         Options {
             slow: Duration::from_secs(35),
             log: None,
+            ids_per_track: DEFAULT_IDS_PER_TRACK,
         }
     }
 }
@@ -49,6 +57,7 @@ impl std::fmt::Debug for Options {
         f.debug_struct("Options")
             .field("slow", &self.slow)
             .field("log", &self.log.is_some())
+            .field("ids_per_track", &self.ids_per_track)
             .finish()
     }
 }
@@ -71,7 +80,7 @@ impl Sandbox {
         let mut plans: Vec<ProviderPlan> = Vec::new();
         let mut by_id = HashMap::new();
         for provider in providers {
-            let plan = ProviderPlan::new(provider, options.slow);
+            let plan = ProviderPlan::new(provider, options.slow, options.ids_per_track);
             match by_id.get(&provider.id) {
                 Some(&i) => plans[i] = plan,
                 None => {

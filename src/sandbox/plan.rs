@@ -2,8 +2,13 @@
 //! as a lifecycle, each example as a one-step task, and a fault scenario per fault the definition
 //! can express. Every reply is checked through the real runtime when the plan is built, so the
 //! sandbox knows what each poll must produce.
+//!
+//! Every track gets ids that the definition's task-id input accepts, so a client can reach it:
+//! `<name>-<n>` for any `n` where the pattern allows (readable, and unbounded), else ids
+//! generated from the pattern itself, deterministically (the same definition always gets the
+//! same ids). A track the pattern leaves no room for is unreachable, with the reason.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use serde_json::Value;
@@ -11,6 +16,7 @@ use serde_json::Value;
 use crate::model::{Example, Expectation, NativePlan, Provider};
 use crate::runtime::{ErrorKind, normalize};
 use crate::syntax::jsonpath::Step as PathStep;
+use crate::syntax::sample::{Sampler, seed};
 use crate::task::State;
 
 /// How a fault scenario misbehaves before it plays the provider's first lifecycle.
@@ -69,15 +75,52 @@ pub enum TrackKind {
 }
 
 /// A task the sandbox serves: each poll of one of its ids answers the next step; the last step
-/// repeats.
+/// repeats. Each id has its own lifecycle.
 #[derive(Debug, Clone)]
 pub struct Track {
     pub name: String,
     pub kind: TrackKind,
-    /// The id the definition gives it (scenarios only); every track also answers to its name and
-    /// to `<name>-<n>`, each id with its own lifecycle.
+    /// The id the definition gives it (scenarios only).
     pub task_id: Option<String>,
+    /// The fresh ids that reach it.
+    pub ids: Ids,
     pub steps: Vec<Step>,
+}
+
+/// Which fresh ids reach a track.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ids {
+    /// `<name>-<n>` for any `n` (and the bare name): the task-id input accepts them.
+    Numbered,
+    /// These ids, generated from the task-id pattern.
+    Generated(Vec<String>),
+    /// None reach it, for this reason.
+    Unreachable(String),
+}
+
+impl Track {
+    /// The `n`-th fresh id of this track (from 1), each with its own lifecycle: `None` past the
+    /// generated ones, or when the track is unreachable.
+    pub fn fresh_id(&self, n: usize) -> Option<String> {
+        match &self.ids {
+            Ids::Numbered => (n > 0).then(|| format!("{}-{n}", self.name)),
+            Ids::Generated(ids) => n.checked_sub(1).and_then(|i| ids.get(i)).cloned(),
+            Ids::Unreachable(_) => None,
+        }
+    }
+
+    /// An id that reaches this track: the scenario's own, else the first fresh one.
+    pub fn first_id(&self) -> Option<String> {
+        self.task_id.clone().or_else(|| self.fresh_id(1))
+    }
+
+    /// Why no id reaches this track, if none does.
+    pub fn unreachable(&self) -> Option<&str> {
+        match &self.ids {
+            Ids::Unreachable(why) if self.task_id.is_none() => Some(why),
+            _ => None,
+        }
+    }
 }
 
 /// One answer.
@@ -186,13 +229,16 @@ pub struct ProviderPlan {
 }
 
 impl ProviderPlan {
-    pub fn new(provider: &Provider, slow: Duration) -> ProviderPlan {
+    /// Plans every track of `provider`; `ids_per_track` ids are generated for each track that
+    /// `<name>-<n>` ids cannot reach.
+    pub fn new(provider: &Provider, slow: Duration, ids_per_track: usize) -> ProviderPlan {
         let mut tracks = Vec::new();
         for scenario in &provider.scenarios {
             tracks.push(Track {
                 name: scenario.name.clone(),
                 kind: TrackKind::Scenario,
                 task_id: Some(scenario.task_id.clone()),
+                ids: Ids::Numbered,
                 steps: scenario
                     .steps
                     .iter()
@@ -214,6 +260,7 @@ impl ProviderPlan {
                         name: fault.name().to_owned(),
                         kind: TrackKind::Fault(fault),
                         task_id: None,
+                        ids: Ids::Numbered,
                         steps,
                     });
                 }
@@ -225,19 +272,11 @@ impl ProviderPlan {
                 name: format!("example-{}", example.name),
                 kind: TrackKind::Example,
                 task_id: None,
+                ids: Ids::Numbered,
                 steps: vec![example_step(provider, example)],
             });
         }
-        // A definition's own scenario wins over a fault or example track of the same name.
-        let mut ids = HashMap::new();
-        for (i, track) in tracks.iter().enumerate().rev() {
-            ids.insert(track.name.clone(), i);
-        }
-        for (i, track) in tracks.iter().enumerate().rev() {
-            if let Some(id) = &track.task_id {
-                ids.insert(id.clone(), i);
-            }
-        }
+        let ids = assign_ids(provider, &mut tracks, ids_per_track);
         let unauthorized = error_reply(provider, ErrorKind::Unauthorized, 401, "unauthorized");
         let not_found = error_reply(provider, ErrorKind::NotFound, 404, "task not found");
         ProviderPlan {
@@ -250,31 +289,143 @@ impl ProviderPlan {
         }
     }
 
-    /// The track a requested task id plays: a scenario's own id, a track name, or
-    /// `<track name>-<n>`.
+    /// The track a requested task id plays: a scenario's own id, a generated id, a track name,
+    /// or `<track name>-<n>` where the pattern allows.
     pub fn resolve(&self, task_id: &str) -> Option<&Track> {
         if let Some(&i) = self.ids.get(task_id) {
             return Some(&self.tracks[i]);
         }
-        let (name, number) = task_id.rsplit_once('-')?;
-        let numeric =
-            !number.is_empty() && number.len() <= 12 && number.bytes().all(|b| b.is_ascii_digit());
-        if !numeric {
-            return None;
-        }
+        let (name, _) = numbered(task_id)?;
         self.tracks
             .get(*self.ids.get(name)?)
-            .filter(|t| t.name == name)
+            .filter(|t| t.name == name && t.ids == Ids::Numbered)
     }
+}
 
-    /// Whether the task-id input accepts `<track name>-<n>` ids for this track.
-    pub fn addressable(&self, track: &Track) -> bool {
-        let input = self.provider.task_id_input();
-        input
-            .pattern
-            .as_ref()
-            .is_none_or(|p| p.is_match(&format!("{}-1", track.name)))
+/// `<name>-<n>` split into its name and number (at most 12 digits).
+fn numbered(task_id: &str) -> Option<(&str, &str)> {
+    let (name, number) = task_id.rsplit_once('-')?;
+    let numeric =
+        !number.is_empty() && number.len() <= 12 && number.bytes().all(|b| b.is_ascii_digit());
+    numeric.then_some((name, number))
+}
+
+/// Gives every track its fresh ids and returns the resolver's table (scenario ids, names, and
+/// generated ids). A track is `Numbered` when the task-id input accepts `<name>-<n>` for short
+/// and long `n` alike; the others get ids generated from the pattern, round-robin so a pattern
+/// with little room still reaches as many tracks as it can, each id distinct from every other.
+/// Without a value for every other required input, no track is reachable.
+fn assign_ids(
+    provider: &Provider,
+    tracks: &mut [Track],
+    per_track: usize,
+) -> HashMap<String, usize> {
+    let input = provider.task_id_input();
+    let accepts = |id: &str| input.refusal(id).is_none();
+    let mut table = HashMap::new();
+    // A definition's own scenario wins over a fault or example track of the same name.
+    for (i, track) in tracks.iter().enumerate().rev() {
+        if accepts(&track.name) {
+            table.insert(track.name.clone(), i);
+        }
     }
+    for (i, track) in tracks.iter().enumerate().rev() {
+        if let Some(id) = &track.task_id {
+            table.insert(id.clone(), i);
+        }
+    }
+    let samples = provider.sample_inputs();
+    let missing: Vec<&str> = provider
+        .inputs
+        .iter()
+        .filter(|i| {
+            i.required && i.default.is_none() && i.location != crate::spec::InputLocation::Host
+        })
+        .filter(|i| i.name != input.name)
+        .filter(|i| !samples.iter().any(|(n, _)| *n == i.name))
+        .map(|i| i.name.as_str())
+        .collect();
+    if !missing.is_empty() {
+        let why = format!(
+            "no value for the required input(s) {} can be found in the examples or generated from a pattern",
+            missing.join(", ")
+        );
+        for track in tracks.iter_mut() {
+            track.ids = Ids::Unreachable(why.clone());
+        }
+        return table;
+    }
+    let mut generated: Vec<usize> = Vec::new();
+    for (i, track) in tracks.iter_mut().enumerate() {
+        let long = format!("{}-{}", track.name, "9".repeat(12));
+        track.ids = if accepts(&format!("{}-1", track.name)) && accepts(&long) {
+            Ids::Numbered
+        } else {
+            generated.push(i);
+            Ids::Generated(Vec::new())
+        };
+    }
+    if generated.is_empty() {
+        return table;
+    }
+    let pattern = input.pattern_text().unwrap_or_default();
+    let sampler = match Sampler::new(pattern) {
+        Ok(sampler) => sampler,
+        Err(error) => {
+            let why =
+                format!("no id can be generated from the task-id pattern `{pattern}`: {error}");
+            for &i in &generated {
+                tracks[i].ids = Ids::Unreachable(why.clone());
+            }
+            return table;
+        }
+    };
+    let numbered_names: HashSet<String> = tracks
+        .iter()
+        .filter(|t| t.ids == Ids::Numbered)
+        .map(|t| t.name.clone())
+        .collect();
+    let free = |id: &str, table: &HashMap<String, usize>| {
+        accepts(id)
+            && !table.contains_key(id)
+            && numbered(id).is_none_or(|(name, _)| !numbered_names.contains(name))
+    };
+    const ATTEMPTS: usize = 8;
+    for n in 0..per_track {
+        for &i in &generated {
+            let name = tracks[i].name.clone();
+            let found = (0..ATTEMPTS).find_map(|attempt| {
+                let id = sampler.sample(seed(&[
+                    &provider.id,
+                    &name,
+                    &n.to_string(),
+                    &attempt.to_string(),
+                ]));
+                free(&id, &table).then_some(id)
+            });
+            if let (Some(id), Ids::Generated(ids)) = (found, &mut tracks[i].ids) {
+                table.insert(id.clone(), i);
+                ids.push(id);
+            }
+        }
+    }
+    for &i in &generated {
+        if matches!(&tracks[i].ids, Ids::Generated(ids) if ids.is_empty()) {
+            let room = sampler.room();
+            let needed = (generated.len() * per_track) as u64;
+            let why = if room < needed {
+                format!(
+                    "the task-id pattern `{pattern}` leaves room for {room} id(s), fewer than the {needed} the tracks need, and the others took them"
+                )
+            } else {
+                format!(
+                    "no id generated from the task-id pattern `{pattern}` passed it (the pattern may use look-around)"
+                )
+            };
+            tracks[i].ids = Ids::Unreachable(why);
+        }
+    }
+    table
 }
 
 impl Track {

@@ -17,12 +17,15 @@ use percent_encoding::percent_decode_str;
 
 use crate::model::{Auth, Provider};
 use crate::sandbox::Sandbox;
-use crate::sandbox::plan::{Body, ProviderPlan, Reply};
+use crate::sandbox::plan::{Body, Ids, ProviderPlan, Reply, TrackKind};
 use crate::spec::{InputLocation, Method};
 use crate::syntax::template::Part;
 
 /// At most this many distinct task ids are tracked; past it the sandbox answers 503.
 pub(crate) const MAX_TRACKED_TASKS: usize = 1_000_000;
+/// Fresh ids `GET /` lists per track, unless `?ids=N` asks for more (at most `MAX_LISTED_IDS`).
+const LISTED_IDS: usize = 3;
+const MAX_LISTED_IDS: usize = 100_000;
 /// POST bodies larger than this are refused.
 const MAX_REQUEST_BODY: usize = 64 * 1024;
 
@@ -130,7 +133,16 @@ async fn answer(sandbox: &Sandbox, request: &Incoming<'_>) -> (Response, Served)
     let trimmed = request.path.trim_start_matches('/');
     if trimmed.is_empty() {
         served.status = 200;
-        return (catalog(sandbox), served);
+        let listed = request
+            .query
+            .and_then(|q| {
+                url::form_urlencoded::parse(q.as_bytes())
+                    .find(|(name, _)| name == "ids")
+                    .and_then(|(_, n)| n.parse::<usize>().ok())
+            })
+            .unwrap_or(LISTED_IDS)
+            .min(MAX_LISTED_IDS);
+        return (catalog(sandbox, listed), served);
     }
     let (id, rest) = trimmed.split_at(trimmed.find('/').unwrap_or(trimmed.len()));
     let Some(plan) = sandbox.plan(id) else {
@@ -429,9 +441,14 @@ fn plain(status: u16, message: &str) -> Response {
     response
 }
 
-/// `GET /`: every provider, its path prefix, and the tasks it serves.
-fn catalog(sandbox: &Sandbox) -> Response {
-    let providers: Vec<serde_json::Value> = sandbox.plans().iter().map(describe).collect();
+/// `GET /`: every provider, its path prefix, the inputs a request needs, and the tasks it serves,
+/// each with an id that reaches it and `listed` fresh ones.
+fn catalog(sandbox: &Sandbox, listed: usize) -> Response {
+    let providers: Vec<serde_json::Value> = sandbox
+        .plans()
+        .iter()
+        .map(|plan| describe(plan, listed))
+        .collect();
     let body = serde_json::json!({ "providers": providers });
     let mut response = Response::new(AxumBody::from(body.to_string()));
     response.headers_mut().insert(
@@ -441,14 +458,24 @@ fn catalog(sandbox: &Sandbox) -> Response {
     response
 }
 
-fn describe(plan: &ProviderPlan) -> serde_json::Value {
+fn describe(plan: &ProviderPlan, listed: usize) -> serde_json::Value {
     let tracks: Vec<serde_json::Value> = plan
         .tracks
         .iter()
         .map(|t| {
+            let fresh: Vec<String> = (1..=listed).map_while(|n| t.fresh_id(n)).collect();
+            let kind = match t.kind {
+                TrackKind::Scenario => "scenario",
+                TrackKind::Example => "example",
+                TrackKind::Fault(_) => "fault",
+            };
             serde_json::json!({
                 "name": t.name,
-                "task_id": t.task_id,
+                "kind": kind,
+                "task_id": t.first_id(),
+                "ids": fresh,
+                "numbered": t.ids == Ids::Numbered,
+                "unreachable": t.unreachable(),
                 "steps": t.steps.iter().map(|s| serde_json::json!({
                     "label": s.label,
                     "status": s.reply.status,

@@ -33,6 +33,7 @@ const SLOW_ANSWER: Duration = Duration::from_secs(6);
 struct Expected {
     provider: String,
     track: String,
+    task_id: String,
     end: Outcome,
     cost: Cost,
     /// The `Retry-After`s served before the end, in all.
@@ -62,6 +63,7 @@ async fn many_tasks_through_every_fault_end_once_within_their_budget() {
     let options = sandbox::Options {
         slow: SLOW_ANSWER,
         log: None,
+        ids_per_track: 2 * IDS_PER_TRACK,
     };
     let running = sandbox_of(&Engine::builtin().expect("built-ins"), options).await;
     let max_attempts = RetryPolicy::default().max_attempts;
@@ -81,11 +83,9 @@ async fn many_tasks_through_every_fault_end_once_within_their_budget() {
         assert!(given_up > 0, "no track repeats a transient error");
         assert_eq!(report.tasks.len(), expected.len());
         let mut served = 0u64;
-        for (index, ((want, finished), heard)) in
-            expected.iter().zip(&report.tasks).zip(&heard).enumerate()
-        {
-            let task_id = task_id(answerer, &want.track, index);
-            let label = format!("{answerer:?} {} {task_id}", want.provider);
+        for ((want, finished), heard) in expected.iter().zip(&report.tasks).zip(&heard) {
+            let task_id = &want.task_id;
+            let label = format!("{answerer:?} {} {} {task_id}", want.provider, want.track);
             assert!(
                 ended_as(&finished.ending, want.end),
                 "{label}: ended {:?}, its track ends {}",
@@ -102,7 +102,7 @@ async fn many_tasks_through_every_fault_end_once_within_their_budget() {
                 heard.repeated_changes, 0,
                 "{label}: the same state reported twice"
             );
-            let requests = running.sandbox().polls(&want.provider, &task_id);
+            let requests = running.sandbox().polls(&want.provider, task_id);
             served += u64::from(requests);
             assert!(
                 finished.polls >= 1 && requests <= finished.polls * max_attempts,
@@ -148,12 +148,13 @@ fn waits(track: &Track, steps: usize) -> Duration {
 }
 
 /// Each engine polls its own ids, so the two runs never share a lifecycle.
-fn task_id(answerer: Answerer, track: &str, index: usize) -> String {
+/// The `copy`-th fresh id of `track` for `answerer`: the two engines never share an id.
+fn task_id(answerer: Answerer, track: &sandbox::Track, copy: usize) -> String {
     let offset = match answerer {
-        Answerer::Generated => 100_000,
-        Answerer::Interpreted => 200_000,
+        Answerer::Generated => 0,
+        Answerer::Interpreted => IDS_PER_TRACK,
     };
-    format!("{track}-{}", offset + index)
+    track.fresh_id(offset + copy + 1).expect("a fresh id")
 }
 
 async fn watch_at_scale(
@@ -178,8 +179,9 @@ async fn watch_at_scale(
     for plan in running.sandbox().plans() {
         let provider = &plan.provider;
         let inputs: Inputs = provider.sample_inputs().into_iter().collect();
-        for track in plan.tracks.iter().filter(|t| plan.addressable(t)) {
-            if asks_a_long_wait(track) {
+        for track in &plan.tracks {
+            assert_eq!(track.unreachable(), None, "{} {}", provider.id, track.name);
+            if asks_a_long_wait(provider, track) {
                 continue;
             }
             let end = track.expected_end(watch::is_transient);
@@ -192,15 +194,17 @@ async fn watch_at_scale(
             if let TrackKind::Fault(fault) = track.kind {
                 faults.insert(fault);
             }
-            for _ in 0..IDS_PER_TRACK {
+            for copy in 0..IDS_PER_TRACK {
+                let task_id = task_id(answerer, track, copy);
                 targets.push(Target {
                     provider: provider.id.clone(),
-                    task_id: task_id(answerer, &track.name, targets.len()),
+                    task_id: task_id.clone(),
                     inputs: inputs.clone(),
                 });
                 expected.push(Expected {
                     provider: provider.id.clone(),
                     track: track.name.clone(),
+                    task_id,
                     end,
                     cost,
                     waits,

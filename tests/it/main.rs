@@ -89,3 +89,96 @@ pub fn example_inputs(
     }
     Some(inputs)
 }
+
+/// A definition's text as JSON (a subset of YAML, so it reads back as the same definition):
+/// what tests rewrite structurally. Keys keep their source text (`0: succeeded` stays `"0"`).
+pub fn definition_json(text: &str) -> serde_json::Value {
+    use unitask::spec::node::{Node, NodeKind};
+    fn json(node: &Node) -> serde_json::Value {
+        match &node.kind {
+            NodeKind::Null => serde_json::Value::Null,
+            NodeKind::Bool(b) => (*b).into(),
+            NodeKind::Int(n) => (*n).into(),
+            NodeKind::Float(f) => (*f).into(),
+            NodeKind::Str(s) => s.clone().into(),
+            NodeKind::Seq(items) => items.iter().map(json).collect(),
+            NodeKind::Map(entries) => serde_json::Value::Object(
+                entries
+                    .iter()
+                    .map(|(key, value)| (key.text.clone(), json(value)))
+                    .collect(),
+            ),
+        }
+    }
+    json(&unitask::spec::node::parse(text).expect("the definition parses"))
+}
+
+/// `text` with its task-id input's pattern replaced by `pattern`, and every task id its examples
+/// and scenarios use (the default `example-task` included) replaced, wherever it appears in
+/// their bodies and expectations, by one the pattern accepts: the same definition for a provider
+/// whose ids look like that.
+pub fn tightened(text: &str, pattern: &str) -> String {
+    use serde_json::Value;
+    use unitask::syntax::sample::{Sampler, seed};
+    let mut definition = definition_json(text);
+    let inputs = definition["inputs"].as_object_mut().expect("inputs");
+    let task_input = inputs
+        .iter()
+        .find(|(_, i)| i["role"] == "task_id")
+        .map(|(name, _)| name.clone())
+        .expect("a task-id input");
+    inputs[&task_input]["pattern"] = pattern.into();
+    let anchored = regex_lite::Regex::new(&format!("^(?:{pattern})$")).expect("pattern");
+    let sampler = Sampler::new(pattern).expect("pattern");
+    let mut taken = std::collections::HashSet::new();
+    let mut fresh = |label: &str| -> String {
+        (0u64..)
+            .map(|n| sampler.sample(seed(&[label, &n.to_string()])))
+            .find(|id| anchored.is_match(id) && taken.insert(id.clone()))
+            .expect("an id")
+    };
+    fn replace(value: &mut Value, old: &str, new: &str) {
+        match value {
+            Value::String(s) if s == old => *s = new.to_owned(),
+            Value::Array(items) => items.iter_mut().for_each(|v| replace(v, old, new)),
+            Value::Object(map) => map.values_mut().for_each(|v| replace(v, old, new)),
+            _ => {}
+        }
+    }
+    let mut renamed: Vec<(String, String)> = Vec::new();
+    let examples = definition
+        .get_mut("examples")
+        .and_then(|e| e.as_array_mut());
+    for example in examples.into_iter().flatten() {
+        let old = example["inputs"][&task_input]
+            .as_str()
+            .unwrap_or(unitask::model::EXAMPLE_TASK_ID)
+            .to_owned();
+        let new = match renamed.iter().find(|(o, _)| *o == old) {
+            Some((_, new)) => new.clone(),
+            None => {
+                let new = fresh(&old);
+                renamed.push((old.clone(), new.clone()));
+                new
+            }
+        };
+        if !example["inputs"].is_object() {
+            example["inputs"] = serde_json::json!({});
+        }
+        example["inputs"][&task_input] = new.clone().into();
+        for key in ["response", "expect"] {
+            replace(&mut example[key], &old, &new);
+        }
+        if let Some(text) = example["response"]["text"].as_str() {
+            example["response"]["text"] = text.replace(&old, &new).into();
+        }
+    }
+    let scenarios = definition
+        .get_mut("scenarios")
+        .and_then(|s| s.as_array_mut());
+    for scenario in scenarios.into_iter().flatten() {
+        let old = scenario["task_id"].as_str().unwrap_or_default().to_owned();
+        scenario["task_id"] = fresh(&format!("scenario {old}")).into();
+    }
+    serde_json::to_string_pretty(&definition).expect("json")
+}

@@ -26,28 +26,39 @@ struct SandboxProcess {
 
 impl SandboxProcess {
     fn start() -> SandboxProcess {
+        SandboxProcess::start_with(&[]).0
+    }
+
+    /// The sandbox with more arguments, and its whole banner.
+    fn start_with(extra: &[&str]) -> (SandboxProcess, String) {
         let mut child = Command::cargo_bin("unitask")
             .expect("binary")
             .args(["sandbox", "--port", "0", "--slow", "1s"])
+            .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
             .expect("sandbox starts");
         let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
-        let mut line = String::new();
-        stdout.read_line(&mut line).expect("banner");
-        let url = line.trim().rsplit(' ').next().expect("url").to_owned();
-        assert!(url.starts_with("http://127.0.0.1:"), "{line}");
+        let mut banner = String::new();
+        while !banner.contains("log (Ctrl-C stops):") {
+            let read = stdout.read_line(&mut banner).expect("banner");
+            assert!(read > 0, "the sandbox stopped: {banner}");
+        }
+        let first = banner.lines().next().unwrap_or_default();
+        let url = first.trim().rsplit(' ').next().expect("url").to_owned();
+        assert!(url.starts_with("http://127.0.0.1:"), "{banner}");
         let log = std::thread::spawn(move || {
             let mut rest = String::new();
             let _ = std::io::Read::read_to_string(&mut stdout, &mut rest);
             rest
         });
-        SandboxProcess {
+        let process = SandboxProcess {
             child,
             url,
             log: Some(log),
-        }
+        };
+        (process, banner)
     }
 
     /// Its exit code and the rest of its output, after a Ctrl-C.
@@ -149,7 +160,7 @@ fn watch_from_a_file_follows_every_scenario_and_fault_to_its_end() {
                 continue;
             }
             for n in 1..=3 {
-                let id = format!("{}-{n}", track.name);
+                let id = track.fresh_id(n).expect("a fresh id");
                 list.push_str(&format!("{},{id}{params}\n", plan.provider.id));
                 let end = match track.expected_end(watch::is_transient) {
                     Outcome::Task { state, .. } => state.to_string(),
@@ -384,4 +395,151 @@ fn the_demo_runs_every_provider_to_its_expected_end() {
         stdout.contains("fault-slow-1") && !stdout.contains('✘'),
         "{stdout}"
     );
+}
+
+/// `GET` on the sandbox, over a plain socket: the body.
+fn http_get(url: &str) -> String {
+    use std::io::{Read, Write};
+    let parsed = url::Url::parse(url).expect("url");
+    let mut stream = std::net::TcpStream::connect((
+        parsed.host_str().expect("host"),
+        parsed.port().expect("port"),
+    ))
+    .expect("connects");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let target = match parsed.query() {
+        Some(query) => format!("{}?{query}", parsed.path()),
+        None => parsed.path().to_owned(),
+    };
+    write!(
+        stream,
+        "GET {target} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    )
+    .expect("sends");
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).expect("reads");
+    answer
+        .split_once("\r\n\r\n")
+        .map(|(_, body)| body.to_owned())
+        .unwrap_or_default()
+}
+
+/// Definitions whose task ids look like real providers' (each realistic pattern), served from
+/// files: the banner's "try" lines, pasted as they are in another folder, watch their tasks to
+/// the end; `GET /` lists, for every track, the same ids the plan gives in-process (the same
+/// definition always gets the same ids); and `status` reaches every track by the id listed,
+/// answering its first step.
+#[test]
+fn tightened_definitions_are_reachable_through_the_binary() {
+    for (round, pattern) in crate::sandbox::REALISTIC_PATTERNS.iter().enumerate() {
+        let engine = crate::sandbox::tightened_engine(pattern);
+        let dir = tempfile::tempdir().expect("temp dir");
+        for (name, text) in crate::sandbox::tightened_definitions(pattern) {
+            std::fs::write(dir.path().join(name), text).expect("written");
+        }
+        let folder = dir.path().to_str().expect("utf-8 path");
+        let (sandbox, banner) = SandboxProcess::start_with(&["--definitions", folder]);
+        let tries: Vec<&str> = banner
+            .lines()
+            .skip_while(|l| *l != "try:")
+            .skip(1)
+            .take_while(|l| l.starts_with("  "))
+            .collect();
+        assert!(!tries.is_empty(), "{banner}");
+        let elsewhere = tempfile::tempdir().expect("another folder");
+        for line in &tries {
+            assert!(line.contains(&format!("--definitions {folder}")), "{line}");
+            let output = Command::new("sh")
+                .arg("-c")
+                .arg(format!("{} --json", line.trim()))
+                .current_dir(elsewhere.path())
+                .output()
+                .expect("the try line runs");
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            assert!(
+                matches!(output.status.code(), Some(0 | 3)),
+                "{pattern}: {line}\n{stderr}"
+            );
+            // `… watch <provider> <id>... --interval …`: one `done` per id.
+            let words: Vec<&str> = line.split_whitespace().collect();
+            let at = words
+                .iter()
+                .position(|w| *w == "watch")
+                .expect("a watch line");
+            let ids = words[at + 2..]
+                .iter()
+                .take_while(|w| !w.starts_with("--"))
+                .count();
+            let done = lines(&output.stdout)
+                .iter()
+                .filter(|e| e["event"] == "done")
+                .count();
+            assert!(ids > 0 && done == ids, "{line}: {done} done");
+        }
+        let catalog: Value =
+            serde_json::from_str(&http_get(&format!("{}/?ids=5", sandbox.url))).expect("catalogue");
+        let providers: Vec<_> = engine.iter().map(|l| l.provider.clone()).collect();
+        let plans = Sandbox::new(&providers, unitask::sandbox::Options::default());
+        for plan in plans.plans() {
+            let listed = catalog["providers"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|p| p["id"] == plan.provider.id.as_str())
+                .expect("listed");
+            for (track, shown) in plan
+                .tracks
+                .iter()
+                .zip(listed["tracks"].as_array().expect("tracks"))
+            {
+                assert_eq!(shown["name"], track.name.as_str());
+                assert_eq!(shown["task_id"], Value::from(track.first_id()), "{pattern}");
+                let fresh: Vec<String> = (1..=5).map_while(|n| track.fresh_id(n)).collect();
+                assert_eq!(shown["ids"], serde_json::json!(fresh), "{pattern}");
+                assert!(shown["unreachable"].is_null());
+                // One pattern is enough to walk every track through `status`.
+                if round > 0 {
+                    continue;
+                }
+                let id = track.fresh_id(2).expect("a fresh id");
+                let mut command = unitask();
+                command
+                    .args([
+                        "status",
+                        &plan.provider.id,
+                        &id,
+                        "--json",
+                        "--max-attempts",
+                        "1",
+                        "--timeout",
+                        "1",
+                    ])
+                    .arg("--definitions")
+                    .arg(folder)
+                    .arg("--base-url")
+                    .arg(format!("{}/{}", sandbox.url, plan.provider.id));
+                for (name, value) in plan.provider.sample_inputs() {
+                    command.arg("--param").arg(format!("{name}={value}"));
+                }
+                for name in unitask::http::request::auth_env_names(&plan.provider.auth) {
+                    command.env(name, "sandbox-token");
+                }
+                let output = command.output().expect("status runs");
+                let answer: Value = serde_json::from_slice(&output.stdout)
+                    .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&output.stderr)));
+                let label = format!("{pattern}: {} {} ({id})", plan.provider.id, track.name);
+                match track.steps[0].outcome {
+                    Outcome::Task { state, .. } => {
+                        assert_eq!(answer["state"], state.as_str(), "{label}: {answer}");
+                    }
+                    Outcome::Error { kind, .. } => {
+                        assert_eq!(answer["error"]["kind"], kind.as_str(), "{label}: {answer}");
+                    }
+                }
+            }
+        }
+        drop(sandbox);
+    }
 }

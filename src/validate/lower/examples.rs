@@ -6,20 +6,12 @@ use super::{Lowerer, all_ok};
 use crate::model;
 use crate::spec::InputLocation;
 use crate::spec::{self, de};
-use crate::syntax::sample::{Sampler, seed};
 use crate::validate::{Code, Diagnostic};
 
 /// A help line that offers a value `input` accepts, generated from its pattern, after `advice`.
 fn suggestion(input: Option<&model::Input>, advice: &str) -> String {
-    let sample = input.and_then(|input| {
-        let sampler = Sampler::new(input.pattern_text()?).ok()?;
-        (0..16)
-            .map(|n| sampler.sample(seed(&[&input.name, &n.to_string()])))
-            .find(|value| input.refusal(value).is_none())
-            .map(|value| (input, value))
-    });
-    match sample {
-        Some((input, value)) => format!("{advice}; `{}` accepts e.g. `{value}`", input.name),
+    match input.and_then(|i| Some((i, i.pattern_text()?, i.sample()?))) {
+        Some((input, _, value)) => format!("{advice}; `{}` accepts e.g. `{value}`", input.name),
         None => advice.to_owned(),
     }
 }
