@@ -9,8 +9,9 @@ use unitask::{Client, ClientConfig, Engine, Error, ErrorKind, UploadTask};
 use super::{EXIT_INVALID, EXIT_OK, EXIT_USAGE, logging};
 
 #[derive(Debug, clap::Args)]
+#[command(after_help = "`unitask providers` lists every provider with its inputs and credentials.")]
 pub struct Args {
-    /// The provider id (`unitask validate` lists them).
+    /// The provider id: `unitask providers` lists them (add --definitions for your own).
     provider: String,
     /// The task id.
     task_id: String,
@@ -269,16 +270,7 @@ pub fn summary(task: &UploadTask) -> String {
         }
     }
     for file in &task.files {
-        let name = file
-            .name
-            .as_deref()
-            .or(file.path.as_deref())
-            .or(file.id.as_deref())
-            .unwrap_or("file");
-        match &file.url {
-            Some(url) => out.push_str(&format!("  file       {name} {url}\n")),
-            None => out.push_str(&format!("  file       {name}\n")),
-        }
+        out.push_str(&format!("  file       {}\n", describe_file(file)));
     }
     for error in &task.errors {
         let code = error
@@ -293,5 +285,47 @@ pub fn summary(task: &UploadTask) -> String {
             .unwrap_or_default();
         out.push_str(&format!("  error      {code}{}{item}\n", error.message));
     }
+    for (name, value) in &task.extra {
+        let shown = match value {
+            serde_json::Value::String(text) => text.clone(),
+            other => other.to_string(),
+        };
+        out.push_str(&format!("  extra      {name}: {shown}\n"));
+    }
     out
+}
+
+/// What a file has, most telling first: its name (else path, else id), where it is (its URL, or
+/// the URL it came from), its size and type, and what else identifies it.
+fn describe_file(file: &unitask::File) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let first = file
+        .name
+        .as_deref()
+        .or(file.path.as_deref())
+        .or(file.id.as_deref());
+    parts.extend(first.map(str::to_owned));
+    if let Some(path) = file.path.as_deref().filter(|p| Some(*p) != first) {
+        parts.push(format!("at {path}"));
+    }
+    match (&file.url, &file.source_url) {
+        (Some(url), _) => parts.push(url.clone()),
+        (None, Some(source)) => parts.push(format!("from {source}")),
+        (None, None) => {}
+    }
+    if let Some(size) = file.size {
+        parts.push(format!("{size} bytes"));
+    }
+    parts.extend(file.mime.clone());
+    if let Some(id) = file.id.as_deref().filter(|id| Some(*id) != first) {
+        parts.push(format!("id {id}"));
+    }
+    if let Some(md5) = &file.md5 {
+        parts.push(format!("md5 {md5}"));
+    }
+    if parts.is_empty() {
+        "(the provider says nothing about it)".to_owned()
+    } else {
+        parts.join("  ")
+    }
 }

@@ -384,12 +384,15 @@ fn failure(
         .or(kind)
         .or_else(|| failures.statuses.get(&response.status).copied())
         .unwrap_or_else(|| ErrorKind::from_status(response.status));
-    let retry_after = retry_after(provider, response);
+    let (standard, own) = retry_after(provider, response);
     let retryable = failures.retryable_statuses.contains(&response.status)
         || code
             .as_deref()
             .is_some_and(|c| failures.retryable_codes.iter().any(|r| r == c))
-        || (retry_after.is_some() && kind == ErrorKind::RateLimited);
+        || (standard.or(own).is_some() && kind == ErrorKind::RateLimited);
+    // The definition's own header is a hint for answers worth retrying, nothing else: a 404
+    // that happens to carry it has nothing to wait for.
+    let retry_after = standard.or(own.filter(|_| retryable));
     let message = message.unwrap_or_else(|| match body {
         Some(_) => format!(
             "HTTP {} with no message the definition can read",
@@ -428,8 +431,11 @@ fn http_date(text: &str) -> Option<jiff::Timestamp> {
         .map(|zoned| zoned.timestamp())
 }
 
-/// `Retry-After` (seconds or an HTTP date) or the definition's own header (seconds).
-fn retry_after(provider: &Provider, response: Response<'_>) -> Option<Duration> {
+/// `Retry-After` (seconds or an HTTP date), and the definition's own header (seconds).
+fn retry_after(
+    provider: &Provider,
+    response: Response<'_>,
+) -> (Option<Duration>, Option<Duration>) {
     let own = provider
         .failures
         .retry_after_header
@@ -451,7 +457,10 @@ fn retry_after(provider: &Provider, response: Response<'_>) -> Option<Duration> 
             Some(u64::try_from(wait.max(0)).unwrap_or(0))
         })
     });
-    standard.or(own).map(Duration::from_secs)
+    (
+        standard.map(Duration::from_secs),
+        own.map(Duration::from_secs),
+    )
 }
 
 #[cfg(test)]

@@ -617,6 +617,43 @@ async fn a_definitions_content_type_replaces_the_default() {
     }
 }
 
+/// A definition's own retry header is a hint for answers worth retrying only: a 404 that carries
+/// it gets no `retry_after`; a 503 or a retryable code inside a 200 does.
+#[test]
+fn a_custom_retry_header_applies_to_retryable_answers_only() {
+    let text = std::fs::read_to_string(crate::at("tests/fixtures/valid/tagged-jobs.yaml"))
+        .expect("fixture");
+    let provider = unitask::validate::check_source("tagged-jobs.yaml", Some("tagged-jobs"), &text)
+        .expect("valid");
+    let headers = vec![("X-Jobs-Retry-In".to_owned(), "7".to_owned())];
+    for (status, body, wait) in [
+        (404, &br#"{"ok": false}"#[..], None),
+        (503, b"", Some(7)),
+        (
+            200,
+            br#"{"ok": true, "error": {"code": "THROTTLED", "message": "slow down"}}"#,
+            Some(7),
+        ),
+    ] {
+        let error = runtime::normalize(
+            &provider,
+            "t",
+            Response {
+                status,
+                headers: &headers,
+                body,
+            },
+        )
+        .expect_err("a failure");
+        assert_eq!(
+            error.retry_after.map(|d| d.as_secs()),
+            wait,
+            "{status}: {error}"
+        );
+        assert_eq!(error.retryable, wait.is_some(), "{status}");
+    }
+}
+
 /// Even a loose host pattern cannot send the credential elsewhere: host values are DNS names.
 #[test]
 fn a_loose_host_pattern_cannot_move_the_host() {

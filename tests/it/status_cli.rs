@@ -427,7 +427,30 @@ async fn the_human_summary_is_short_and_complete() {
     assert_eq!(output.status.code(), Some(0));
     assert_eq!(
         String::from_utf8_lossy(&output.stdout),
-        "shoplazza t-1: partial, final (native 0)\n  progress   1 of 2 items\n  file       a.png https://cdn/a.png\n  error      the file could not be uploaded (https://x/b.png)\n"
+        "shoplazza t-1: partial, final (native 0)\n  progress   1 of 2 items\n  file       a.png  https://cdn/a.png\n  error      the file could not be uploaded (https://x/b.png)\n"
+    );
+}
+
+/// Files print what they have (never a placeholder), and `extra` values print by name.
+#[tokio::test]
+async fn the_human_summary_shows_files_as_they_are_and_extra_values() {
+    let body = br#"{"confirmed": false, "path": ["foo", "DCIM001.mp4"], "type": "video",
+        "creationTime": "2021-02-01T08:15:58.000Z", "parts": [{"Size": 5}, {"Size": 7}]}"#;
+    let server = serve(200, &[], body).await;
+    let args = vec![
+        "status".into(),
+        "tencent-smh".into(),
+        "k-1".into(),
+        "--param".into(),
+        "library_id=lib1".into(),
+        "--base-url".into(),
+        server.uri(),
+    ];
+    let output = unitask(args, secret_env(ENV)).await;
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        "tencent-smh k-1: running (native confirmed=false)\n  progress   12 bytes\n  created    2021-02-01T08:15:58Z\n  file       DCIM001.mp4  at foo/DCIM001.mp4\n  extra      type: video\n  extra      parts_uploaded: 2\n"
     );
 }
 
