@@ -11,6 +11,7 @@
 //!    statuses through the runtime's HTTP client.
 
 pub mod codegen;
+pub mod draft;
 pub mod http;
 pub mod interp;
 pub mod model;

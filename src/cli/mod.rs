@@ -6,6 +6,7 @@
 mod demo;
 mod explain;
 mod generate;
+mod init;
 mod live;
 mod logging;
 mod providers;
@@ -30,6 +31,8 @@ struct Cli {
 enum Command {
     /// Check provider definitions: YAML, keys, paths, templates, states, and every example.
     Validate(validate::Args),
+    /// Draft a starting definition from one real answer (`--from-response FILE.json`).
+    Init(init::Args),
     /// Print the documentation of a diagnostic code (`UT101` or `invalid-jsonpath`).
     Explain(explain::Args),
     /// Fetch one task's status and print it normalized.
@@ -83,6 +86,7 @@ pub fn main() -> ExitCode {
     };
     let code = match cli.command {
         Command::Validate(args) => validate::run(args),
+        Command::Init(args) => init::run(args),
         Command::Explain(args) => explain::run(args),
         Command::Status(args) => status::run(args),
         Command::Watch(args) => watch::run(args),

@@ -37,6 +37,11 @@ pub struct Args {
     /// Attempts in all on connection errors, timeouts, 429 and 5xx (1 = no retry).
     #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=20))]
     max_attempts: u32,
+    /// Print the answer as an `examples:` entry named NAME, ready to paste into the definition
+    /// (status, the headers the definition reads, body, and the `expect` it produced; every
+    /// credential redacted); the summary goes to standard error.
+    #[arg(long, value_name = "NAME", conflicts_with = "json")]
+    save_example: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -148,6 +153,38 @@ pub fn run(args: Args) -> u8 {
         }
     };
     tracing::debug!(provider = %provider.id, engine = ?engine, "engine chosen");
+    if let Some(name) = &args.save_example {
+        // The answer itself is needed: the runtime keeps it (both engines share it).
+        let (result, _, answer) = runtime.block_on(client.fetch_recorded(
+            provider,
+            &args.task_id,
+            &inputs,
+            args.base_url.as_ref(),
+            &credentials,
+        ));
+        let code = match &result {
+            Ok(_) => EXIT_OK,
+            Err(error) => exit_code(error),
+        };
+        let Some(answer) = answer else {
+            let error = result.err().map(|e| e.to_string()).unwrap_or_default();
+            eprint!(
+                "{}",
+                redactor.redact(&format!("error: no answer to save: {error}\n"))
+            );
+            return code;
+        };
+        let answer = redacted_answer(&redactor, answer);
+        let entry =
+            unitask::draft::example::entry(provider, name, &args.task_id, &args.params, &answer);
+        print!("{}", redactor.redact(&entry));
+        let summary = match &result {
+            Ok(task) => summary(task),
+            Err(error) => format!("error: {error}\n"),
+        };
+        eprint!("{}", redactor.redact(&summary));
+        return code;
+    }
     let result = runtime.block_on(async {
         match engine {
             EngineChoice::Generated => unitask::providers::status(
@@ -223,6 +260,28 @@ pub fn run(args: Args) -> u8 {
     print!("{}", redactor.redact(&stdout));
     eprint!("{}", redactor.redact(&stderr));
     code
+}
+
+/// `answer` with every credential replaced by `***`, in its headers and its body (the example's
+/// `expect` is then worked out from what is written, so it stays true to it).
+fn redacted_answer(
+    redactor: &Redactor,
+    answer: unitask::http::transport::Answer,
+) -> unitask::http::transport::Answer {
+    let headers = answer
+        .headers
+        .into_iter()
+        .map(|(name, value)| (name, redactor.redact(&value)))
+        .collect();
+    let body = match String::from_utf8(answer.body) {
+        Ok(text) => redactor.redact(&text).into_bytes(),
+        Err(bytes) => bytes.into_bytes(),
+    };
+    unitask::http::transport::Answer {
+        status: answer.status,
+        headers,
+        body,
+    }
 }
 
 /// 2 when nothing was sent (bad input, missing credential, definition), else 1.

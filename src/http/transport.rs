@@ -71,6 +71,14 @@ pub struct Client {
     sent: Arc<AtomicU64>,
 }
 
+/// An answer as it arrived (the last one of a fetch): what `status --save-example` writes down.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
 /// What one fetch did, besides its answer: for `watch` and for tests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct FetchStats {
@@ -126,6 +134,45 @@ impl Client {
         base_url: Option<&url::Url>,
         credentials: &Credentials,
     ) -> (Result<UploadTask, Error>, FetchStats) {
+        self.fetch_into(provider, task_id, inputs, base_url, credentials, None)
+            .await
+    }
+
+    /// [`Client::fetch`], keeping the last answer received (none when no answer came: a refused
+    /// input, a connection that failed). The answer is as the provider sent it: redact it before
+    /// showing it.
+    pub async fn fetch_recorded(
+        &self,
+        provider: &Provider,
+        task_id: &str,
+        inputs: &Inputs,
+        base_url: Option<&url::Url>,
+        credentials: &Credentials,
+    ) -> (Result<UploadTask, Error>, FetchStats, Option<Answer>) {
+        let slot = std::sync::Mutex::new(None);
+        let (result, stats) = self
+            .fetch_into(
+                provider,
+                task_id,
+                inputs,
+                base_url,
+                credentials,
+                Some(&slot),
+            )
+            .await;
+        let answer = slot.into_inner().unwrap_or_else(|e| e.into_inner());
+        (result, stats, answer)
+    }
+
+    async fn fetch_into(
+        &self,
+        provider: &Provider,
+        task_id: &str,
+        inputs: &Inputs,
+        base_url: Option<&url::Url>,
+        credentials: &Credentials,
+        record: Option<&std::sync::Mutex<Option<Answer>>>,
+    ) -> (Result<UploadTask, Error>, FetchStats) {
         let prepared = match request::prepare(provider, task_id, inputs, base_url, credentials) {
             Ok(prepared) => prepared,
             Err(error) => return (Err(error), FetchStats::default()),
@@ -144,7 +191,7 @@ impl Client {
         let redactor = || Redactor::new(&provider.auth, credentials);
         let result = (|| async {
             attempts.fetch_add(1, Ordering::Relaxed);
-            self.attempt(provider, task_id, &prepared).await
+            self.attempt(provider, task_id, &prepared, record).await
         })
         .retry(backoff)
         .sleep(tokio::time::sleep)
@@ -194,12 +241,14 @@ impl Client {
         (result, stats)
     }
 
-    /// One attempt: send, read the body within the size limit, normalize.
+    /// One attempt: send, read the body within the size limit, normalize (and keep the answer
+    /// in `record` when asked).
     async fn attempt(
         &self,
         provider: &Provider,
         task_id: &str,
         prepared: &PreparedRequest,
+        record: Option<&std::sync::Mutex<Option<Answer>>>,
     ) -> Result<UploadTask, Error> {
         let method = match prepared.method {
             Method::Get => reqwest::Method::GET,
@@ -293,7 +342,7 @@ impl Client {
             body.extend_from_slice(&chunk);
         }
         tracing::trace!(provider = %provider.id, status, bytes = body.len(), "received");
-        normalize(
+        let result = normalize(
             provider,
             task_id,
             normalize::Response {
@@ -301,7 +350,15 @@ impl Client {
                 headers: &headers,
                 body: &body,
             },
-        )
+        );
+        if let Some(slot) = record {
+            *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(Answer {
+                status,
+                headers,
+                body,
+            });
+        }
+        result
     }
 }
 

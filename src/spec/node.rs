@@ -232,14 +232,18 @@ fn mark_repeated(entries: &mut [(Key, Node)]) {
 
 /// Keys that start with a tab or a space: the parser took a tab-indented line for a key with
 /// leading whitespace, which is never what the author meant.
-pub fn tab_indented_keys(root: &Node) -> Vec<&Key> {
+pub fn tab_indented_keys<'a>(root: &'a Node, source: &str) -> Vec<&'a Key> {
     let mut found = Vec::new();
     let mut stack = vec![root];
     while let Some(node) = stack.pop() {
         match &node.kind {
             NodeKind::Map(entries) => {
                 for (key, value) in entries {
-                    if key.text.starts_with(['\t', ' ']) {
+                    // A quoted key may start with a blank; a plain one only got it from a tab.
+                    let quoted = source
+                        .get(key.span.start..)
+                        .is_some_and(|rest| rest.starts_with(['"', '\'']));
+                    if key.text.starts_with(['\t', ' ']) && !quoted {
                         found.push(key);
                     }
                     stack.push(value);

@@ -116,7 +116,7 @@ fn check_into(stem: Option<&str>, source: &str, out: &mut Vec<Diagnostic>) -> Op
             .help("remove one of them; YAML keeps only one value per key"),
         );
     }
-    for key in node::tab_indented_keys(&root) {
+    for key in node::tab_indented_keys(&root, source) {
         out.push(
             Diagnostic::new(
                 Code::YamlSyntax,

@@ -228,6 +228,12 @@ fn odd_keys_and_documents_get_clear_messages() {
         Some((Code::YamlSyntax, 8)),
         "{found:?}"
     );
+    // A quoted key may start with a blank: that is its text, not a tab's doing.
+    let blank = format!(
+        "{BASE}examples:\n  - name: x\n    response: {{ body: {{ status: DONE, \" a\": 1, \"\\tb\": 2 }} }}\n    expect: {{ state: succeeded, native_status: DONE }}\n"
+    );
+    let found = check(&blank);
+    assert_eq!(found, []);
 }
 
 #[test]

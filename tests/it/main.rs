@@ -17,6 +17,8 @@ mod generated;
 mod hostile;
 /// Hostile answers and credentials: huge, deep, cut, mislabelled or dribbled bodies; line breaks.
 mod hostile_responses;
+/// `init` and `status --save-example`: drafts from real answers that pass `validate`.
+mod init;
 /// Property tests of the invariants: requests keep their template, refusals come before I/O,
 /// both engines agree, undocumented values are unknown.
 mod invariants;
@@ -93,24 +95,9 @@ pub fn example_inputs(
 /// A definition's text as JSON (a subset of YAML, so it reads back as the same definition):
 /// what tests rewrite structurally. Keys keep their source text (`0: succeeded` stays `"0"`).
 pub fn definition_json(text: &str) -> serde_json::Value {
-    use unitask::spec::node::{Node, NodeKind};
-    fn json(node: &Node) -> serde_json::Value {
-        match &node.kind {
-            NodeKind::Null => serde_json::Value::Null,
-            NodeKind::Bool(b) => (*b).into(),
-            NodeKind::Int(n) => (*n).into(),
-            NodeKind::Float(f) => (*f).into(),
-            NodeKind::Str(s) => s.clone().into(),
-            NodeKind::Seq(items) => items.iter().map(json).collect(),
-            NodeKind::Map(entries) => serde_json::Value::Object(
-                entries
-                    .iter()
-                    .map(|(key, value)| (key.text.clone(), json(value)))
-                    .collect(),
-            ),
-        }
-    }
-    json(&unitask::spec::node::parse(text).expect("the definition parses"))
+    unitask::spec::node::parse(text)
+        .expect("the definition parses")
+        .to_json()
 }
 
 /// `text` with its task-id input's pattern replaced by `pattern`, and every task id its examples

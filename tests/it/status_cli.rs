@@ -431,6 +431,59 @@ async fn the_human_summary_is_short_and_complete() {
     );
 }
 
+/// `--save-example` prints the answer as an `examples:` entry: the status, the headers the
+/// definition reads, the body and what it produced, with the credential (echoed in the body and
+/// a header) redacted; pasted into the definition, it validates.
+#[tokio::test]
+async fn save_example_prints_a_redacted_entry_that_validates() {
+    let echoed = format!(
+        r#"{{"status": "error", "message": "token {SECRET} is rate limited", "errorType": "RATE_LIMIT"}}"#
+    );
+    let headers = vec![
+        ("Retry-After".to_owned(), "3".to_owned()),
+        ("X-Echo".to_owned(), SECRET.to_owned()),
+    ];
+    let server = serve(429, &headers, echoed.as_bytes()).await;
+    let args = vec![
+        "status".into(),
+        "hubspot".into(),
+        "t-9".into(),
+        "--max-attempts".into(),
+        "1".into(),
+        "--save-example".into(),
+        "rate-limited-live".into(),
+        "--base-url".into(),
+        server.uri(),
+    ];
+    let output = unitask(args, secret_env(ENV)).await;
+    assert_eq!(output.status.code(), Some(1));
+    let entry = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        !entry.contains(SECRET) && !stderr.contains(SECRET),
+        "{entry}{stderr}"
+    );
+    for expected in [
+        "  - name: rate-limited-live\n",
+        "      task_id: \"t-9\"\n",
+        "      status: 429\n",
+        "        retry-after: \"3\"\n",
+        "token *** is rate limited",
+        "    expect_error:\n      kind: rate_limited\n      code: RATE_LIMIT\n",
+        "      retry_after: 3\n",
+    ] {
+        assert!(entry.contains(expected), "no {expected:?} in:\n{entry}");
+    }
+    // Headers the definition does not read stay out.
+    assert!(!entry.contains("X-Echo"), "{entry}");
+    let text = std::fs::read_to_string(root().join("providers/hubspot.yaml")).expect("hubspot");
+    let pasted = text.replacen("\nexamples:\n", &format!("\nexamples:\n{entry}"), 1);
+    assert_ne!(pasted, text);
+    if let Err(report) = unitask::validate::check_source("hubspot.yaml", Some("hubspot"), &pasted) {
+        panic!("{}\n{entry}", report.render_human(false));
+    }
+}
+
 /// Files print what they have (never a placeholder), and `extra` values print by name.
 #[tokio::test]
 async fn the_human_summary_shows_files_as_they_are_and_extra_values() {
