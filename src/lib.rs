@@ -1,7 +1,7 @@
 //! unitask: one typed answer to "what is the status of my upload / import task?", whatever the
 //! provider.
 //!
-//! The pipeline runs one way (see DESIGN.md):
+//! The pipeline runs one way (docs/architecture.md tells it whole):
 //!
 //! 1. [`spec`] reads a `providers/<id>.yaml` file into raw types with source spans;
 //! 2. [`validate`] checks it and lowers it into the [`model`], reporting every problem at once;

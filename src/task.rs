@@ -1,6 +1,6 @@
 //! The unified model: what every provider's answer becomes.
 //!
-//! Field names are the contract (DESIGN.md, "The unified model"): the CLI's `--json` prints
+//! Field names are the contract (docs/architecture.md, "The unified model"): the CLI's `--json` prints
 //! exactly these types, so renaming a field is a breaking change.
 
 use std::fmt;

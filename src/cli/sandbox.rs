@@ -175,7 +175,8 @@ pub fn banner(running: &sandbox::Running, tries: &Tries) -> String {
     out
 }
 
-/// A `watch` command line that reaches `plan`'s first scenario and its rate-limit fault.
+/// A `watch` command line that reaches `plan`'s first scenario (else its first example) and its
+/// rate-limit fault.
 fn try_line(plan: &ProviderPlan, running: &sandbox::Running, tries: &Tries) -> Option<String> {
     let provider = &plan.provider;
     let pick = |kind: &dyn Fn(&TrackKind) -> bool| {
@@ -185,7 +186,7 @@ fn try_line(plan: &ProviderPlan, running: &sandbox::Running, tries: &Tries) -> O
             .and_then(|t| t.fresh_id(1))
     };
     let ids: Vec<String> = [
-        pick(&|k| *k == TrackKind::Scenario),
+        pick(&|k| *k == TrackKind::Scenario).or_else(|| pick(&|k| *k == TrackKind::Example)),
         pick(&|k| *k == TrackKind::Fault(sandbox::Fault::RateLimited)),
     ]
     .into_iter()

@@ -960,6 +960,12 @@ impl Draft {
         out.push_str("\nfailures:  # guess: fill in the provider's error body\n  bodies:\n    - code: $.code\n      message: $.message\n");
         out.push_str("\npolling:\n  interval: 2s\n  max_interval: 30s\n");
         if let Some(entry) = example {
+            // A lifecycle lets the sandbox play it, and its faults recover into it.
+            out.push_str(&format!(
+                "\nscenarios:  # guess: chain the examples of one task, pending → running → succeeded\n  - name: sample-lifecycle\n    task_id: {}\n    steps: [sample]\n",
+                yaml::quoted(&self.task_value)
+            ));
+            // Last, so `status --save-example NAME >> FILE` adds to the list.
             out.push_str("\nexamples:\n");
             out.push_str(entry);
         }

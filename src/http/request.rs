@@ -1,7 +1,7 @@
 //! Building the status request: inputs checked and placed, the URL rendered from its templates,
 //! the credential applied. Pure (no I/O), so every rule here is checked before anything is sent.
 //!
-//! Invariants (DESIGN.md 2 and 3): placeholder values are percent-encoded per segment and can
+//! Invariants 2 and 3 (docs/architecture.md): placeholder values are percent-encoded per segment and can
 //! never add a segment or change the host; `""`, `.`, `..` and CR/LF are refused; host inputs
 //! match their pattern; credentials go over https, or plain http to loopback only.
 

@@ -1,4 +1,4 @@
-//! Property tests of DESIGN.md's invariants over arbitrary values, for every seed provider and
+//! Property tests of the invariants (docs/architecture.md) over arbitrary values, for every seed provider and
 //! every valid fixture:
 //! - a placeholder value never moves a request off its template (same scheme, host, port and
 //!   path segments; each value decodes back from its own segment, query pair, header or body
