@@ -140,6 +140,31 @@ pub enum Outcome {
     Error { kind: ErrorKind, retryable: bool },
 }
 
+impl Outcome {
+    /// What a poll's answer was.
+    pub fn of(answer: &Result<crate::task::UploadTask, crate::runtime::Error>) -> Outcome {
+        match answer {
+            Ok(task) => Outcome::Task {
+                state: task.state,
+                terminal: task.terminal,
+            },
+            Err(error) => Outcome::Error {
+                kind: error.kind,
+                retryable: error.retryable,
+            },
+        }
+    }
+
+    /// Whether two outcomes are the same state, or the same kind of error.
+    pub fn same_as(self, other: Outcome) -> bool {
+        match (self, other) {
+            (Outcome::Task { state, .. }, Outcome::Task { state: s, .. }) => state == s,
+            (Outcome::Error { kind, .. }, Outcome::Error { kind: k, .. }) => kind == k,
+            _ => false,
+        }
+    }
+}
+
 impl std::fmt::Display for Outcome {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -526,16 +551,7 @@ fn outcome(provider: &Provider, task_id: &str, reply: &Reply) -> Outcome {
         headers: &reply.headers,
         body: &body,
     };
-    match normalize(provider, task_id, response) {
-        Ok(task) => Outcome::Task {
-            state: task.state,
-            terminal: task.terminal,
-        },
-        Err(error) => Outcome::Error {
-            kind: error.kind,
-            retryable: error.retryable,
-        },
-    }
+    Outcome::of(&normalize(provider, task_id, response))
 }
 
 /// The provider's own answer for an error of `kind` (preferring one with `status`), or a plain

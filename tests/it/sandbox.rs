@@ -495,21 +495,8 @@ async fn every_track_is_reachable_whatever_the_task_id_pattern() {
                         .fetch(provider, &id, &inputs, Some(&base), &credentials)
                         .await;
                     let expected = track.steps[0].outcome;
-                    let got = match answer {
-                        Ok(task) => Outcome::Task {
-                            state: task.state,
-                            terminal: task.terminal,
-                        },
-                        Err(error) => Outcome::Error {
-                            kind: error.kind,
-                            retryable: error.retryable,
-                        },
-                    };
-                    let same = match (got, expected) {
-                        (Outcome::Task { state, .. }, Outcome::Task { state: s, .. }) => state == s,
-                        (Outcome::Error { kind, .. }, Outcome::Error { kind: k, .. }) => kind == k,
-                        _ => false,
-                    };
+                    let got = Outcome::of(&answer);
+                    let same = got.same_as(expected);
                     assert!(
                         same,
                         "{pattern}: {} {} ({id}): got {got}, expected {expected}",
