@@ -105,7 +105,8 @@ pub struct Input {
 
 impl Input {
     /// Why `value` cannot be sent for this input, or `None` when it can: a line break anywhere;
-    /// `""`, `.` or `..` in a path or a host (the URL parser would collapse them); a host value
+    /// `""`, `.` or `..` in a path or a host (the URL parser would collapse them); a control
+    /// character in a header value; a host value
     /// that is not a DNS name (nothing that could end the host ever reaches the URL, whatever
     /// the pattern allows); a value the pattern refuses. The request builder asks before any
     /// I/O, and `validate` asks of every example, so both refuse alike.
@@ -119,6 +120,14 @@ impl Input {
         {
             return Some(format!(
                 "input `{name}` cannot be {value:?}: it would change the request's path"
+            ));
+        }
+        // What an HTTP header value cannot carry: a control character (a tab aside).
+        if self.location == InputLocation::Header
+            && value.bytes().any(|b| (b < 0x20 && b != b'\t') || b == 0x7f)
+        {
+            return Some(format!(
+                "input `{name}` goes in a header, which cannot carry a control character"
             ));
         }
         if self.location == InputLocation::Host && !crate::syntax::url::is_dns_name(value) {

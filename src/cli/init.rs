@@ -88,6 +88,15 @@ pub fn run(args: Args) -> u8 {
         print!("{text}");
         return EXIT_OK;
     };
+    // `validate` finds a provider by its file name: `<id>.yaml`.
+    let stem = path.file_stem().and_then(|s| s.to_str());
+    if stem != Some(args.id.as_str()) {
+        eprintln!(
+            "error: the definition of `{}` must be named {}.yaml (the id is its file name)",
+            args.id, args.id
+        );
+        return EXIT_USAGE;
+    }
     if path.exists() && !args.force {
         eprintln!(
             "error: {} exists; pass --force to replace it",

@@ -179,11 +179,12 @@ pub fn banner(running: &sandbox::Running, tries: &Tries) -> String {
 /// rate-limit fault.
 fn try_line(plan: &ProviderPlan, running: &sandbox::Running, tries: &Tries) -> Option<String> {
     let provider = &plan.provider;
+    // Only tracks that end: the pasted line must finish.
     let pick = |kind: &dyn Fn(&TrackKind) -> bool| {
         plan.tracks
             .iter()
-            .find(|t| kind(&t.kind))
-            .and_then(|t| t.fresh_id(1))
+            .filter(|t| kind(&t.kind) && t.end_step(unitask::watch::is_transient).is_some())
+            .find_map(|t| t.fresh_id(1))
     };
     let ids: Vec<String> = [
         pick(&|k| *k == TrackKind::Scenario).or_else(|| pick(&|k| *k == TrackKind::Example)),
@@ -191,7 +192,6 @@ fn try_line(plan: &ProviderPlan, running: &sandbox::Running, tries: &Tries) -> O
     ]
     .into_iter()
     .flatten()
-    .map(|id| shell_word(&id))
     .collect();
     if ids.is_empty() {
         return None;
@@ -202,8 +202,6 @@ fn try_line(plan: &ProviderPlan, running: &sandbox::Running, tries: &Tries) -> O
         .collect();
     line.push(shell_word(&tries.program));
     line.push("watch".into());
-    line.push(provider.id.clone());
-    line.extend(ids);
     line.push("--interval 200ms".into());
     line.push(format!("--base-url '{}/{{provider}}'", running.url()));
     if tries.from_files.contains(&provider.id) {
@@ -220,6 +218,12 @@ fn try_line(plan: &ProviderPlan, running: &sandbox::Running, tries: &Tries) -> O
             shell_word(&format!("{name}={value}"))
         ));
     }
+    // After `--`, an id that starts with `-` is not taken for an option.
+    if ids.iter().any(|id| id.starts_with('-')) {
+        line.push("--".into());
+    }
+    line.push(provider.id.clone());
+    line.extend(ids.iter().map(|id| shell_word(id)));
     Some(format!("  {}", line.join(" ")))
 }
 

@@ -93,7 +93,15 @@ pub fn entry(
         }
         Err(error) => {
             out.push_str("    expect_error:\n");
-            for (key, value) in expected_error(&error) {
+            let mut expected = expected_error(&error);
+            // A date with no `Date` to read it against is a wait that depends on the clock.
+            let header = |name: &str| headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name));
+            let dated =
+                header("retry-after").is_some_and(|(_, v)| v.trim().parse::<u64>().is_err());
+            if dated && header("date").is_none() {
+                expected.remove("retry_after");
+            }
+            for (key, value) in expected {
                 yaml::entry(&mut out, 6, &key, &value);
             }
         }
@@ -181,4 +189,42 @@ pub fn expected_error(error: &Error) -> Map<String, Value> {
         map.insert("retry_after".into(), wait.as_secs().into());
     }
     map
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A `Retry-After` date is kept with the answer's `Date` (the wait is then fixed), and with
+    /// no `Date` the entry leaves the wait out: it would depend on when `validate` runs.
+    #[test]
+    fn a_dated_wait_is_expected_only_with_its_date() {
+        let text = include_str!("../../providers/hubspot.yaml");
+        let provider =
+            crate::validate::check_source("hubspot.yaml", Some("hubspot"), text).expect("valid");
+        let retry = (
+            "Retry-After".to_owned(),
+            "Sun, 06 Nov 1994 08:51:37 GMT".to_owned(),
+        );
+        let date = (
+            "Date".to_owned(),
+            "Sun, 06 Nov 1994 08:49:37 GMT".to_owned(),
+        );
+        for (headers, wait) in [(vec![retry.clone(), date], true), (vec![retry], false)] {
+            let answer = Answer {
+                status: 429,
+                headers,
+                body: br#"{"status": "error", "message": "slow down"}"#.to_vec(),
+            };
+            let entry = entry(&provider, "throttled", "t-1", &[], &answer);
+            assert_eq!(entry.contains("retry_after: 120"), wait, "{entry}");
+            assert_eq!(entry.contains("retry_after"), wait, "{entry}");
+            let pasted = text.replacen("\nexamples:\n", &format!("\nexamples:\n{entry}"), 1);
+            if let Err(report) =
+                crate::validate::check_source("hubspot.yaml", Some("hubspot"), &pasted)
+            {
+                panic!("{}", report.render_human(false));
+            }
+        }
+    }
 }

@@ -36,7 +36,7 @@ pub enum DraftError {
     Id(String),
     #[error("the sample answer must be a JSON object, found {0}")]
     NotAnObject(&'static str),
-    #[error("the URL must be an http(s) URL with a host: {0}")]
+    #[error("the URL must be an http(s) URL with a host (it is `{0}`)")]
     Url(String),
     /// A draft that does not validate is a bug of the drafter; the diagnostics say where.
     #[error("the draft does not validate (please report this):\n{0}")]
@@ -297,7 +297,7 @@ impl Draft {
         let host = url
             .host_str()
             .filter(|_| matches!(url.scheme(), "http" | "https"))
-            .ok_or_else(|| DraftError::Url(url.to_string()))?;
+            .ok_or_else(|| DraftError::Url(format!("{}:…", url.scheme())))?;
         let loopback = crate::syntax::url::is_loopback(url);
         let scheme = if loopback { url.scheme() } else { "https" };
         let port = url.port().map(|p| format!(":{p}")).unwrap_or_default();
@@ -326,8 +326,13 @@ impl Draft {
             }
             previous = Some(segment);
         }
+        let mut seen = std::collections::HashSet::new();
         for (name, value) in url.query_pairs() {
             let name = name.into_owned();
+            // A name given twice keeps its first value: the query names each parameter once.
+            if !seen.insert(name.clone()) {
+                continue;
+            }
             let wire_ok = !name.is_empty()
                 && name
                     .chars()
@@ -341,15 +346,25 @@ impl Draft {
                 "key",
                 "secret",
                 "sig",
-                "password",
+                "pass",
+                "pwd",
                 "auth",
                 "credential",
+                "jwt",
+                "session",
+                "sid",
+                "code",
+                "access",
+                "bearer",
+                "hmac",
+                "nonce",
+                "cookie",
             ]
             .iter()
             .any(|w| lower.contains(w));
             if secret {
                 // The value is a credential: it is never written down.
-                self.auth.1 = Some(name);
+                self.auth.1.get_or_insert(name);
             } else if value.is_empty() {
                 self.flags.push(name);
             } else if id_like(&value) && !self.inputs.iter().any(|i| i.name == words(&name)) {
@@ -454,7 +469,8 @@ impl Draft {
     fn push_input(&mut self, name: String, location: &'static str, value: String, task_id: bool) {
         let pattern = infer_pattern(&value);
         let note = match &pattern {
-            Some(_) => format!("guess: the pattern was inferred from `{value}`"),
+            // The value itself is written only as the example's input, never in a comment.
+            Some(_) => "guess: the pattern was inferred from the URL's value".to_owned(),
             None => "add a `pattern` for the values the provider issues".into(),
         };
         if task_id {

@@ -8,7 +8,8 @@
 //! alone, and fault scenarios misbehave (429, 5xx, slow, truncated, malformed, undocumented
 //! status, failure inside a 2xx) before they recover into the provider's first scenario.
 //! Every track answers to ids that the definition's own patterns accept. `GET /`
-//! lists everything served, with an id for every track (`GET /?ids=N` lists N per track).
+//! lists everything served, with an id for every track (`GET /?ids=N` lists up to N per track,
+//! at most 1,000).
 
 mod plan;
 mod server;

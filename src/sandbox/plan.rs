@@ -321,9 +321,11 @@ impl ProviderPlan {
             return Some(&self.tracks[i]);
         }
         let (name, _) = numbered(task_id)?;
+        // The first track of that name whose `<name>-<n>` ids are its own (a bare name the
+        // pattern refuses is not in the table, but its numbered ids still reach it).
         self.tracks
-            .get(*self.ids.get(name)?)
-            .filter(|t| t.name == name && t.ids == Ids::Numbered)
+            .iter()
+            .find(|t| t.name == name && t.ids == Ids::Numbered)
     }
 }
 
@@ -382,8 +384,11 @@ fn assign_ids(
     }
     let mut generated: Vec<usize> = Vec::new();
     for (i, track) in tracks.iter_mut().enumerate() {
-        let long = format!("{}-{}", track.name, "9".repeat(12));
-        track.ids = if accepts(&format!("{}-1", track.name)) && accepts(&long) {
+        // Short and long numbers alike (a pattern could take some and not others).
+        let numbered = ["1", "2", "7", "42", "123", "4096", "999999999999"]
+            .iter()
+            .all(|n| accepts(&format!("{}-{n}", track.name)));
+        track.ids = if numbered {
             Ids::Numbered
         } else {
             generated.push(i);

@@ -25,7 +25,7 @@ use crate::syntax::template::Part;
 pub(crate) const MAX_TRACKED_TASKS: usize = 1_000_000;
 /// Fresh ids `GET /` lists per track, unless `?ids=N` asks for more (at most `MAX_LISTED_IDS`).
 const LISTED_IDS: usize = 3;
-const MAX_LISTED_IDS: usize = 100_000;
+const MAX_LISTED_IDS: usize = 1_000;
 /// POST bodies larger than this are refused.
 const MAX_REQUEST_BODY: usize = 64 * 1024;
 

@@ -145,7 +145,9 @@ fn narrow(ranges: &[(char, char)]) -> Option<Vec<(char, char)>> {
     if !printable.is_empty() {
         return Some(printable);
     }
-    let rest = within('\u{a0}', char::MAX);
+    // Past ASCII, in two parts: a range never spans the surrogates, so every offset is a char.
+    let mut rest = within('\u{a0}', '\u{d7ff}');
+    rest.extend(within('\u{e000}', char::MAX));
     (!rest.is_empty()).then_some(rest)
 }
 
@@ -174,8 +176,7 @@ fn generate(node: &Node, rng: &mut fastrand::Rng, out: &mut String) {
             for &(a, b) in ranges {
                 let width = u64::from(b) - u64::from(a) + 1;
                 if index < width {
-                    // Ranges never span the surrogates (regex-syntax excludes them), so every
-                    // offset inside one is a char.
+                    // `narrow` splits ranges around the surrogates: every offset is a char.
                     let code = u32::from(a) + index as u32;
                     out.extend(char::from_u32(code));
                     return;
@@ -195,7 +196,8 @@ fn generate(node: &Node, rng: &mut fastrand::Rng, out: &mut String) {
             }
         }
         Node::Alternation(branches) => {
-            let branch = &branches[rng.usize(0..branches.len())];
+            // `u32`, not `usize`: the same draw on 32- and 64-bit targets.
+            let branch = &branches[rng.u32(0..branches.len() as u32) as usize];
             generate(branch, rng, out);
         }
     }
@@ -240,6 +242,7 @@ mod tests {
             "\\d{4}-\\d{2}-\\d{2}",
             "[_.~-]{3}",
             "(ab|cd)*x?",
+            "[^\\x00-\\x7f]{4}",
         ] {
             let sampler = Sampler::new(pattern).unwrap_or_else(|e| panic!("{pattern}: {e}"));
             for n in 0..50 {

@@ -159,7 +159,9 @@ codes! {
     /// `1m`. `backoff` must be at least 1.
     InvalidDuration = "UT118", "invalid-duration";
     /// ## What it means
-    /// An input's `default` does not match its own `pattern`, or an HTTP status is not 100–599.
+    /// An input's `default` could not be sent (its own `pattern` refuses it, or it breaks a rule
+    /// every value of its kind follows: `..` in a path, a control character in a header), or an
+    /// HTTP status is not 100–599.
     InvalidDefault = "UT119", "invalid-default";
     /// ## What it means
     /// An example that cannot run: an unknown or missing input, a value that fails its pattern,

@@ -314,8 +314,9 @@ fn plural(n: usize, word: &str) -> String {
 /// absent).
 type Difference = (String, Option<Value>, Option<Value>);
 
-/// Every leaf where `want` and `got` differ. With `nulls_omittable`, a key an object leaves out
-/// means null (a file's `md5`, progress's `total`); otherwise keys must match both ways.
+/// Every leaf where `want` and `got` differ. An expected null matches an absent key; with
+/// `nulls_omittable`, a key the expectation leaves out also matches a produced null (a file's
+/// `md5`, progress's `total`), else a produced key must be expected.
 fn differ(path: &str, want: &Value, got: &Value, nulls_omittable: bool, out: &mut Vec<Difference>) {
     match (want, got) {
         (Value::Object(w), Value::Object(g)) => {

@@ -261,3 +261,44 @@ fn the_task_id_is_always_required() {
         report.diagnostics
     );
 }
+
+/// Values are held to what the request builder sends: a header value carries no control
+/// character (in an example too), and a default must pass the rules of its kind, not only its pattern.
+#[test]
+fn examples_and_defaults_pass_the_request_builders_rules() {
+    let header = minimal(
+        "  lang: { in: header, wire_name: X-Lang }\n",
+        "examples:\n  - name: done\n    inputs: { lang: \"a\\x07b\" }\n    response: { body: { status: DONE } }\n    expect: { state: succeeded, native_status: DONE }\n",
+    );
+    let found = report(&header);
+    assert_eq!(
+        found.diagnostics[0].code,
+        Code::InvalidExample,
+        "{:?}",
+        found.diagnostics
+    );
+    assert!(
+        found.diagnostics[0].message.contains("control character"),
+        "{:?}",
+        found.diagnostics
+    );
+    let dots = minimal("", "")
+        .replace(
+            "  task_id: { in: path, role: task_id }\n",
+            "  task_id: { in: path, role: task_id }\n  version: { in: path, default: \"..\" }\n",
+        )
+        .replace(
+            "  path: /tasks/{task_id}\n",
+            "  path: /{version}/tasks/{task_id}\n",
+        );
+    let found = report(&dots);
+    assert!(
+        found
+            .diagnostics
+            .iter()
+            .any(|d| d.code == Code::InvalidDefault
+                && d.message.contains("change the request's path")),
+        "{:?}",
+        found.diagnostics
+    );
+}

@@ -77,7 +77,7 @@ fn a_draft_reads_what_the_answer_says() {
         "owner": {"name": "x"}
     });
     let url = url::Url::parse(
-        "https://api.acme.com/v2/accounts/8812/jobs/2b3c6f1e-79f5-4b9c-b3f1-4f2c0d0c1e55?verbose&access_token=SECRET-1",
+        "https://api.acme.com/v2/accounts/8812/jobs/2b3c6f1e-79f5-4b9c-b3f1-4f2c0d0c1e55?verbose&access_token=SECRET-1&pwd=Hunter2x9&view=full&view=brief",
     )
     .expect("url");
     let text = drafts(&body, Some(&url), Method::Get);
@@ -103,7 +103,14 @@ fn a_draft_reads_what_the_answer_says() {
     ] {
         assert!(text.contains(expected), "no {expected:?} in:\n{text}");
     }
-    assert!(!text.contains("SECRET-1"), "{text}");
+    for secret in ["SECRET-1", "Hunter2x9"] {
+        assert!(!text.contains(secret), "{secret} written down:\n{text}");
+    }
+    // A parameter given twice is sent once, with its first value.
+    assert!(
+        text.contains("  query:  # guess: fixed values, from the URL\n    view: \"full\"\n\n"),
+        "{text}"
+    );
     // Every guess says so.
     assert!(text.matches("# guess:").count() >= 8, "{text}");
 }

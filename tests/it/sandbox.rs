@@ -561,3 +561,25 @@ async fn a_track_the_pattern_leaves_no_room_for_is_listed_unreachable() {
     }
     running.stop().await.expect("stops");
 }
+
+/// A pattern that takes `<name>-<n>` but not the bare name still reaches every track by its
+/// numbered ids (the bare name is no id, its numbers are).
+#[test]
+fn numbered_ids_reach_their_track_when_the_bare_name_is_refused() {
+    let text = std::fs::read_to_string(crate::at("providers/hubspot.yaml")).expect("hubspot");
+    let mut engine = Engine::empty();
+    engine
+        .load_str("hubspot.yaml", &crate::tightened(&text, "[a-z0-9-]{12,64}"))
+        .expect("valid");
+    let providers: Vec<_> = engine.iter().map(|l| l.provider.clone()).collect();
+    let sandbox = Sandbox::new(&providers, sandbox::Options::default());
+    let plan = &sandbox.plans()[0];
+    let mut numbered = 0;
+    for track in &plan.tracks {
+        let id = track.fresh_id(3).expect("a fresh id");
+        let reached = plan.resolve(&id).map(|t| t.name.as_str());
+        assert_eq!(reached, Some(track.name.as_str()), "{id}");
+        numbered += usize::from(track.ids == sandbox::Ids::Numbered && track.name.len() < 12);
+    }
+    assert!(numbered > 0, "no track with a short name is numbered");
+}

@@ -462,16 +462,17 @@ fn tightened_definitions_are_reachable_through_the_binary() {
                 matches!(output.status.code(), Some(0 | 3)),
                 "{pattern}: {line}\n{stderr}"
             );
-            // `… watch <provider> <id>... --interval …`: one `done` per id.
+            // `… watch --options… <provider> <id>...`: one `done` per id. Options take one value.
             let words: Vec<&str> = line.split_whitespace().collect();
-            let at = words
+            let mut at = words
                 .iter()
                 .position(|w| *w == "watch")
-                .expect("a watch line");
-            let ids = words[at + 2..]
-                .iter()
-                .take_while(|w| !w.starts_with("--"))
-                .count();
+                .expect("a watch line")
+                + 1;
+            while words[at].starts_with("--") {
+                at += if words[at] == "--" { 1 } else { 2 };
+            }
+            let ids = words.len() - at - 1;
             let done = lines(&output.stdout)
                 .iter()
                 .filter(|e| e["event"] == "done")

@@ -83,21 +83,6 @@ impl Lowerer<'_> {
                     .help("add a pattern that only matches the provider's own hosts, e.g. `[a-z0-9-]+\\.myshoplaza\\.com`"),
                 );
             }
-            if let (Some(default), Some(regex)) = (&input.default, &pattern)
-                && !regex.is_match(&default.value)
-            {
-                self.push(
-                    Diagnostic::new(
-                        Code::InvalidDefault,
-                        default.span,
-                        format!(
-                            "default `{}` does not match the input's own pattern",
-                            default.value
-                        ),
-                    )
-                    .help("fix the default or widen the pattern"),
-                );
-            }
             if let Some(role) = &input.role
                 && role.value == InputRole::TaskId
             {
@@ -136,6 +121,19 @@ impl Lowerer<'_> {
                 wire_name: wire_name.unwrap_or_default(),
                 doc: input.doc.clone(),
             });
+            // A default is sent like any value: it must pass the same rules.
+            if let (Some(default), Some(lowered)) = (&input.default, inputs.last())
+                && let Some(why) = lowered.refusal(&default.value)
+            {
+                self.push(
+                    Diagnostic::new(
+                        Code::InvalidDefault,
+                        default.span,
+                        format!("default `{}` cannot be sent: {why}", default.value),
+                    )
+                    .help("fix the default, or widen the pattern"),
+                );
+            }
         }
         let task_id_input = match task_ids.as_slice() {
             [one] => inputs.iter().position(|i| i.name == one.value),
