@@ -16,8 +16,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let record = client.status(&task_id, &params).await?;
     match record.status {
-        shoplazza::Status::Value0 => println!("completed: {}", record.task.state),
-        shoplazza::Status::Value1 => println!("in progress"),
+        shoplazza::Status::Completed => println!("completed: {}", record.task.state),
+        shoplazza::Status::InProgress => println!("in progress"),
         shoplazza::Status::Other(native) => println!("undocumented status {native}"),
     }
     Ok(())

@@ -233,6 +233,8 @@ pub struct StatePlan {
     pub native: NativePlan,
     pub documented: Vec<String>,
     pub map: HashMap<String, State>,
+    /// Native text → the provider's name for it.
+    pub labels: HashMap<String, String>,
     pub rules: Vec<RulePlan>,
 }
 

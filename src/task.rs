@@ -20,6 +20,9 @@ pub struct UploadTask {
     pub state: State,
     /// The provider's own value as text (`"PROCESSING"`, `"1"`, `"confirmed=false"`).
     pub native_status: String,
+    /// The provider's name for a coded status (`"Transcoding"` for `"3"`), where the definition
+    /// gives one.
+    pub native_label: Option<String>,
     /// Whether the state is final.
     pub terminal: bool,
     pub progress: Option<Progress>,

@@ -77,6 +77,7 @@ pub fn normalize(task_id: &str, body: &[u8]) -> UploadTask {
         id: upload.id.unwrap_or_else(|| task_id.to_owned()),
         state,
         native_status: upload.status,
+        native_label: None,
         terminal: state.is_terminal(),
         progress: None,
         created_at: None,

@@ -100,6 +100,7 @@ pub fn normalize(_task_id: &str, body: &[u8]) -> UploadTask {
         id: task.task_id.unwrap_or_default(),
         state,
         native_status: task.status,
+        native_label: None,
         terminal: state.is_terminal(),
         progress: None,
         created_at: task.requested_at,

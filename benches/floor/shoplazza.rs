@@ -199,6 +199,11 @@ pub fn normalize(task_id: &str, body: &[u8]) -> UploadTask {
         provider: "shoplazza".into(),
         id: text(task.task_id).unwrap_or_else(|| task_id.to_owned()),
         state,
+        native_label: match native_status.as_str() {
+            "0" => Some("Completed".to_owned()),
+            "1" => Some("In progress".to_owned()),
+            _ => None,
+        },
         native_status,
         terminal: state.is_terminal(),
         progress,

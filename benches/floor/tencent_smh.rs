@@ -96,6 +96,7 @@ pub fn normalize(task_id: &str, body: &[u8]) -> UploadTask {
         id: task_id.to_owned(),
         state,
         native_status: format!("confirmed={}", task.confirmed),
+        native_label: None,
         terminal: state.is_terminal(),
         progress,
         created_at: task.creation_time,

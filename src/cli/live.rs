@@ -315,9 +315,12 @@ fn rate(report: &Report) -> u64 {
     }
 }
 
-/// `running (PROCESSING) 3/10 items`.
+/// `running (PROCESSING) 3/10 items`; a coded status with its label: `running (3 Transcoding)`.
 fn describe(task: &UploadTask) -> String {
-    let mut text = format!("{} ({})", task.state, task.native_status);
+    let mut text = match &task.native_label {
+        Some(label) => format!("{} ({} {label})", task.state, task.native_status),
+        None => format!("{} ({})", task.state, task.native_status),
+    };
     if let Some(progress) = &task.progress {
         text.push(' ');
         text.push_str(&progress_text(progress));

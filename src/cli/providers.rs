@@ -83,7 +83,8 @@ fn describe(loaded: &Loaded) -> Value {
                 .filter(|r| r.native.iter().any(|n| n == native))
                 .map(|r| r.state.as_str())
                 .collect();
-            json!({ "native": native, "state": state, "refined_to": refined })
+            let label = provider.response.state.labels.get(native);
+            json!({ "native": native, "label": label, "state": state, "refined_to": refined })
         })
         .collect();
     json!({
@@ -159,8 +160,12 @@ fn human(loaded: &Loaded, value: &Value) -> String {
         } else {
             format!(" (or {} by rule)", refined.join(", "))
         };
+        let label = state["label"]
+            .as_str()
+            .map(|label| format!(" ({label})"))
+            .unwrap_or_default();
         out.push_str(&format!(
-            "  status    {} → {}{refined}\n",
+            "  status    {}{label} → {}{refined}\n",
             state["native"].as_str().unwrap_or_default(),
             state["state"].as_str().unwrap_or("unknown")
         ));

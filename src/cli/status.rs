@@ -300,8 +300,13 @@ fn exit_code(error: &Error) -> u8 {
 
 /// A short human summary of a task.
 pub fn summary(task: &UploadTask) -> String {
+    let label = task
+        .native_label
+        .as_deref()
+        .map(|label| format!(", {label}"))
+        .unwrap_or_default();
     let mut out = format!(
-        "{} {}: {}{} (native {})\n",
+        "{} {}: {}{} (native {}{label})\n",
         task.provider,
         task.id,
         task.state,

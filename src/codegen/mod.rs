@@ -6,7 +6,7 @@
 //! generated clients and the interpreter cannot drift apart. Output is deterministic (providers
 //! sorted by id, fully qualified paths) and labelled `@generated`.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::{format_ident, quote};
@@ -129,24 +129,20 @@ fn field_ident(name: &str) -> Ident {
     }
 }
 
-/// CamelCase variant names for native values, unique, never `Other`.
-fn variant_names(values: &[String]) -> Vec<Ident> {
+/// CamelCase variant names for native values (from their labels where the definition gives
+/// them), unique, never `Other`.
+fn variant_names(values: &[String], labels: &HashMap<String, String>) -> Vec<Ident> {
     let mut used = BTreeSet::new();
     values
         .iter()
         .map(|value| {
-            let mut name: String = value
-                .split(|c: char| !c.is_ascii_alphanumeric())
-                .filter(|part| !part.is_empty())
-                .map(|part| {
-                    let lower = part.to_ascii_lowercase();
-                    let mut chars = lower.chars();
-                    chars
-                        .next()
-                        .map(|c| c.to_ascii_uppercase().to_string() + chars.as_str())
-                        .unwrap_or_default()
-                })
-                .collect();
+            // A label keeps its own inner capitals (`ReadyForReview`); a value's are noise
+            // (`PROCESSING` → `Processing`). A label with no ASCII letters falls back to the value.
+            let mut name = labels
+                .get(value)
+                .map(|label| camel_case(label, true))
+                .filter(|name| !name.is_empty())
+                .unwrap_or_else(|| camel_case(value, false));
             if name.is_empty() || name.starts_with(|c: char| c.is_ascii_digit()) {
                 name = format!("Value{name}");
             }
@@ -154,6 +150,28 @@ fn variant_names(values: &[String]) -> Vec<Ident> {
                 name.push('_');
             }
             format_ident!("{}", name)
+        })
+        .collect()
+}
+
+/// `text`'s ASCII words, each capitalized; the rest of a word lowercased unless `keep_inner` and
+/// the word mixes cases.
+fn camel_case(text: &str, keep_inner: bool) -> String {
+    text.split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|part| !part.is_empty())
+        .map(|part| {
+            let mixed = part.chars().any(|c| c.is_ascii_lowercase())
+                && part.chars().any(|c| c.is_ascii_uppercase());
+            let rest = if keep_inner && mixed {
+                part.to_owned()
+            } else {
+                part.to_ascii_lowercase()
+            };
+            let mut chars = rest.chars();
+            chars
+                .next()
+                .map(|c| c.to_ascii_uppercase().to_string() + chars.as_str())
+                .unwrap_or_default()
         })
         .collect()
 }
@@ -172,7 +190,8 @@ fn provider_module(provider: &Provider, text: &str) -> TokenStream {
     });
 
     let documented = &provider.response.state.documented;
-    let variants = variant_names(documented);
+    let labels = &provider.response.state.labels;
+    let variants = variant_names(documented, labels);
     let variant_docs = documented.iter().map(|value| {
         let state = provider
             .response
@@ -180,7 +199,10 @@ fn provider_module(provider: &Provider, text: &str) -> TokenStream {
             .map
             .get(value)
             .map_or("unknown", |s| s.as_str());
-        format!(" `{value}` (maps to `{state}`).")
+        match labels.get(value) {
+            Some(label) => format!(" `{value}`, {label} (maps to `{state}`)."),
+            None => format!(" `{value}` (maps to `{state}`)."),
+        }
     });
     let from_arms = documented
         .iter()

@@ -133,7 +133,7 @@ fn reads_back(written: &str, value: &Value) -> bool {
 }
 
 /// The `expect` of a task: every key that is not what an omitted key means (`id` the task id,
-/// `terminal` what the state implies, null, empty), `provider` and `raw` left out.
+/// `terminal` what the state implies, `native_label` the definition's label, null, empty), `provider` and `raw` left out.
 pub fn expectation(task: &UploadTask, task_id: &str) -> Map<String, Value> {
     let Ok(Value::Object(all)) = serde_json::to_value(task) else {
         return Map::new();
@@ -144,6 +144,8 @@ pub fn expectation(task: &UploadTask, task_id: &str) -> Map<String, Value> {
             "provider" | "raw" => true,
             "id" => value.as_str() == Some(task_id),
             "terminal" => value.as_bool() == Some(task.state.is_terminal()),
+            // The runtime takes the label from the definition's `labels`, as an omitted key does.
+            "native_label" => true,
             _ => is_empty(&value),
         };
         if implied {

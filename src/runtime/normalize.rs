@@ -236,6 +236,7 @@ fn map_task(provider: &Provider, task_id: &str, payload: &Value) -> Result<Uploa
         provider: provider.id.clone(),
         id,
         state,
+        native_label: plan.state.labels.get(&native).cloned(),
         native_status: native,
         terminal: state.is_terminal(),
         progress,

@@ -266,6 +266,11 @@ pub struct StateSpec {
     /// Native status text → state.
     #[serde(default)]
     pub map: OrderedMap<Text>,
+    /// Native status text → the provider's name for it, for coded statuses (`3: Transcoding`):
+    /// the task carries it as `native_label`, `providers` shows it, and generated `Status`
+    /// variants are named after it.
+    #[serde(default)]
+    pub labels: OrderedMap<Text>,
     /// Ordered rules, tried before `map`; the first that matches sets the state.
     #[serde(default)]
     pub rules: Vec<StateRule>,

@@ -14,6 +14,7 @@ const TASK_KEYS: &[&str] = &[
     "id",
     "state",
     "native_status",
+    "native_label",
     "terminal",
     "progress",
     "created_at",
@@ -50,7 +51,7 @@ pub(super) fn run(provider: &Provider, def: &spec::Definition, out: &mut Vec<Dia
                 };
                 actual.remove("provider");
                 actual.remove("raw");
-                compare_task(name, task_id, expected, &actual, expect, out);
+                compare_task(provider, name, task_id, expected, &actual, expect, out);
             }
             (Expectation::Task(_), Err(failed)) => {
                 let Failed { error, mapping } = *failed;
@@ -186,6 +187,7 @@ fn error_help(error: &Error) -> String {
 type Expect = spec::Spanned<spec::OrderedMap<spec::Spanned<spec::AnyValue>>>;
 
 fn compare_task(
+    provider: &Provider,
     name: &str,
     task_id: &str,
     expected: &Map<String, Value>,
@@ -226,7 +228,7 @@ fn compare_task(
         };
         let want = match expected.get(*key) {
             Some(value) => value.clone(),
-            None => default_for(key, task_id, expected),
+            None => default_for(provider, key, task_id, expected),
         };
         // Lists and objects compare value by value: a key a file, an error or the progress
         // leaves out means null.
@@ -373,9 +375,20 @@ fn without_nulls(value: &Value) -> Value {
 }
 
 /// What an omitted key must be.
-fn default_for(key: &str, task_id: &str, expected: &Map<String, Value>) -> Value {
+fn default_for(
+    provider: &Provider,
+    key: &str,
+    task_id: &str,
+    expected: &Map<String, Value>,
+) -> Value {
     match key {
         "id" => Value::String(task_id.to_owned()),
+        // The label of the expected native status, as the definition gives it.
+        "native_label" => expected
+            .get("native_status")
+            .and_then(Value::as_str)
+            .and_then(|native| provider.response.state.labels.get(native))
+            .map_or(Value::Null, |label| Value::String(label.clone())),
         "terminal" => {
             let state = expected
                 .get("state")

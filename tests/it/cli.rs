@@ -166,7 +166,7 @@ fn providers_lists_sources_inputs_auth_and_states() {
     assert_eq!(smh["inputs"][0]["task_id"], true);
     assert_eq!(
         smh["states"][1],
-        serde_json::json!({"native": "confirmed=true", "state": "succeeded", "refined_to": []})
+        serde_json::json!({"native": "confirmed=true", "label": null, "state": "succeeded", "refined_to": []})
     );
     let tagged = list
         .as_array()
@@ -180,6 +180,11 @@ fn providers_lists_sources_inputs_auth_and_states() {
             .expect("path")
             .ends_with("tagged-jobs.yaml")
     );
+    assert_eq!(tagged["states"][1]["label"], "Working");
     let text = stdout(&unitask(&["providers"]));
+    assert!(
+        text.contains("  status    1 (In progress) → running\n"),
+        "{text}"
+    );
     assert!(text.contains("church-tech — church.tech — upload [built-in, generated]\n  base URL  https://api.church.tech (unconfirmed: pass --base-url)"), "{text}");
 }

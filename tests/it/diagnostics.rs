@@ -302,3 +302,38 @@ fn examples_and_defaults_pass_the_request_builders_rules() {
         found.diagnostics
     );
 }
+
+/// Labels name documented values, one line each; an example's omitted `native_label` is the
+/// label of its native status.
+#[test]
+fn labels_name_documented_values_on_one_line() {
+    let labelled = |labels: &str, expect: &str| {
+        minimal(
+            "",
+            &format!(
+                "    labels: {labels}\nexamples:\n  - name: done\n    response: {{ body: {{ status: DONE }} }}\n    expect: {{ state: succeeded, native_status: DONE{expect} }}\n"
+            ),
+        )
+    };
+    let ok = validate::check_source(
+        "probe.yaml",
+        Some("probe"),
+        &labelled("{ DONE: Finished }", ""),
+    )
+    .expect("an omitted native_label is the label");
+    assert_eq!(ok.response.state.labels["DONE"], "Finished");
+    validate::check_source(
+        "probe.yaml",
+        Some("probe"),
+        &labelled("{ DONE: Finished }", ", native_label: Finished"),
+    )
+    .expect("the label as expected");
+
+    let wrong = report(&labelled("{ DONE: Finished }", ", native_label: Done"));
+    assert_eq!(wrong.diagnostics[0].code, Code::ExampleMismatch);
+    let undocumented = report(&labelled("{ DONE: Finished, ERROR: Broken }", ""));
+    assert_eq!(undocumented.diagnostics[0].code, Code::UndocumentedValue);
+    assert!(undocumented.diagnostics[0].message.contains("`ERROR`"));
+    let blank = report(&labelled("{ DONE: \" \" }", ""));
+    assert_eq!(blank.diagnostics[0].code, Code::InvalidName);
+}

@@ -59,13 +59,13 @@ fn the_typed_api_reads_statuses_params_and_extras() {
     use golden::tagged_jobs;
     assert_eq!(
         tagged_jobs::Status::from_native("Running"),
-        tagged_jobs::Status::Running
+        tagged_jobs::Status::Working
     );
     assert_eq!(
         tagged_jobs::Status::from_native("Paused"),
         tagged_jobs::Status::Other("Paused".into())
     );
-    assert_eq!(tagged_jobs::Status::Cancelled.as_native(), "Cancelled");
+    assert_eq!(tagged_jobs::Status::CanceledByUser.as_native(), "Cancelled");
     assert_eq!(
         presence_jobs::Status::from_native("none"),
         presence_jobs::Status::None
@@ -117,7 +117,7 @@ async fn a_generated_client_fetches_a_typed_record() {
         .status("job-1", &tagged_jobs::Params::default())
         .await
         .expect("record");
-    assert_eq!(record.status, tagged_jobs::Status::Running);
+    assert_eq!(record.status, tagged_jobs::Status::Working);
     assert_eq!(
         record.extra,
         tagged_jobs::Extra {

@@ -427,7 +427,7 @@ async fn the_human_summary_is_short_and_complete() {
     assert_eq!(output.status.code(), Some(0));
     assert_eq!(
         String::from_utf8_lossy(&output.stdout),
-        "shoplazza t-1: partial, final (native 0)\n  progress   1 of 2 items\n  file       a.png  https://cdn/a.png\n  error      the file could not be uploaded (https://x/b.png)\n"
+        "shoplazza t-1: partial, final (native 0, Completed)\n  progress   1 of 2 items\n  file       a.png  https://cdn/a.png\n  error      the file could not be uploaded (https://x/b.png)\n"
     );
 }
 

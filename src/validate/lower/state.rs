@@ -9,6 +9,45 @@ use crate::spec::{self, Span, de};
 use crate::validate::{Code, Diagnostic};
 
 impl Lowerer<'_> {
+    /// Labels name documented values (UT111), with one line of text each (UT117).
+    fn lower_labels(
+        &mut self,
+        state: &spec::StateSpec,
+        documented: &[String],
+    ) -> HashMap<String, String> {
+        let mut labels = HashMap::new();
+        for (native, label) in state.labels.iter() {
+            if !documented.contains(&native.value) {
+                self.push(
+                    Diagnostic::new(
+                        Code::UndocumentedValue,
+                        native.span,
+                        format!(
+                            "labelled value `{}` is not in `state.documented`",
+                            native.value
+                        ),
+                    )
+                    .label("not documented")
+                    .help(undocumented_help(&native.value, documented)),
+                );
+            }
+            let text = label.value.trim();
+            if text.is_empty() || label.value.contains(['\r', '\n']) {
+                self.push(
+                    Diagnostic::new(
+                        Code::InvalidName,
+                        label.span,
+                        "a label is the provider's name for the value, on one line",
+                    )
+                    .help("write the name the provider's documentation uses, e.g. `Transcoding`"),
+                );
+                continue;
+            }
+            labels.insert(native.value.clone(), text.to_owned());
+        }
+        labels
+    }
+
     pub(super) fn condition(
         &mut self,
         condition: &spec::Condition,
@@ -238,10 +277,12 @@ impl Lowerer<'_> {
                 );
             }
         }
+        let labels = self.lower_labels(state, &documented);
         Some(model::StatePlan {
             native: native?,
             documented,
             map,
+            labels,
             rules,
         })
     }

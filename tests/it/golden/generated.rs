@@ -344,6 +344,10 @@ response:
       Done: succeeded
       Failed: failed
       Cancelled: canceled
+    # Labels name the generated variants (`Status::Working`, `Status::CanceledByUser`).
+    labels:
+      Running: Working
+      Cancelled: Canceled by user
     rules:
       - native: [Done]
         when:
@@ -393,6 +397,7 @@ examples:
       id: build-42
       state: running
       native_status: Running
+      native_label: Working
       progress: { done: 42.5, total: null, unit: percent }
       created_at: "2024-05-02T10:00:00.25Z"
       updated_at: "2024-05-02T10:01:00Z"
@@ -496,14 +501,14 @@ scenarios:
     pub enum Status {
         /// `Queued` (maps to `pending`).
         Queued,
-        /// `Running` (maps to `running`).
-        Running,
+        /// `Running`, Working (maps to `running`).
+        Working,
         /// `Done` (maps to `succeeded`).
         Done,
         /// `Failed` (maps to `failed`).
         Failed,
-        /// `Cancelled` (maps to `canceled`).
-        Cancelled,
+        /// `Cancelled`, Canceled by user (maps to `canceled`).
+        CanceledByUser,
         /// A value the definition does not document.
         Other(::std::string::String),
     }
@@ -512,10 +517,10 @@ scenarios:
         pub fn from_native(text: &str) -> Self {
             match text {
                 "Queued" => Self::Queued,
-                "Running" => Self::Running,
+                "Running" => Self::Working,
                 "Done" => Self::Done,
                 "Failed" => Self::Failed,
-                "Cancelled" => Self::Cancelled,
+                "Cancelled" => Self::CanceledByUser,
                 other => Self::Other(::std::borrow::ToOwned::to_owned(other)),
             }
         }
@@ -523,10 +528,10 @@ scenarios:
         pub fn as_native(&self) -> &str {
             match self {
                 Self::Queued => "Queued",
-                Self::Running => "Running",
+                Self::Working => "Running",
                 Self::Done => "Done",
                 Self::Failed => "Failed",
-                Self::Cancelled => "Cancelled",
+                Self::CanceledByUser => "Cancelled",
                 Self::Other(text) => text.as_str(),
             }
         }
