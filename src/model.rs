@@ -236,6 +236,8 @@ pub struct StatePlan {
     /// Native text → the provider's name for it.
     pub labels: HashMap<String, String>,
     pub rules: Vec<RulePlan>,
+    /// The status field's value when it is absent or null.
+    pub default: Option<Value>,
 }
 
 /// The native status source.
@@ -287,9 +289,47 @@ pub enum Condition {
 pub struct Field {
     pub source: FieldSource,
     pub kind: ValueType,
-    pub time_format: TimeFormat,
+    /// How a timestamp may be written, tried in order (never empty).
+    pub time_formats: Vec<TimeFormat>,
+    /// The zone of times written without an offset.
+    pub zone: jiff::tz::TimeZone,
+    /// A duration's bare numbers count milliseconds (else seconds).
+    pub duration_millis: bool,
     pub join: Option<String>,
+    /// Split a string into its non-empty, trimmed parts.
+    pub split: Option<String>,
     pub aggregate: Option<Aggregate>,
+    /// What happens to a selected value before its type is read; `None` for most fields.
+    pub convert: Option<Box<Conversions>>,
+}
+
+impl Field {
+    /// A field reading `source` as `kind`, with no conversion.
+    pub fn plain(source: FieldSource, kind: ValueType) -> Field {
+        Field {
+            source,
+            kind,
+            time_formats: vec![TimeFormat::Rfc3339],
+            zone: jiff::tz::TimeZone::UTC,
+            duration_millis: false,
+            join: None,
+            split: None,
+            aggregate: None,
+            convert: None,
+        }
+    }
+}
+
+/// Value conversions, applied to each selected node in this order: a null sentinel reads as
+/// null, a mapped value as its replacement; when nothing is left, the default.
+#[derive(Debug, Clone, Default)]
+pub struct Conversions {
+    /// Provider value as text → the value read instead.
+    pub values: Vec<(String, Value)>,
+    /// Values read as null.
+    pub nulls: Vec<Value>,
+    /// The value when the field is absent or null.
+    pub default: Option<Value>,
 }
 
 /// Where a field's value comes from.

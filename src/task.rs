@@ -34,6 +34,9 @@ pub struct UploadTask {
     pub errors: Vec<TaskError>,
     /// Provider-specific values the definition names.
     pub extra: IndexMap<String, serde_json::Value>,
+    /// Values the definition reads that did not convert: each such field is null (or left
+    /// out), and the rest of the task stands.
+    pub warnings: Vec<Warning>,
     /// The provider's body, untouched.
     pub raw: serde_json::Value,
 }
@@ -151,4 +154,14 @@ pub struct TaskError {
     pub code: Option<String>,
     pub message: String,
     pub item: Option<String>,
+}
+
+/// A value that did not convert. Only the status is essential: any other field that cannot be
+/// read is null, and says why here.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Warning {
+    /// Where in the task: `created_at`, `progress.total`, `files[2].size`, `extra.owner`.
+    pub field: String,
+    /// What was found and what the definition expected.
+    pub message: String,
 }

@@ -87,6 +87,7 @@ pub fn normalize(task_id: &str, body: &[u8]) -> UploadTask {
         files,
         errors: Vec::new(),
         extra,
+        warnings: Vec::new(),
         raw,
     }
 }

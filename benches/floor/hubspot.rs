@@ -121,6 +121,7 @@ pub fn normalize(_task_id: &str, body: &[u8]) -> UploadTask {
             })
             .collect(),
         extra,
+        warnings: Vec::new(),
         raw,
     }
 }

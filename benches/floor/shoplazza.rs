@@ -214,6 +214,7 @@ pub fn normalize(task_id: &str, body: &[u8]) -> UploadTask {
         files,
         errors,
         extra: indexmap::IndexMap::new(),
+        warnings: Vec::new(),
         raw,
     }
 }

@@ -356,6 +356,12 @@ pub fn summary(task: &UploadTask) -> String {
         };
         out.push_str(&format!("  extra      {name}: {shown}\n"));
     }
+    for warning in &task.warnings {
+        out.push_str(&format!(
+            "  warning    {}: {}\n",
+            warning.field, warning.message
+        ));
+    }
     out
 }
 

@@ -282,6 +282,9 @@ fn provider_module(provider: &Provider, text: &str) -> TokenStream {
             ValueType::Number => quote! { v.as_f64() },
             ValueType::Boolean => quote! { v.as_bool() },
             ValueType::Timestamp => quote! { v.as_str().and_then(|s| s.parse().ok()) },
+            ValueType::Duration => {
+                quote! { v.as_f64().and_then(|s| ::std::time::Duration::try_from_secs_f64(s).ok()) }
+            }
             ValueType::Json => return quote! { #ident: extra.get(#name).cloned(), },
         };
         quote! { #ident: extra.get(#name).and_then(|v| #read), }
@@ -455,6 +458,7 @@ fn value_type(kind: ValueType) -> TokenStream {
         ValueType::Number => quote! { f64 },
         ValueType::Boolean => quote! { bool },
         ValueType::Timestamp => quote! { ::unitask::jiff::Timestamp },
+        ValueType::Duration => quote! { ::std::time::Duration },
         ValueType::Json => quote! { ::unitask::serde_json::Value },
     }
 }

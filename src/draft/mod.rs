@@ -74,6 +74,8 @@ pub fn draft(sample: &Sample<'_>) -> Result<String, DraftError> {
             body: &answer.body,
         };
         match normalize::normalize_detailed(&provider, &draft.task_value, response) {
+            // A guessed mapping that cannot read the sample is left out, not kept with a warning.
+            Ok((_, warned)) if warned.iter().any(|mapping| draft.drop(*mapping)) => {}
             Ok(_) => {
                 let entry = example::entry(
                     &provider,

@@ -44,16 +44,64 @@ pub fn describe(value: &Value) -> String {
     }
 }
 
-/// The nodes a field selects, nulls dropped. Constants are handled by the callers.
-fn nodes<'a>(path: &JsonPath, root: &'a Value) -> Vec<&'a Value> {
-    path.select(root)
-        .into_iter()
-        .filter(|v| !v.is_null())
-        .collect()
+/// A selected node after the field's conversions: `None` when it reads as null (a null, a
+/// sentinel of `null_values`, or a value mapped to null).
+fn converted<'a>(field: &'a Field, node: &'a Value) -> Option<&'a Value> {
+    if node.is_null() {
+        return None;
+    }
+    let Some(convert) = &field.convert else {
+        return Some(node);
+    };
+    if convert.nulls.iter().any(|null| same(node, null, false)) {
+        return None;
+    }
+    match convert
+        .values
+        .iter()
+        .find(|(key, _)| matches_key(key, node))
+    {
+        Some((_, replacement)) => (!replacement.is_null()).then_some(replacement),
+        None => Some(node),
+    }
 }
 
-fn first<'a>(path: &JsonPath, root: &'a Value) -> Option<&'a Value> {
-    path.first(root).filter(|v| !v.is_null())
+/// Whether a value map's key (always text in YAML) names `node`: strings exactly, numbers by
+/// value (`3` names `3.0`), booleans as `true`/`false`.
+fn matches_key(key: &str, node: &Value) -> bool {
+    match node {
+        Value::String(text) => text == key,
+        Value::Number(n) => key
+            .parse::<f64>()
+            .is_ok_and(|k| n.as_f64() == Some(k) || n.to_string() == key),
+        Value::Bool(b) => key == if *b { "true" } else { "false" },
+        _ => false,
+    }
+}
+
+fn default_of(field: &Field) -> Option<&Value> {
+    field.convert.as_ref().and_then(|c| c.default.as_ref())
+}
+
+/// The nodes a field selects after its conversions, nulls dropped; the default when none is
+/// left. Constants are handled by the callers.
+fn nodes<'a>(field: &'a Field, path: &JsonPath, root: &'a Value) -> Vec<&'a Value> {
+    let mut all: Vec<&Value> = path
+        .select(root)
+        .into_iter()
+        .filter_map(|v| converted(field, v))
+        .collect();
+    if all.is_empty() {
+        all.extend(default_of(field));
+    }
+    all
+}
+
+/// The first node a field selects, after its conversions, else the default.
+fn first<'a>(field: &'a Field, path: &JsonPath, root: &'a Value) -> Option<&'a Value> {
+    path.first(root)
+        .and_then(|v| converted(field, v))
+        .or_else(|| default_of(field))
 }
 
 /// Reads a field as text: strings as they are, numbers and booleans as written, `join` for lists.
@@ -64,10 +112,10 @@ pub fn text(field: &Field, root: &Value) -> Result<Option<String>, ExtractError>
     };
     if let Some(separator) = &field.join {
         let mut parts = Vec::new();
-        for node in nodes(path, root) {
+        for node in nodes(field, path, root) {
             match node {
                 Value::Array(items) => {
-                    for item in items.iter().filter(|v| !v.is_null()) {
+                    for item in items.iter().filter_map(|v| converted(field, v)) {
                         parts.push(scalar_text(field, item)?);
                     }
                 }
@@ -76,7 +124,7 @@ pub fn text(field: &Field, root: &Value) -> Result<Option<String>, ExtractError>
         }
         return Ok((!parts.is_empty()).then(|| parts.join(separator)));
     }
-    match first(path, root) {
+    match first(field, path, root) {
         None => Ok(None),
         Some(value) => scalar_text(field, value).map(Some),
     }
@@ -105,9 +153,9 @@ pub fn number(field: &Field, root: &Value) -> Result<Option<f64>, ExtractError> 
         FieldSource::Path(path) => path,
     };
     match field.aggregate {
-        Some(Aggregate::Count) => Ok(Some(nodes(path, root).len() as f64)),
+        Some(Aggregate::Count) => Ok(Some(nodes(field, path, root).len() as f64)),
         Some(Aggregate::Sum) => {
-            let selected = nodes(path, root);
+            let selected = nodes(field, path, root);
             if selected.is_empty() {
                 return Ok(None);
             }
@@ -116,7 +164,7 @@ pub fn number(field: &Field, root: &Value) -> Result<Option<f64>, ExtractError> 
                 .try_fold(0.0, |sum, v| scalar_number(field, v).map(|n| sum + n))
                 .map(Some)
         }
-        None => first(path, root)
+        None => first(field, path, root)
             .map(|v| scalar_number(field, v))
             .transpose(),
     }
@@ -144,7 +192,7 @@ pub fn integer(field: &Field, root: &Value) -> Result<Option<i64>, ExtractError>
 pub fn boolean(field: &Field, root: &Value) -> Result<Option<bool>, ExtractError> {
     let value = match &field.source {
         FieldSource::Constant(text) => return Ok(Some(text == "true")),
-        FieldSource::Path(path) => first(path, root),
+        FieldSource::Path(path) => first(field, path, root),
     };
     match value {
         None => Ok(None),
@@ -153,7 +201,7 @@ pub fn boolean(field: &Field, root: &Value) -> Result<Option<bool>, ExtractError
     }
 }
 
-/// Reads a field as a timestamp in its declared format.
+/// Reads a field as a timestamp in the first of its declared formats that fits.
 pub fn timestamp(field: &Field, root: &Value) -> Result<Option<jiff::Timestamp>, ExtractError> {
     let constant;
     let value = match &field.source {
@@ -161,27 +209,42 @@ pub fn timestamp(field: &Field, root: &Value) -> Result<Option<jiff::Timestamp>,
             constant = Value::String(text.clone());
             &constant
         }
-        FieldSource::Path(path) => match first(path, root) {
+        FieldSource::Path(path) => match first(field, path, root) {
             None => return Ok(None),
             Some(v) => v,
         },
     };
-    parse_timestamp(&field.time_format, value)
+    field
+        .time_formats
+        .iter()
+        .find_map(|format| parse_timestamp_in(format, &field.zone, value))
         .map(Some)
-        .ok_or_else(|| mismatch(field, expected_time(&field.time_format), value))
+        .ok_or_else(|| mismatch(field, expected_time(&field.time_formats), value))
 }
 
-fn expected_time(format: &TimeFormat) -> &'static str {
-    match format {
-        TimeFormat::Rfc3339 => "an RFC 3339 timestamp",
-        TimeFormat::EpochSeconds => "epoch seconds",
-        TimeFormat::EpochMillis => "epoch milliseconds",
-        TimeFormat::Naive(_) => "a time in the declared format",
+fn expected_time(formats: &[TimeFormat]) -> &'static str {
+    match formats {
+        [TimeFormat::Rfc3339] => "an RFC 3339 timestamp",
+        [TimeFormat::EpochSeconds] => "epoch seconds",
+        [TimeFormat::EpochMillis] => "epoch milliseconds",
+        [TimeFormat::Naive(_)] => "a time in the declared format",
+        _ => "a timestamp in one of the declared formats",
     }
 }
 
-/// Parses one timestamp value; `None` when it does not fit the format.
+/// Parses one timestamp value, reading a time without an offset as UTC; `None` when it does
+/// not fit the format.
 pub fn parse_timestamp(format: &TimeFormat, value: &Value) -> Option<jiff::Timestamp> {
+    parse_timestamp_in(format, &jiff::tz::TimeZone::UTC, value)
+}
+
+/// [`parse_timestamp`], reading a time written without an offset in `zone`. A strftime
+/// pattern with `%z` or `%Z` reads the offset the text gives.
+pub fn parse_timestamp_in(
+    format: &TimeFormat,
+    zone: &jiff::tz::TimeZone,
+    value: &Value,
+) -> Option<jiff::Timestamp> {
     let epoch = |scale_digits: u32| -> Option<jiff::Timestamp> {
         let number;
         let text = match value {
@@ -199,14 +262,49 @@ pub fn parse_timestamp(format: &TimeFormat, value: &Value) -> Option<jiff::Times
         TimeFormat::EpochSeconds => epoch(9),
         TimeFormat::EpochMillis => epoch(6),
         TimeFormat::Naive(pattern) => {
-            let text = value.as_str()?;
-            let civil = jiff::civil::DateTime::strptime(pattern, text).ok()?;
-            civil
-                .to_zoned(jiff::tz::TimeZone::UTC)
-                .ok()
-                .map(|z| z.timestamp())
+            let parsed = jiff::fmt::strtime::parse(pattern, value.as_str()?).ok()?;
+            if parsed.offset().is_some() {
+                return parsed.to_timestamp().ok();
+            }
+            zone.to_timestamp(parsed.to_datetime().ok()?).ok()
         }
     }
+}
+
+/// Reads a field as a duration in seconds.
+pub fn duration(field: &Field, root: &Value) -> Result<Option<f64>, ExtractError> {
+    let constant;
+    let value = match &field.source {
+        FieldSource::Constant(text) => {
+            constant = Value::String(text.clone());
+            &constant
+        }
+        FieldSource::Path(path) => match first(field, path, root) {
+            None => return Ok(None),
+            Some(v) => v,
+        },
+    };
+    parse_duration(value, field.duration_millis)
+        .map(Some)
+        .ok_or_else(|| mismatch(field, "a duration", value))
+}
+
+/// A span of time in seconds: a number (of milliseconds when `millis`, also inside a string),
+/// or text such as `15s`, `1m30s`, `1.5h` or ISO 8601 `PT1M30S`. Negative spans are refused.
+pub fn parse_duration(value: &Value, millis: bool) -> Option<f64> {
+    let scale = if millis { 1e-3 } else { 1.0 };
+    let seconds = match value {
+        Value::Number(n) => n.as_f64()? * scale,
+        Value::String(text) => {
+            let text = text.trim();
+            match text.parse::<f64>() {
+                Ok(n) => n * scale,
+                Err(_) => text.parse::<jiff::SignedDuration>().ok()?.as_secs_f64(),
+            }
+        }
+        _ => return None,
+    };
+    (seconds.is_finite() && seconds >= 0.0).then_some(seconds)
 }
 
 /// A decimal count of seconds (scale 9) or milliseconds (scale 6) as nanoseconds, exactly:
@@ -245,31 +343,51 @@ fn decimal_nanos(text: &str, scale_digits: u32) -> Option<i128> {
     Some(if negative { -nanos } else { nanos })
 }
 
+/// A number as JSON: whole numbers without a fraction.
+fn number_value(n: f64) -> Value {
+    if n.fract() == 0.0 && n.abs() < 9.007_199_254_740_992e15 {
+        Value::from(n as i64)
+    } else {
+        Value::from(n)
+    }
+}
+
 /// Reads a field as the JSON value of its declared type (for `extra`).
 pub fn typed(field: &Field, root: &Value) -> Result<Option<Value>, ExtractError> {
     Ok(match field.kind {
         ValueType::String => text(field, root)?.map(Value::String),
         ValueType::Integer => integer(field, root)?.map(Value::from),
-        ValueType::Number => number(field, root)?.map(|n| {
-            if n.fract() == 0.0 && n.abs() < 9.007_199_254_740_992e15 {
-                Value::from(n as i64)
-            } else {
-                Value::from(n)
-            }
-        }),
+        ValueType::Number => number(field, root)?.map(number_value),
         ValueType::Boolean => boolean(field, root)?.map(Value::Bool),
         ValueType::Timestamp => timestamp(field, root)?.map(|t| Value::String(t.to_string())),
+        ValueType::Duration => duration(field, root)?.map(number_value),
         ValueType::Json => match &field.source {
             FieldSource::Constant(text) => Some(Value::String(text.clone())),
+            FieldSource::Path(path) if field.split.is_some() => {
+                let separator = field.split.as_deref().unwrap_or_default();
+                match first(field, path, root) {
+                    None => None,
+                    Some(Value::String(text)) => Some(Value::Array(
+                        text.split(separator)
+                            .map(str::trim)
+                            .filter(|part| !part.is_empty())
+                            .map(|part| Value::String(part.to_owned()))
+                            .collect(),
+                    )),
+                    // Already a list: some providers send either form.
+                    Some(list @ Value::Array(_)) => Some(list.clone()),
+                    Some(other) => return Err(mismatch(field, "a string to split", other)),
+                }
+            }
             FieldSource::Path(path) if field.join.is_some() || !path.is_singular() => {
                 if field.join.is_some() {
                     text(field, root)?.map(Value::String)
                 } else {
-                    let all: Vec<Value> = nodes(path, root).into_iter().cloned().collect();
+                    let all: Vec<Value> = nodes(field, path, root).into_iter().cloned().collect();
                     (!all.is_empty()).then_some(Value::Array(all))
                 }
             }
-            FieldSource::Path(path) => first(path, root).cloned(),
+            FieldSource::Path(path) => first(field, path, root).cloned(),
         },
     })
 }
@@ -329,13 +447,10 @@ mod tests {
     use serde_json::json;
 
     fn field(path: &str) -> Field {
-        Field {
-            source: FieldSource::Path(JsonPath::parse(path).expect(path)),
-            kind: ValueType::Json,
-            time_format: TimeFormat::Rfc3339,
-            join: None,
-            aggregate: None,
-        }
+        Field::plain(
+            FieldSource::Path(JsonPath::parse(path).expect(path)),
+            ValueType::Json,
+        )
     }
 
     #[test]
@@ -413,6 +528,98 @@ mod tests {
             parse_timestamp(&TimeFormat::EpochSeconds, &json!(1e300)),
             None
         );
+    }
+
+    #[test]
+    fn durations_in_every_form() {
+        let seconds = |v: Value| parse_duration(&v, false);
+        assert_eq!(seconds(json!(90)), Some(90.0));
+        assert_eq!(seconds(json!("90")), Some(90.0));
+        assert_eq!(seconds(json!("15s")), Some(15.0));
+        assert_eq!(seconds(json!("1m30s")), Some(90.0));
+        assert_eq!(seconds(json!("1.5s")), Some(1.5));
+        assert_eq!(seconds(json!("250ms")), Some(0.25));
+        assert_eq!(seconds(json!("PT1M30S")), Some(90.0));
+        assert_eq!(seconds(json!("1h")), Some(3600.0));
+        assert_eq!(parse_duration(&json!(1500), true), Some(1.5));
+        assert_eq!(seconds(json!("-5s")), None);
+        assert_eq!(seconds(json!("soon")), None);
+        assert_eq!(seconds(json!(true)), None);
+    }
+
+    #[test]
+    fn conversions_map_null_and_default() {
+        let mut code = field("$.code");
+        code.kind = ValueType::String;
+        code.convert = Some(Box::new(crate::model::Conversions {
+            values: vec![
+                ("3".into(), json!("INVALID_ARGUMENT")),
+                ("gone".into(), Value::Null),
+            ],
+            nulls: vec![json!(-1), json!("")],
+            default: Some(json!("NONE")),
+        }));
+        let read = |body: Value| text(&code, &body);
+        assert_eq!(
+            read(json!({"code": 3})),
+            Ok(Some("INVALID_ARGUMENT".into()))
+        );
+        assert_eq!(
+            read(json!({"code": 3.0})),
+            Ok(Some("INVALID_ARGUMENT".into()))
+        );
+        assert_eq!(read(json!({"code": 4})), Ok(Some("4".into())));
+        assert_eq!(read(json!({"code": -1})), Ok(Some("NONE".into())));
+        assert_eq!(read(json!({"code": ""})), Ok(Some("NONE".into())));
+        assert_eq!(read(json!({"code": "gone"})), Ok(Some("NONE".into())));
+        assert_eq!(read(json!({})), Ok(Some("NONE".into())));
+        let mut sum = field("$.parts[*]");
+        sum.aggregate = Some(Aggregate::Sum);
+        sum.convert = Some(Box::new(crate::model::Conversions {
+            nulls: vec![json!(-1)],
+            ..Default::default()
+        }));
+        assert_eq!(number(&sum, &json!({"parts": [2, -1, 3]})), Ok(Some(5.0)));
+        assert_eq!(number(&sum, &json!({"parts": [-1]})), Ok(None));
+    }
+
+    #[test]
+    fn naive_times_in_a_zone_and_several_formats() {
+        let utc = |s: &str| s.parse::<jiff::Timestamp>().expect(s);
+        let shanghai = jiff::tz::TimeZone::get("Asia/Shanghai").expect("bundled tzdb");
+        let naive = TimeFormat::Naive("%Y-%m-%d %H:%M:%S".into());
+        assert_eq!(
+            parse_timestamp_in(&naive, &shanghai, &json!("2024-05-02 18:00:00")),
+            Some(utc("2024-05-02T10:00:00Z"))
+        );
+        // New York in summer is UTC-4, in winter UTC-5: the zone, not a fixed offset.
+        let new_york = jiff::tz::TimeZone::get("America/New_York").expect("bundled tzdb");
+        assert_eq!(
+            parse_timestamp_in(&naive, &new_york, &json!("2024-07-01 08:00:00")),
+            Some(utc("2024-07-01T12:00:00Z"))
+        );
+        assert_eq!(
+            parse_timestamp_in(&naive, &new_york, &json!("2024-01-01 08:00:00")),
+            Some(utc("2024-01-01T13:00:00Z"))
+        );
+        // An offset in the text wins over the zone.
+        let offset = TimeFormat::Naive("%Y-%m-%d %H:%M:%S %z".into());
+        assert_eq!(
+            parse_timestamp_in(&offset, &shanghai, &json!("2024-05-02 10:00:00 +0000")),
+            Some(utc("2024-05-02T10:00:00Z"))
+        );
+        let mut both = field("$.t");
+        both.time_formats = vec![TimeFormat::Rfc3339, TimeFormat::EpochSeconds];
+        assert_eq!(
+            timestamp(&both, &json!({"t": 1714644000})),
+            Ok(Some(utc("2024-05-02T10:00:00Z")))
+        );
+        assert_eq!(
+            timestamp(&both, &json!({"t": "2024-05-02T10:00:00Z"})),
+            Ok(Some(utc("2024-05-02T10:00:00Z")))
+        );
+        let error = timestamp(&both, &json!({"t": "yesterday"})).expect_err("no format fits");
+        assert_eq!(error.expected, "a timestamp in one of the declared formats");
     }
 
     #[test]

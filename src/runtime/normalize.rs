@@ -12,7 +12,7 @@ use crate::model::{Field, Provider, StatePlan};
 use crate::runtime::error::excerpt;
 use crate::runtime::extract::{self, ExtractError};
 use crate::runtime::{Error, ErrorKind};
-use crate::task::{File, Progress, State, TaskError, UploadTask};
+use crate::task::{File, Progress, State, TaskError, UploadTask, Warning};
 
 /// A response as the transport (or an example, or the sandbox) hands it over.
 #[derive(Debug, Clone, Copy)]
@@ -38,7 +38,9 @@ pub fn normalize(
     task_id: &str,
     response: Response<'_>,
 ) -> Result<UploadTask, Error> {
-    normalize_detailed(provider, task_id, response).map_err(|failed| failed.error)
+    normalize_detailed(provider, task_id, response)
+        .map(|(task, _)| task)
+        .map_err(|failed| failed.error)
 }
 
 /// Which mapping of a definition read a value: what a conversion failure points at.
@@ -74,13 +76,13 @@ impl From<Error> for Box<Failed> {
     }
 }
 
-/// [`normalize`], saying which mapping failed when a value did not convert (`validate` points
-/// at it).
+/// [`normalize`], saying which mapping read each value that did not convert (one per task
+/// warning, in order) or that failed the answer (`validate` points at it).
 pub fn normalize_detailed(
     provider: &Provider,
     task_id: &str,
     response: Response<'_>,
-) -> Result<UploadTask, Box<Failed>> {
+) -> Result<(UploadTask, Vec<Mapping>), Box<Failed>> {
     if !(200..300).contains(&response.status) {
         let body: Option<Value> = serde_json::from_slice(response.body).ok();
         return Err(failure(provider, response, body.as_ref(), None).into());
@@ -132,77 +134,129 @@ pub fn normalize_detailed(
             )
         })?;
     }
-    let mut task = map_task(provider, task_id, payload).map_err(|e| {
+    let (mut task, warned) = map_task(provider, task_id, payload).map_err(|e| {
         Box::new(Failed {
-            mapping: Some(e.mapping()),
+            mapping: Some(Mapping::Status),
             error: Error::decode(response.status, e.to_string(), response.body),
         })
     })?;
     // The body moves into the task: no copy of what may be the largest value here.
     task.raw = body;
-    Ok(task)
+    Ok((task, warned))
 }
 
-/// Maps a payload into a task (`raw` is left for the caller to fill).
-fn map_task(provider: &Provider, task_id: &str, payload: &Value) -> Result<UploadTask, MapError> {
+/// Warnings as a task is mapped, with the mapping behind each (for `validate`).
+#[derive(Default)]
+struct Warnings {
+    list: Vec<Warning>,
+    mappings: Vec<Mapping>,
+}
+
+impl Warnings {
+    /// The value, or `None` and a warning at `field` when it did not convert.
+    fn keep<T>(
+        &mut self,
+        read: Result<Option<T>, ExtractError>,
+        mapping: Mapping,
+        field: impl FnOnce() -> String,
+    ) -> Option<T> {
+        match read {
+            Ok(value) => value,
+            Err(error) => {
+                self.list.push(Warning {
+                    field: field(),
+                    message: error.to_string(),
+                });
+                self.mappings.push(mapping);
+                None
+            }
+        }
+    }
+}
+
+/// Maps a payload into a task (`raw` is left for the caller to fill). Only the status must
+/// convert; every other field that does not is null, with a warning.
+fn map_task(
+    provider: &Provider,
+    task_id: &str,
+    payload: &Value,
+) -> Result<(UploadTask, Vec<Mapping>), MapError> {
     let plan = &provider.response;
     let native = native_status(&plan.state, payload)?;
     let state = state_of(&plan.state, &native, payload);
-    let at = |mapping: Mapping| move |error: ExtractError| MapError::Field { mapping, error };
+    let mut warnings = Warnings::default();
     let id = match &plan.id {
-        Some(field) => extract::text(field, payload)
-            .map_err(at(Mapping::Field("id")))?
-            .unwrap_or_else(|| task_id.to_owned()),
-        None => task_id.to_owned(),
-    };
-    let time = |field: &Option<Field>, name: &'static str| -> Result<_, MapError> {
-        match field {
-            Some(field) => extract::timestamp(field, payload).map_err(at(Mapping::Field(name))),
-            None => Ok(None),
-        }
-    };
-    let progress = match &plan.progress {
-        Some(progress) => {
-            match extract::number(&progress.done, payload).map_err(at(Mapping::Progress("done")))? {
-                Some(done) => Some(Progress {
-                    done,
-                    total: match &progress.total {
-                        Some(total) => extract::number(total, payload)
-                            .map_err(at(Mapping::Progress("total")))?,
-                        None => None,
-                    },
-                    unit: progress.unit,
-                }),
-                None => None,
-            }
-        }
+        Some(field) => warnings.keep(extract::text(field, payload), Mapping::Field("id"), || {
+            "id".into()
+        }),
+        None => None,
+    }
+    .unwrap_or_else(|| task_id.to_owned());
+    let mut time = |field: &Option<Field>, name: &'static str| match field {
+        Some(field) => warnings.keep(
+            extract::timestamp(field, payload),
+            Mapping::Field(name),
+            || name.into(),
+        ),
         None => None,
     };
+    let created_at = time(&plan.created_at, "created_at");
+    let started_at = time(&plan.started_at, "started_at");
+    let updated_at = time(&plan.updated_at, "updated_at");
+    let completed_at = time(&plan.completed_at, "completed_at");
+    let progress = plan.progress.as_ref().and_then(|progress| {
+        let done = warnings.keep(
+            extract::number(&progress.done, payload),
+            Mapping::Progress("done"),
+            || "progress.done".into(),
+        )?;
+        let total = progress.total.as_ref().and_then(|total| {
+            warnings.keep(
+                extract::number(total, payload),
+                Mapping::Progress("total"),
+                || "progress.total".into(),
+            )
+        });
+        Some(Progress {
+            done,
+            total,
+            unit: progress.unit,
+        })
+    });
     let mut files = Vec::new();
     for (list, spec) in plan.files.iter().enumerate() {
         for item in spec.each.select(payload) {
             if item.is_null() {
                 continue;
             }
-            let text = |field: &Option<Field>, key: &'static str| {
-                optional_text(field, item).map_err(at(Mapping::File { list, key }))
+            let index = files.len();
+            let mut text = |field: &Option<Field>, key: &'static str| {
+                warnings.keep(
+                    optional_text(field, item),
+                    Mapping::File { list, key },
+                    || format!("files[{index}].{key}"),
+                )
             };
-            let size = match &spec.size {
-                Some(field) => extract::integer(field, item)
-                    .map_err(at(Mapping::File { list, key: "size" }))?
-                    .and_then(|n| u64::try_from(n).ok()),
-                None => None,
+            let file = File {
+                id: text(&spec.id, "id"),
+                name: text(&spec.name, "name"),
+                url: text(&spec.url, "url"),
+                source_url: text(&spec.source_url, "source_url"),
+                path: text(&spec.path, "path"),
+                mime: text(&spec.mime, "mime"),
+                md5: text(&spec.md5, "md5"),
+                size: match &spec.size {
+                    Some(field) => warnings
+                        .keep(
+                            extract::integer(field, item),
+                            Mapping::File { list, key: "size" },
+                            || format!("files[{index}].size"),
+                        )
+                        .and_then(|n| u64::try_from(n).ok()),
+                    None => None,
+                },
             };
-            files.push(File {
-                id: text(&spec.id, "id")?,
-                name: text(&spec.name, "name")?,
-                url: text(&spec.url, "url")?,
-                source_url: text(&spec.source_url, "source_url")?,
-                path: text(&spec.path, "path")?,
-                size,
-                mime: text(&spec.mime, "mime")?,
-                md5: text(&spec.md5, "md5")?,
-            });
+            files.push(file);
         }
     }
     let mut errors = Vec::new();
@@ -211,28 +265,44 @@ fn map_task(provider: &Provider, task_id: &str, payload: &Value) -> Result<Uploa
             if item.is_null() {
                 continue;
             }
-            let optional = |field: &Option<Field>, key: &'static str| {
-                optional_text(field, item).map_err(at(Mapping::TaskError { list, key }))
+            let index = errors.len();
+            let mut optional = |field: &Option<Field>, key: &'static str| {
+                warnings.keep(
+                    optional_text(field, item),
+                    Mapping::TaskError { list, key },
+                    || format!("errors[{index}].{key}"),
+                )
             };
-            errors.push(TaskError {
-                code: optional(&spec.code, "code")?,
-                message: extract::text(&spec.message, item)
-                    .map_err(at(Mapping::TaskError {
+            let code = optional(&spec.code, "code");
+            let item_text = optional(&spec.item, "item");
+            let message = warnings
+                .keep(
+                    extract::text(&spec.message, item),
+                    Mapping::TaskError {
                         list,
                         key: "message",
-                    }))?
-                    .unwrap_or_default(),
-                item: optional(&spec.item, "item")?,
+                    },
+                    || format!("errors[{index}].message"),
+                )
+                .unwrap_or_default();
+            errors.push(TaskError {
+                code,
+                message,
+                item: item_text,
             });
         }
     }
     let mut extra = indexmap::IndexMap::with_capacity(plan.extra.len());
     for (index, (name, field)) in plan.extra.iter().enumerate() {
-        if let Some(value) = extract::typed(field, payload).map_err(at(Mapping::Extra(index)))? {
+        if let Some(value) = warnings.keep(
+            extract::typed(field, payload),
+            Mapping::Extra(index),
+            || format!("extra.{name}"),
+        ) {
             extra.insert(name.clone(), value);
         }
     }
-    Ok(UploadTask {
+    let task = UploadTask {
         provider: provider.id.clone(),
         id,
         state,
@@ -240,15 +310,17 @@ fn map_task(provider: &Provider, task_id: &str, payload: &Value) -> Result<Uploa
         native_status: native,
         terminal: state.is_terminal(),
         progress,
-        created_at: time(&plan.created_at, "created_at")?,
-        started_at: time(&plan.started_at, "started_at")?,
-        updated_at: time(&plan.updated_at, "updated_at")?,
-        completed_at: time(&plan.completed_at, "completed_at")?,
+        created_at,
+        started_at,
+        updated_at,
+        completed_at,
         files,
         errors,
         extra,
+        warnings: warnings.list,
         raw: Value::Null,
-    })
+    };
+    Ok((task, warnings.mappings))
 }
 
 /// A field that the definition may leave out, read as text.
@@ -259,14 +331,9 @@ fn optional_text(field: &Option<Field>, root: &Value) -> Result<Option<String>, 
     }
 }
 
-/// Why a payload could not be mapped.
+/// Why a payload could not be mapped: only the status is essential.
 #[derive(Debug, thiserror::Error)]
 enum MapError {
-    #[error("{error}")]
-    Field {
-        mapping: Mapping,
-        error: ExtractError,
-    },
     #[error("the status field `{0}` is missing")]
     MissingStatus(String),
     #[error("the status field `{path}` should be {expected}, found {found}")]
@@ -275,15 +342,6 @@ enum MapError {
         expected: &'static str,
         found: String,
     },
-}
-
-impl MapError {
-    fn mapping(&self) -> Mapping {
-        match self {
-            MapError::Field { mapping, .. } => *mapping,
-            MapError::MissingStatus(_) | MapError::StatusType { .. } => Mapping::Status,
-        }
-    }
 }
 
 /// The native status text.
@@ -298,6 +356,7 @@ fn native_status(plan: &StatePlan, payload: &Value) -> Result<String, MapError> 
     let present = |path: &crate::syntax::jsonpath::JsonPath| {
         path.first(payload)
             .filter(|v| !v.is_null())
+            .or(plan.default.as_ref())
             .ok_or_else(|| MapError::MissingStatus(path.to_string()))
     };
     match &plan.native {

@@ -36,10 +36,13 @@ pub enum Fault {
     UnknownStatus,
     /// A 2xx body that reports a failure (an envelope that says so, or `failures.in_body`).
     EnvelopeFailure,
+    /// The first answer with a field other than the status mistyped: the task stands, that
+    /// field is null, and the task carries a warning.
+    UnconvertibleField,
 }
 
 impl Fault {
-    pub const ALL: [Fault; 7] = [
+    pub const ALL: [Fault; 8] = [
         Fault::RateLimited,
         Fault::ServerError,
         Fault::Slow,
@@ -47,6 +50,7 @@ impl Fault {
         Fault::MalformedJson,
         Fault::UnknownStatus,
         Fault::EnvelopeFailure,
+        Fault::UnconvertibleField,
     ];
 
     /// The scenario name the sandbox serves it under.
@@ -59,6 +63,7 @@ impl Fault {
             Fault::MalformedJson => "fault-malformed-json",
             Fault::UnknownStatus => "fault-unknown-status",
             Fault::EnvelopeFailure => "fault-envelope-failure",
+            Fault::UnconvertibleField => "fault-unconvertible-field",
         }
     }
 }
@@ -713,7 +718,90 @@ fn fault_steps(
             step.label = format!("{}: {}", fault.name(), example.name);
             vec![step]
         }
+        Fault::UnconvertibleField => {
+            let Body::Json(_) = &first.reply.body else {
+                return Err("the first step's body is not JSON");
+            };
+            let body: Value = serde_json::from_slice(&first.reply.body.render(task_id))
+                .map_err(|_| "the first step's body is not JSON")?;
+            let (reply, field) = mistyped_field(provider, task_id, &body, &first.reply)?;
+            let outcome = outcome(provider, task_id, &reply);
+            vec![with(&format!("`{field}` mistyped"), reply, outcome)]
+        }
     })
+}
+
+/// `first`'s body with one value that a field other than the status reads replaced by one it
+/// cannot convert, checked to give the same state with a warning; the warning's field.
+fn mistyped_field(
+    provider: &Provider,
+    task_id: &str,
+    body: &Value,
+    first: &Reply,
+) -> Result<(Reply, String), &'static str> {
+    let plan = &provider.response;
+    let before = outcome(provider, task_id, first);
+    // Payload-level fields only: their paths are relative to the payload root.
+    let fields = [
+        &plan.id,
+        &plan.created_at,
+        &plan.started_at,
+        &plan.updated_at,
+        &plan.completed_at,
+    ]
+    .into_iter()
+    .flatten()
+    .chain(
+        plan.progress
+            .iter()
+            .flat_map(|p| std::iter::once(&p.done).chain(&p.total)),
+    )
+    .chain(plan.extra.iter().map(|(_, field)| field))
+    .filter(|field| field.kind != crate::spec::ValueType::Json);
+    let mut prefixes: Vec<&[PathStep]> = Vec::new();
+    if let Some(root) = plan.envelope.as_ref().and_then(|e| e.root.steps()) {
+        prefixes.push(root);
+    }
+    prefixes.push(&[]);
+    // No field of any type reads an object.
+    let mistyped = serde_json::json!({ "sandbox": "not a value this field can read" });
+    for field in fields {
+        let crate::model::FieldSource::Path(path) = &field.source else {
+            continue;
+        };
+        let Some(steps) = path.steps() else {
+            continue;
+        };
+        for prefix in &prefixes {
+            let mut changed = body.clone();
+            let full: Vec<PathStep> = prefix.iter().chain(steps).cloned().collect();
+            let Some(slot) = crate::syntax::jsonpath::locate_mut(&mut changed, &full) else {
+                continue;
+            };
+            if slot.is_null() {
+                continue;
+            }
+            *slot = mistyped.clone();
+            let reply = Reply {
+                body: Body::json(&changed, task_id),
+                ..first.clone()
+            };
+            let rendered = reply.body.render(task_id);
+            let response = normalize::Response {
+                status: reply.status,
+                headers: &reply.headers,
+                body: &rendered,
+            };
+            if let Ok(task) = normalize(provider, task_id, response)
+                && let Some(warning) = task.warnings.first()
+                && Outcome::of(&Ok(task.clone())).same_as(before)
+            {
+                let field = warning.field.clone();
+                return Ok((reply, field));
+            }
+        }
+    }
+    Err("the first step's body holds no value, besides the status, that a typed field reads")
 }
 
 /// `first`'s body with a native status the definition does not document, checked to read as

@@ -274,6 +274,11 @@ pub struct StateSpec {
     /// Ordered rules, tried before `map`; the first that matches sets the state.
     #[serde(default)]
     pub rules: Vec<StateRule>,
+    /// The status field's value when the provider leaves it out (or sends null): for a
+    /// boolean it omits while false, write `default: false`.
+    #[serde(default)]
+    #[schemars(with = "Option<serde_json::Value>")]
+    pub default: Option<Spanned<AnyValue>>,
 }
 
 /// Where the native status comes from, and what its text looks like.
@@ -382,13 +387,25 @@ pub struct FieldSpec {
     pub constant: Option<Text>,
     /// The value's type (for `extra`; other fields have a fixed type).
     pub kind: Option<Spanned<ValueType>>,
-    /// How a timestamp is written: `rfc3339` (default), `epoch_seconds`, `epoch_millis`, or a
-    /// strftime pattern for naive UTC times such as `%Y-%m-%d %H:%M:%S`.
-    pub format: Option<Text>,
+    /// How a timestamp is written, or several ways tried in order: `rfc3339` (default),
+    /// `epoch_seconds`, `epoch_millis`, or a strftime pattern such as `%Y-%m-%d %H:%M:%S`.
+    /// For a duration: `seconds` (default) or `millis`, how a bare number counts.
+    pub format: Option<TextList>,
+    /// The time zone of timestamps written without an offset (an IANA name such as
+    /// `Asia/Shanghai`, or a fixed offset such as `+08:00`); UTC when absent.
+    pub zone: Option<Text>,
     /// Join every selected value (array items included) into one string with this separator.
     pub join: Option<Text>,
+    /// Split a string into a list of its non-empty, trimmed parts (`extra` only).
+    pub split: Option<Text>,
     /// Combine every selected value: `sum` adds numbers, `count` counts nodes.
     pub aggregate: Option<Spanned<Aggregate>>,
+    /// Provider value (as text) → the value to read instead, e.g. `3: INVALID_ARGUMENT`.
+    pub map: OrderedMap<Spanned<AnyValue>>,
+    /// Values that mean "no value", read as null (e.g. `-1`, `""`).
+    pub null_values: Vec<Spanned<AnyValue>>,
+    /// The value when the provider leaves the field out or sends null (e.g. `0`, `false`).
+    pub default: Option<Spanned<AnyValue>>,
 }
 
 /// The written form of a [`FieldSpec`] mapping.
@@ -401,18 +418,101 @@ struct FieldSpecMap {
     /// A fixed text instead of a path.
     #[serde(default, rename = "const")]
     constant: Option<Text>,
-    /// The value's type: string, integer, number, boolean, timestamp or json (default).
+    /// The value's type: string, integer, number, boolean, timestamp, duration (in seconds) or
+    /// json (default).
     #[serde(default, rename = "type")]
     kind: Option<Spanned<ValueType>>,
-    /// Timestamp format: `rfc3339`, `epoch_seconds`, `epoch_millis`, or a strftime pattern.
+    /// Timestamp format (`rfc3339`, `epoch_seconds`, `epoch_millis`, a strftime pattern) or a
+    /// list of them tried in order; for a duration, `seconds` or `millis`.
     #[serde(default)]
-    format: Option<Text>,
+    format: Option<TextList>,
+    /// The zone of timestamps written without an offset: `Asia/Shanghai`, `+08:00`.
+    #[serde(default)]
+    zone: Option<Text>,
     /// Join the selected values into one string with this separator.
     #[serde(default)]
     join: Option<Text>,
+    /// Split a string into a list of its parts at this separator (`extra` only).
+    #[serde(default)]
+    split: Option<Text>,
     /// `sum` or `count` over the selected values.
     #[serde(default)]
     aggregate: Option<Spanned<Aggregate>>,
+    /// Provider value (as text) → the value to read instead.
+    #[serde(default)]
+    #[schemars(with = "Option<serde_json::Map<String, serde_json::Value>>")]
+    map: OrderedMap<Spanned<AnyValue>>,
+    /// Values read as null.
+    #[serde(default)]
+    #[schemars(with = "Option<Vec<serde_json::Value>>")]
+    null_values: Vec<Spanned<AnyValue>>,
+    /// The value when the field is absent or null.
+    #[serde(default)]
+    #[schemars(with = "Option<serde_json::Value>")]
+    default: Option<Spanned<AnyValue>>,
+}
+
+/// One text, or a list of texts, with the span of the whole value.
+#[derive(Debug, Default)]
+pub struct TextList {
+    pub span: Span,
+    pub items: Vec<Text>,
+}
+
+impl<'de> Deserialize<'de> for TextList {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let spanned = Spanned::<TextOrList>::deserialize(deserializer)?;
+        let items = match spanned.value {
+            TextOrList::One(text) => vec![Spanned::new(spanned.span, text)],
+            TextOrList::List(items) => items,
+        };
+        Ok(TextList {
+            span: spanned.span,
+            items,
+        })
+    }
+}
+
+enum TextOrList {
+    One(String),
+    List(Vec<Text>),
+}
+
+impl<'de> Deserialize<'de> for TextOrList {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ShapeVisitor;
+
+        impl<'de> Visitor<'de> for ShapeVisitor {
+            type Value = TextOrList;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string or a list of strings")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(TextOrList::One(v.to_owned()))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                seq: A,
+            ) -> Result<Self::Value, A::Error> {
+                Vec::<Text>::deserialize(serde::de::value::SeqAccessDeserializer::new(seq))
+                    .map(TextOrList::List)
+            }
+        }
+        deserializer.deserialize_any(ShapeVisitor)
+    }
+}
+
+impl JsonSchema for TextList {
+    fn schema_name() -> Cow<'static, str> {
+        "TextList".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "description": "One string, or a list of strings tried in order.",
+            "anyOf": [{ "type": "string" }, { "type": "array", "items": { "type": "string" } }]
+        })
+    }
 }
 
 /// A typed value's type.
@@ -424,6 +524,9 @@ pub enum ValueType {
     Number,
     Boolean,
     Timestamp,
+    /// A span of time, read as seconds: numbers (`format: millis` for milliseconds) or text such
+    /// as `15s`, `1m30s`, `PT1M30S`.
+    Duration,
     Json,
 }
 
@@ -451,8 +554,13 @@ impl<'de> Deserialize<'de> for FieldSpec {
                 constant: map.constant,
                 kind: map.kind,
                 format: map.format,
+                zone: map.zone,
                 join: map.join,
+                split: map.split,
                 aggregate: map.aggregate,
+                map: map.map,
+                null_values: map.null_values,
+                default: map.default,
             },
         })
     }
@@ -461,7 +569,7 @@ impl<'de> Deserialize<'de> for FieldSpec {
 /// A string or a mapping, told apart by the node's shape (no buffering, so spans survive).
 enum FieldSpecOrPath {
     Path(String),
-    Map(FieldSpecMap),
+    Map(Box<FieldSpecMap>),
 }
 
 impl<'de> Deserialize<'de> for FieldSpecOrPath {
@@ -479,12 +587,24 @@ impl<'de> Deserialize<'de> for FieldSpecOrPath {
             }
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
                 FieldSpecMap::deserialize(serde::de::value::MapAccessDeserializer::new(map))
-                    .map(FieldSpecOrPath::Map)
+                    .map(|map| FieldSpecOrPath::Map(Box::new(map)))
             }
         }
         // Asking for a struct (not `any`) lets the definition deserializer check the mapping's
         // keys against these names, so a misspelt key is reported like any other unknown key.
-        const KEYS: &[&str] = &["path", "const", "type", "format", "join", "aggregate"];
+        const KEYS: &[&str] = &[
+            "path",
+            "const",
+            "type",
+            "format",
+            "zone",
+            "join",
+            "split",
+            "aggregate",
+            "map",
+            "null_values",
+            "default",
+        ];
         deserializer.deserialize_struct("FieldSpec", KEYS, ShapeVisitor)
     }
 }

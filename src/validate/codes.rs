@@ -187,6 +187,19 @@ codes! {
     /// `Content-Type` in `request.headers` is not a repeat: it replaces the default
     /// `application/json` of a `POST`.
     DuplicateHeader = "UT123", "duplicate-header";
+    /// ## What it means
+    /// A conversion on a field mapping that cannot work: a `default` or a `map` value that does
+    /// not read as the field's type, conversions on a `const`, a `default` on a count, a `zone`
+    /// that is not an IANA name or an offset (or that no format without an offset uses), a
+    /// duration `format` other than `seconds` or `millis`, or `split` outside `extra`.
+    ///
+    /// ## Example
+    /// ```yaml
+    /// progress:
+    ///   unit: percent
+    ///   done: { path: $.percent, default: none }   # a percent must be a number: `default: 0`
+    /// ```
+    InvalidConversion = "UT124", "invalid-conversion";
 }
 
 #[cfg(test)]

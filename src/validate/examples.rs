@@ -24,6 +24,7 @@ const TASK_KEYS: &[&str] = &[
     "files",
     "errors",
     "extra",
+    "warnings",
 ];
 
 const TIME_KEYS: &[&str] = &["created_at", "started_at", "updated_at", "completed_at"];
@@ -39,38 +40,39 @@ pub(super) fn run(provider: &Provider, def: &spec::Definition, out: &mut Vec<Dia
         let result = runtime::normalize::normalize_detailed(provider, task_id, response);
         let name = &example.name;
         match (&example.expect, result) {
-            (Expectation::Task(expected), Ok(mut task)) => {
+            (Expectation::Task(expected), Ok((mut task, warned))) => {
                 // `raw` is not compared: do not copy it into the JSON.
                 task.raw = Value::Null;
                 let Some(expect) = &written.expect else {
                     continue;
                 };
+                // A value that did not convert where the example expects no warning: the
+                // mapping that read it is what to look at.
+                let mut reported = 0;
+                if !expected.contains_key("warnings") {
+                    for (warning, mapping) in task.warnings.iter().zip(&warned) {
+                        if let Some(span) = mapping_span(def, *mapping) {
+                            out.push(conversion_failure(name, &warning.message, span, written));
+                            reported += 1;
+                        }
+                    }
+                }
+                let all_reported = reported > 0 && reported == task.warnings.len();
                 let mut actual = match serde_json::to_value(&task) {
                     Ok(Value::Object(map)) => map,
                     _ => continue,
                 };
                 actual.remove("provider");
                 actual.remove("raw");
+                if all_reported {
+                    actual.remove("warnings");
+                }
                 compare_task(provider, name, task_id, expected, &actual, expect, out);
             }
             (Expectation::Task(_), Err(failed)) => {
                 let Failed { error, mapping } = *failed;
                 if let Some(span) = mapping.and_then(|m| mapping_span(def, m)) {
-                    // A value that did not convert: the mapping is what to look at.
-                    out.push(
-                        Diagnostic::new(
-                            Code::ExampleMismatch,
-                            span,
-                            format!(
-                                "example `{name}`: this mapping cannot read its value: {}",
-                                error.message
-                            ),
-                        )
-                        .label("fails on the example's body")
-                        .related(written.name.span, format!("example `{name}`"))
-                        .note(format!("in example `{name}`, which expects a task"))
-                        .help(conversion_help(&error.message)),
-                    );
+                    out.push(conversion_failure(name, &error.message, span, written));
                     continue;
                 }
                 let span = written
@@ -87,7 +89,7 @@ pub(super) fn run(provider: &Provider, def: &spec::Definition, out: &mut Vec<Dia
                     .help(error_help(&error)),
                 );
             }
-            (Expectation::Error(expected), Ok(task)) => {
+            (Expectation::Error(expected), Ok((task, _))) => {
                 let span = written
                     .expect_error
                     .as_ref()
@@ -113,6 +115,24 @@ pub(super) fn run(provider: &Provider, def: &spec::Definition, out: &mut Vec<Dia
             }
         }
     }
+}
+
+/// A value that the mapping at `span` could not read in example `name`.
+fn conversion_failure(
+    name: &str,
+    message: &str,
+    span: Span,
+    written: &spec::Example,
+) -> Diagnostic {
+    Diagnostic::new(
+        Code::ExampleMismatch,
+        span,
+        format!("example `{name}`: this mapping cannot read its value: {message}"),
+    )
+    .label("fails on the example's body")
+    .related(written.name.span, format!("example `{name}`"))
+    .note(format!("in example `{name}`, which expects a task"))
+    .help(conversion_help(message))
 }
 
 /// Where the definition writes `mapping`.
@@ -233,7 +253,7 @@ fn compare_task(
         // Lists and objects compare value by value: a key a file, an error or the progress
         // leaves out means null.
         let mut differences = Vec::new();
-        let compound = matches!(*key, "progress" | "files" | "errors" | "extra");
+        let compound = matches!(*key, "progress" | "files" | "errors" | "extra" | "warnings");
         if compound {
             differ(key, &want, got, *key != "extra", &mut differences);
         }
@@ -396,7 +416,7 @@ fn default_for(
                 .unwrap_or_default();
             Value::Bool(crate::task::State::from_name(state).is_some_and(|s| s.is_terminal()))
         }
-        "files" | "errors" => Value::Array(Vec::new()),
+        "files" | "errors" | "warnings" => Value::Array(Vec::new()),
         "extra" => Value::Object(Map::new()),
         _ => Value::Null,
     }

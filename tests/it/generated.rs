@@ -16,7 +16,8 @@ use crate::at;
 #[path = "golden/generated.rs"]
 mod golden;
 
-const GOLDEN_SOURCES: [&str; 2] = [
+const GOLDEN_SOURCES: [&str; 3] = [
+    "tests/fixtures/valid/converted-jobs.yaml",
     "tests/fixtures/valid/presence-jobs.yaml",
     "tests/fixtures/valid/tagged-jobs.yaml",
 ];
@@ -128,6 +129,42 @@ async fn a_generated_client_fetches_a_typed_record() {
     assert_eq!(record.task.progress.as_ref().map(|p| p.done), Some(12.5));
     let task: unitask::UploadTask = record.into();
     assert_eq!(task.native_status, "Running");
+}
+
+/// Labels name the variants, and converted extras arrive typed: durations as `Duration`.
+#[tokio::test]
+async fn labels_and_conversions_reach_the_typed_record() {
+    use golden::converted_jobs;
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "state": 1, "elapsed": "PT1M30S", "timeout_ms": 1500, "tags": "x,y"
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let http = Client::new(ClientConfig::default()).expect("client");
+    let client = converted_jobs::Client::new(http, Credentials::new())
+        .with_base_url(url::Url::parse(&server.uri()).expect("uri"));
+    let record = client
+        .status("render-1", &converted_jobs::Params::default())
+        .await
+        .expect("record");
+    assert_eq!(record.status, converted_jobs::Status::Transcoding);
+    assert_eq!(record.task.native_label.as_deref(), Some("Transcoding"));
+    assert_eq!(
+        record.extra,
+        converted_jobs::Extra {
+            elapsed_s: Some(std::time::Duration::from_secs(90)),
+            timeout_s: Some(std::time::Duration::from_millis(1500)),
+            tags: Some(serde_json::json!(["x", "y"])),
+            urgent: Some(false),
+        }
+    );
+    assert_eq!(
+        converted_jobs::Status::from_native("0"),
+        converted_jobs::Status::Queued
+    );
 }
 
 /// Every example of every seed provider, over HTTP: the generated client and the interpreter

@@ -583,3 +583,57 @@ fn numbered_ids_reach_their_track_when_the_bare_name_is_refused() {
     }
     assert!(numbered > 0, "no track with a short name is numbered");
 }
+
+/// The unconvertible-field fault of every seed and fixture definition answers over HTTP with
+/// the first step's state, the mistyped field null and a warning naming it.
+#[tokio::test]
+async fn a_mistyped_field_costs_only_that_field() {
+    let engine = tightened_engine(REALISTIC_PATTERNS[0]);
+    let running = sandbox_of(&engine, quick_options()).await;
+    let client = quick_client();
+    let mut played = 0;
+    for plan in running.sandbox().plans() {
+        let provider = &plan.provider;
+        let Some(track) = plan
+            .tracks
+            .iter()
+            .find(|t| t.kind == TrackKind::Fault(sandbox::Fault::UnconvertibleField))
+        else {
+            continue;
+        };
+        let inputs: Inputs = provider.sample_inputs().into_iter().collect();
+        let id = track.first_id().expect("an id");
+        let (answer, _) = client
+            .fetch(
+                provider,
+                &id,
+                &inputs,
+                Some(&running.base_url(&provider.id)),
+                &sandbox_credentials(provider),
+            )
+            .await;
+        let task = answer.unwrap_or_else(|e| panic!("{}: {e}", provider.id));
+        assert!(
+            Outcome::of(&Ok(task.clone())).same_as(track.steps[0].outcome),
+            "{}",
+            provider.id
+        );
+        assert_eq!(
+            task.warnings.len(),
+            1,
+            "{}: {:?}",
+            provider.id,
+            task.warnings
+        );
+        let label = &track.steps[0].label;
+        assert!(
+            label.contains(&format!("`{}`", task.warnings[0].field)),
+            "{}: {label} / {:?}",
+            provider.id,
+            task.warnings
+        );
+        played += 1;
+    }
+    assert!(played >= 6, "only {played} definitions play the fault");
+    running.stop().await.expect("stops");
+}

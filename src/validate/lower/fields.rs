@@ -1,10 +1,47 @@
 //! Field mappings (paths, constants, types, conversions) and the response plan built from them:
 //! envelope, id and timestamps, progress, files, errors and `extra`.
 
+use serde_json::Value;
+
 use super::{Lowerer, Slot, all_ok};
 use crate::model::{self, Field, FieldSource, TimeFormat};
+use crate::runtime::extract::{self, ExtractError};
 use crate::spec::{self, Aggregate, FieldSpec, Text, ValueType};
+use crate::syntax::jsonpath::JsonPath;
 use crate::validate::{Code, Diagnostic};
+
+/// Reads `value` through `field` as the slot does.
+fn read_as(field: &Field, slot: Slot, value: &Value) -> Result<(), ExtractError> {
+    match slot {
+        Slot::Text => extract::text(field, value).map(drop),
+        Slot::Number => extract::number(field, value).map(drop),
+        Slot::Integer => extract::integer(field, value).map(drop),
+        Slot::Timestamp => extract::timestamp(field, value).map(drop),
+        Slot::Extra => extract::typed(field, value).map(drop),
+    }
+}
+
+/// A zone: an IANA name (the database is built in), `UTC`, or a fixed offset `+08:00`/`-0530`.
+pub(crate) fn parse_zone(text: &str) -> Option<jiff::tz::TimeZone> {
+    let offset = text
+        .strip_prefix('+')
+        .map(|rest| (1, rest))
+        .or_else(|| text.strip_prefix('-').map(|rest| (-1, rest)));
+    if let Some((sign, rest)) = offset {
+        let digits: String = rest.chars().filter(|c| *c != ':').collect();
+        if digits.len() != 4 || !digits.bytes().all(|b| b.is_ascii_digit()) || rest.len() > 5 {
+            return None;
+        }
+        let hours: i32 = digits[..2].parse().ok()?;
+        let minutes: i32 = digits[2..].parse().ok()?;
+        if hours > 18 || minutes > 59 {
+            return None;
+        }
+        let offset = jiff::tz::Offset::from_seconds(sign * (hours * 3600 + minutes * 60)).ok()?;
+        return Some(jiff::tz::TimeZone::fixed(offset));
+    }
+    jiff::tz::TimeZone::get(text).ok()
+}
 
 impl Lowerer<'_> {
     /// A field mapping for a slot.
@@ -60,24 +97,11 @@ impl Lowerer<'_> {
             (Slot::Integer, None) => ValueType::Integer,
             (Slot::Timestamp, None) => ValueType::Timestamp,
         };
-        let time_format = match &spec.format {
-            Some(format) if kind != ValueType::Timestamp => {
-                self.push(
-                    Diagnostic::new(
-                        Code::InvalidField,
-                        format.span,
-                        "`format` only applies to timestamps",
-                    )
-                    .help("remove `format`, or set `type: timestamp` on an `extra` field"),
-                );
-                TimeFormat::Rfc3339
-            }
-            Some(format) => self.time_format(format).unwrap_or(TimeFormat::Rfc3339),
-            None => TimeFormat::Rfc3339,
-        };
+        let numeric_kind = matches!(kind, ValueType::Number | ValueType::Integer);
+        let (time_formats, duration_millis) = self.formats(spec, kind);
+        let zone = self.zone(spec, kind, &time_formats);
         if let Some(aggregate) = &spec.aggregate {
-            let numeric = matches!(kind, ValueType::Number | ValueType::Integer);
-            if !numeric {
+            if !numeric_kind {
                 self.push(
                     Diagnostic::new(Code::InvalidField, aggregate.span, "`aggregate` makes a number, but this field is not one")
                         .help("use it for progress counts and sizes, or on an `extra` field with `type: integer` or `number` (or no `type`)"),
@@ -106,14 +130,207 @@ impl Lowerer<'_> {
                 .help("remove `join`"),
             );
         }
+        if let Some(split) = &spec.split
+            && (slot != Slot::Extra
+                || kind != ValueType::Json
+                || spec.join.is_some()
+                || spec.aggregate.is_some())
+        {
+            self.push(
+                Diagnostic::new(
+                    Code::InvalidConversion,
+                    split.span,
+                    "`split` makes a list, which only an `extra` field of type `json` holds",
+                )
+                .help("use `split` on an `extra` field without `type`, `join` or `aggregate`"),
+            );
+        }
+        let convert = self.conversions(spec);
         all_ok(before, self.out)?;
-        Some(Field {
+        let field = Field {
             source: source?,
             kind,
-            time_format,
+            time_formats,
+            zone: zone.unwrap_or(jiff::tz::TimeZone::UTC),
+            duration_millis,
             join: spec.join.as_ref().map(|j| j.value.clone()),
+            split: spec.split.as_ref().map(|s| s.value.clone()),
             aggregate: spec.aggregate.as_ref().map(|a| a.value),
-        })
+            convert,
+        };
+        self.check_conversions(spec, &field, slot);
+        all_ok(before, self.out)?;
+        Some(field)
+    }
+
+    /// The timestamp formats (tried in order), or how a duration's bare numbers count.
+    fn formats(&mut self, spec: &FieldSpec, kind: ValueType) -> (Vec<TimeFormat>, bool) {
+        let Some(format) = &spec.format else {
+            return (vec![TimeFormat::Rfc3339], false);
+        };
+        match kind {
+            ValueType::Timestamp => {
+                let formats: Vec<TimeFormat> = format
+                    .items
+                    .iter()
+                    .filter_map(|text| self.time_format(text))
+                    .collect();
+                if format.items.is_empty() {
+                    self.push(
+                        Diagnostic::new(
+                            Code::InvalidTimeFormat,
+                            format.span,
+                            "an empty list of timestamp formats",
+                        )
+                        .help("list at least one format, e.g. `[rfc3339, epoch_seconds]`"),
+                    );
+                }
+                if formats.is_empty() {
+                    (vec![TimeFormat::Rfc3339], false)
+                } else {
+                    (formats, false)
+                }
+            }
+            ValueType::Duration => {
+                let millis = match format.items.as_slice() {
+                    [one] if one.value == "seconds" => false,
+                    [one] if one.value == "millis" => true,
+                    _ => {
+                        self.push(
+                            Diagnostic::new(
+                                Code::InvalidConversion,
+                                format.span,
+                                "a duration's `format` is `seconds` or `millis`",
+                            )
+                            .label("how a bare number counts")
+                            .help("texts such as `15s`, `1m30s` and `PT1M30S` are read whatever the format"),
+                        );
+                        false
+                    }
+                };
+                (vec![TimeFormat::Rfc3339], millis)
+            }
+            _ => {
+                self.push(
+                    Diagnostic::new(
+                        Code::InvalidField,
+                        format.span,
+                        "`format` only applies to timestamps and durations",
+                    )
+                    .help("remove `format`, or set `type: timestamp` on an `extra` field"),
+                );
+                (vec![TimeFormat::Rfc3339], false)
+            }
+        }
+    }
+
+    /// The zone of naive times: an IANA name or a fixed offset, for a timestamp field that has a
+    /// format without an offset.
+    fn zone(
+        &mut self,
+        spec: &FieldSpec,
+        kind: ValueType,
+        formats: &[TimeFormat],
+    ) -> Option<jiff::tz::TimeZone> {
+        let text = spec.zone.as_ref()?;
+        let naive = formats.iter().any(|f| matches!(f, TimeFormat::Naive(_)));
+        if kind != ValueType::Timestamp || !naive {
+            self.push(
+                Diagnostic::new(
+                    Code::InvalidConversion,
+                    text.span,
+                    "`zone` applies to timestamps written without an offset",
+                )
+                .help("add a strftime `format` such as `%Y-%m-%d %H:%M:%S`, or remove `zone`: RFC 3339 and epoch times carry their own"),
+            );
+            return None;
+        }
+        match parse_zone(&text.value) {
+            Some(zone) => Some(zone),
+            None => {
+                self.push(
+                    Diagnostic::new(
+                        Code::InvalidConversion,
+                        text.span,
+                        format!("unknown time zone `{}`", text.value),
+                    )
+                    .help("write an IANA name such as `Asia/Shanghai` or `America/New_York`, or an offset such as `+08:00`"),
+                );
+                None
+            }
+        }
+    }
+
+    /// `map`, `null_values` and `default`, which only a value read by `path` can have.
+    fn conversions(&mut self, spec: &FieldSpec) -> Option<Box<model::Conversions>> {
+        if spec.map.is_empty() && spec.null_values.is_empty() && spec.default.is_none() {
+            return None;
+        }
+        if let Some(constant) = &spec.constant {
+            self.push(
+                Diagnostic::new(
+                    Code::InvalidConversion,
+                    constant.span,
+                    "a `const` has no value to convert",
+                )
+                .help("remove `map`, `null_values` and `default`, or read the value with `path`"),
+            );
+        }
+        if let (Some(default), Some(Aggregate::Count)) =
+            (&spec.default, spec.aggregate.as_ref().map(|a| a.value))
+        {
+            self.push(
+                Diagnostic::new(
+                    Code::InvalidConversion,
+                    default.span,
+                    "a count has no default: it is 0 when nothing is selected",
+                )
+                .help("remove `default`"),
+            );
+        }
+        Some(Box::new(model::Conversions {
+            values: spec
+                .map
+                .iter()
+                .map(|(key, value)| (key.value.clone(), value.value.0.clone()))
+                .collect(),
+            nulls: spec.null_values.iter().map(|v| v.value.0.clone()).collect(),
+            default: spec.default.as_ref().map(|d| d.value.0.clone()),
+        }))
+    }
+
+    /// A `default` and each `map` value must read as the field's type, or a mapping that
+    /// validates would fail on the first answer that uses it.
+    fn check_conversions(&mut self, spec: &FieldSpec, field: &Field, slot: Slot) {
+        let Some(root) = JsonPath::parse("$").ok() else {
+            return;
+        };
+        let as_field = Field {
+            source: FieldSource::Path(root),
+            convert: None,
+            ..field.clone()
+        };
+        let written = spec
+            .default
+            .iter()
+            .map(|d| ("`default`", d))
+            .chain(spec.map.iter().map(|(_, v)| ("this `map` value", v)));
+        for (what, value) in written {
+            if value.value.0.is_null() {
+                continue;
+            }
+            if let Err(error) = read_as(&as_field, slot, &value.value.0) {
+                self.push(
+                    Diagnostic::new(
+                        Code::InvalidConversion,
+                        value.span,
+                        format!("{what} does not read as the field's type: {}", error.found),
+                    )
+                    .label(format!("should be {}", error.expected))
+                    .help("write the value as the provider would send it, converted: a number for progress and sizes, text for names"),
+                );
+            }
+        }
     }
 
     pub(super) fn optional_field(

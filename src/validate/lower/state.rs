@@ -48,6 +48,56 @@ impl Lowerer<'_> {
         labels
     }
 
+    /// `state.default` must be what the status source reads: a boolean for `boolean`, a
+    /// whole number for `integer`, text for `string` and `tag_key`; `presence` has its own
+    /// (`none`).
+    fn lower_status_default(
+        &mut self,
+        state: &spec::StateSpec,
+        native: Option<&model::NativePlan>,
+    ) -> Option<serde_json::Value> {
+        use serde_json::Value;
+        let written = state.default.as_ref()?;
+        let value = &written.value.0;
+        let fits = match native? {
+            model::NativePlan::String(_) => matches!(value, Value::String(_) | Value::Number(_)),
+            model::NativePlan::Integer(_) => {
+                value.as_i64().is_some()
+                    || value
+                        .as_str()
+                        .is_some_and(|s| s.trim().parse::<i64>().is_ok())
+            }
+            model::NativePlan::Boolean(..) => value.is_boolean(),
+            model::NativePlan::TagKey(_) => {
+                value.is_string() || value.as_object().is_some_and(|map| map.len() == 1)
+            }
+            model::NativePlan::Presence(_) => {
+                self.push(
+                    Diagnostic::new(
+                        Code::InvalidConversion,
+                        written.span,
+                        "a `presence` status has no default: it reads `none` when no field is there",
+                    )
+                    .help("map `none` in `state.map` instead"),
+                );
+                return None;
+            }
+        };
+        if !fits {
+            self.push(
+                Diagnostic::new(
+                    Code::InvalidConversion,
+                    written.span,
+                    "`state.default` is not a value the status field can hold",
+                )
+                .label("the value read when the status field is absent or null")
+                .help("write it as the provider would send it: `false` for a boolean status, `0` for an integer one"),
+            );
+            return None;
+        }
+        Some(value.clone())
+    }
+
     pub(super) fn condition(
         &mut self,
         condition: &spec::Condition,
@@ -278,12 +328,14 @@ impl Lowerer<'_> {
             }
         }
         let labels = self.lower_labels(state, &documented);
+        let default = self.lower_status_default(state, native.as_ref());
         Some(model::StatePlan {
             native: native?,
             documented,
             map,
             labels,
             rules,
+            default,
         })
     }
 }
