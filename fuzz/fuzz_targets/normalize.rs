@@ -24,6 +24,20 @@ fn engine() -> &'static Engine {
     })
 }
 
+/// The valid fixtures (every construct of the format, the conversions included), read at run
+/// time: no generated module to compare with, the same invariants otherwise.
+fn fixtures() -> &'static Engine {
+    static ENGINE: OnceLock<Engine> = OnceLock::new();
+    ENGINE.get_or_init(|| {
+        let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/valid");
+        let mut engine = Engine::empty();
+        engine
+            .load_paths(&[fixtures.into()])
+            .expect("the valid fixtures load");
+        engine
+    })
+}
+
 fuzz_target!(|data: &[u8]| {
     let (status, body) = match data {
         [a, b, rest @ ..] => (100 + u16::from_le_bytes([*a, *b]) % 500, rest),
@@ -41,7 +55,11 @@ fuzz_target!(|data: &[u8]| {
             "Tue, 01 Dec 2026 12:00:00 GMT".to_owned(),
         ),
     ];
-    for loaded in engine().iter() {
+    for (loaded, built_in) in engine()
+        .iter()
+        .map(|l| (l, true))
+        .chain(fixtures().iter().map(|l| (l, false)))
+    {
         let provider = &loaded.provider;
         let response = Response {
             status,
@@ -49,10 +67,12 @@ fuzz_target!(|data: &[u8]| {
             body,
         };
         let answer = runtime::normalize(provider, "task", response);
-        let generated = unitask::providers::definition(&provider.id)
-            .expect("every built-in has a generated module")
-            .expect("the generated definition compiles");
-        assert_eq!(answer, runtime::normalize(generated, "task", response));
+        if built_in {
+            let generated = unitask::providers::definition(&provider.id)
+                .expect("every built-in has a generated module")
+                .expect("the generated definition compiles");
+            assert_eq!(answer, runtime::normalize(generated, "task", response));
+        }
         if let Ok(task) = answer {
             let plan = &provider.response.state;
             if task.terminal && !plan.documented.contains(&task.native_status) {
@@ -63,6 +83,10 @@ fuzz_target!(|data: &[u8]| {
                     provider.id,
                     task.native_status
                 );
+            }
+            // A warning names a field of the task, and that field is empty.
+            for warning in &task.warnings {
+                assert!(!warning.field.is_empty() && !warning.message.is_empty());
             }
         }
     }
