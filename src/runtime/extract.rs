@@ -201,25 +201,26 @@ pub fn boolean(field: &Field, root: &Value) -> Result<Option<bool>, ExtractError
     }
 }
 
+/// The one value a scalar field reads: its constant as text, or its first node after the
+/// conversions (`None` when there is none).
+fn single<'a>(field: &'a Field, root: &'a Value) -> Option<std::borrow::Cow<'a, Value>> {
+    match &field.source {
+        FieldSource::Constant(text) => Some(std::borrow::Cow::Owned(Value::String(text.clone()))),
+        FieldSource::Path(path) => first(field, path, root).map(std::borrow::Cow::Borrowed),
+    }
+}
+
 /// Reads a field as a timestamp in the first of its declared formats that fits.
 pub fn timestamp(field: &Field, root: &Value) -> Result<Option<jiff::Timestamp>, ExtractError> {
-    let constant;
-    let value = match &field.source {
-        FieldSource::Constant(text) => {
-            constant = Value::String(text.clone());
-            &constant
-        }
-        FieldSource::Path(path) => match first(field, path, root) {
-            None => return Ok(None),
-            Some(v) => v,
-        },
+    let Some(value) = single(field, root) else {
+        return Ok(None);
     };
     field
         .time_formats
         .iter()
-        .find_map(|format| parse_timestamp_in(format, &field.zone, value))
+        .find_map(|format| parse_timestamp_in(format, &field.zone, &value))
         .map(Some)
-        .ok_or_else(|| mismatch(field, expected_time(&field.time_formats), value))
+        .ok_or_else(|| mismatch(field, expected_time(&field.time_formats), &value))
 }
 
 fn expected_time(formats: &[TimeFormat]) -> &'static str {
@@ -273,20 +274,12 @@ pub fn parse_timestamp_in(
 
 /// Reads a field as a duration in seconds.
 pub fn duration(field: &Field, root: &Value) -> Result<Option<f64>, ExtractError> {
-    let constant;
-    let value = match &field.source {
-        FieldSource::Constant(text) => {
-            constant = Value::String(text.clone());
-            &constant
-        }
-        FieldSource::Path(path) => match first(field, path, root) {
-            None => return Ok(None),
-            Some(v) => v,
-        },
+    let Some(value) = single(field, root) else {
+        return Ok(None);
     };
-    parse_duration(value, field.duration_millis)
+    parse_duration(&value, field.duration_millis)
         .map(Some)
-        .ok_or_else(|| mismatch(field, "a duration", value))
+        .ok_or_else(|| mismatch(field, "a duration", &value))
 }
 
 /// A span of time in seconds: a number (of milliseconds when `millis`, also inside a string),

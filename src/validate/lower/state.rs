@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet};
 
 use super::Lowerer;
 use crate::model;
-use crate::spec::{self, Span, de};
+use crate::spec::{self, Span, Text, de};
 use crate::validate::{Code, Diagnostic};
 
 impl Lowerer<'_> {
@@ -18,18 +18,7 @@ impl Lowerer<'_> {
         let mut labels = HashMap::new();
         for (native, label) in state.labels.iter() {
             if !documented.contains(&native.value) {
-                self.push(
-                    Diagnostic::new(
-                        Code::UndocumentedValue,
-                        native.span,
-                        format!(
-                            "labelled value `{}` is not in `state.documented`",
-                            native.value
-                        ),
-                    )
-                    .label("not documented")
-                    .help(undocumented_help(&native.value, documented)),
-                );
+                self.push(undocumented("labelled", native, documented).label("not documented"));
             }
             let text = label.value.trim();
             if text.is_empty() || label.value.contains(['\r', '\n']) {
@@ -266,18 +255,7 @@ impl Lowerer<'_> {
         let mut map = HashMap::new();
         for (native, target) in state.map.iter() {
             if !documented.contains(&native.value) {
-                self.push(
-                    Diagnostic::new(
-                        Code::UndocumentedValue,
-                        native.span,
-                        format!(
-                            "mapped value `{}` is not in `state.documented`",
-                            native.value
-                        ),
-                    )
-                    .label("not documented")
-                    .help(undocumented_help(&native.value, &documented)),
-                );
+                self.push(undocumented("mapped", native, &documented).label("not documented"));
             }
             if let Some(state) = self.state(target) {
                 map.insert(native.value.clone(), state);
@@ -287,14 +265,7 @@ impl Lowerer<'_> {
         for rule in &state.rules {
             for native in &rule.native {
                 if !documented.contains(&native.value) {
-                    self.push(
-                        Diagnostic::new(
-                            Code::UndocumentedValue,
-                            native.span,
-                            format!("rule value `{}` is not in `state.documented`", native.value),
-                        )
-                        .help(undocumented_help(&native.value, &documented)),
-                    );
+                    self.push(undocumented("rule", native, &documented));
                 }
             }
             let when = self.condition(&rule.when.value, rule.when.span);
@@ -338,6 +309,19 @@ impl Lowerer<'_> {
             default,
         })
     }
+}
+
+/// UT111 for a `role` value (`mapped`, `rule`, `labelled`) that `documented` does not list.
+fn undocumented(role: &str, native: &Text, documented: &[String]) -> Diagnostic {
+    Diagnostic::new(
+        Code::UndocumentedValue,
+        native.span,
+        format!(
+            "{role} value `{}` is not in `state.documented`",
+            native.value
+        ),
+    )
+    .help(undocumented_help(&native.value, documented))
 }
 
 fn undocumented_help(value: &str, documented: &[String]) -> String {
