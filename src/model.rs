@@ -11,7 +11,8 @@ use regex_lite::Regex;
 use serde_json::Value;
 
 use crate::runtime::ErrorKind;
-use crate::spec::{Aggregate, InputLocation, Method, ProgressUnit, ValueType};
+use crate::spec::{Aggregate, CompareOp, InputLocation, Method, ProgressUnit, Scope, ValueType};
+use crate::syntax::expr::Expr;
 use crate::syntax::jsonpath::JsonPath;
 use crate::syntax::template::Template;
 use crate::task::State;
@@ -265,29 +266,56 @@ pub struct RulePlan {
 #[derive(Debug, Clone)]
 pub enum Condition {
     Equals {
-        path: JsonPath,
+        subject: Subject,
         value: Value,
         ignore_case: bool,
     },
     In {
-        path: JsonPath,
+        subject: Subject,
         values: Vec<Value>,
         ignore_case: bool,
     },
-    Exists(JsonPath),
-    Absent(JsonPath),
-    Null(JsonPath),
-    Empty(JsonPath),
-    NonEmpty(JsonPath),
+    Exists(Subject),
+    Absent(Subject),
+    Null(Subject),
+    Empty(Subject),
+    NonEmpty(Subject),
+    /// The HTTP status is one of these.
+    Status(Vec<u16>),
+    Compare {
+        left: Box<Field>,
+        op: CompareOp,
+        right: Box<Operand>,
+    },
+    BeforeNow(Box<Field>),
+    AfterNow(Box<Field>),
     All(Vec<Condition>),
     Any(Vec<Condition>),
     Not(Box<Condition>),
 }
 
-/// A value read from a body.
+/// What a condition tests.
+#[derive(Debug, Clone)]
+pub enum Subject {
+    /// The nodes a path selects from a scope.
+    Path(JsonPath, Scope),
+    /// A response header's values (the name lowercased).
+    Header(String),
+}
+
+/// The right side of `compare`.
+#[derive(Debug, Clone)]
+pub enum Operand {
+    Field(Field),
+    Number(f64),
+}
+
+/// A value read from an answer.
 #[derive(Debug, Clone)]
 pub struct Field {
     pub source: FieldSource,
+    /// Where a path source starts.
+    pub scope: Scope,
     pub kind: ValueType,
     /// How a timestamp may be written, tried in order (never empty).
     pub time_formats: Vec<TimeFormat>,
@@ -301,6 +329,10 @@ pub struct Field {
     pub aggregate: Option<Aggregate>,
     /// What happens to a selected value before its type is read; `None` for most fields.
     pub convert: Option<Box<Conversions>>,
+    /// Arithmetic worked out for each selected value (`@`).
+    pub expr: Option<Box<Expr>>,
+    /// The field reads only when this holds.
+    pub when: Option<Box<Condition>>,
 }
 
 impl Field {
@@ -308,6 +340,7 @@ impl Field {
     pub fn plain(source: FieldSource, kind: ValueType) -> Field {
         Field {
             source,
+            scope: Scope::Payload,
             kind,
             time_formats: vec![TimeFormat::Rfc3339],
             zone: jiff::tz::TimeZone::UTC,
@@ -316,14 +349,19 @@ impl Field {
             split: None,
             aggregate: None,
             convert: None,
+            expr: None,
+            when: None,
         }
     }
 }
 
 /// Value conversions, applied to each selected node in this order: a null sentinel reads as
-/// null, a mapped value as its replacement; when nothing is left, the default.
+/// null, a capture takes part of the text, a mapped value reads as its replacement; when nothing
+/// is left, the default.
 #[derive(Debug, Clone, Default)]
 pub struct Conversions {
+    /// The text of the first group (or the whole match) of each value's text.
+    pub capture: Option<Regex>,
     /// Provider value as text → the value read instead.
     pub values: Vec<(String, Value)>,
     /// Values read as null.
@@ -337,6 +375,8 @@ pub struct Conversions {
 pub enum FieldSource {
     Path(JsonPath),
     Constant(String),
+    /// A response header (the name lowercased): every value it has, in order.
+    Header(String),
 }
 
 /// How a timestamp is written.
@@ -345,6 +385,8 @@ pub enum TimeFormat {
     Rfc3339,
     EpochSeconds,
     EpochMillis,
+    /// An HTTP date (RFC 9110: `Sun, 06 Nov 1994 08:49:37 GMT` and the two obsolete forms).
+    HttpDate,
     /// A strftime pattern for a naive time, read as UTC.
     Naive(String),
 }
@@ -361,6 +403,10 @@ pub struct ProgressPlan {
 #[derive(Debug, Clone)]
 pub struct FilesPlan {
     pub each: JsonPath,
+    /// Where `each` starts.
+    pub from: Scope,
+    /// Only the items for which this holds.
+    pub when: Option<Condition>,
     pub id: Option<Field>,
     pub name: Option<Field>,
     pub url: Option<Field>,
@@ -375,6 +421,10 @@ pub struct FilesPlan {
 #[derive(Debug, Clone)]
 pub struct ErrorsPlan {
     pub each: JsonPath,
+    /// Where `each` starts.
+    pub from: Scope,
+    /// Only the items for which this holds.
+    pub when: Option<Condition>,
     pub message: Field,
     pub code: Option<Field>,
     pub item: Option<Field>,
@@ -422,6 +472,8 @@ impl Default for Polling {
 pub struct Example {
     pub name: String,
     pub inputs: Vec<(String, String)>,
+    /// The clock the example is read at (time-relative conditions); `None` is the real one.
+    pub now: Option<jiff::Timestamp>,
     pub response: ExampleResponse,
     pub expect: Expectation,
 }

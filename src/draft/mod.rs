@@ -73,7 +73,7 @@ pub fn draft(sample: &Sample<'_>) -> Result<String, DraftError> {
             headers: &answer.headers,
             body: &answer.body,
         };
-        match normalize::normalize_detailed(&provider, &draft.task_value, response) {
+        match normalize::normalize_detailed(&provider, &draft.task_value, response, None) {
             // A guessed mapping that cannot read the sample is left out, not kept with a warning.
             Ok((_, warned)) if warned.iter().any(|mapping| draft.drop(*mapping)) => {}
             Ok(_) => {

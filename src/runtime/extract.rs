@@ -1,13 +1,96 @@
-//! Reading typed values out of a JSON body with compiled [`Field`]s, and testing [`Condition`]s.
+//! Reading typed values out of an answer with compiled [`Field`]s, and testing [`Condition`]s.
 //!
-//! Absent and null read as `None`. A value of the wrong type is an [`ExtractError`] naming the path
-//! and what was found; the caller turns it into a `decode` error with an excerpt of the body.
+//! An [`Answer`] is everything a definition may read: the body, the payload inside its envelope,
+//! the headers, the HTTP status and the clock; an [`At`] adds the item a `files` or `errors`
+//! entry maps. A field's values pass through the same steps in both engines: select (a path
+//! from its scope, a header, a constant), convert each (`null_values`, `capture`, `map`), work
+//! out its `expr`, then combine (`aggregate`, `join`) or take the first; the default when
+//! nothing is left. Absent and null read as `None`. A value of the wrong type is an
+//! [`ExtractError`] naming where it was read and what was found.
+
+use std::borrow::Cow;
 
 use serde_json::Value;
 
-use crate::model::{Condition, Field, FieldSource, TimeFormat};
-use crate::spec::{Aggregate, ValueType};
+use crate::model::{Condition, Field, FieldSource, Operand, Subject, TimeFormat};
+use crate::spec::{Aggregate, CompareOp, Scope, ValueType};
+use crate::syntax::expr::Operands;
 use crate::syntax::jsonpath::JsonPath;
+
+/// Everything an answer offers to read.
+#[derive(Debug, Clone, Copy)]
+pub struct Answer<'a> {
+    pub status: u16,
+    /// Header names compare case-insensitively.
+    pub headers: &'a [(String, String)],
+    /// The whole body (null when it is empty).
+    pub body: &'a Value,
+    /// The envelope's root, or the body.
+    pub payload: &'a Value,
+    /// The time that `before_now` and `after_now` compare with; `None` reads the system clock
+    /// when a condition needs it.
+    pub now: Option<jiff::Timestamp>,
+}
+
+impl<'a> Answer<'a> {
+    /// An answer that is only `value` (status 200, no header): what `validate` reads the values
+    /// a definition writes through.
+    pub fn of_value(value: &'a Value) -> Answer<'a> {
+        Answer {
+            status: 200,
+            headers: &[],
+            body: value,
+            payload: value,
+            now: None,
+        }
+    }
+
+    /// Reads from the payload.
+    pub fn at(&'a self) -> At<'a> {
+        At {
+            answer: self,
+            item: None,
+        }
+    }
+
+    /// Every value of the header `name` (given lowercased), in order.
+    pub fn header_values<'n>(&self, name: &'n str) -> impl Iterator<Item = &'a str> + use<'a, 'n> {
+        self.headers
+            .iter()
+            .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn now(&self) -> jiff::Timestamp {
+        self.now.unwrap_or_else(jiff::Timestamp::now)
+    }
+}
+
+/// Where a read happens: an answer, and the item a `files` or `errors` entry maps.
+#[derive(Debug, Clone, Copy)]
+pub struct At<'a> {
+    pub answer: &'a Answer<'a>,
+    pub item: Option<&'a Value>,
+}
+
+impl<'a> At<'a> {
+    /// The same answer, reading from `item`.
+    pub fn with_item(self, item: &'a Value) -> At<'a> {
+        At {
+            answer: self.answer,
+            item: Some(item),
+        }
+    }
+
+    /// Where a path of `scope` starts (the payload for `item` outside a list).
+    pub fn root(&self, scope: Scope) -> &'a Value {
+        match scope {
+            Scope::Item => self.item.unwrap_or(self.answer.payload),
+            Scope::Payload => self.answer.payload,
+            Scope::Body => self.answer.body,
+        }
+    }
+}
 
 /// A value that is there but not what the definition says it is.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -20,12 +103,19 @@ pub struct ExtractError {
 
 fn mismatch(field: &Field, expected: &'static str, found: &Value) -> ExtractError {
     ExtractError {
-        path: match &field.source {
-            FieldSource::Path(path) => path.to_string(),
-            FieldSource::Constant(text) => format!("const {text}"),
-        },
+        path: source_name(field),
         expected,
         found: describe(found),
+    }
+}
+
+/// Where a field reads, as messages name it.
+fn source_name(field: &Field) -> String {
+    match (&field.source, &field.expr) {
+        (FieldSource::Path(path), Some(expr)) if path.as_str() == "$" => expr.to_string(),
+        (FieldSource::Path(path), _) => path.to_string(),
+        (FieldSource::Constant(text), _) => format!("const {text}"),
+        (FieldSource::Header(name), _) => format!("header {name}"),
     }
 }
 
@@ -44,25 +134,126 @@ pub fn describe(value: &Value) -> String {
     }
 }
 
-/// A selected node after the field's conversions: `None` when it reads as null (a null, a
-/// sentinel of `null_values`, or a value mapped to null).
-fn converted<'a>(field: &'a Field, node: &'a Value) -> Option<&'a Value> {
+/// One selected value after the field's conversions and expression: `None` when it reads as
+/// null (a null, a sentinel of `null_values`, a value mapped to null, an expression with a
+/// missing operand).
+fn convert<'a>(
+    field: &'a Field,
+    at: &At<'a>,
+    node: Cow<'a, Value>,
+) -> Result<Option<Cow<'a, Value>>, ExtractError> {
     if node.is_null() {
-        return None;
+        return Ok(None);
     }
-    let Some(convert) = &field.convert else {
-        return Some(node);
+    let node = match &field.convert {
+        None => node,
+        Some(convert) => {
+            if convert.nulls.iter().any(|null| same(&node, null, false)) {
+                return Ok(None);
+            }
+            let node = match &convert.capture {
+                Some(pattern) => captured(field, pattern, &node)?,
+                None => node,
+            };
+            match convert
+                .values
+                .iter()
+                .find(|(key, _)| matches_key(key, &node))
+            {
+                Some((_, replacement)) if replacement.is_null() => return Ok(None),
+                Some((_, replacement)) => Cow::Borrowed(replacement),
+                None => node,
+            }
+        }
     };
-    if convert.nulls.iter().any(|null| same(node, null, false)) {
-        return None;
+    match &field.expr {
+        None => Ok(Some(node)),
+        Some(expr) => {
+            let operands = ExprOperands {
+                field,
+                current: &node,
+                at,
+            };
+            Ok(expr.eval(&operands)?.map(|n| Cow::Owned(number_value(n))))
+        }
     }
-    match convert
-        .values
-        .iter()
-        .find(|(key, _)| matches_key(key, node))
-    {
-        Some((_, replacement)) => (!replacement.is_null()).then_some(replacement),
-        None => Some(node),
+}
+
+/// The text of `capture`'s first group (or of its whole match) in a value's text.
+fn captured<'a>(
+    field: &Field,
+    pattern: &regex_lite::Regex,
+    node: &Value,
+) -> Result<Cow<'a, Value>, ExtractError> {
+    let text = match node {
+        Value::String(s) => Cow::Borrowed(s.as_str()),
+        Value::Number(n) => Cow::Owned(n.to_string()),
+        Value::Bool(b) => Cow::Owned(b.to_string()),
+        other => return Err(mismatch(field, "text for `capture`", other)),
+    };
+    let captures = pattern
+        .captures(&text)
+        .ok_or_else(|| mismatch(field, "text that `capture` matches", node))?;
+    let part = captures
+        .get(1)
+        .or_else(|| captures.get(0))
+        .map_or("", |m| m.as_str());
+    Ok(Cow::Owned(Value::String(part.to_owned())))
+}
+
+/// An expression's operands, read for one value of a field.
+struct ExprOperands<'a, 'b> {
+    field: &'a Field,
+    current: &'b Value,
+    at: &'b At<'a>,
+}
+
+impl Operands for ExprOperands<'_, '_> {
+    type Error = ExtractError;
+
+    fn path(&self, path: &JsonPath, current: bool) -> Result<Option<f64>, ExtractError> {
+        let root = if current {
+            self.current
+        } else {
+            self.at.root(self.field.scope)
+        };
+        match path.first(root) {
+            None | Some(Value::Null) => Ok(None),
+            Some(value) => operand_number(value).map(Some).ok_or_else(|| ExtractError {
+                path: if current {
+                    path.as_str().replacen('$', "@", 1)
+                } else {
+                    path.to_string()
+                },
+                expected: "a number",
+                found: describe(value),
+            }),
+        }
+    }
+
+    fn header(&self, name: &str) -> Result<Option<f64>, ExtractError> {
+        match self.at.answer.header_values(name).next() {
+            None => Ok(None),
+            Some(text) => text
+                .trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|n| n.is_finite())
+                .map(Some)
+                .ok_or_else(|| ExtractError {
+                    path: format!("header {name}"),
+                    expected: "a number",
+                    found: describe(&Value::String(text.to_owned())),
+                }),
+        }
+    }
+}
+
+fn operand_number(value: &Value) -> Option<f64> {
+    match value {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => s.trim().parse::<f64>().ok().filter(|f| f.is_finite()),
+        _ => None,
     }
 }
 
@@ -83,40 +274,71 @@ fn default_of(field: &Field) -> Option<&Value> {
     field.convert.as_ref().and_then(|c| c.default.as_ref())
 }
 
-/// The nodes a field selects after its conversions, nulls dropped; the default when none is
-/// left. Constants are handled by the callers.
-fn nodes<'a>(field: &'a Field, path: &JsonPath, root: &'a Value) -> Vec<&'a Value> {
-    let mut all: Vec<&Value> = path
-        .select(root)
-        .into_iter()
-        .filter_map(|v| converted(field, v))
-        .collect();
-    if all.is_empty() {
-        all.extend(default_of(field));
+/// The values a field reads: every selected node (or only the first, with `first`) through
+/// [`convert`], nulls dropped; the default when none is left; nothing when `when` does not
+/// hold.
+fn values<'a>(
+    field: &'a Field,
+    at: &At<'a>,
+    first: bool,
+) -> Result<Vec<Cow<'a, Value>>, ExtractError> {
+    if let Some(when) = &field.when
+        && !holds(when, at)
+    {
+        return Ok(Vec::new());
     }
-    all
+    let mut out = Vec::new();
+    match &field.source {
+        FieldSource::Constant(text) => out.push(Cow::Owned(Value::String(text.clone()))),
+        FieldSource::Path(path) => {
+            let root = at.root(field.scope);
+            if first {
+                if let Some(node) = path.first(root) {
+                    out.extend(convert(field, at, Cow::Borrowed(node))?);
+                }
+            } else {
+                for node in path.select(root) {
+                    out.extend(convert(field, at, Cow::Borrowed(node))?);
+                }
+            }
+        }
+        FieldSource::Header(name) => {
+            for text in at.answer.header_values(name) {
+                out.extend(convert(
+                    field,
+                    at,
+                    Cow::Owned(Value::String(text.to_owned())),
+                )?);
+                if first {
+                    break;
+                }
+            }
+        }
+    }
+    if out.is_empty()
+        && let Some(default) = default_of(field)
+    {
+        out.push(Cow::Borrowed(default));
+    }
+    Ok(out)
 }
 
-/// The first node a field selects, after its conversions, else the default.
-fn first<'a>(field: &'a Field, path: &JsonPath, root: &'a Value) -> Option<&'a Value> {
-    path.first(root)
-        .and_then(|v| converted(field, v))
-        .or_else(|| default_of(field))
+/// The first value a field reads, after its conversions, else the default.
+fn single<'a>(field: &'a Field, at: &At<'a>) -> Result<Option<Cow<'a, Value>>, ExtractError> {
+    Ok(values(field, at, true)?.into_iter().next())
 }
 
 /// Reads a field as text: strings as they are, numbers and booleans as written, `join` for lists.
-pub fn text(field: &Field, root: &Value) -> Result<Option<String>, ExtractError> {
-    let path = match &field.source {
-        FieldSource::Constant(text) => return Ok(Some(text.clone())),
-        FieldSource::Path(path) => path,
-    };
+pub fn text(field: &Field, at: &At<'_>) -> Result<Option<String>, ExtractError> {
     if let Some(separator) = &field.join {
         let mut parts = Vec::new();
-        for node in nodes(field, path, root) {
-            match node {
+        for node in values(field, at, false)? {
+            match &*node {
                 Value::Array(items) => {
-                    for item in items.iter().filter_map(|v| converted(field, v)) {
-                        parts.push(scalar_text(field, item)?);
+                    for item in items {
+                        if let Some(item) = convert(field, at, Cow::Borrowed(item))? {
+                            parts.push(scalar_text(field, &item)?);
+                        }
                     }
                 }
                 other => parts.push(scalar_text(field, other)?),
@@ -124,9 +346,9 @@ pub fn text(field: &Field, root: &Value) -> Result<Option<String>, ExtractError>
         }
         return Ok((!parts.is_empty()).then(|| parts.join(separator)));
     }
-    match first(field, path, root) {
+    match single(field, at)? {
         None => Ok(None),
-        Some(value) => scalar_text(field, value).map(Some),
+        Some(value) => scalar_text(field, &value).map(Some),
     }
 }
 
@@ -141,78 +363,62 @@ fn scalar_text(field: &Field, value: &Value) -> Result<String, ExtractError> {
 
 /// Reads a field as a number: JSON numbers, or strings holding one (`"42.5"`). `aggregate: sum`
 /// adds every selected number; `aggregate: count` counts the selected nodes.
-pub fn number(field: &Field, root: &Value) -> Result<Option<f64>, ExtractError> {
-    let path = match &field.source {
-        FieldSource::Constant(text) => {
-            return text
-                .trim()
-                .parse::<f64>()
-                .map(Some)
-                .map_err(|_| mismatch(field, "a number", &Value::String(text.clone())));
-        }
-        FieldSource::Path(path) => path,
-    };
+pub fn number(field: &Field, at: &At<'_>) -> Result<Option<f64>, ExtractError> {
     match field.aggregate {
-        Some(Aggregate::Count) => Ok(Some(nodes(field, path, root).len() as f64)),
+        Some(Aggregate::Count) => Ok(Some(values(field, at, false)?.len() as f64)),
         Some(Aggregate::Sum) => {
-            let selected = nodes(field, path, root);
+            let selected = values(field, at, false)?;
             if selected.is_empty() {
                 return Ok(None);
             }
             selected
-                .into_iter()
+                .iter()
                 .try_fold(0.0, |sum, v| scalar_number(field, v).map(|n| sum + n))
                 .map(Some)
         }
-        None => first(field, path, root)
-            .map(|v| scalar_number(field, v))
+        None => single(field, at)?
+            .map(|v| scalar_number(field, &v))
             .transpose(),
     }
 }
 
 fn scalar_number(field: &Field, value: &Value) -> Result<f64, ExtractError> {
-    let parsed = match value {
-        Value::Number(n) => n.as_f64(),
-        Value::String(s) => s.trim().parse::<f64>().ok().filter(|f| f.is_finite()),
-        _ => None,
-    };
-    parsed.ok_or_else(|| mismatch(field, "a number", value))
+    operand_number(value).ok_or_else(|| mismatch(field, "a number", value))
 }
 
 /// Reads a field as a whole number (strings holding one are accepted).
-pub fn integer(field: &Field, root: &Value) -> Result<Option<i64>, ExtractError> {
-    match number(field, root)? {
+pub fn integer(field: &Field, at: &At<'_>) -> Result<Option<i64>, ExtractError> {
+    match number(field, at)? {
         None => Ok(None),
         Some(n) if n.fract() == 0.0 && n.abs() < 9.007_199_254_740_992e15 => Ok(Some(n as i64)),
         Some(n) => Err(mismatch(field, "a whole number", &Value::from(n))),
     }
 }
 
-/// Reads a field as a boolean.
-pub fn boolean(field: &Field, root: &Value) -> Result<Option<bool>, ExtractError> {
-    let value = match &field.source {
-        FieldSource::Constant(text) => return Ok(Some(text == "true")),
-        FieldSource::Path(path) => first(field, path, root),
-    };
-    match value {
+/// Reads a field as a boolean: `true` and `false`, also as text (any case), which is how XML
+/// and headers write them.
+pub fn boolean(field: &Field, at: &At<'_>) -> Result<Option<bool>, ExtractError> {
+    match single(field, at)? {
         None => Ok(None),
-        Some(Value::Bool(b)) => Ok(Some(*b)),
-        Some(other) => Err(mismatch(field, "a boolean", other)),
+        Some(value) => as_boolean(&value)
+            .map(Some)
+            .ok_or_else(|| mismatch(field, "a boolean", &value)),
     }
 }
 
-/// The one value a scalar field reads: its constant as text, or its first node after the
-/// conversions (`None` when there is none).
-fn single<'a>(field: &'a Field, root: &'a Value) -> Option<std::borrow::Cow<'a, Value>> {
-    match &field.source {
-        FieldSource::Constant(text) => Some(std::borrow::Cow::Owned(Value::String(text.clone()))),
-        FieldSource::Path(path) => first(field, path, root).map(std::borrow::Cow::Borrowed),
+/// A boolean, or text that says one.
+pub fn as_boolean(value: &Value) -> Option<bool> {
+    match value {
+        Value::Bool(b) => Some(*b),
+        Value::String(s) if s.trim().eq_ignore_ascii_case("true") => Some(true),
+        Value::String(s) if s.trim().eq_ignore_ascii_case("false") => Some(false),
+        _ => None,
     }
 }
 
 /// Reads a field as a timestamp in the first of its declared formats that fits.
-pub fn timestamp(field: &Field, root: &Value) -> Result<Option<jiff::Timestamp>, ExtractError> {
-    let Some(value) = single(field, root) else {
+pub fn timestamp(field: &Field, at: &At<'_>) -> Result<Option<jiff::Timestamp>, ExtractError> {
+    let Some(value) = single(field, at)? else {
         return Ok(None);
     };
     field
@@ -228,6 +434,7 @@ fn expected_time(formats: &[TimeFormat]) -> &'static str {
         [TimeFormat::Rfc3339] => "an RFC 3339 timestamp",
         [TimeFormat::EpochSeconds] => "epoch seconds",
         [TimeFormat::EpochMillis] => "epoch milliseconds",
+        [TimeFormat::HttpDate] => "an HTTP date",
         [TimeFormat::Naive(_)] => "a time in the declared format",
         _ => "a timestamp in one of the declared formats",
     }
@@ -262,6 +469,7 @@ pub fn parse_timestamp_in(
         TimeFormat::Rfc3339 => value.as_str()?.parse::<jiff::Timestamp>().ok(),
         TimeFormat::EpochSeconds => epoch(9),
         TimeFormat::EpochMillis => epoch(6),
+        TimeFormat::HttpDate => http_date(value.as_str()?),
         TimeFormat::Naive(pattern) => {
             let parsed = jiff::fmt::strtime::parse(pattern, value.as_str()?).ok()?;
             if parsed.offset().is_some() {
@@ -272,9 +480,24 @@ pub fn parse_timestamp_in(
     }
 }
 
+/// An HTTP date in any of the three forms RFC 9110 §5.6.7 says recipients accept: IMF-fixdate
+/// (`Sun, 06 Nov 1994 08:49:37 GMT`), RFC 850 (`Sunday, 06-Nov-94 08:49:37 GMT`) and asctime
+/// (`Sun Nov  6 08:49:37 1994`).
+pub fn http_date(text: &str) -> Option<jiff::Timestamp> {
+    if let Ok(zoned) = jiff::fmt::rfc2822::parse(text) {
+        return Some(zoned.timestamp());
+    }
+    let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    ["%A, %d-%b-%y %H:%M:%S GMT", "%a %b %e %H:%M:%S %Y"]
+        .iter()
+        .find_map(|format| jiff::civil::DateTime::strptime(format, &text).ok())
+        .and_then(|civil| civil.to_zoned(jiff::tz::TimeZone::UTC).ok())
+        .map(|zoned| zoned.timestamp())
+}
+
 /// Reads a field as a duration in seconds.
-pub fn duration(field: &Field, root: &Value) -> Result<Option<f64>, ExtractError> {
-    let Some(value) = single(field, root) else {
+pub fn duration(field: &Field, at: &At<'_>) -> Result<Option<f64>, ExtractError> {
+    let Some(value) = single(field, at)? else {
         return Ok(None);
     };
     parse_duration(&value, field.duration_millis)
@@ -337,7 +560,7 @@ fn decimal_nanos(text: &str, scale_digits: u32) -> Option<i128> {
 }
 
 /// A number as JSON: whole numbers without a fraction.
-fn number_value(n: f64) -> Value {
+pub fn number_value(n: f64) -> Value {
     if n.fract() == 0.0 && n.abs() < 9.007_199_254_740_992e15 {
         Value::from(n as i64)
     } else {
@@ -346,22 +569,21 @@ fn number_value(n: f64) -> Value {
 }
 
 /// Reads a field as the JSON value of its declared type (for `extra`).
-pub fn typed(field: &Field, root: &Value) -> Result<Option<Value>, ExtractError> {
+pub fn typed(field: &Field, at: &At<'_>) -> Result<Option<Value>, ExtractError> {
     Ok(match field.kind {
-        ValueType::String => text(field, root)?.map(Value::String),
-        ValueType::Integer => integer(field, root)?.map(Value::from),
-        ValueType::Number => number(field, root)?.map(number_value),
-        ValueType::Boolean => boolean(field, root)?.map(Value::Bool),
-        ValueType::Timestamp => timestamp(field, root)?.map(|t| Value::String(t.to_string())),
-        ValueType::Duration => duration(field, root)?.map(number_value),
-        ValueType::Json => match &field.source {
-            FieldSource::Constant(text) => Some(Value::String(text.clone())),
-            FieldSource::Path(path) if field.split.is_some() => {
-                let separator = field.split.as_deref().unwrap_or_default();
-                match first(field, path, root) {
+        ValueType::String => text(field, at)?.map(Value::String),
+        ValueType::Integer => integer(field, at)?.map(Value::from),
+        ValueType::Number => number(field, at)?.map(number_value),
+        ValueType::Boolean => boolean(field, at)?.map(Value::Bool),
+        ValueType::Timestamp => timestamp(field, at)?.map(|t| Value::String(t.to_string())),
+        ValueType::Duration => duration(field, at)?.map(number_value),
+        ValueType::Json => {
+            let plural = matches!(&field.source, FieldSource::Path(path) if !path.is_singular());
+            if let Some(separator) = &field.split {
+                match single(field, at)?.as_deref() {
                     None => None,
                     Some(Value::String(text)) => Some(Value::Array(
-                        text.split(separator)
+                        text.split(separator.as_str())
                             .map(str::trim)
                             .filter(|part| !part.is_empty())
                             .map(|part| Value::String(part.to_owned()))
@@ -371,47 +593,115 @@ pub fn typed(field: &Field, root: &Value) -> Result<Option<Value>, ExtractError>
                     Some(list @ Value::Array(_)) => Some(list.clone()),
                     Some(other) => return Err(mismatch(field, "a string to split", other)),
                 }
+            } else if field.join.is_some() {
+                text(field, at)?.map(Value::String)
+            } else if plural {
+                let all: Vec<Value> = values(field, at, false)?
+                    .into_iter()
+                    .map(Cow::into_owned)
+                    .collect();
+                (!all.is_empty()).then_some(Value::Array(all))
+            } else {
+                single(field, at)?.map(Cow::into_owned)
             }
-            FieldSource::Path(path) if field.join.is_some() || !path.is_singular() => {
-                if field.join.is_some() {
-                    text(field, root)?.map(Value::String)
-                } else {
-                    let all: Vec<Value> = nodes(field, path, root).into_iter().cloned().collect();
-                    (!all.is_empty()).then_some(Value::Array(all))
-                }
-            }
-            FieldSource::Path(path) => first(field, path, root).cloned(),
-        },
+        }
     })
 }
 
-/// Tests a condition on `root`.
-pub fn holds(condition: &Condition, root: &Value) -> bool {
+/// Tests a condition.
+pub fn holds(condition: &Condition, at: &At<'_>) -> bool {
     match condition {
         Condition::Equals {
-            path,
+            subject: Subject::Header(name),
             value,
             ignore_case,
-        } => path
-            .select(root)
-            .into_iter()
-            .any(|node| same(node, value, *ignore_case)),
+        } => at
+            .answer
+            .header_values(name)
+            .any(|text| same(&header_as(text, value), value, *ignore_case)),
         Condition::In {
-            path,
+            subject: Subject::Header(name),
             values,
             ignore_case,
-        } => path
-            .select(root)
-            .into_iter()
-            .any(|node| values.iter().any(|v| same(node, v, *ignore_case))),
-        Condition::Exists(path) => !path.select(root).is_empty(),
-        Condition::Absent(path) => path.select(root).is_empty(),
-        Condition::Null(path) => path.select(root).into_iter().any(Value::is_null),
-        Condition::Empty(path) => !path.select(root).into_iter().any(is_filled),
-        Condition::NonEmpty(path) => path.select(root).into_iter().any(is_filled),
-        Condition::All(all) => all.iter().all(|c| holds(c, root)),
-        Condition::Any(any) => any.iter().any(|c| holds(c, root)),
-        Condition::Not(inner) => !holds(inner, root),
+        } => at.answer.header_values(name).any(|text| {
+            values
+                .iter()
+                .any(|v| same(&header_as(text, v), v, *ignore_case))
+        }),
+        Condition::Equals {
+            subject,
+            value,
+            ignore_case,
+        } => any_node(subject, at, |node| same(node, value, *ignore_case)),
+        Condition::In {
+            subject,
+            values,
+            ignore_case,
+        } => any_node(subject, at, |node| {
+            values.iter().any(|v| same(node, v, *ignore_case))
+        }),
+        Condition::Exists(subject) => any_node(subject, at, |_| true),
+        Condition::Absent(subject) => !any_node(subject, at, |_| true),
+        Condition::Null(subject) => any_node(subject, at, Value::is_null),
+        Condition::Empty(subject) => !any_node(subject, at, is_filled),
+        Condition::NonEmpty(subject) => any_node(subject, at, is_filled),
+        Condition::Status(statuses) => statuses.contains(&at.answer.status),
+        Condition::Compare { left, op, right } => {
+            let Ok(Some(left)) = number(left, at) else {
+                return false;
+            };
+            let right = match &**right {
+                Operand::Number(n) => *n,
+                Operand::Field(field) => match number(field, at) {
+                    Ok(Some(n)) => n,
+                    _ => return false,
+                },
+            };
+            match op {
+                CompareOp::Eq => left == right,
+                CompareOp::Ne => left != right,
+                CompareOp::Lt => left < right,
+                CompareOp::Le => left <= right,
+                CompareOp::Gt => left > right,
+                CompareOp::Ge => left >= right,
+            }
+        }
+        Condition::BeforeNow(field) => {
+            matches!(timestamp(field, at), Ok(Some(t)) if t < at.answer.now())
+        }
+        Condition::AfterNow(field) => {
+            matches!(timestamp(field, at), Ok(Some(t)) if t > at.answer.now())
+        }
+        Condition::All(all) => all.iter().all(|c| holds(c, at)),
+        Condition::Any(any) => any.iter().any(|c| holds(c, at)),
+        Condition::Not(inner) => !holds(inner, at),
+    }
+}
+
+/// Whether `test` holds for one node the subject selects: a header's values are strings.
+fn any_node(subject: &Subject, at: &At<'_>, test: impl Fn(&Value) -> bool) -> bool {
+    match subject {
+        Subject::Path(path, scope) => path.select(at.root(*scope)).into_iter().any(test),
+        Subject::Header(name) => at
+            .answer
+            .header_values(name)
+            .any(|text| test(&Value::String(text.trim().to_owned()))),
+    }
+}
+
+/// A header's text as the kind of value it is compared with: headers are text, so `200`
+/// equals the header `200` and `true` the header `True`.
+fn header_as(text: &str, like: &Value) -> Value {
+    let text = text.trim();
+    match like {
+        Value::Number(_) => text
+            .parse::<f64>()
+            .ok()
+            .filter(|n| n.is_finite())
+            .map_or_else(|| Value::String(text.to_owned()), number_value),
+        Value::Bool(_) => as_boolean(&Value::String(text.to_owned()))
+            .map_or_else(|| Value::String(text.to_owned()), Value::Bool),
+        _ => Value::String(text.to_owned()),
     }
 }
 
@@ -438,6 +728,20 @@ pub fn same(a: &Value, b: &Value, ignore_case: bool) -> bool {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    // The readers as the tests call them: on a body alone.
+    fn number(field: &Field, body: &Value) -> Result<Option<f64>, ExtractError> {
+        super::number(field, &Answer::of_value(body).at())
+    }
+    fn text(field: &Field, body: &Value) -> Result<Option<String>, ExtractError> {
+        super::text(field, &Answer::of_value(body).at())
+    }
+    fn timestamp(field: &Field, body: &Value) -> Result<Option<jiff::Timestamp>, ExtractError> {
+        super::timestamp(field, &Answer::of_value(body).at())
+    }
+    fn holds(condition: &Condition, body: &Value) -> bool {
+        super::holds(condition, &Answer::of_value(body).at())
+    }
 
     fn field(path: &str) -> Field {
         Field::plain(
@@ -545,6 +849,7 @@ mod tests {
         let mut code = field("$.code");
         code.kind = ValueType::String;
         code.convert = Some(Box::new(crate::model::Conversions {
+            capture: None,
             values: vec![
                 ("3".into(), json!("INVALID_ARGUMENT")),
                 ("gone".into(), Value::Null),
@@ -626,9 +931,9 @@ mod tests {
     #[test]
     fn conditions() {
         let body = json!({"code": "success", "errors": [], "n": 1, "x": null});
-        let path = |p: &str| JsonPath::parse(p).expect(p);
+        let path = |p: &str| Subject::Path(JsonPath::parse(p).expect(p), Scope::Payload);
         let eq = Condition::Equals {
-            path: path("$.code"),
+            subject: path("$.code"),
             value: json!("Success"),
             ignore_case: true,
         };
@@ -640,11 +945,182 @@ mod tests {
         assert!(holds(&Condition::Exists(path("$.x")), &body));
         assert!(holds(&Condition::Absent(path("$.y")), &body));
         let one = Condition::In {
-            path: path("$.n"),
+            subject: path("$.n"),
             values: vec![json!(1.0), json!(2)],
             ignore_case: false,
         };
         assert!(holds(&one, &body));
         assert!(!holds(&Condition::Not(Box::new(one)), &body));
+    }
+
+    fn answer<'a>(headers: &'a [(String, String)], body: &'a Value, status: u16) -> Answer<'a> {
+        Answer {
+            status,
+            headers,
+            body,
+            payload: body,
+            now: Some("2024-05-02T10:00:00Z".parse().expect("time")),
+        }
+    }
+
+    fn headers(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn headers_status_and_the_clock() {
+        let headers = headers(&[
+            ("Upload-Offset", "400"),
+            ("upload-length", "400"),
+            ("Upload-Expires", "Wed, 01 May 2024 16:00:00 GMT"),
+            ("X-Empty", " "),
+        ]);
+        let body = Value::Null;
+        let answer = answer(&headers, &body, 204);
+        let at = answer.at();
+        let header = |name: &str| {
+            Field::plain(
+                FieldSource::Header(name.to_ascii_lowercase()),
+                ValueType::Json,
+            )
+        };
+        assert_eq!(
+            super::number(&header("Upload-Offset"), &at),
+            Ok(Some(400.0))
+        );
+        assert_eq!(super::text(&header("X-Missing"), &at), Ok(None));
+        let subject = |name: &str| Subject::Header(name.to_ascii_lowercase());
+        let equal = Condition::Equals {
+            subject: subject("UPLOAD-OFFSET"),
+            value: json!(400),
+            ignore_case: false,
+        };
+        assert!(super::holds(&equal, &at));
+        assert!(super::holds(
+            &Condition::Exists(subject("upload-length")),
+            &at
+        ));
+        assert!(super::holds(&Condition::Empty(subject("X-Empty")), &at));
+        assert!(super::holds(&Condition::Absent(subject("X-Missing")), &at));
+        assert!(super::holds(&Condition::Status(vec![200, 204]), &at));
+        assert!(!super::holds(&Condition::Status(vec![404]), &at));
+        let compare = |op| Condition::Compare {
+            left: Box::new(header("Upload-Offset")),
+            op,
+            right: Box::new(Operand::Field(header("Upload-Length"))),
+        };
+        assert!(super::holds(&compare(CompareOp::Eq), &at));
+        assert!(super::holds(&compare(CompareOp::Ge), &at));
+        assert!(!super::holds(&compare(CompareOp::Lt), &at));
+        let missing = Condition::Compare {
+            left: Box::new(header("X-Missing")),
+            op: CompareOp::Ne,
+            right: Box::new(Operand::Number(1.0)),
+        };
+        assert!(
+            !super::holds(&missing, &at),
+            "a side that does not read never holds"
+        );
+        let mut expires = header("Upload-Expires");
+        expires.time_formats = vec![TimeFormat::HttpDate];
+        assert!(super::holds(
+            &Condition::BeforeNow(Box::new(expires.clone())),
+            &at
+        ));
+        assert!(!super::holds(&Condition::AfterNow(Box::new(expires)), &at));
+    }
+
+    #[test]
+    fn captures_and_expressions_per_value() {
+        let headers = headers(&[("Range", "bytes=0-524287")]);
+        let body = json!({
+            "done": 3, "total": 4, "zero": 0,
+            "parts": [{"from": 0, "to": 99}, {"from": 100, "to": 149}],
+            "__type": "com.amazonaws.mediaconvert#NotFoundException"
+        });
+        let answer = answer(&headers, &body, 308);
+        let at = answer.at();
+        let expr = |text: &str| {
+            Some(Box::new(
+                crate::syntax::expr::Expr::parse(text).expect(text),
+            ))
+        };
+        let capture = |pattern: &str| {
+            Some(Box::new(crate::model::Conversions {
+                capture: Some(regex_lite::Regex::new(pattern).expect(pattern)),
+                ..Default::default()
+            }))
+        };
+        let mut range = Field::plain(FieldSource::Header("range".into()), ValueType::Number);
+        range.convert = capture(r"^bytes=\d+-(\d+)$");
+        range.expr = expr("@ + 1");
+        assert_eq!(super::number(&range, &at), Ok(Some(524288.0)));
+        let mut parts = field("$.parts[*]");
+        parts.aggregate = Some(Aggregate::Sum);
+        parts.expr = expr("@.to - @.from + 1");
+        assert_eq!(super::number(&parts, &at), Ok(Some(150.0)));
+        let mut percent = field("$");
+        percent.expr = expr("$.done / $.total * 100");
+        assert_eq!(super::number(&percent, &at), Ok(Some(75.0)));
+        percent.expr = expr("$.done / $.zero");
+        assert_eq!(
+            super::number(&percent, &at),
+            Ok(None),
+            "no number from a zero total"
+        );
+        let mut code = field("$.__type");
+        code.convert = capture("(?:.*#)?(.+)$");
+        assert_eq!(
+            super::text(&code, &at),
+            Ok(Some("NotFoundException".into()))
+        );
+        let mut unmatched = field("$.done");
+        unmatched.convert = capture("^x(.*)");
+        let error = super::text(&unmatched, &at).expect_err("does not match");
+        assert_eq!(error.expected, "text that `capture` matches");
+    }
+
+    #[test]
+    fn scopes_items_and_when() {
+        let body = json!({"data": {"url": "https://a", "items": [{"n": 1}]}, "code": 0});
+        let payload = body["data"].clone();
+        let answer = Answer {
+            payload: &payload,
+            ..Answer::of_value(&body)
+        };
+        let item = &payload["items"][0];
+        let at = answer.at().with_item(item);
+        let from = |p: &str, scope| {
+            let mut f = field(p);
+            f.scope = scope;
+            super::text(&f, &at)
+        };
+        assert_eq!(from("$.n", Scope::Item), Ok(Some("1".into())));
+        assert_eq!(from("$.url", Scope::Payload), Ok(Some("https://a".into())));
+        assert_eq!(from("$.code", Scope::Body), Ok(Some("0".into())));
+        let mut guarded = field("$.url");
+        guarded.scope = Scope::Payload;
+        guarded.when = Some(Box::new(Condition::Equals {
+            subject: Subject::Path(JsonPath::parse("$.code").expect("path"), Scope::Body),
+            value: json!(1),
+            ignore_case: false,
+        }));
+        assert_eq!(super::text(&guarded, &at), Ok(None));
+    }
+
+    #[test]
+    fn booleans_also_as_text() {
+        for (value, read) in [
+            (json!(true), Some(true)),
+            (json!("False"), Some(false)),
+            (json!(" TRUE "), Some(true)),
+            (json!("yes"), None),
+            (json!(1), None),
+        ] {
+            assert_eq!(as_boolean(&value), read, "{value}");
+        }
     }
 }

@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use crate::model::{Field, Provider, StatePlan};
 use crate::runtime::error::excerpt;
-use crate::runtime::extract::{self, ExtractError};
+use crate::runtime::extract::{self, Answer, At, ExtractError};
 use crate::runtime::{Error, ErrorKind};
 use crate::task::{File, Progress, State, TaskError, UploadTask, Warning};
 
@@ -38,7 +38,18 @@ pub fn normalize(
     task_id: &str,
     response: Response<'_>,
 ) -> Result<UploadTask, Error> {
-    normalize_detailed(provider, task_id, response)
+    normalize_at(provider, task_id, response, None)
+}
+
+/// [`normalize`] with the clock that time-relative conditions (`before_now`, `after_now`)
+/// compare with; `None` reads the system clock when a condition needs it.
+pub fn normalize_at(
+    provider: &Provider,
+    task_id: &str,
+    response: Response<'_>,
+    now: Option<jiff::Timestamp>,
+) -> Result<UploadTask, Error> {
+    normalize_detailed(provider, task_id, response, now)
         .map(|(task, _)| task)
         .map_err(|failed| failed.error)
 }
@@ -82,6 +93,7 @@ pub fn normalize_detailed(
     provider: &Provider,
     task_id: &str,
     response: Response<'_>,
+    now: Option<jiff::Timestamp>,
 ) -> Result<(UploadTask, Vec<Mapping>), Box<Failed>> {
     if !(200..300).contains(&response.status) {
         let body: Option<Value> = serde_json::from_slice(response.body).ok();
@@ -102,8 +114,15 @@ pub fn normalize_detailed(
             response.body,
         )
     })?;
+    let whole = Answer {
+        status: response.status,
+        headers: response.headers,
+        body: &body,
+        payload: &body,
+        now,
+    };
     for (condition, kind) in &provider.failures.in_body {
-        if extract::holds(condition, &body) {
+        if extract::holds(condition, &whole.at()) {
             return Err(failure(provider, response, Some(&body), Some(*kind)).into());
         }
     }
@@ -113,10 +132,10 @@ pub fn normalize_detailed(
         && envelope
             .when
             .as_ref()
-            .is_none_or(|w| extract::holds(w, &body))
+            .is_none_or(|w| extract::holds(w, &whole.at()))
     {
         if let Some(success) = &envelope.success
-            && !extract::holds(success, &body)
+            && !extract::holds(success, &whole.at())
         {
             return Err(failure(
                 provider,
@@ -134,7 +153,8 @@ pub fn normalize_detailed(
             )
         })?;
     }
-    let (mut task, warned) = map_task(provider, task_id, payload).map_err(|e| {
+    let answer = Answer { payload, ..whole };
+    let (mut task, warned) = map_task(provider, task_id, &answer).map_err(|e| {
         Box::new(Failed {
             mapping: Some(Mapping::Status),
             error: Error::decode(response.status, e.to_string(), response.body),
@@ -179,25 +199,25 @@ impl Warnings {
 fn map_task(
     provider: &Provider,
     task_id: &str,
-    payload: &Value,
+    answer: &Answer<'_>,
 ) -> Result<(UploadTask, Vec<Mapping>), MapError> {
     let plan = &provider.response;
+    let payload = answer.payload;
+    let at = &answer.at();
     let native = native_status(&plan.state, payload)?;
-    let state = state_of(&plan.state, &native, payload);
+    let state = state_of(&plan.state, &native, at);
     let mut warnings = Warnings::default();
     let id = match &plan.id {
-        Some(field) => warnings.keep(extract::text(field, payload), Mapping::Field("id"), || {
+        Some(field) => warnings.keep(extract::text(field, at), Mapping::Field("id"), || {
             "id".into()
         }),
         None => None,
     }
     .unwrap_or_else(|| task_id.to_owned());
     let mut time = |field: &Option<Field>, name: &'static str| match field {
-        Some(field) => warnings.keep(
-            extract::timestamp(field, payload),
-            Mapping::Field(name),
-            || name.into(),
-        ),
+        Some(field) => warnings.keep(extract::timestamp(field, at), Mapping::Field(name), || {
+            name.into()
+        }),
         None => None,
     };
     let created_at = time(&plan.created_at, "created_at");
@@ -206,13 +226,13 @@ fn map_task(
     let completed_at = time(&plan.completed_at, "completed_at");
     let progress = plan.progress.as_ref().and_then(|progress| {
         let done = warnings.keep(
-            extract::number(&progress.done, payload),
+            extract::number(&progress.done, at),
             Mapping::Progress("done"),
             || "progress.done".into(),
         )?;
         let total = progress.total.as_ref().and_then(|total| {
             warnings.keep(
-                extract::number(total, payload),
+                extract::number(total, at),
                 Mapping::Progress("total"),
                 || "progress.total".into(),
             )
@@ -225,8 +245,9 @@ fn map_task(
     });
     let mut files = Vec::new();
     for (list, spec) in plan.files.iter().enumerate() {
-        for item in spec.each.select(payload) {
-            if item.is_null() {
+        for node in spec.each.select(at.root(spec.from)) {
+            let item = &at.with_item(node);
+            if node.is_null() || spec.when.as_ref().is_some_and(|w| !extract::holds(w, item)) {
                 continue;
             }
             let index = files.len();
@@ -261,8 +282,9 @@ fn map_task(
     }
     let mut errors = Vec::new();
     for (list, spec) in plan.errors.iter().enumerate() {
-        for item in spec.each.select(payload) {
-            if item.is_null() {
+        for node in spec.each.select(at.root(spec.from)) {
+            let item = &at.with_item(node);
+            if node.is_null() || spec.when.as_ref().is_some_and(|w| !extract::holds(w, item)) {
                 continue;
             }
             let index = errors.len();
@@ -294,11 +316,9 @@ fn map_task(
     }
     let mut extra = indexmap::IndexMap::with_capacity(plan.extra.len());
     for (index, (name, field)) in plan.extra.iter().enumerate() {
-        if let Some(value) = warnings.keep(
-            extract::typed(field, payload),
-            Mapping::Extra(index),
-            || format!("extra.{name}"),
-        ) {
+        if let Some(value) = warnings.keep(extract::typed(field, at), Mapping::Extra(index), || {
+            format!("extra.{name}")
+        }) {
             extra.insert(name.clone(), value);
         }
     }
@@ -324,9 +344,9 @@ fn map_task(
 }
 
 /// A field that the definition may leave out, read as text.
-fn optional_text(field: &Option<Field>, root: &Value) -> Result<Option<String>, ExtractError> {
+fn optional_text(field: &Option<Field>, at: &At<'_>) -> Result<Option<String>, ExtractError> {
     match field {
-        Some(field) => extract::text(field, root),
+        Some(field) => extract::text(field, at),
         None => Ok(None),
     }
 }
@@ -400,10 +420,10 @@ fn native_status(plan: &StatePlan, payload: &Value) -> Result<String, MapError> 
 }
 
 /// Rules first, in order; then the value map; else `unknown`.
-fn state_of(plan: &StatePlan, native: &str, payload: &Value) -> State {
+fn state_of(plan: &StatePlan, native: &str, at: &At<'_>) -> State {
     for rule in &plan.rules {
         if (rule.native.is_empty() || rule.native.iter().any(|n| n == native))
-            && extract::holds(&rule.when, payload)
+            && extract::holds(&rule.when, at)
         {
             return rule.state;
         }
@@ -422,19 +442,27 @@ fn failure(
     let failures = &provider.failures;
     // The shape that finds the most of its fields wins; the first among equals.
     let mut best: (usize, Option<String>, Option<String>) = (0, None, None);
-    if let Some(body) = body {
-        for shape in &failures.bodies {
-            let read = |f: &Option<Field>| {
-                f.as_ref()
-                    .and_then(|f| extract::text(f, body).ok().flatten())
-                    .filter(|s| !s.is_empty())
-            };
-            let code = read(&shape.code);
-            let message = read(&shape.message);
-            let found = usize::from(code.is_some()) + usize::from(message.is_some());
-            if found > best.0 {
-                best = (found, code, message);
-            }
+    // Headers are read whatever the body: a code may come in one (`x-amzn-ErrorType`).
+    let document = body.unwrap_or(&Value::Null);
+    let answer = Answer {
+        status: response.status,
+        headers: response.headers,
+        body: document,
+        payload: document,
+        now: None,
+    };
+    let at = &answer.at();
+    for shape in &failures.bodies {
+        let read = |f: &Option<Field>| {
+            f.as_ref()
+                .and_then(|f| extract::text(f, at).ok().flatten())
+                .filter(|s| !s.is_empty())
+        };
+        let code = read(&shape.code);
+        let message = read(&shape.message);
+        let found = usize::from(code.is_some()) + usize::from(message.is_some());
+        if found > best.0 {
+            best = (found, code, message);
         }
     }
     let (_, code, message) = best;
@@ -476,21 +504,6 @@ fn failure(
     }
 }
 
-/// An HTTP date in any of the three forms RFC 9110 §5.6.7 says recipients accept: IMF-fixdate
-/// (`Sun, 06 Nov 1994 08:49:37 GMT`), RFC 850 (`Sunday, 06-Nov-94 08:49:37 GMT`) and asctime
-/// (`Sun Nov  6 08:49:37 1994`).
-fn http_date(text: &str) -> Option<jiff::Timestamp> {
-    if let Ok(zoned) = jiff::fmt::rfc2822::parse(text) {
-        return Some(zoned.timestamp());
-    }
-    let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    ["%A, %d-%b-%y %H:%M:%S GMT", "%a %b %e %H:%M:%S %Y"]
-        .iter()
-        .find_map(|format| jiff::civil::DateTime::strptime(format, &text).ok())
-        .and_then(|civil| civil.to_zoned(jiff::tz::TimeZone::UTC).ok())
-        .map(|zoned| zoned.timestamp())
-}
-
 /// `Retry-After` (seconds or an HTTP date), and the definition's own header (seconds).
 fn retry_after(
     provider: &Provider,
@@ -505,13 +518,13 @@ fn retry_after(
     let standard = response.header("retry-after").and_then(|v| {
         let v = v.trim();
         v.parse::<u64>().ok().or_else(|| {
-            let date = http_date(v)?;
+            let date = extract::http_date(v)?;
             // Against the server's own clock when it says what it is (`Date`): a skewed local
             // clock then neither stretches nor cuts the wait, and the same answer always means
             // the same wait. Against ours otherwise.
             let sent = response
                 .header("date")
-                .and_then(http_date)
+                .and_then(extract::http_date)
                 .unwrap_or_else(jiff::Timestamp::now);
             let wait = date.as_second() - sent.as_second();
             Some(u64::try_from(wait.max(0)).unwrap_or(0))

@@ -312,7 +312,8 @@ pub struct StateRule {
     pub state: Text,
 }
 
-/// A test on the JSON body. Paths select nodes; a test on several nodes holds if it holds for one.
+/// A test on the answer: its body (paths select nodes; a test on several nodes holds if it holds
+/// for one), its headers and its HTTP status.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Condition {
@@ -320,16 +321,25 @@ pub enum Condition {
     Equals(Comparison),
     /// The value is one of `values`.
     In(Membership),
-    /// The path selects a node (null included).
-    Exists(Text),
-    /// The path selects nothing.
-    Absent(Text),
+    /// The path selects a node (null included), or the header is present.
+    Exists(Target),
+    /// The path selects nothing, or the header is absent.
+    Absent(Target),
     /// The path selects a null.
-    Null(Text),
+    Null(Target),
     /// The value is absent, null, `""`, `[]` or `{}`.
-    Empty(Text),
+    Empty(Target),
     /// The value is present and not null, `""`, `[]` or `{}`.
-    NonEmpty(Text),
+    NonEmpty(Target),
+    /// The HTTP status is one of these: `status: [404, 410]`.
+    Status(StatusList),
+    /// Two numbers compared: `{left: $.done, op: ge, right: $.total}` (or `value: 100` instead
+    /// of `right`). Holds only when both sides read a number.
+    Compare(Box<Comparing>),
+    /// The timestamp is in the past (an expiry that has passed); holds only when it reads.
+    BeforeNow(Box<FieldSpec>),
+    /// The timestamp is in the future; holds only when it reads.
+    AfterNow(Box<FieldSpec>),
     /// Every condition holds.
     All(Vec<Spanned<Condition>>),
     /// At least one condition holds.
@@ -338,11 +348,161 @@ pub enum Condition {
     Not(Box<Spanned<Condition>>),
 }
 
+/// What a condition looks at: a JSONPath (a string), or a mapping with `path` (and `from`), or
+/// `header`.
+#[derive(Debug, Default)]
+pub struct Target {
+    pub span: Span,
+    /// The JSONPath, relative to `from`.
+    pub path: Option<Text>,
+    /// A response header (names compare case-insensitively).
+    pub header: Option<Text>,
+    /// Where the path starts.
+    pub from: Option<Spanned<Scope>>,
+}
+
+/// The written form of a [`Target`] mapping.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct TargetMap {
+    /// The JSONPath.
+    #[serde(default)]
+    path: Option<Text>,
+    /// A response header instead of a path.
+    #[serde(default)]
+    header: Option<Text>,
+    /// Where the path starts: `item` (in `files` and `errors`), `payload` (the envelope's root,
+    /// or the body) or `body` (the whole body).
+    #[serde(default)]
+    from: Option<Spanned<Scope>>,
+}
+
+impl StructKeys for TargetMap {
+    const NAME: &'static str = "Target";
+    const KEYS: &'static [&'static str] = &["path", "header", "from"];
+}
+
+impl<'de> Deserialize<'de> for Target {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let spanned = Spanned::<StringOr<TargetMap>>::deserialize(deserializer)?;
+        Ok(match spanned.value {
+            StringOr::String(path) => Target {
+                span: spanned.span,
+                path: Some(Spanned::new(spanned.span, path)),
+                ..Target::default()
+            },
+            StringOr::Map(map) => Target {
+                span: spanned.span,
+                path: map.path,
+                header: map.header,
+                from: map.from,
+            },
+        })
+    }
+}
+
+impl JsonSchema for Target {
+    fn schema_name() -> Cow<'static, str> {
+        "Target".into()
+    }
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        let map = generator.subschema_for::<TargetMap>();
+        json_schema!({
+            "description": "A JSONPath string, or a mapping with `path` (and `from`) or `header`.",
+            "anyOf": [{ "type": "string" }, map]
+        })
+    }
+}
+
+/// Where a path starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Scope {
+    /// The item a `files` or `errors` entry maps (the default there).
+    Item,
+    /// The payload: the envelope's root, or the whole body without an envelope (the default
+    /// elsewhere).
+    Payload,
+    /// The whole body, envelope included.
+    Body,
+}
+
+/// One HTTP status or a list of them.
+#[derive(Debug)]
+pub struct StatusList {
+    pub span: Span,
+    pub statuses: Vec<u16>,
+}
+
+impl<'de> Deserialize<'de> for StatusList {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let spanned = Spanned::<OneOrMany<u16>>::deserialize(deserializer)?;
+        Ok(StatusList {
+            span: spanned.span,
+            statuses: match spanned.value {
+                OneOrMany::One(status) => vec![status],
+                OneOrMany::Many(list) => list,
+            },
+        })
+    }
+}
+
+impl JsonSchema for StatusList {
+    fn schema_name() -> Cow<'static, str> {
+        "StatusList".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "description": "An HTTP status, or a list of them.",
+            "anyOf": [
+                { "type": "integer", "minimum": 100, "maximum": 599 },
+                { "type": "array", "items": { "type": "integer", "minimum": 100, "maximum": 599 } }
+            ]
+        })
+    }
+}
+
+/// `compare`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Comparing {
+    /// The left number.
+    pub left: FieldSpec,
+    /// `eq`, `ne`, `lt`, `le`, `gt` or `ge`.
+    pub op: Spanned<CompareOp>,
+    /// The right number, read from the answer.
+    #[serde(default)]
+    pub right: Option<FieldSpec>,
+    /// The right number, fixed.
+    #[serde(default)]
+    pub value: Option<Spanned<f64>>,
+}
+
+/// How `compare` compares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CompareOp {
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
 /// `equals`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Comparison {
-    pub path: Text,
+    /// The JSONPath whose value is compared.
+    #[serde(default)]
+    pub path: Option<Text>,
+    /// A response header instead (its text equals a number of the same value).
+    #[serde(default)]
+    pub header: Option<Text>,
+    /// Where the path starts: `item`, `payload` or `body`.
+    #[serde(default)]
+    pub from: Option<Spanned<Scope>>,
     #[schemars(with = "serde_json::Value")]
     pub value: Spanned<serde_json::Value>,
     #[serde(default)]
@@ -353,11 +513,93 @@ pub struct Comparison {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Membership {
-    pub path: Text,
+    /// The JSONPath whose value is tested.
+    #[serde(default)]
+    pub path: Option<Text>,
+    /// A response header instead.
+    #[serde(default)]
+    pub header: Option<Text>,
+    /// Where the path starts: `item`, `payload` or `body`.
+    #[serde(default)]
+    pub from: Option<Spanned<Scope>>,
     #[schemars(with = "Vec<serde_json::Value>")]
     pub values: Spanned<Vec<serde_json::Value>>,
     #[serde(default)]
     pub ignore_case: bool,
+}
+
+/// A string, or a mapping of the form `M`, told apart by the node's shape (no buffering, so
+/// spans survive).
+enum StringOr<M> {
+    String(String),
+    Map(Box<M>),
+}
+
+/// The keys of a mapping that may also be written as a string.
+trait StructKeys {
+    const NAME: &'static str;
+    const KEYS: &'static [&'static str];
+}
+
+impl<'de, M: Deserialize<'de> + StructKeys> Deserialize<'de> for StringOr<M> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ShapeVisitor<M>(PhantomData<M>);
+
+        impl<'de, M: Deserialize<'de>> Visitor<'de> for ShapeVisitor<M> {
+            type Value = StringOr<M>;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSONPath string or a mapping")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(StringOr::String(v.to_owned()))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                M::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    .map(|map| StringOr::Map(Box::new(map)))
+            }
+        }
+        // Asking for a struct (not `any`) lets the definition deserializer check the mapping's
+        // keys against these names, so a misspelt key is reported like any other unknown key.
+        deserializer.deserialize_struct(M::NAME, M::KEYS, ShapeVisitor(PhantomData))
+    }
+}
+
+/// One value or a list of them.
+enum OneOrMany<T> {
+    One(T),
+    Many(Vec<T>),
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for OneOrMany<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ShapeVisitor<T>(PhantomData<T>);
+
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for ShapeVisitor<T> {
+            type Value = OneOrMany<T>;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a value or a list of values")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                seq: A,
+            ) -> Result<Self::Value, A::Error> {
+                Vec::<T>::deserialize(serde::de::value::SeqAccessDeserializer::new(seq))
+                    .map(OneOrMany::Many)
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Self::Value, E> {
+                T::deserialize(serde::de::value::U64Deserializer::new(v)).map(OneOrMany::One)
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Self::Value, E> {
+                T::deserialize(serde::de::value::I64Deserializer::new(v)).map(OneOrMany::One)
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                T::deserialize(serde::de::value::StrDeserializer::new(v)).map(OneOrMany::One)
+            }
+        }
+        deserializer.deserialize_any(ShapeVisitor(PhantomData))
+    }
 }
 
 /// The task id and timestamps.
@@ -385,6 +627,18 @@ pub struct FieldSpec {
     pub path: Option<Text>,
     /// A fixed text instead of a path.
     pub constant: Option<Text>,
+    /// A response header instead of a path.
+    pub header: Option<Text>,
+    /// Arithmetic over the answer (`$.done / $.total * 100`); with `path` or `header`, worked
+    /// out for each selected value, which `@` names (`@.to - @.from + 1`).
+    pub expr: Option<Text>,
+    /// Where `path` (and the `$` of `expr`) starts: `item`, `payload` or `body`.
+    pub from: Option<Spanned<Scope>>,
+    /// A regular expression: each value becomes the text of its first group (or of the whole
+    /// match); a value it does not match does not convert.
+    pub capture: Option<Text>,
+    /// The field reads only when this holds (else it is null).
+    pub when: Option<Box<Spanned<Condition>>>,
     /// The value's type (for `extra`; other fields have a fixed type).
     pub kind: Option<Spanned<ValueType>>,
     /// How a timestamp is written, or several ways tried in order: `rfc3339` (default),
@@ -418,6 +672,25 @@ struct FieldSpecMap {
     /// A fixed text instead of a path.
     #[serde(default, rename = "const")]
     constant: Option<Text>,
+    /// A response header instead of a path (names compare case-insensitively).
+    #[serde(default)]
+    header: Option<Text>,
+    /// Arithmetic: numbers, `+ - * /`, parentheses, JSONPaths (`$.done`), `header("Name")`,
+    /// and `@`, each value `path` or `header` selected.
+    #[serde(default)]
+    expr: Option<Text>,
+    /// Where `path` starts: `item` (in `files` and `errors`), `payload` (the envelope's root,
+    /// or the body) or `body` (the whole body).
+    #[serde(default)]
+    from: Option<Spanned<Scope>>,
+    /// A regular expression applied to each value's text: the value becomes its first group
+    /// (or the whole match), e.g. `'#(.+)$'` or `'bytes=\d+-(\d+)'`.
+    #[serde(default)]
+    capture: Option<Text>,
+    /// Read the field only when this holds; otherwise it is null.
+    #[serde(default)]
+    #[schemars(with = "Option<Condition>")]
+    when: Option<Box<Spanned<Condition>>>,
     /// The value's type: string, integer, number, boolean, timestamp, duration (in seconds) or
     /// json (default).
     #[serde(default, rename = "type")]
@@ -552,6 +825,11 @@ impl<'de> Deserialize<'de> for FieldSpec {
                 span: spanned.span,
                 path: map.path,
                 constant: map.constant,
+                header: map.header,
+                expr: map.expr,
+                from: map.from,
+                capture: map.capture,
+                when: map.when,
                 kind: map.kind,
                 format: map.format,
                 zone: map.zone,
@@ -595,6 +873,11 @@ impl<'de> Deserialize<'de> for FieldSpecOrPath {
         const KEYS: &[&str] = &[
             "path",
             "const",
+            "header",
+            "expr",
+            "from",
+            "capture",
+            "when",
             "type",
             "format",
             "zone",
@@ -659,8 +942,14 @@ impl ProgressUnit {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FilesSpec {
-    /// Selects the items (an absent path yields none).
+    /// Selects the items (an absent path yields none); `$` is the payload itself.
     pub each: Text,
+    /// Where `each` starts: `payload` (default) or `body` (the whole body, envelope included).
+    #[serde(default)]
+    pub from: Option<Spanned<Scope>>,
+    /// Keep only the items for which this holds (paths start at the item).
+    #[serde(default)]
+    pub when: Option<Spanned<Condition>>,
     #[serde(default)]
     pub id: Option<FieldSpec>,
     #[serde(default)]
@@ -683,8 +972,14 @@ pub struct FilesSpec {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ErrorsSpec {
-    /// Selects the error items.
+    /// Selects the error items; `$` is the payload itself.
     pub each: Text,
+    /// Where `each` starts: `payload` (default) or `body` (the whole body, envelope included).
+    #[serde(default)]
+    pub from: Option<Spanned<Scope>>,
+    /// Keep only the items for which this holds (paths start at the item).
+    #[serde(default)]
+    pub when: Option<Spanned<Condition>>,
     /// The message (required; relative to the item, `$` is the item itself).
     pub message: FieldSpec,
     #[serde(default)]
@@ -767,6 +1062,10 @@ pub struct Example {
     /// Input values; the task id defaults to `example-task`.
     #[serde(default)]
     pub inputs: OrderedMap<Text>,
+    /// The time the example is read at, RFC 3339 (for `before_now` and `after_now`); absent,
+    /// the real clock.
+    #[serde(default)]
+    pub now: Option<Text>,
     /// The response.
     pub response: ExampleResponse,
     /// The exact `UploadTask` (without `provider` and `raw`); omitted keys must be null or empty,

@@ -1,7 +1,9 @@
-//! The mini-languages inside definition strings: URL templates and JSONPath (each with a small
-//! parser with precise error positions, byte offsets into the string, a `Display` that writes it
-//! back, and table tests), values generated from input patterns, and facts about URLs.
+//! The mini-languages inside definition strings: URL templates, JSONPath and arithmetic
+//! expressions (each with a small parser with precise error positions, byte offsets into the
+//! string, a `Display` that writes it back, and table tests), values generated from input
+//! patterns, and facts about URLs.
 
+pub mod expr;
 pub mod jsonpath;
 pub mod sample;
 pub mod template;

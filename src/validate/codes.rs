@@ -200,6 +200,23 @@ codes! {
     ///   done: { path: $.percent, default: none }   # a percent must be a number: `default: 0`
     /// ```
     InvalidConversion = "UT124", "invalid-conversion";
+    /// ## What it means
+    /// An `expr` does not parse, or is given to a field that does not hold a number.
+    ///
+    /// ## What an expression may hold
+    /// Numbers, `+ - * /`, parentheses, JSONPaths that select one value (`$.total` from the
+    /// field's scope, `@` or `@.to` from each value `path` or `header` selected) and
+    /// `header("Name")`. An operand that is absent makes the field null; one that is not a
+    /// number makes it null with a task warning.
+    ///
+    /// ## Example
+    /// ```yaml
+    /// progress:
+    ///   unit: percent
+    ///   done: { expr: "$.processed / $.total * 100" }
+    ///   # bytes received, from ranges: { path: "$.parts[*]", expr: "@.to - @.from + 1", aggregate: sum }
+    /// ```
+    InvalidExpression = "UT125", "invalid-expression";
 }
 
 #[cfg(test)]

@@ -37,7 +37,8 @@ pub(super) fn run(provider: &Provider, def: &spec::Definition, out: &mut Vec<Dia
             headers: &example.response.headers,
             body: &example.response.body,
         };
-        let result = runtime::normalize::normalize_detailed(provider, task_id, response);
+        let result =
+            runtime::normalize::normalize_detailed(provider, task_id, response, example.now);
         let name = &example.name;
         match (&example.expect, result) {
             (Expectation::Task(expected), Ok((mut task, warned))) => {

@@ -16,15 +16,22 @@ use crate::at;
 #[path = "golden/generated.rs"]
 mod golden;
 
-const GOLDEN_SOURCES: [&str; 3] = [
-    "tests/fixtures/valid/converted-jobs.yaml",
-    "tests/fixtures/valid/presence-jobs.yaml",
-    "tests/fixtures/valid/tagged-jobs.yaml",
-];
+/// Every valid fixture, sorted: the golden copy is generated from all of them.
+fn golden_sources() -> Vec<String> {
+    let mut paths: Vec<String> = std::fs::read_dir(at("tests/fixtures/valid"))
+        .expect("fixtures folder")
+        .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
+        .filter(|name| name.ends_with(".yaml"))
+        .map(|name| format!("tests/fixtures/valid/{name}"))
+        .collect();
+    paths.sort();
+    paths
+}
 
 #[test]
 fn the_golden_copy_is_fresh() {
-    let loaded: Vec<(Provider, String)> = GOLDEN_SOURCES
+    let sources = golden_sources();
+    let loaded: Vec<(Provider, String)> = sources
         .iter()
         .map(|path| {
             let text = std::fs::read_to_string(at(path)).expect("fixture");
@@ -44,7 +51,7 @@ fn the_golden_copy_is_fresh() {
     assert!(
         code == committed,
         "tests/it/golden/generated.rs is stale: run `cargo run -- generate {} > tests/it/golden/generated.rs`",
-        GOLDEN_SOURCES.join(" ")
+        sources.join(" ")
     );
     // Deterministic: the same input gives the same bytes, whatever the order it comes in.
     let reversed: Vec<(&Provider, &str)> = pairs.iter().rev().copied().collect();

@@ -92,10 +92,27 @@ impl Lowerer<'_> {
                     None
                 }
             };
+            let now = example.now.as_ref().and_then(|now| {
+                let parsed = now.value.parse::<jiff::Timestamp>().ok();
+                if parsed.is_none() {
+                    self.push(
+                        Diagnostic::new(
+                            Code::InvalidExample,
+                            now.span,
+                            format!("`now` is not an RFC 3339 time: `{}`", now.value),
+                        )
+                        .help(
+                            "write the clock the example is read at, e.g. `2024-05-02T10:00:00Z`",
+                        ),
+                    );
+                }
+                parsed
+            });
             if let (Some(status), Some(expect)) = (status, expect) {
                 examples.push(model::Example {
                     name: example.name.value.clone(),
                     inputs: values,
+                    now,
                     response: model::ExampleResponse {
                         status,
                         headers: response

@@ -48,7 +48,10 @@ impl Lowerer<'_> {
         }
         let mut in_body = Vec::new();
         for failure in &failures.in_body {
-            let when = self.condition(&failure.when.value, failure.when.span);
+            // Tested on the whole body, before any envelope is opened.
+            let when = self.scoped(spec::Scope::Body, false, |l| {
+                l.condition(&failure.when.value, failure.when.span)
+            });
             let kind = self.kind(&failure.kind);
             if let (Some(when), Some(kind)) = (when, kind) {
                 in_body.push((when, kind));

@@ -5,19 +5,21 @@ use serde_json::Value;
 
 use super::{Lowerer, Slot, all_ok};
 use crate::model::{self, Field, FieldSource, TimeFormat};
-use crate::runtime::extract::{self, ExtractError};
+use crate::runtime::extract::{self, Answer, ExtractError};
 use crate::spec::{self, Aggregate, FieldSpec, Text, ValueType};
 use crate::syntax::jsonpath::JsonPath;
 use crate::validate::{Code, Diagnostic};
 
 /// Reads `value` through `field` as the slot does.
 fn read_as(field: &Field, slot: Slot, value: &Value) -> Result<(), ExtractError> {
+    let answer = Answer::of_value(value);
+    let at = &answer.at();
     match slot {
-        Slot::Text => extract::text(field, value).map(drop),
-        Slot::Number => extract::number(field, value).map(drop),
-        Slot::Integer => extract::integer(field, value).map(drop),
-        Slot::Timestamp => extract::timestamp(field, value).map(drop),
-        Slot::Extra => extract::typed(field, value).map(drop),
+        Slot::Text => extract::text(field, at).map(drop),
+        Slot::Number => extract::number(field, at).map(drop),
+        Slot::Integer => extract::integer(field, at).map(drop),
+        Slot::Timestamp => extract::timestamp(field, at).map(drop),
+        Slot::Extra => extract::typed(field, at).map(drop),
     }
 }
 
@@ -47,38 +49,34 @@ impl Lowerer<'_> {
     /// A field mapping for a slot.
     pub(super) fn field(&mut self, spec: &FieldSpec, slot: Slot) -> Option<Field> {
         let before = self.out.len();
-        let source = match (&spec.path, &spec.constant) {
-            (Some(path), None) => self.path(path).map(FieldSource::Path),
-            (None, Some(constant)) => Some(FieldSource::Constant(constant.value.clone())),
-            (Some(_), Some(constant)) => {
-                self.push(
-                    Diagnostic::new(
-                        Code::InvalidField,
-                        constant.span,
-                        "a field has both `path` and `const`",
-                    )
-                    .help("keep one: `path` reads the body, `const` is fixed text"),
-                );
-                None
-            }
-            (None, None) => {
-                self.push(
-                    Diagnostic::new(
-                        Code::InvalidField,
-                        spec.span,
-                        "a field needs `path` or `const`",
-                    )
-                    .help("write `path: $.field` (or just the JSONPath string)"),
-                );
-                None
-            }
-        };
+        let source = self.field_source(spec);
+        let scope = self.scope_of(&spec.from);
+        if let (Some(from), None, None) = (&spec.from, &spec.path, &spec.expr) {
+            self.push(
+                Diagnostic::new(
+                    Code::InvalidField,
+                    from.span,
+                    "`from` says where `path` starts, and this field has no path",
+                )
+                .help("remove `from`, or read the value with `path`"),
+            );
+        }
+        let expr = spec
+            .expr
+            .as_ref()
+            .and_then(|text| self.expression(text, slot, spec));
+        let when = spec
+            .when
+            .as_ref()
+            .and_then(|w| self.condition(&w.value, w.span))
+            .map(Box::new);
         let kind = match (slot, &spec.kind) {
             (Slot::Extra, Some(kind)) => kind.value,
-            // A count is a whole number and a sum a number, whatever they read.
+            // A count is a whole number and a sum or an expression a number, whatever they read.
             (Slot::Extra, None) => match spec.aggregate.as_ref().map(|a| a.value) {
                 Some(Aggregate::Count) => ValueType::Integer,
                 Some(Aggregate::Sum) => ValueType::Number,
+                None if spec.expr.is_some() => ValueType::Number,
                 None => ValueType::Json,
             },
             (_, Some(kind)) => {
@@ -147,8 +145,12 @@ impl Lowerer<'_> {
         }
         let convert = self.conversions(spec);
         all_ok(before, self.out)?;
+        if spec.when.is_some() && when.is_none() {
+            return None;
+        }
         let field = Field {
             source: source?,
+            scope: scope?,
             kind,
             time_formats,
             zone: zone.unwrap_or(jiff::tz::TimeZone::UTC),
@@ -157,10 +159,122 @@ impl Lowerer<'_> {
             split: spec.split.as_ref().map(|s| s.value.clone()),
             aggregate: spec.aggregate.as_ref().map(|a| a.value),
             convert,
+            expr: expr.map(Box::new),
+            when,
         };
         self.check_conversions(spec, &field, slot);
         all_ok(before, self.out)?;
         Some(field)
+    }
+
+    /// Where a field reads: exactly one of `path`, `const` and `header`, or none with `expr`
+    /// (which then reads from the scope).
+    fn field_source(&mut self, spec: &FieldSpec) -> Option<FieldSource> {
+        let written: Vec<(&str, &Text)> = [
+            ("path", spec.path.as_ref()),
+            ("const", spec.constant.as_ref()),
+            ("header", spec.header.as_ref()),
+        ]
+        .into_iter()
+        .filter_map(|(key, text)| text.map(|t| (key, t)))
+        .collect();
+        match written.as_slice() {
+            [("path", path)] => self.path(path).map(FieldSource::Path),
+            [("const", constant)] => {
+                for (key, span) in [
+                    ("from", spec.from.as_ref().map(|f| f.span)),
+                    ("expr", spec.expr.as_ref().map(|e| e.span)),
+                    ("capture", spec.capture.as_ref().map(|c| c.span)),
+                ] {
+                    if let Some(span) = span {
+                        self.push(
+                            Diagnostic::new(
+                                Code::InvalidField,
+                                span,
+                                format!("a `const` has no `{key}`: it is fixed text"),
+                            )
+                            .help(format!("remove `{key}`, or read the value with `path`")),
+                        );
+                    }
+                }
+                Some(FieldSource::Constant(constant.value.clone()))
+            }
+            [(_, header)] => self
+                .wire_name(header, "header")
+                .map(|name| FieldSource::Header(name.to_ascii_lowercase())),
+            [] if spec.expr.is_some() => JsonPath::parse("$").ok().map(FieldSource::Path),
+            [] => {
+                self.push(
+                    Diagnostic::new(
+                        Code::InvalidField,
+                        spec.span,
+                        "a field needs `path`, `const`, `header` or `expr`",
+                    )
+                    .help("write `path: $.field` (or just the JSONPath string)"),
+                );
+                None
+            }
+            [(first, _), (second, text), ..] => {
+                self.push(
+                    Diagnostic::new(
+                        Code::InvalidField,
+                        text.span,
+                        format!("a field has both `{first}` and `{second}`"),
+                    )
+                    .help("keep one: `path` reads the body, `header` a response header, `const` is fixed text"),
+                );
+                None
+            }
+        }
+    }
+
+    /// UT125: an expression parses, and makes a number for a field that holds one.
+    fn expression(
+        &mut self,
+        text: &Text,
+        slot: Slot,
+        spec: &FieldSpec,
+    ) -> Option<crate::syntax::expr::Expr> {
+        let numeric = match slot {
+            Slot::Number | Slot::Integer | Slot::Timestamp => true,
+            Slot::Text => false,
+            Slot::Extra => spec.kind.as_ref().is_none_or(|k| {
+                matches!(
+                    k.value,
+                    ValueType::Number
+                        | ValueType::Integer
+                        | ValueType::Duration
+                        | ValueType::Timestamp
+                )
+            }),
+        };
+        if !numeric {
+            self.push(
+                Diagnostic::new(
+                    Code::InvalidExpression,
+                    text.span,
+                    "`expr` makes a number, but this field is not one",
+                )
+                .help("use `expr` for progress, sizes and numeric `extra` fields (`type: number`, `integer`, `duration`)"),
+            );
+            return None;
+        }
+        match crate::syntax::expr::Expr::parse(&text.value) {
+            Ok(expr) => Some(expr),
+            Err(error) => {
+                let span = self.inner_span(text, error.offset);
+                self.push(
+                    Diagnostic::new(
+                        Code::InvalidExpression,
+                        span,
+                        format!("invalid expression `{}`: {}", text.value, error.message),
+                    )
+                    .label(error.message)
+                    .help("numbers, `+ - * /`, parentheses, paths (`$.total`, `@.to`) and `header(\"Name\")`"),
+                );
+                None
+            }
+        }
     }
 
     /// The timestamp formats (tried in order), or how a duration's bare numbers count.
@@ -261,11 +375,16 @@ impl Lowerer<'_> {
         }
     }
 
-    /// `map`, `null_values` and `default`, which only a value read by `path` can have.
+    /// `map`, `null_values`, `capture` and `default`, which only a value that is read can have.
     fn conversions(&mut self, spec: &FieldSpec) -> Option<Box<model::Conversions>> {
-        if spec.map.is_empty() && spec.null_values.is_empty() && spec.default.is_none() {
+        if spec.map.is_empty()
+            && spec.null_values.is_empty()
+            && spec.default.is_none()
+            && spec.capture.is_none()
+        {
             return None;
         }
+        let capture = spec.capture.as_ref().and_then(|text| self.capture(text));
         if let Some(constant) = &spec.constant {
             self.push(
                 Diagnostic::new(
@@ -289,6 +408,7 @@ impl Lowerer<'_> {
             );
         }
         Some(Box::new(model::Conversions {
+            capture,
             values: spec
                 .map
                 .iter()
@@ -307,7 +427,10 @@ impl Lowerer<'_> {
         };
         let as_field = Field {
             source: FieldSource::Path(root),
+            scope: spec::Scope::Payload,
             convert: None,
+            expr: None,
+            when: None,
             ..field.clone()
         };
         let written = spec
@@ -333,6 +456,36 @@ impl Lowerer<'_> {
         }
     }
 
+    /// Where a list's `each` starts: the payload, or the whole body; never an item.
+    fn items_from(&mut self, from: &Option<spec::Spanned<spec::Scope>>) -> Option<spec::Scope> {
+        match from {
+            Some(from) if from.value == spec::Scope::Item => {
+                self.push(
+                    Diagnostic::new(
+                        Code::InvalidField,
+                        from.span,
+                        "the items of a list come from the payload or the body, not from an item",
+                    )
+                    .help("write `from: payload` (the default) or `from: body`"),
+                );
+                None
+            }
+            Some(from) => Some(from.value),
+            None => Some(spec::Scope::Payload),
+        }
+    }
+
+    /// An item's `when`: `Some(None)` when there is none, `None` when it does not lower.
+    fn item_condition(
+        &mut self,
+        when: &Option<spec::Spanned<spec::Condition>>,
+    ) -> Option<Option<model::Condition>> {
+        match when {
+            Some(when) => self.condition(&when.value, when.span).map(Some),
+            None => Some(None),
+        }
+    }
+
     pub(super) fn optional_field(
         &mut self,
         spec: &Option<FieldSpec>,
@@ -344,9 +497,31 @@ impl Lowerer<'_> {
         }
     }
 
+    /// A `capture` pattern: a regular expression, not anchored (write `^` and `$` to anchor it).
+    fn capture(&mut self, text: &Text) -> Option<regex_lite::Regex> {
+        match regex_lite::Regex::new(&text.value) {
+            Ok(regex) => Some(regex),
+            Err(error) => {
+                let detail = error.to_string();
+                let reason = detail.lines().last().unwrap_or("invalid").trim();
+                self.push(
+                    Diagnostic::new(
+                        Code::InvalidPattern,
+                        text.span,
+                        format!("invalid `capture` pattern `{}`: {reason}", text.value),
+                    )
+                    .label("does not compile")
+                    .help("a regular expression whose first group is kept, e.g. `#(.+)$`"),
+                );
+                None
+            }
+        }
+    }
+
     pub(super) fn time_format(&mut self, text: &Text) -> Option<TimeFormat> {
         match text.value.as_str() {
             "rfc3339" => return Some(TimeFormat::Rfc3339),
+            "http_date" => return Some(TimeFormat::HttpDate),
             "epoch_seconds" => return Some(TimeFormat::EpochSeconds),
             "epoch_millis" => return Some(TimeFormat::EpochMillis),
             _ => {}
@@ -363,7 +538,7 @@ impl Lowerer<'_> {
                     text.span,
                     format!("unknown timestamp format `{}`", text.value),
                 )
-                .help("use `rfc3339`, `epoch_seconds`, `epoch_millis`, or a strftime pattern such as `%Y-%m-%d %H:%M:%S`"),
+                .help("use `rfc3339`, `epoch_seconds`, `epoch_millis`, `http_date`, or a strftime pattern such as `%Y-%m-%d %H:%M:%S`"),
             );
             None
         }
@@ -377,15 +552,19 @@ impl Lowerer<'_> {
         let before = self.out.len();
         let envelope = match &response.envelope {
             Some(envelope) => {
-                let when = envelope
-                    .when
-                    .as_ref()
-                    .map(|w| self.condition(&w.value, w.span));
+                // The envelope is tested on the whole body.
+                let (when, success) = self.scoped(spec::Scope::Body, false, |l| {
+                    let when = envelope
+                        .when
+                        .as_ref()
+                        .map(|w| l.condition(&w.value, w.span));
+                    let success = envelope
+                        .success
+                        .as_ref()
+                        .map(|s| l.condition(&s.value, s.span));
+                    (when, success)
+                });
                 let root = self.path(&envelope.root);
-                let success = envelope
-                    .success
-                    .as_ref()
-                    .map(|s| self.condition(&s.value, s.span));
                 match (when, root, success) {
                     (Some(None), _, _) | (_, None, _) | (_, _, Some(None)) => None,
                     (when, Some(root), success) => Some(model::EnvelopePlan {
@@ -403,30 +582,43 @@ impl Lowerer<'_> {
         let started_at = self.optional_field(&fields.started_at, Slot::Timestamp);
         let updated_at = self.optional_field(&fields.updated_at, Slot::Timestamp);
         let completed_at = self.optional_field(&fields.completed_at, Slot::Timestamp);
+        // `None` when it does not lower; the other sections are still checked.
         let progress = match &response.progress {
             Some(progress) => {
                 let done = self.field(&progress.done, Slot::Number);
                 let total = self.optional_field(&progress.total, Slot::Number);
-                Some(model::ProgressPlan {
-                    unit: progress.unit.value,
-                    done: done?,
-                    total: total?,
-                })
+                match (done, total) {
+                    (Some(done), Some(total)) => Some(Some(model::ProgressPlan {
+                        unit: progress.unit.value,
+                        done,
+                        total,
+                    })),
+                    _ => None,
+                }
             }
-            None => None,
+            None => Some(None),
         };
         let mut files = Vec::new();
         for spec in &response.files {
             let each = self.path(&spec.each);
-            let id = self.optional_field(&spec.id, Slot::Text);
-            let name = self.optional_field(&spec.name, Slot::Text);
-            let url = self.optional_field(&spec.url, Slot::Text);
-            let source_url = self.optional_field(&spec.source_url, Slot::Text);
-            let path = self.optional_field(&spec.path, Slot::Text);
-            let size = self.optional_field(&spec.size, Slot::Integer);
-            let mime = self.optional_field(&spec.mime, Slot::Text);
-            let md5 = self.optional_field(&spec.md5, Slot::Text);
+            let from = self.items_from(&spec.from);
+            let (when, id, name, url, source_url, path, size, mime, md5) =
+                self.scoped(spec::Scope::Item, true, |l| {
+                    (
+                        l.item_condition(&spec.when),
+                        l.optional_field(&spec.id, Slot::Text),
+                        l.optional_field(&spec.name, Slot::Text),
+                        l.optional_field(&spec.url, Slot::Text),
+                        l.optional_field(&spec.source_url, Slot::Text),
+                        l.optional_field(&spec.path, Slot::Text),
+                        l.optional_field(&spec.size, Slot::Integer),
+                        l.optional_field(&spec.mime, Slot::Text),
+                        l.optional_field(&spec.md5, Slot::Text),
+                    )
+                });
             if let (
+                Some(from),
+                Some(when),
                 Some(each),
                 Some(id),
                 Some(name),
@@ -436,10 +628,13 @@ impl Lowerer<'_> {
                 Some(size),
                 Some(mime),
                 Some(md5),
-            ) = (each, id, name, url, source_url, path, size, mime, md5)
-            {
+            ) = (
+                from, when, each, id, name, url, source_url, path, size, mime, md5,
+            ) {
                 files.push(model::FilesPlan {
                     each,
+                    from,
+                    when,
                     id,
                     name,
                     url,
@@ -454,13 +649,22 @@ impl Lowerer<'_> {
         let mut errors = Vec::new();
         for spec in &response.errors {
             let each = self.path(&spec.each);
-            let message = self.field(&spec.message, Slot::Text);
-            let code = self.optional_field(&spec.code, Slot::Text);
-            let item = self.optional_field(&spec.item, Slot::Text);
-            if let (Some(each), Some(message), Some(code), Some(item)) = (each, message, code, item)
+            let from = self.items_from(&spec.from);
+            let (when, message, code, item) = self.scoped(spec::Scope::Item, true, |l| {
+                (
+                    l.item_condition(&spec.when),
+                    l.field(&spec.message, Slot::Text),
+                    l.optional_field(&spec.code, Slot::Text),
+                    l.optional_field(&spec.item, Slot::Text),
+                )
+            });
+            if let (Some(from), Some(when), Some(each), Some(message), Some(code), Some(item)) =
+                (from, when, each, message, code, item)
             {
                 errors.push(model::ErrorsPlan {
                     each,
+                    from,
+                    when,
                     message,
                     code,
                     item,
@@ -501,7 +705,7 @@ impl Lowerer<'_> {
             started_at: started_at?,
             updated_at: updated_at?,
             completed_at: completed_at?,
-            progress,
+            progress: progress?,
             files,
             errors,
             extra,

@@ -37,6 +37,10 @@ enum Slot {
 struct Lowerer<'a> {
     source: &'a str,
     out: &'a mut Vec<Diagnostic>,
+    /// Where the paths being lowered start when they do not say `from`.
+    scope: spec::Scope,
+    /// Whether they belong to a `files` or `errors` item (so `from: item` means something).
+    in_item: bool,
 }
 
 pub(super) fn lower(
@@ -45,7 +49,12 @@ pub(super) fn lower(
     source: &str,
     out: &mut Vec<Diagnostic>,
 ) -> Option<model::Provider> {
-    let mut l = Lowerer { source, out };
+    let mut l = Lowerer {
+        source,
+        out,
+        scope: spec::Scope::Payload,
+        in_item: false,
+    };
     l.check_id(&def.id, stem);
     let inputs = l.lower_inputs(def);
     let base_url = l.lower_base_url(def);
@@ -89,6 +98,40 @@ fn all_ok(before: usize, out: &[Diagnostic]) -> Option<()> {
 impl Lowerer<'_> {
     fn push(&mut self, diagnostic: Diagnostic) {
         self.out.push(diagnostic);
+    }
+
+    /// Runs `lower` with paths starting at `scope` (inside an item when `in_item`).
+    fn scoped<T>(
+        &mut self,
+        scope: spec::Scope,
+        in_item: bool,
+        lower: impl FnOnce(&mut Self) -> T,
+    ) -> T {
+        let saved = (self.scope, self.in_item);
+        self.scope = scope;
+        self.in_item = in_item;
+        let lowered = lower(self);
+        (self.scope, self.in_item) = saved;
+        lowered
+    }
+
+    /// The scope a `from` names, or where paths start here; `item` only inside an item.
+    fn scope_of(&mut self, from: &Option<spec::Spanned<spec::Scope>>) -> Option<spec::Scope> {
+        match from {
+            None => Some(self.scope),
+            Some(from) if from.value == spec::Scope::Item && !self.in_item => {
+                self.push(
+                    Diagnostic::new(
+                        Code::InvalidField,
+                        from.span,
+                        "`from: item` reads the item of a `files` or `errors` entry, and there is none here",
+                    )
+                    .help("write `from: payload` or `from: body`, or remove `from`"),
+                );
+                None
+            }
+            Some(from) => Some(from.value),
+        }
     }
 
     /// The source span of the byte `index` of a scalar's text, one character wide; the whole

@@ -87,6 +87,7 @@ impl Lowerer<'_> {
         Some(value.clone())
     }
 
+    /// A condition; its paths start at `self.scope` unless they say `from`.
     pub(super) fn condition(
         &mut self,
         condition: &spec::Condition,
@@ -94,13 +95,17 @@ impl Lowerer<'_> {
     ) -> Option<model::Condition> {
         use spec::Condition as C;
         Some(match condition {
-            C::Equals(cmp) => model::Condition::Equals {
-                path: self.path(&cmp.path)?,
-                value: cmp.value.value.clone(),
-                ignore_case: cmp.ignore_case,
-            },
+            C::Equals(cmp) => {
+                let subject = self.subject(&cmp.path, &cmp.header, &cmp.from, span);
+                model::Condition::Equals {
+                    subject: subject?,
+                    value: cmp.value.value.clone(),
+                    ignore_case: cmp.ignore_case,
+                }
+            }
             C::In(membership) => {
-                let path = self.path(&membership.path);
+                let subject =
+                    self.subject(&membership.path, &membership.header, &membership.from, span);
                 if membership.values.value.is_empty() {
                     self.push(
                         Diagnostic::new(
@@ -113,16 +118,68 @@ impl Lowerer<'_> {
                     return None;
                 }
                 model::Condition::In {
-                    path: path?,
+                    subject: subject?,
                     values: membership.values.value.clone(),
                     ignore_case: membership.ignore_case,
                 }
             }
-            C::Exists(path) => model::Condition::Exists(self.path(path)?),
-            C::Absent(path) => model::Condition::Absent(self.path(path)?),
-            C::Null(path) => model::Condition::Null(self.path(path)?),
-            C::Empty(path) => model::Condition::Empty(self.path(path)?),
-            C::NonEmpty(path) => model::Condition::NonEmpty(self.path(path)?),
+            C::Exists(target) => model::Condition::Exists(self.target(target)?),
+            C::Absent(target) => model::Condition::Absent(self.target(target)?),
+            C::Null(target) => model::Condition::Null(self.target(target)?),
+            C::Empty(target) => model::Condition::Empty(self.target(target)?),
+            C::NonEmpty(target) => model::Condition::NonEmpty(self.target(target)?),
+            C::Status(list) => {
+                let statuses: Vec<u16> = list
+                    .statuses
+                    .iter()
+                    .filter_map(|s| self.http_status(list.span, Some(*s)))
+                    .collect();
+                if list.statuses.is_empty() {
+                    self.push(
+                        Diagnostic::new(
+                            Code::InvalidCondition,
+                            list.span,
+                            "`status` with no statuses never holds",
+                        )
+                        .help("list the HTTP statuses, e.g. `status: [404, 410]`"),
+                    );
+                }
+                if statuses.len() != list.statuses.len() || statuses.is_empty() {
+                    return None;
+                }
+                model::Condition::Status(statuses)
+            }
+            C::Compare(compare) => {
+                let left = self.field(&compare.left, super::Slot::Number);
+                let right = match (&compare.right, &compare.value) {
+                    (Some(right), None) => self
+                        .field(right, super::Slot::Number)
+                        .map(model::Operand::Field),
+                    (None, Some(value)) => Some(model::Operand::Number(value.value)),
+                    _ => {
+                        self.push(
+                            Diagnostic::new(
+                                Code::InvalidCondition,
+                                span,
+                                "`compare` needs one right side: `right` (read from the answer) or `value` (a number)",
+                            )
+                            .help("e.g. `compare: {left: $.done, op: ge, right: $.total}` or `{left: $.done, op: gt, value: 0}`"),
+                        );
+                        None
+                    }
+                };
+                model::Condition::Compare {
+                    left: Box::new(left?),
+                    op: compare.op.value,
+                    right: Box::new(right?),
+                }
+            }
+            C::BeforeNow(field) => {
+                model::Condition::BeforeNow(Box::new(self.field(field, super::Slot::Timestamp)?))
+            }
+            C::AfterNow(field) => {
+                model::Condition::AfterNow(Box::new(self.field(field, super::Slot::Timestamp)?))
+            }
             C::All(list) | C::Any(list) => {
                 if list.is_empty() {
                     self.push(
@@ -150,6 +207,52 @@ impl Lowerer<'_> {
                 model::Condition::Not(Box::new(self.condition(&inner.value, inner.span)?))
             }
         })
+    }
+
+    fn target(&mut self, target: &spec::Target) -> Option<model::Subject> {
+        self.subject(&target.path, &target.header, &target.from, target.span)
+    }
+
+    /// What a condition looks at: a path (from a scope) or a header, exactly one.
+    fn subject(
+        &mut self,
+        path: &Option<Text>,
+        header: &Option<Text>,
+        from: &Option<spec::Spanned<spec::Scope>>,
+        span: Span,
+    ) -> Option<model::Subject> {
+        match (path, header) {
+            (Some(path), None) => {
+                let scope = self.scope_of(from);
+                Some(model::Subject::Path(self.path(path)?, scope?))
+            }
+            (None, Some(header)) => {
+                if let Some(from) = from {
+                    self.push(
+                        Diagnostic::new(
+                            Code::InvalidCondition,
+                            from.span,
+                            "`from` says where a path starts; a header has no path",
+                        )
+                        .help("remove `from`"),
+                    );
+                    return None;
+                }
+                let name = self.wire_name(header, "header")?;
+                Some(model::Subject::Header(name.to_ascii_lowercase()))
+            }
+            _ => {
+                self.push(
+                    Diagnostic::new(
+                        Code::InvalidCondition,
+                        span,
+                        "a condition looks at one thing: a `path` or a `header`",
+                    )
+                    .help("write `path: $.status` or `header: Upload-Offset`, not both or neither"),
+                );
+                None
+            }
+        }
     }
 
     /// The state: native source, documented values, map, rules; every documented value mapped.

@@ -599,6 +599,356 @@ examples:
         }
     }
 }
+/// Reckoned jobs (format coverage)
+pub mod reckoned_jobs {
+    /// The provider id.
+    pub const ID: &str = "reckoned-jobs";
+    /// The definition this module was generated from.
+    pub const DEFINITION: &str = r#"# A made-up API whose answers need reckoning: an envelope, a job with a list of steps of which
+# only the exports carry files and only the failed ones errors, progress in bytes from ranges,
+# a percent worked out from two counts, a code behind a namespace, values in headers, and an
+# expiry that turns a job that is still queued into an expired one.
+id: reckoned-jobs
+name: Reckoned jobs (format coverage)
+base_url: http://127.0.0.1:8080
+inputs:
+  job:
+    in: path
+    role: task_id
+    pattern: '[a-z0-9-]{1,40}'
+request:
+  path: /jobs/{job}
+auth: none
+response:
+  envelope:
+    root: $.data
+  state:
+    native: { string: $.status }
+    documented: [queued, working, done, failed]
+    map: { queued: pending, working: running, done: succeeded, failed: failed }
+    rules:
+      # A queued job past its expiry will never start.
+      - native: [queued]
+        when: { before_now: { path: $.expires_at } }
+        state: expired
+      # Done, but a step failed: partial.
+      - native: [done]
+        when: { non_empty: "$.steps[?@.status == 'failed']" }
+        state: partial
+      # The header says the job was stopped by an operator.
+      - when: { equals: { header: X-Job-Stopped, value: "true", ignore_case: true } }
+        state: canceled
+  fields:
+    created_at: $.created_at
+    updated_at: { header: Last-Modified, format: http_date }
+  progress:
+    unit: bytes
+    done: { path: "$.received[*]", expr: "@.to - @.from + 1", aggregate: sum }
+    total: { header: X-Total-Bytes }
+  files:
+    # Only the export steps carry files; the source URL is the job's, from the payload.
+    - each: $.steps[*]
+      when:
+        all:
+          - { equals: { path: $.kind, value: export } }
+          - { equals: { path: $.status, value: finished } }
+      name: $.file
+      url: $.url
+      source_url: { path: $.source, from: payload }
+  errors:
+    - each: $.steps[*]
+      when: { equals: { path: $.status, value: failed } }
+      code: { path: $.code, capture: '(?:.*#)?([A-Za-z]+)$' }
+      message: $.message
+      item: { path: $.source, from: payload }
+  extra:
+    percent: { expr: "$.steps_done / $.steps_total * 100", type: number }
+    request_id: { path: $.request_id, from: body, type: string }
+    stopped_by: { header: X-Stopped-By, when: { exists: { header: X-Job-Stopped } }, type: string }
+examples:
+  - name: queued
+    inputs: { job: render-7 }
+    now: "2024-05-02T10:00:00Z"
+    response:
+      headers: { X-Total-Bytes: "300" }
+      body:
+        request_id: r-1
+        data:
+          status: queued
+          created_at: "2024-05-02T09:59:00Z"
+          expires_at: "2099-05-03T10:00:00Z"
+          steps_done: 0
+          steps_total: 2
+    expect:
+      state: pending
+      native_status: queued
+      created_at: "2024-05-02T09:59:00Z"
+      extra: { percent: 0, request_id: r-1 }
+  - name: expired
+    inputs: { job: render-7 }
+    now: "2024-05-04T10:00:00Z"
+    response:
+      body:
+        request_id: r-2
+        data: { status: queued, created_at: "2024-05-02T09:59:00Z", expires_at: "2024-05-03T10:00:00Z" }
+    expect:
+      state: expired
+      native_status: queued
+      created_at: "2024-05-02T09:59:00Z"
+      extra: { request_id: r-2 }
+  - name: working
+    inputs: { job: render-7 }
+    now: "2024-05-02T10:00:00Z"
+    response:
+      headers:
+        X-Total-Bytes: "300"
+        Last-Modified: "Thu, 02 May 2024 10:00:05 GMT"
+      body:
+        request_id: r-3
+        data:
+          status: working
+          created_at: "2024-05-02T09:59:00Z"
+          expires_at: "2099-05-03T10:00:00Z"
+          received: [{ from: 0, to: 99 }, { from: 100, to: 149 }]
+          steps_done: 1
+          steps_total: 4
+    expect:
+      state: running
+      native_status: working
+      created_at: "2024-05-02T09:59:00Z"
+      updated_at: "2024-05-02T10:00:05Z"
+      progress: { done: 150, total: 300, unit: bytes }
+      extra: { percent: 25, request_id: r-3 }
+  - name: done-with-a-failed-step
+    inputs: { job: render-7 }
+    response:
+      headers: { X-Total-Bytes: "300" }
+      body:
+        request_id: r-4
+        data:
+          status: done
+          source: "https://example.com/in.mov"
+          received: [{ from: 0, to: 299 }]
+          steps_done: 3
+          steps_total: 3
+          steps:
+            - { kind: import, status: finished }
+            - { kind: export, status: finished, file: out.mp4, url: "https://cdn.example.com/out.mp4" }
+            - { kind: export, status: failed, code: "com.example.export#QuotaExceeded", message: Storage quota exceeded }
+    expect:
+      state: partial
+      native_status: done
+      progress: { done: 300, total: 300, unit: bytes }
+      files:
+        - { name: out.mp4, url: "https://cdn.example.com/out.mp4", source_url: "https://example.com/in.mov" }
+      errors:
+        - { code: QuotaExceeded, message: Storage quota exceeded, item: "https://example.com/in.mov" }
+      extra: { percent: 100, request_id: r-4 }
+  - name: stopped
+    inputs: { job: render-7 }
+    response:
+      headers: { X-Job-Stopped: "True", X-Stopped-By: ops@example.com }
+      body:
+        request_id: r-5
+        data: { status: working }
+    expect:
+      state: canceled
+      native_status: working
+      extra: { request_id: r-5, stopped_by: ops@example.com }
+  - name: failed
+    inputs: { job: render-7 }
+    response:
+      body:
+        request_id: r-6
+        data:
+          status: failed
+          source: "https://example.com/in.mov"
+          steps:
+            - { kind: import, status: failed, code: DownloadFailed, message: "404 from source" }
+    expect:
+      state: failed
+      native_status: failed
+      errors:
+        - { code: DownloadFailed, message: "404 from source", item: "https://example.com/in.mov" }
+      extra: { request_id: r-6 }
+scenarios:
+  - name: render
+    task_id: render-1
+    steps: [queued, working, done-with-a-failed-step]
+"#;
+    /// The definition, validated and compiled once.
+    pub fn definition() -> ::std::result::Result<
+        &'static ::unitask::model::Provider,
+        ::unitask::Error,
+    > {
+        static PROVIDER: ::std::sync::OnceLock<
+            ::std::result::Result<::unitask::model::Provider, ::std::string::String>,
+        > = ::std::sync::OnceLock::new();
+        PROVIDER
+            .get_or_init(|| {
+                ::unitask::validate::check_source(
+                        ::std::concat!("reckoned-jobs", ".yaml"),
+                        ::std::option::Option::Some("reckoned-jobs"),
+                        DEFINITION,
+                    )
+                    .map_err(|report| report.render_human(false))
+            })
+            .as_ref()
+            .map_err(|rendered| ::unitask::Error::local(
+                ::unitask::ErrorKind::Definition,
+                rendered.clone(),
+            ))
+    }
+    /// The documented native status values, and anything else the provider may send.
+    #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+    pub enum Status {
+        /// `queued` (maps to `pending`).
+        Queued,
+        /// `working` (maps to `running`).
+        Working,
+        /// `done` (maps to `succeeded`).
+        Done,
+        /// `failed` (maps to `failed`).
+        Failed,
+        /// A value the definition does not document.
+        Other(::std::string::String),
+    }
+    impl Status {
+        /// The status for a native text.
+        pub fn from_native(text: &str) -> Self {
+            match text {
+                "queued" => Self::Queued,
+                "working" => Self::Working,
+                "done" => Self::Done,
+                "failed" => Self::Failed,
+                other => Self::Other(::std::borrow::ToOwned::to_owned(other)),
+            }
+        }
+        /// The native text.
+        pub fn as_native(&self) -> &str {
+            match self {
+                Self::Queued => "queued",
+                Self::Working => "working",
+                Self::Done => "done",
+                Self::Failed => "failed",
+                Self::Other(text) => text.as_str(),
+            }
+        }
+    }
+    /// The inputs besides the task id.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    #[derive(Default)]
+    pub struct Params {}
+    impl Params {
+        /// The inputs as the runtime takes them.
+        pub fn to_inputs(&self) -> ::unitask::Inputs {
+            #[allow(unused_mut)]
+            let mut inputs = ::unitask::Inputs::new();
+            inputs
+        }
+        /// Typed parameters from untyped inputs (what the CLI passes), refused exactly as
+        /// the interpreter refuses them.
+        pub fn from_inputs(
+            inputs: &::unitask::Inputs,
+        ) -> ::std::result::Result<Self, ::unitask::Error> {
+            let provider = definition()?;
+            ::unitask::http::request::check_input_names(provider, inputs)?;
+            ::std::result::Result::Ok(Self {})
+        }
+    }
+    /// The provider-specific values the definition names, typed.
+    #[derive(Debug, Clone, PartialEq, Default)]
+    pub struct Extra {
+        /// `extra.percent`.
+        pub percent: ::std::option::Option<f64>,
+        /// `extra.request_id`.
+        pub request_id: ::std::option::Option<::std::string::String>,
+        /// `extra.stopped_by`.
+        pub stopped_by: ::std::option::Option<::std::string::String>,
+    }
+    /// One task's status, with the native status and the extra values typed.
+    #[derive(Debug, Clone, PartialEq)]
+    pub struct Record {
+        pub status: Status,
+        pub extra: Extra,
+        /// Everything, in the unified model.
+        pub task: ::unitask::UploadTask,
+    }
+    impl ::std::convert::From<::unitask::UploadTask> for Record {
+        fn from(task: ::unitask::UploadTask) -> Self {
+            let extra = &task.extra;
+            Record {
+                status: Status::from_native(&task.native_status),
+                extra: Extra {
+                    percent: extra.get("percent").and_then(|v| v.as_f64()),
+                    request_id: extra
+                        .get("request_id")
+                        .and_then(|v| v.as_str().map(::std::borrow::ToOwned::to_owned)),
+                    stopped_by: extra
+                        .get("stopped_by")
+                        .and_then(|v| v.as_str().map(::std::borrow::ToOwned::to_owned)),
+                },
+                task,
+            }
+        }
+    }
+    impl ::std::convert::From<Record> for ::unitask::UploadTask {
+        fn from(record: Record) -> Self {
+            record.task
+        }
+    }
+    /// A client for this provider, sharing the runtime's pooled HTTP client.
+    #[derive(Debug, Clone)]
+    pub struct Client {
+        http: ::unitask::Client,
+        credentials: ::unitask::Credentials,
+        base_url: ::std::option::Option<::unitask::url::Url>,
+    }
+    impl Client {
+        /// A client with these credentials and HTTP client.
+        pub fn new(
+            http: ::unitask::Client,
+            credentials: ::unitask::Credentials,
+        ) -> Self {
+            Client {
+                http,
+                credentials,
+                base_url: ::std::option::Option::None,
+            }
+        }
+        /// A client whose credentials come from the environment variables the definition names.
+        pub fn from_env(
+            http: ::unitask::Client,
+        ) -> ::std::result::Result<Self, ::unitask::Error> {
+            let credentials = ::unitask::Credentials::from_env(&definition()?.auth);
+            ::std::result::Result::Ok(Self::new(http, credentials))
+        }
+        /// Sends requests here instead of the definition's base URL.
+        pub fn with_base_url(mut self, base_url: ::unitask::url::Url) -> Self {
+            self.base_url = ::std::option::Option::Some(base_url);
+            self
+        }
+        /// Fetches one task's status.
+        pub async fn status(
+            &self,
+            task_id: &str,
+            params: &Params,
+        ) -> ::std::result::Result<Record, ::unitask::Error> {
+            let provider = definition()?;
+            let (result, _) = self
+                .http
+                .fetch(
+                    provider,
+                    task_id,
+                    &params.to_inputs(),
+                    self.base_url.as_ref(),
+                    &self.credentials,
+                )
+                .await;
+            result.map(Record::from)
+        }
+    }
+}
 /// Tagged jobs (format coverage)
 pub mod tagged_jobs {
     /// The provider id.
@@ -984,7 +1334,12 @@ scenarios:
     }
 }
 /// Every generated provider id, sorted.
-pub const GENERATED: &[&str] = &["converted-jobs", "presence-jobs", "tagged-jobs"];
+pub const GENERATED: &[&str] = &[
+    "converted-jobs",
+    "presence-jobs",
+    "reckoned-jobs",
+    "tagged-jobs",
+];
 /// The compiled definition of the generated module for `id`.
 pub fn definition(
     id: &str,
@@ -994,6 +1349,7 @@ pub fn definition(
     match id {
         "converted-jobs" => ::std::option::Option::Some(converted_jobs::definition()),
         "presence-jobs" => ::std::option::Option::Some(presence_jobs::definition()),
+        "reckoned-jobs" => ::std::option::Option::Some(reckoned_jobs::definition()),
         "tagged-jobs" => ::std::option::Option::Some(tagged_jobs::definition()),
         _ => ::std::option::Option::None,
     }
@@ -1037,6 +1393,24 @@ pub async fn status(
                 }
             };
             let mut client = presence_jobs::Client::new(
+                http.clone(),
+                credentials.clone(),
+            );
+            if let ::std::option::Option::Some(base_url) = base_url {
+                client = client.with_base_url(base_url.clone());
+            }
+            ::std::option::Option::Some(
+                client.status(task_id, &params).await.map(::std::convert::Into::into),
+            )
+        }
+        "reckoned-jobs" => {
+            let params = match reckoned_jobs::Params::from_inputs(inputs) {
+                ::std::result::Result::Ok(params) => params,
+                ::std::result::Result::Err(error) => {
+                    return ::std::option::Option::Some(::std::result::Result::Err(error));
+                }
+            };
+            let mut client = reckoned_jobs::Client::new(
                 http.clone(),
                 credentials.clone(),
             );
