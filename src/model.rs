@@ -218,6 +218,17 @@ pub struct ResponsePlan {
     pub files: Vec<FilesPlan>,
     pub errors: Vec<ErrorsPlan>,
     pub extra: Vec<(String, Field)>,
+    /// Non-2xx statuses that are answers about the task, tried in order.
+    pub answers: Vec<AnswerPlan>,
+}
+
+/// A non-2xx status that is an answer about the task.
+#[derive(Debug, Clone)]
+pub struct AnswerPlan {
+    pub statuses: Vec<u16>,
+    pub when: Option<Condition>,
+    /// The state whatever the body says (the native status is then the HTTP status).
+    pub state: Option<State>,
 }
 
 /// An envelope around the payload.
@@ -251,6 +262,8 @@ pub enum NativePlan {
     /// Candidate paths with the names they produce.
     Presence(Vec<(JsonPath, String)>),
     TagKey(JsonPath),
+    /// The answer's HTTP status.
+    HttpStatus,
 }
 
 /// A state rule.

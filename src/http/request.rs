@@ -394,8 +394,12 @@ pub fn prepare(
     url.set_query((!query.is_empty()).then(|| query.join("&")).as_deref());
 
     let body = match provider.request.method {
-        Method::Get => None,
-        Method::Post => {
+        Method::Get | Method::Head => None,
+        // An empty PUT (a session's status check) is sent with `Content-Length: 0`.
+        Method::Put if provider.request.body.is_none() && body_fields.is_empty() => {
+            Some(Vec::new())
+        }
+        Method::Post | Method::Put => {
             let mut body = match &provider.request.body {
                 Some(serde_json::Value::Object(map)) => map.clone(),
                 _ => serde_json::Map::new(),

@@ -253,6 +253,8 @@ impl Client {
         let method = match prepared.method {
             Method::Get => reqwest::Method::GET,
             Method::Post => reqwest::Method::POST,
+            Method::Head => reqwest::Method::HEAD,
+            Method::Put => reqwest::Method::PUT,
         };
         let mut builder = self.http.request(method, prepared.url.clone());
         let last = prepared.headers.len();
@@ -274,7 +276,7 @@ impl Client {
                 .headers
                 .iter()
                 .any(|(n, _)| n.eq_ignore_ascii_case("content-type"));
-            if !typed {
+            if !typed && !body.is_empty() {
                 builder = builder.header(reqwest::header::CONTENT_TYPE, "application/json");
             }
             builder = builder.body(body.clone());
@@ -283,10 +285,17 @@ impl Client {
         self.sent.fetch_add(1, Ordering::Relaxed);
         let mut response = builder.send().await.map_err(transport_error)?;
         let status = response.status().as_u16();
-        if response.status().is_redirection() {
-            let target = response
-                .headers()
-                .get(reqwest::header::LOCATION)
+        // A 3xx that was not followed is a redirect refused, unless it says nowhere to go (a
+        // `308 Resume Incomplete`) or the definition reads it as an answer about the task.
+        let location = response.headers().get(reqwest::header::LOCATION).cloned();
+        let answer = provider
+            .response
+            .answers
+            .iter()
+            .any(|a| a.statuses.contains(&status));
+        if response.status().is_redirection() && location.is_some() && !answer {
+            let target = location
+                .as_ref()
                 .and_then(|l| l.to_str().ok())
                 .and_then(|l| prepared.url.join(l).ok())
                 .and_then(|u| u.host_str().map(str::to_owned))

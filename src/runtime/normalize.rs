@@ -95,25 +95,37 @@ pub fn normalize_detailed(
     response: Response<'_>,
     now: Option<jiff::Timestamp>,
 ) -> Result<(UploadTask, Vec<Mapping>), Box<Failed>> {
-    if !(200..300).contains(&response.status) {
-        let body: Option<Value> = serde_json::from_slice(response.body).ok();
-        return Err(failure(provider, response, body.as_ref(), None).into());
-    }
-    // The Content-Type is not trusted either way (providers label JSON `text/plain`); it is
-    // named when the body is not JSON, because an HTML page there is a proxy's, not the API's.
-    let body: Value = serde_json::from_slice(response.body).map_err(|e| {
-        let labelled = match response.header("content-type") {
-            Some(kind) if !kind.to_ascii_lowercase().contains("json") => {
-                format!(" (Content-Type: {})", excerpt(kind.as_bytes()))
-            }
-            _ => String::new(),
-        };
-        Error::decode(
-            response.status,
-            format!("the body is not valid JSON{labelled}: {e}"),
-            response.body,
-        )
-    })?;
+    let success = (200..300).contains(&response.status);
+    // A non-2xx is a failure unless the definition calls it an answer about the task.
+    let answered = if success {
+        None
+    } else {
+        let parsed: Option<Value> = serde_json::from_slice(response.body).ok();
+        match answer_for(provider, response, parsed.as_ref()) {
+            Some(answer) => Some(answer),
+            None => return Err(failure(provider, response, parsed.as_ref(), None).into()),
+        }
+    };
+    let blank = response.body.iter().all(u8::is_ascii_whitespace);
+    // An answer that may have no body reads as null: a HEAD's, a 204's, a declared answer's.
+    let bodiless = provider.request.method == crate::spec::Method::Head
+        || matches!(response.status, 204 | 205)
+        || answered.is_some();
+    let fixed = answered.and_then(|a| a.state);
+    let (body, raw_text) = if blank && bodiless {
+        (Value::Null, None)
+    } else {
+        match serde_json::from_slice::<Value>(response.body) {
+            Ok(body) => (body, None),
+            // A declared answer is about its status: a body that is not JSON reads as null,
+            // and `raw` keeps its text.
+            Err(_) if answered.is_some() => (
+                Value::Null,
+                Some(String::from_utf8_lossy(response.body).into_owned()),
+            ),
+            Err(e) => return Err(not_json(response, &e).into()),
+        }
+    };
     let whole = Answer {
         status: response.status,
         headers: response.headers,
@@ -128,7 +140,9 @@ pub fn normalize_detailed(
     }
     let plan = &provider.response;
     let mut payload = &body;
+    // A body-less answer has no envelope to open.
     if let Some(envelope) = &plan.envelope
+        && !body.is_null()
         && envelope
             .when
             .as_ref()
@@ -154,15 +168,58 @@ pub fn normalize_detailed(
         })?;
     }
     let answer = Answer { payload, ..whole };
-    let (mut task, warned) = map_task(provider, task_id, &answer).map_err(|e| {
+    let (mut task, warned) = map_task(provider, task_id, &answer, fixed).map_err(|e| {
         Box::new(Failed {
             mapping: Some(Mapping::Status),
             error: Error::decode(response.status, e.to_string(), response.body),
         })
     })?;
     // The body moves into the task: no copy of what may be the largest value here.
-    task.raw = body;
+    task.raw = match raw_text {
+        Some(text) => Value::String(text),
+        None => body,
+    };
     Ok((task, warned))
+}
+
+/// The `answers` entry a non-2xx response matches, if any.
+fn answer_for<'p>(
+    provider: &'p Provider,
+    response: Response<'_>,
+    body: Option<&Value>,
+) -> Option<&'p crate::model::AnswerPlan> {
+    let document = body.unwrap_or(&Value::Null);
+    let whole = Answer {
+        status: response.status,
+        headers: response.headers,
+        body: document,
+        payload: document,
+        now: None,
+    };
+    provider.response.answers.iter().find(|answer| {
+        answer.statuses.contains(&response.status)
+            && answer
+                .when
+                .as_ref()
+                .is_none_or(|w| extract::holds(w, &whole.at()))
+    })
+}
+
+/// A body that should be JSON and is not. The Content-Type is not trusted either way
+/// (providers label JSON `text/plain`); it is named because an HTML page there is a proxy's,
+/// not the API's.
+fn not_json(response: Response<'_>, error: &serde_json::Error) -> Error {
+    let labelled = match response.header("content-type") {
+        Some(kind) if !kind.to_ascii_lowercase().contains("json") => {
+            format!(" (Content-Type: {})", excerpt(kind.as_bytes()))
+        }
+        _ => String::new(),
+    };
+    Error::decode(
+        response.status,
+        format!("the body is not valid JSON{labelled}: {error}"),
+        response.body,
+    )
 }
 
 /// Warnings as a task is mapped, with the mapping behind each (for `validate`).
@@ -200,12 +257,19 @@ fn map_task(
     provider: &Provider,
     task_id: &str,
     answer: &Answer<'_>,
+    fixed: Option<State>,
 ) -> Result<(UploadTask, Vec<Mapping>), MapError> {
     let plan = &provider.response;
-    let payload = answer.payload;
     let at = &answer.at();
-    let native = native_status(&plan.state, payload)?;
-    let state = state_of(&plan.state, &native, at);
+    // A state the HTTP status fixes has that status as its native text.
+    let (native, state) = match fixed {
+        Some(state) => (answer.status.to_string(), state),
+        None => {
+            let native = native_status(&plan.state, at)?;
+            let state = state_of(&plan.state, &native, at);
+            (native, state)
+        }
+    };
     let mut warnings = Warnings::default();
     let id = match &plan.id {
         Some(field) => warnings.keep(extract::text(field, at), Mapping::Field("id"), || {
@@ -365,7 +429,8 @@ enum MapError {
 }
 
 /// The native status text.
-fn native_status(plan: &StatePlan, payload: &Value) -> Result<String, MapError> {
+fn native_status(plan: &StatePlan, at: &At<'_>) -> Result<String, MapError> {
+    let payload = at.answer.payload;
     use crate::model::NativePlan;
     let wrong =
         |path: &crate::syntax::jsonpath::JsonPath, expected, found: &Value| MapError::StatusType {
@@ -409,6 +474,7 @@ fn native_status(plan: &StatePlan, payload: &Value) -> Result<String, MapError> 
             .iter()
             .find(|(path, _)| path.first(payload).is_some_and(|v| !v.is_null()))
             .map_or_else(|| "none".to_owned(), |(_, name)| name.clone())),
+        NativePlan::HttpStatus => Ok(at.answer.status.to_string()),
         NativePlan::TagKey(path) => match present(path)? {
             Value::Object(map) if map.len() == 1 => {
                 Ok(map.keys().next().cloned().unwrap_or_default())

@@ -670,6 +670,9 @@ fn fault_steps(
                 reply,
             }]
         }
+        Fault::Truncated | Fault::MalformedJson if !has_body(provider, first, task_id) => {
+            return Err("the first step's answer has no body to cut");
+        }
         Fault::Truncated => {
             let reply = Reply {
                 truncate: true,
@@ -693,6 +696,16 @@ fn fault_steps(
                 retryable: false,
             };
             vec![with("cut JSON", reply, outcome)]
+        }
+        Fault::UnknownStatus
+            if matches!(provider.response.state.native, NativePlan::HttpStatus) =>
+        {
+            let reply = undocumented_success(provider, task_id, &first.reply)?;
+            let outcome = Outcome::Task {
+                state: State::Unknown,
+                terminal: false,
+            };
+            vec![with("undocumented status", reply, outcome)]
         }
         Fault::UnknownStatus => {
             let Body::Json(_) = &first.reply.body else {
@@ -721,16 +734,24 @@ fn fault_steps(
             vec![step]
         }
         Fault::UnconvertibleField => {
-            let Body::Json(_) = &first.reply.body else {
-                return Err("the first step's body is not JSON");
+            // A body that is not JSON still has headers to mistype.
+            let body: Value = match &first.reply.body {
+                Body::Json(_) => {
+                    serde_json::from_slice(&first.reply.body.render(task_id)).unwrap_or(Value::Null)
+                }
+                Body::Bytes(_) => Value::Null,
             };
-            let body: Value = serde_json::from_slice(&first.reply.body.render(task_id))
-                .map_err(|_| "the first step's body is not JSON")?;
             let (reply, field) = mistyped_field(provider, task_id, &body, &first.reply)?;
             let outcome = outcome(provider, task_id, &reply);
             vec![with(&format!("`{field}` mistyped"), reply, outcome)]
         }
     })
+}
+
+/// Whether `first` carries a body a client receives (a HEAD's never does).
+fn has_body(provider: &Provider, first: &Step, task_id: &str) -> bool {
+    provider.request.method != crate::spec::Method::Head
+        && !first.reply.body.render(task_id).is_empty()
 }
 
 /// `first`'s body with one value that a field other than the status reads replaced by one it
@@ -767,7 +788,37 @@ fn mistyped_field(
     prefixes.push(&[]);
     // No field of any type reads an object.
     let mistyped = serde_json::json!({ "sandbox": "not a value this field can read" });
+    let same_with_warning = |reply: &Reply| {
+        let rendered = reply.body.render(task_id);
+        let response = normalize::Response {
+            status: reply.status,
+            headers: &reply.headers,
+            body: &rendered,
+        };
+        match normalize(provider, task_id, response) {
+            Ok(task) if Outcome::of(&Ok(task.clone())).same_as(before) => {
+                task.warnings.first().map(|w| w.field.clone())
+            }
+            _ => None,
+        }
+    };
     for field in fields {
+        // A header a typed field reads, sent as text no number or time reads.
+        if let crate::model::FieldSource::Header(name) = &field.source {
+            if field.kind == crate::spec::ValueType::String {
+                continue;
+            }
+            let mut reply = first.clone();
+            let bad = "sandbox: not a value this field can read";
+            reply
+                .headers
+                .retain(|(header, _)| !header.eq_ignore_ascii_case(name));
+            reply.headers.push((name.clone(), bad.into()));
+            if let Some(field) = same_with_warning(&reply) {
+                return Ok((reply, field));
+            }
+            continue;
+        }
         let crate::model::FieldSource::Path(path) = &field.source else {
             continue;
         };
@@ -788,22 +839,41 @@ fn mistyped_field(
                 body: Body::json(&changed, task_id),
                 ..first.clone()
             };
-            let rendered = reply.body.render(task_id);
-            let response = normalize::Response {
-                status: reply.status,
-                headers: &reply.headers,
-                body: &rendered,
-            };
-            if let Ok(task) = normalize(provider, task_id, response)
-                && let Some(warning) = task.warnings.first()
-                && Outcome::of(&Ok(task.clone())).same_as(before)
-            {
-                let field = warning.field.clone();
+            if let Some(field) = same_with_warning(&reply) {
                 return Ok((reply, field));
             }
         }
     }
-    Err("the first step's body holds no value, besides the status, that a typed field reads")
+    Err("the first step holds no value, besides the status, that a typed field reads")
+}
+
+/// `first` answered with a 2xx status the definition does not document (its status is the
+/// HTTP status), checked to read as `unknown`.
+fn undocumented_success(
+    provider: &Provider,
+    task_id: &str,
+    first: &Reply,
+) -> Result<Reply, &'static str> {
+    let documented = &provider.response.state.documented;
+    for status in [203, 204, 205, 206, 207, 208, 226, 299] {
+        if documented.iter().any(|d| *d == status.to_string()) {
+            continue;
+        }
+        let reply = Reply {
+            status,
+            ..first.clone()
+        };
+        if matches!(
+            outcome(provider, task_id, &reply),
+            Outcome::Task {
+                state: State::Unknown,
+                ..
+            }
+        ) {
+            return Ok(reply);
+        }
+    }
+    Err("no undocumented 2xx status reads as `unknown`")
 }
 
 /// `first`'s body with a native status the definition does not document, checked to read as
@@ -835,6 +905,7 @@ fn undocumented_status(
         NativePlan::Presence(_) => {
             return Err("a status read from which field is present has no undocumented value");
         }
+        NativePlan::HttpStatus => return Err("the HTTP status is the native status"),
     };
     let steps = path
         .steps()

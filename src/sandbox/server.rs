@@ -85,7 +85,7 @@ pub(crate) async fn handle(State(sandbox): State<Arc<Sandbox>>, request: Request
     let path = request.uri().path().to_owned();
     let query = request.uri().query().map(str::to_owned);
     let headers = request.headers().clone();
-    let body = if method == HttpMethod::POST {
+    let body = if method == HttpMethod::POST || method == HttpMethod::PUT {
         axum::body::to_bytes(request.into_body(), MAX_REQUEST_BODY)
             .await
             .ok()
@@ -159,6 +159,8 @@ async fn answer(sandbox: &Sandbox, request: &Incoming<'_>) -> (Response, Served)
     let expected_method = match provider.request.method {
         Method::Get => HttpMethod::GET,
         Method::Post => HttpMethod::POST,
+        Method::Head => HttpMethod::HEAD,
+        Method::Put => HttpMethod::PUT,
     };
     if *request.method != expected_method {
         let why = format!("{id} reads with {expected_method}");
@@ -256,7 +258,12 @@ fn read_inputs<'a>(
         (Method::Post, Some(bytes)) => {
             Some(serde_json::from_slice(bytes).map_err(|_| "the body is not JSON".to_owned())?)
         }
-        (Method::Get, _) => None,
+        (Method::Put, None) => return Err("the body is too large".into()),
+        (Method::Put, Some(bytes)) if bytes.is_empty() => None,
+        (Method::Put, Some(bytes)) => {
+            Some(serde_json::from_slice(bytes).map_err(|_| "the body is not JSON".to_owned())?)
+        }
+        (Method::Get | Method::Head, _) => None,
     };
     for input in &provider.inputs {
         let value = match input.location {

@@ -122,7 +122,8 @@ pub enum InputRole {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Request {
-    /// `GET` (default), or `POST` for APIs that read with a JSON body.
+    /// `GET` (default); `POST` for APIs that read with a JSON body; `HEAD` for status in headers;
+    /// `PUT` (empty, or with a JSON body) for upload sessions that answer their status to it.
     #[serde(default)]
     pub method: Method,
     /// The path template, e.g. `/files/v3/tasks/{task_id}/status`; every `{name}` is a declared
@@ -137,7 +138,7 @@ pub struct Request {
     /// Fixed headers.
     #[serde(default)]
     pub headers: OrderedMap<Text>,
-    /// A fixed JSON body for `POST`; `in: body` inputs are added as top-level fields.
+    /// A fixed JSON body for `POST` or `PUT`; `in: body` inputs are added as top-level fields.
     #[serde(default)]
     #[schemars(with = "Option<serde_json::Map<String, serde_json::Value>>")]
     pub body: Option<Spanned<serde_json::Value>>,
@@ -149,8 +150,32 @@ pub enum Method {
     #[default]
     #[serde(rename = "GET", alias = "get")]
     Get,
+    /// For APIs that read with a JSON body.
     #[serde(rename = "POST", alias = "post")]
     Post,
+    /// For status carried by headers alone (tus); answers have no body.
+    #[serde(rename = "HEAD", alias = "head")]
+    Head,
+    /// For APIs that report status to an empty `PUT` (a resumable upload's session).
+    #[serde(rename = "PUT", alias = "put")]
+    Put,
+}
+
+impl Method {
+    /// The method as sent.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Post => "POST",
+            Method::Head => "HEAD",
+            Method::Put => "PUT",
+        }
+    }
+
+    /// Whether requests of this method may carry a body.
+    pub fn has_body(self) -> bool {
+        matches!(self, Method::Post | Method::Put)
+    }
 }
 
 /// How the request is authenticated. A secret is read from the named environment variable unless
@@ -236,6 +261,26 @@ pub struct Response {
     /// Provider-specific typed values, by name.
     #[serde(default)]
     pub extra: OrderedMap<FieldSpec>,
+    /// Non-2xx HTTP statuses that answer about the task rather than fail the request: a `308`
+    /// while an upload runs, a `404` or `410` once it expired, a `409` whose body says the job
+    /// failed. Tried in order; the first that matches is mapped like a 2xx.
+    #[serde(default)]
+    pub answers: Vec<AnswerSpec>,
+}
+
+/// An HTTP status that is an answer about the task.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AnswerSpec {
+    /// The status, or a list of them.
+    pub status: StatusList,
+    /// Only answers for which this holds (on the whole body and the headers).
+    #[serde(default)]
+    pub when: Option<Spanned<Condition>>,
+    /// The state, whatever the body says: the native status is then the HTTP status. Without
+    /// it, the answer is mapped by `state` like any other.
+    #[serde(default)]
+    pub state: Option<Text>,
 }
 
 /// An envelope around the payload.
@@ -296,6 +341,9 @@ pub enum NativeSource {
     Presence(Vec<Text>),
     /// An object with a single key that names the status (`{"Running": {...}}`); the text is the key.
     TagKey(Text),
+    /// The HTTP status of the answer (`200`, `308`, `404`): for APIs whose status code is the
+    /// status. Non-2xx statuses must be listed in `response.answers`.
+    HttpStatus,
 }
 
 /// A rule: when the condition holds (and the native text is one of `native`, if given), the

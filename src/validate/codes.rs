@@ -217,6 +217,29 @@ codes! {
     ///   # bytes received, from ranges: { path: "$.parts[*]", expr: "@.to - @.from + 1", aggregate: sum }
     /// ```
     InvalidExpression = "UT125", "invalid-expression";
+    /// ## What it means
+    /// A `response.answers` entry is not a non-2xx HTTP status that answers about the task, or
+    /// an `http_status` status documents a status that is a request error.
+    ///
+    /// ## Why
+    /// Some APIs answer with their status code: `308` while an upload runs, `404` or `410` once
+    /// the session expired. Those statuses are answers, not failures, only when the definition
+    /// says so; every other non-2xx is a request error. A 2xx is always an answer.
+    ///
+    /// ## Example
+    /// ```yaml
+    /// response:
+    ///   state:
+    ///     native: http_status
+    ///     documented: ["200", "308", "404"]
+    ///     map: { 200: succeeded, 308: running, 404: expired }
+    ///   answers:
+    ///     - status: [308, 404]
+    ///     - status: 409            # a conflict whose body says the job failed
+    ///       when: { equals: { path: $.code, value: JOB_FAILED } }
+    ///       state: failed
+    /// ```
+    InvalidAnswer = "UT126", "invalid-answer";
 }
 
 #[cfg(test)]

@@ -150,7 +150,7 @@ fn every_type_error_is_reported_at_once() {
         found,
         [
             (8, "maybe"),
-            (11, "PUT"),
+            (11, "DELETE"),
             (18, "strin"),
             (23, "pages"),
             (27, "fast"),

@@ -456,6 +456,83 @@ impl Lowerer<'_> {
         }
     }
 
+    /// UT126: `answers` list non-2xx statuses, each with a known state if it fixes one; an
+    /// `http_status` status documents only statuses that are answers (2xx, or listed here).
+    fn lower_answers(
+        &mut self,
+        answers: &[spec::AnswerSpec],
+        written: &spec::StateSpec,
+        state: Option<&model::StatePlan>,
+    ) -> Vec<model::AnswerPlan> {
+        let mut lowered = Vec::new();
+        for answer in answers {
+            let statuses: Vec<u16> = answer
+                .status
+                .statuses
+                .iter()
+                .filter_map(|s| self.http_status(answer.status.span, Some(*s)))
+                .collect();
+            if answer.status.statuses.is_empty() {
+                self.push(
+                    Diagnostic::new(Code::InvalidAnswer, answer.status.span, "an answer needs a status")
+                        .help("list the HTTP statuses that answer about the task, e.g. `status: [404, 410]`"),
+                );
+            }
+            if let Some(ok) = statuses.iter().find(|s| (200..300).contains(*s)) {
+                self.push(
+                    Diagnostic::new(
+                        Code::InvalidAnswer,
+                        answer.status.span,
+                        format!("{ok} is a success: every 2xx already answers about the task"),
+                    )
+                    .help("list only the non-2xx statuses that answer about the task (`308`, `404`, `410`)"),
+                );
+            }
+            let when = match &answer.when {
+                Some(w) => self
+                    .scoped(spec::Scope::Body, false, |l| l.condition(&w.value, w.span))
+                    .map(Some),
+                None => Some(None),
+            };
+            let fixed = match &answer.state {
+                Some(s) => self.state(s).map(Some),
+                None => Some(None),
+            };
+            if let (Some(when), Some(state)) = (when, fixed) {
+                lowered.push(model::AnswerPlan {
+                    statuses,
+                    when,
+                    state,
+                });
+            }
+        }
+        if let Some(state) = state
+            && matches!(state.native, model::NativePlan::HttpStatus)
+        {
+            for value in &written.documented {
+                let Ok(status) = value.value.parse::<u16>() else {
+                    continue;
+                };
+                let answered = (200..300).contains(&status)
+                    || lowered.iter().any(|a| a.statuses.contains(&status));
+                if !answered {
+                    self.push(
+                        Diagnostic::new(
+                            Code::InvalidAnswer,
+                            value.span,
+                            format!("{status} is a request error, so it is never a native status"),
+                        )
+                        .label("not an answer")
+                        .help(format!(
+                            "list it under `response.answers`: `- status: {status}`"
+                        )),
+                    );
+                }
+            }
+        }
+        lowered
+    }
+
     /// Where a list's `each` starts: the payload, or the whole body; never an item.
     fn items_from(&mut self, from: &Option<spec::Spanned<spec::Scope>>) -> Option<spec::Scope> {
         match from {
@@ -696,8 +773,10 @@ impl Lowerer<'_> {
                 extra.push((name.value.clone(), field));
             }
         }
+        let answers = self.lower_answers(&response.answers, &response.state, state.as_ref());
         all_ok(before, self.out)?;
         Some(model::ResponsePlan {
+            answers,
             envelope,
             state: state?,
             id: id?,

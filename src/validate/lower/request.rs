@@ -5,7 +5,7 @@ use std::collections::HashSet;
 
 use super::Lowerer;
 use crate::model;
-use crate::spec::{self, InputLocation, InputRole, Method, Span, Text, de};
+use crate::spec::{self, InputLocation, InputRole, Span, Text, de};
 use crate::syntax::template::Template;
 use crate::validate::{Code, Diagnostic};
 
@@ -304,11 +304,15 @@ impl Lowerer<'_> {
             .filter(|(_, i)| i.location.value == InputLocation::Body)
             .map(|(n, _)| n)
             .collect::<Vec<_>>();
-        if request.method == Method::Get {
+        if !request.method.has_body() {
             if let Some(body) = &request.body {
                 self.push(
-                    Diagnostic::new(Code::InvalidValue, body.span, "a GET request has no body")
-                        .help("set `method: POST` for APIs that read with a JSON body"),
+                    Diagnostic::new(
+                        Code::InvalidValue,
+                        body.span,
+                        format!("a {} request has no body", request.method.as_str()),
+                    )
+                    .help("set `method: POST` for APIs that read with a JSON body"),
                 );
             }
             for name in body_inputs {
@@ -317,8 +321,9 @@ impl Lowerer<'_> {
                         Code::InvalidValue,
                         name.span,
                         format!(
-                            "input `{}` is `in: body` but the request is a GET",
-                            name.value
+                            "input `{}` is `in: body` but the request is a {}",
+                            name.value,
+                            request.method.as_str()
                         ),
                     )
                     .help("set `request.method: POST`, or move the input to the path or query"),

@@ -71,6 +71,17 @@ impl Lowerer<'_> {
                 );
                 return None;
             }
+            model::NativePlan::HttpStatus => {
+                self.push(
+                    Diagnostic::new(
+                        Code::InvalidConversion,
+                        written.span,
+                        "an `http_status` status has no default: every answer has a status",
+                    )
+                    .help("remove `default`"),
+                );
+                return None;
+            }
         };
         if !fits {
             self.push(
@@ -292,6 +303,7 @@ impl Lowerer<'_> {
                 Some(model::NativePlan::Presence(candidates))
             }
             spec::NativeSource::TagKey(path) => self.path(path).map(model::NativePlan::TagKey),
+            spec::NativeSource::HttpStatus => Some(model::NativePlan::HttpStatus),
         };
         if state.documented.is_empty() {
             self.push(
@@ -318,6 +330,12 @@ impl Lowerer<'_> {
                         )
                     })
                 }
+                Some(model::NativePlan::HttpStatus) => match text.parse::<u16>() {
+                    Ok(status) if (100..=599).contains(&status) && status.to_string() == text => {
+                        None
+                    }
+                    _ => Some("an `http_status` status is an HTTP status, e.g. `308`".into()),
+                },
                 Some(model::NativePlan::Presence(candidates)) => {
                     let known = candidates.iter().any(|(_, name)| name == text) || text == "none";
                     let names: Vec<&str> = candidates.iter().map(|(_, n)| n.as_str()).collect();

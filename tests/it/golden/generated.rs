@@ -949,6 +949,304 @@ scenarios:
         }
     }
 }
+/// Session uploads (format coverage)
+pub mod session_uploads {
+    /// The provider id.
+    pub const ID: &str = "session-uploads";
+    /// The definition this module was generated from.
+    pub const DEFINITION: &str = r#"# A made-up resumable-upload API whose status is the HTTP status of an empty PUT: 308 with a
+# `Range` header while bytes arrive, 200 with the stored object once complete, 404 or 410 once
+# the session expired, and a 409 whose body says the upload was refused.
+id: session-uploads
+name: Session uploads (format coverage)
+base_url: http://127.0.0.1:8080
+inputs:
+  session:
+    in: path
+    role: task_id
+    pattern: '[A-Za-z0-9_-]{8,64}'
+request:
+  method: PUT
+  path: /upload/{session}
+  headers:
+    Content-Range: bytes */*
+auth: none
+response:
+  state:
+    native: http_status
+    documented: ["200", "201", "308", "404", "410"]
+    map: { 200: succeeded, 201: succeeded, 308: running, 404: expired, 410: expired }
+    labels: { 308: Resume Incomplete }
+  answers:
+    - status: [308, 404, 410]
+    - status: 409
+      when: { equals: { path: $.error.reason, value: uploadRefused } }
+      state: failed
+  progress:
+    unit: bytes
+    # `Range: bytes=0-N` holds the last byte stored; none yet without the header.
+    done: { header: Range, capture: '^bytes=0-(\d+)$', expr: "@ + 1", default: 0 }
+    total: { path: $.size }
+  files:
+    - each: $
+      when: { exists: $.name }
+      id: $.id
+      name: $.name
+      size: $.size
+      mime: $.contentType
+  errors:
+    - each: $.error
+      code: $.reason
+      message: $.message
+  fields:
+    completed_at: $.updated
+failures:
+  bodies:
+    - code: $.error.reason
+      message: $.error.message
+examples:
+  - name: nothing-yet
+    inputs: { session: ADPycdtf9Q }
+    response:
+      status: 308
+    expect:
+      state: running
+      native_status: "308"
+      native_label: Resume Incomplete
+      progress: { done: 0, total: null, unit: bytes }
+  - name: half
+    inputs: { session: ADPycdtf9Q }
+    response:
+      status: 308
+      headers: { Range: bytes=0-524287 }
+    expect:
+      state: running
+      native_status: "308"
+      native_label: Resume Incomplete
+      progress: { done: 524288, total: null, unit: bytes }
+  - name: stored
+    inputs: { session: ADPycdtf9Q }
+    response:
+      body:
+        id: bucket/video.mp4/1714644000000
+        name: video.mp4
+        size: "1048576"
+        contentType: video/mp4
+        updated: "2024-05-02T10:00:00.000Z"
+    expect:
+      state: succeeded
+      native_status: "200"
+      completed_at: "2024-05-02T10:00:00Z"
+      progress: { done: 0, total: 1048576, unit: bytes }
+      files:
+        - { id: bucket/video.mp4/1714644000000, name: video.mp4, size: 1048576, mime: video/mp4 }
+  - name: gone
+    inputs: { session: ADPycdtf9Q }
+    response:
+      status: 410
+      headers: { Content-Type: text/plain }
+      text: Session expired
+    expect:
+      state: expired
+      native_status: "410"
+      progress: { done: 0, total: null, unit: bytes }
+  - name: expired
+    inputs: { session: ADPycdtf9Q }
+    response:
+      status: 404
+    expect:
+      state: expired
+      native_status: "404"
+      progress: { done: 0, total: null, unit: bytes }
+  - name: refused
+    inputs: { session: ADPycdtf9Q }
+    response:
+      status: 409
+      body: { error: { reason: uploadRefused, message: The object failed a policy check } }
+    expect:
+      state: failed
+      native_status: "409"
+      progress: { done: 0, total: null, unit: bytes }
+      errors:
+        - { code: uploadRefused, message: The object failed a policy check }
+  - name: conflict
+    inputs: { session: ADPycdtf9Q }
+    response:
+      status: 409
+      body: { error: { reason: conflict, message: Another upload holds the name } }
+    expect_error:
+      kind: invalid_request
+      code: conflict
+      message: Another upload holds the name
+scenarios:
+  - name: upload
+    task_id: upload-session-1
+    steps: [nothing-yet, half, stored]
+  - name: lost
+    task_id: lost-session-1
+    steps: [half, expired]
+"#;
+    /// The definition, validated and compiled once.
+    pub fn definition() -> ::std::result::Result<
+        &'static ::unitask::model::Provider,
+        ::unitask::Error,
+    > {
+        static PROVIDER: ::std::sync::OnceLock<
+            ::std::result::Result<::unitask::model::Provider, ::std::string::String>,
+        > = ::std::sync::OnceLock::new();
+        PROVIDER
+            .get_or_init(|| {
+                ::unitask::validate::check_source(
+                        ::std::concat!("session-uploads", ".yaml"),
+                        ::std::option::Option::Some("session-uploads"),
+                        DEFINITION,
+                    )
+                    .map_err(|report| report.render_human(false))
+            })
+            .as_ref()
+            .map_err(|rendered| ::unitask::Error::local(
+                ::unitask::ErrorKind::Definition,
+                rendered.clone(),
+            ))
+    }
+    /// The documented native status values, and anything else the provider may send.
+    #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+    pub enum Status {
+        /// `200` (maps to `succeeded`).
+        Value200,
+        /// `201` (maps to `succeeded`).
+        Value201,
+        /// `308`, Resume Incomplete (maps to `running`).
+        ResumeIncomplete,
+        /// `404` (maps to `expired`).
+        Value404,
+        /// `410` (maps to `expired`).
+        Value410,
+        /// A value the definition does not document.
+        Other(::std::string::String),
+    }
+    impl Status {
+        /// The status for a native text.
+        pub fn from_native(text: &str) -> Self {
+            match text {
+                "200" => Self::Value200,
+                "201" => Self::Value201,
+                "308" => Self::ResumeIncomplete,
+                "404" => Self::Value404,
+                "410" => Self::Value410,
+                other => Self::Other(::std::borrow::ToOwned::to_owned(other)),
+            }
+        }
+        /// The native text.
+        pub fn as_native(&self) -> &str {
+            match self {
+                Self::Value200 => "200",
+                Self::Value201 => "201",
+                Self::ResumeIncomplete => "308",
+                Self::Value404 => "404",
+                Self::Value410 => "410",
+                Self::Other(text) => text.as_str(),
+            }
+        }
+    }
+    /// The inputs besides the task id.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    #[derive(Default)]
+    pub struct Params {}
+    impl Params {
+        /// The inputs as the runtime takes them.
+        pub fn to_inputs(&self) -> ::unitask::Inputs {
+            #[allow(unused_mut)]
+            let mut inputs = ::unitask::Inputs::new();
+            inputs
+        }
+        /// Typed parameters from untyped inputs (what the CLI passes), refused exactly as
+        /// the interpreter refuses them.
+        pub fn from_inputs(
+            inputs: &::unitask::Inputs,
+        ) -> ::std::result::Result<Self, ::unitask::Error> {
+            let provider = definition()?;
+            ::unitask::http::request::check_input_names(provider, inputs)?;
+            ::std::result::Result::Ok(Self {})
+        }
+    }
+    /// The provider-specific values the definition names, typed.
+    #[derive(Debug, Clone, PartialEq, Default)]
+    pub struct Extra {}
+    /// One task's status, with the native status and the extra values typed.
+    #[derive(Debug, Clone, PartialEq)]
+    pub struct Record {
+        pub status: Status,
+        pub extra: Extra,
+        /// Everything, in the unified model.
+        pub task: ::unitask::UploadTask,
+    }
+    impl ::std::convert::From<::unitask::UploadTask> for Record {
+        fn from(task: ::unitask::UploadTask) -> Self {
+            Record {
+                status: Status::from_native(&task.native_status),
+                extra: Extra {},
+                task,
+            }
+        }
+    }
+    impl ::std::convert::From<Record> for ::unitask::UploadTask {
+        fn from(record: Record) -> Self {
+            record.task
+        }
+    }
+    /// A client for this provider, sharing the runtime's pooled HTTP client.
+    #[derive(Debug, Clone)]
+    pub struct Client {
+        http: ::unitask::Client,
+        credentials: ::unitask::Credentials,
+        base_url: ::std::option::Option<::unitask::url::Url>,
+    }
+    impl Client {
+        /// A client with these credentials and HTTP client.
+        pub fn new(
+            http: ::unitask::Client,
+            credentials: ::unitask::Credentials,
+        ) -> Self {
+            Client {
+                http,
+                credentials,
+                base_url: ::std::option::Option::None,
+            }
+        }
+        /// A client whose credentials come from the environment variables the definition names.
+        pub fn from_env(
+            http: ::unitask::Client,
+        ) -> ::std::result::Result<Self, ::unitask::Error> {
+            let credentials = ::unitask::Credentials::from_env(&definition()?.auth);
+            ::std::result::Result::Ok(Self::new(http, credentials))
+        }
+        /// Sends requests here instead of the definition's base URL.
+        pub fn with_base_url(mut self, base_url: ::unitask::url::Url) -> Self {
+            self.base_url = ::std::option::Option::Some(base_url);
+            self
+        }
+        /// Fetches one task's status.
+        pub async fn status(
+            &self,
+            task_id: &str,
+            params: &Params,
+        ) -> ::std::result::Result<Record, ::unitask::Error> {
+            let provider = definition()?;
+            let (result, _) = self
+                .http
+                .fetch(
+                    provider,
+                    task_id,
+                    &params.to_inputs(),
+                    self.base_url.as_ref(),
+                    &self.credentials,
+                )
+                .await;
+            result.map(Record::from)
+        }
+    }
+}
 /// Tagged jobs (format coverage)
 pub mod tagged_jobs {
     /// The provider id.
@@ -1338,6 +1636,7 @@ pub const GENERATED: &[&str] = &[
     "converted-jobs",
     "presence-jobs",
     "reckoned-jobs",
+    "session-uploads",
     "tagged-jobs",
 ];
 /// The compiled definition of the generated module for `id`.
@@ -1350,6 +1649,7 @@ pub fn definition(
         "converted-jobs" => ::std::option::Option::Some(converted_jobs::definition()),
         "presence-jobs" => ::std::option::Option::Some(presence_jobs::definition()),
         "reckoned-jobs" => ::std::option::Option::Some(reckoned_jobs::definition()),
+        "session-uploads" => ::std::option::Option::Some(session_uploads::definition()),
         "tagged-jobs" => ::std::option::Option::Some(tagged_jobs::definition()),
         _ => ::std::option::Option::None,
     }
@@ -1411,6 +1711,24 @@ pub async fn status(
                 }
             };
             let mut client = reckoned_jobs::Client::new(
+                http.clone(),
+                credentials.clone(),
+            );
+            if let ::std::option::Option::Some(base_url) = base_url {
+                client = client.with_base_url(base_url.clone());
+            }
+            ::std::option::Option::Some(
+                client.status(task_id, &params).await.map(::std::convert::Into::into),
+            )
+        }
+        "session-uploads" => {
+            let params = match session_uploads::Params::from_inputs(inputs) {
+                ::std::result::Result::Ok(params) => params,
+                ::std::result::Result::Err(error) => {
+                    return ::std::option::Option::Some(::std::result::Result::Err(error));
+                }
+            };
+            let mut client = session_uploads::Client::new(
                 http.clone(),
                 credentials.clone(),
             );
