@@ -24,7 +24,8 @@ pub struct Provider {
     pub name: String,
     pub docs: Option<String>,
     pub api_version: Option<String>,
-    pub base_url: Template,
+    /// `None` when the task id is a whole URL (an input `in: url`).
+    pub base_url: Option<Template>,
     pub base_url_confirmed: bool,
     pub inputs: Vec<Input>,
     /// Index into `inputs` of the task-id input.
@@ -99,6 +100,8 @@ pub struct Input {
     pub default: Option<String>,
     /// Anchored: the whole value must match.
     pub pattern: Option<Regex>,
+    /// For `in: url`: the hosts the URL may name (anchored, matched in lowercase).
+    pub hosts: Option<Regex>,
     /// The name on the wire (query parameter, header, body field).
     pub wire_name: String,
     pub doc: Option<String>,
@@ -136,6 +139,11 @@ impl Input {
                 "input `{name}` = {value:?} is not a host name (letters, digits, `-` and `.`)"
             ));
         }
+        if self.location == InputLocation::Url
+            && let Err(why) = self.url_value(value)
+        {
+            return Some(why);
+        }
         match &self.pattern {
             Some(pattern) if !pattern.is_match(value) => Some(format!(
                 "input `{name}` = {value:?} does not match its pattern `{}`",
@@ -143,6 +151,49 @@ impl Input {
             )),
             _ => None,
         }
+    }
+
+    /// An `in: url` value as the URL it names: absolute, https (or http to loopback), no user
+    /// or password, no fragment, a DNS host that `hosts` accepts. Everything a credential could
+    /// be sent to is settled here, before any I/O.
+    pub fn url_value(&self, value: &str) -> Result<url::Url, String> {
+        let name = &self.name;
+        let url = url::Url::parse(value)
+            .map_err(|e| format!("input `{name}` is not an absolute URL: {e}"))?;
+        let loopback = crate::syntax::url::is_loopback(&url);
+        match url.scheme() {
+            "https" => {}
+            "http" if loopback => {}
+            other => {
+                return Err(format!(
+                    "input `{name}` must be an https URL (plain http only to loopback), not `{other}`"
+                ));
+            }
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(format!(
+                "input `{name}` cannot carry a user name or password"
+            ));
+        }
+        if url.fragment().is_some() {
+            return Err(format!("input `{name}` cannot have a `#fragment`"));
+        }
+        let host = url.host_str().unwrap_or_default().to_ascii_lowercase();
+        let allowed = match &self.hosts {
+            Some(hosts) => {
+                (crate::syntax::url::is_dns_name(&host) || loopback) && hosts.is_match(&host)
+            }
+            None => false,
+        };
+        if !allowed {
+            return Err(format!(
+                "input `{name}` names the host {host:?}, which the definition does not allow{}",
+                self.hosts_text()
+                    .map(|h| format!(" (hosts: `{h}`)"))
+                    .unwrap_or_default()
+            ));
+        }
+        Ok(url)
     }
 
     /// A value this input accepts, generated from its pattern (`sandbox` without one), the same
@@ -162,13 +213,21 @@ impl Input {
 
     /// The pattern as written in the definition (without the anchors added to compile it).
     pub fn pattern_text(&self) -> Option<&str> {
-        self.pattern.as_ref().map(|p| {
-            p.as_str()
-                .strip_prefix("^(?:")
-                .and_then(|p| p.strip_suffix(")$"))
-                .unwrap_or(p.as_str())
-        })
+        self.pattern.as_ref().map(|p| unanchored(p.as_str()))
     }
+
+    /// `hosts` as written in the definition.
+    pub fn hosts_text(&self) -> Option<&str> {
+        self.hosts.as_ref().map(|p| unanchored(p.as_str()))
+    }
+}
+
+/// A pattern as written, without the anchors added to compile it.
+fn unanchored(pattern: &str) -> &str {
+    pattern
+        .strip_prefix("^(?:")
+        .and_then(|p| p.strip_suffix(")$"))
+        .unwrap_or(pattern)
 }
 
 /// The status request.

@@ -64,6 +64,7 @@ fn describe(loaded: &Loaded) -> Value {
                 "required": i.required,
                 "default": i.default,
                 "pattern": i.pattern_text(),
+                "hosts": i.hosts_text(),
                 "doc": i.doc,
             })
         })
@@ -87,13 +88,21 @@ fn describe(loaded: &Loaded) -> Value {
             json!({ "native": native, "label": label, "state": state, "refined_to": refined })
         })
         .collect();
+    let answers: Vec<Value> = provider
+        .response
+        .answers
+        .iter()
+        .map(|a| json!({ "status": a.statuses, "when": a.when.is_some(), "state": a.state.map(|s| s.as_str()) }))
+        .collect();
     json!({
         "id": provider.id,
         "name": provider.name,
         "source": source,
         "docs": provider.docs,
-        "base_url": provider.base_url.to_string(),
+        "base_url": provider.base_url.as_ref().map(ToString::to_string),
         "base_url_confirmed": provider.base_url_confirmed,
+        "method": provider.request.method.as_str(),
+        "answers": answers,
         "auth": { "scheme": scheme, "env": auth_env_names(&provider.auth) },
         "inputs": inputs,
         "states": states,
@@ -115,7 +124,43 @@ fn human(loaded: &Loaded, value: &Value) -> String {
     } else {
         " (unconfirmed: pass --base-url)"
     };
-    out.push_str(&format!("  base URL  {}{confirmed}\n", provider.base_url));
+    match &provider.base_url {
+        Some(base_url) => out.push_str(&format!("  base URL  {base_url}{confirmed}\n")),
+        None => out.push_str("  base URL  none: the task id is the status URL\n"),
+    }
+    out.push_str(&format!(
+        "  request   {} {}\n",
+        provider.request.method.as_str(),
+        if provider.base_url.is_some() {
+            provider.request.path.to_string()
+        } else {
+            format!(
+                "<{}>{}",
+                provider.task_id_input().name,
+                provider.request.path
+            )
+        }
+    ));
+    for answer in value["answers"].as_array().into_iter().flatten() {
+        let statuses: Vec<String> = answer["status"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(ToString::to_string)
+            .collect();
+        let when = if answer["when"].as_bool() == Some(true) {
+            " when its condition holds"
+        } else {
+            ""
+        };
+        let state = answer["state"]
+            .as_str()
+            .map_or_else(|| "mapped like a 2xx".to_owned(), |s| format!("→ {s}"));
+        out.push_str(&format!(
+            "  answers   HTTP {}{when}: {state}\n",
+            statuses.join(", ")
+        ));
+    }
     let env = auth_env_names(&provider.auth);
     out.push_str(&format!(
         "  auth      {}{}\n",
@@ -142,8 +187,12 @@ fn human(loaded: &Loaded, value: &Value) -> String {
             .as_deref()
             .map(|d| format!(", default {d:?}"))
             .unwrap_or_default();
+        let hosts = input
+            .hosts_text()
+            .map(|h| format!(", hosts `{h}`"))
+            .unwrap_or_default();
         out.push_str(&format!(
-            "  input     {}{role}: in {}, {need}{default}\n",
+            "  input     {}{role}: in {}, {need}{default}{hosts}\n",
             input.name,
             location(input.location)
         ));
@@ -182,5 +231,6 @@ fn location(location: unitask::spec::InputLocation) -> &'static str {
         Query => "query",
         Header => "header",
         Body => "body",
+        Url => "url",
     }
 }

@@ -121,7 +121,12 @@ pub fn run(args: Args) -> u8 {
     if !provider.base_url_confirmed && args.base_url.is_none() {
         eprintln!(
             "warning: {}'s base URL ({}) is not confirmed by its documentation; pass --base-url if it fails",
-            provider.id, provider.base_url
+            provider.id,
+            provider
+                .base_url
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default()
         );
     }
     let inputs: Inputs = args.params.iter().cloned().collect();

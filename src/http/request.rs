@@ -273,12 +273,22 @@ pub fn prepare(
         }
     }
 
-    let mut url = match base_url {
-        Some(url) => url.clone(),
-        None => {
-            let rendered = provider
-                .base_url
-                .render(|name| values.get(name).cloned().unwrap_or_default());
+    let mut url = match (&provider.base_url, base_url) {
+        // The task id is the URL, its host already held to the allow-list by `refusal`.
+        (None, given) => {
+            let value = values
+                .get(task_input.name.as_str())
+                .map(String::as_str)
+                .unwrap_or_default();
+            let target = task_input.url_value(value).map_err(invalid)?;
+            match given {
+                Some(base) => rebase(base, &target),
+                None => target,
+            }
+        }
+        (Some(_), Some(url)) => url.clone(),
+        (Some(template), None) => {
+            let rendered = template.render(|name| values.get(name).cloned().unwrap_or_default());
             let url = url::Url::parse(&rendered)
                 .map_err(|e| invalid(format!("the base URL {rendered:?} is not valid: {e}")))?;
             // Belt and braces: every host value must have landed inside the host.
@@ -306,8 +316,11 @@ pub fn prepare(
         .request
         .path
         .render(|name| values.get(name).map(|v| encode(v)).unwrap_or_default());
-    let joined = format!("{}{}", url.path().trim_end_matches('/'), path);
-    url.set_path(&joined);
+    // A task id's URL is sent as it is, trailing `/` included, unless a path is added to it.
+    if !path.is_empty() || provider.base_url.is_some() {
+        let joined = format!("{}{}", url.path().trim_end_matches('/'), path);
+        url.set_path(&joined);
+    }
 
     let mut query: Vec<String> = url.query().map(|q| vec![q.to_owned()]).unwrap_or_default();
     query.extend(provider.request.flags.iter().map(|f| encode(f)));
@@ -335,7 +348,7 @@ pub fn prepare(
                     serde_json::Value::String(value.clone()),
                 );
             }
-            InputLocation::Path | InputLocation::Host => {}
+            InputLocation::Path | InputLocation::Host | InputLocation::Url => {}
         }
     }
 
@@ -416,6 +429,16 @@ pub fn prepare(
         body,
         secret_query,
     })
+}
+
+/// `target`'s path and query under `base` (`--base-url`, the sandbox): the origin and the path
+/// prefix are `base`'s.
+fn rebase(base: &url::Url, target: &url::Url) -> url::Url {
+    let mut url = base.clone();
+    let joined = format!("{}{}", base.path().trim_end_matches('/'), target.path());
+    url.set_path(&joined);
+    url.set_query(target.query());
+    url
 }
 
 fn encode(text: &str) -> String {

@@ -85,6 +85,9 @@ pub enum TrackKind {
 pub struct Track {
     pub name: String,
     pub kind: TrackKind,
+    /// What a numbered id has before and after `<name>-<n>`: nothing, or a URL's start and
+    /// query when the task id is a URL.
+    pub around: (String, String),
     /// The id the definition gives it (scenarios only).
     pub task_id: Option<String>,
     /// The fresh ids that reach it.
@@ -108,7 +111,9 @@ impl Track {
     /// generated ones, or when the track is unreachable.
     pub fn fresh_id(&self, n: usize) -> Option<String> {
         match &self.ids {
-            Ids::Numbered => (n > 0).then(|| format!("{}-{n}", self.name)),
+            Ids::Numbered => {
+                (n > 0).then(|| format!("{}{}-{n}{}", self.around.0, self.name, self.around.1))
+            }
             Ids::Generated(ids) => n.checked_sub(1).and_then(|i| ids.get(i)).cloned(),
             Ids::Unreachable(_) => None,
         }
@@ -248,8 +253,11 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 pub struct ProviderPlan {
     pub provider: Provider,
     pub tracks: Vec<Track>,
-    /// By scenario task id, track name.
+    /// By the key of a scenario task id, a track name or a generated id ([`ProviderPlan::key`]).
     ids: HashMap<String, usize>,
+    /// When the task id is a URL: the origin the sandbox reads requests as addressed to, and
+    /// what numbered ids have around `<name>-<n>`.
+    pub url_shape: Option<UrlShape>,
     /// The answer to a request without the credential where the definition puts it.
     pub unauthorized: Reply,
     /// The answer for a task id the sandbox does not serve.
@@ -262,12 +270,18 @@ impl ProviderPlan {
     /// Plans every track of `provider`; `ids_per_track` ids are generated for each track that
     /// `<name>-<n>` ids cannot reach.
     pub fn new(provider: &Provider, slow: Duration, ids_per_track: usize) -> ProviderPlan {
+        let url_shape = UrlShape::of(provider);
+        let around = url_shape
+            .as_ref()
+            .map(|s| (format!("{}{}", s.origin, s.dir), s.query.clone()))
+            .unwrap_or_default();
         let mut tracks = Vec::new();
         for scenario in &provider.scenarios {
             tracks.push(Track {
                 name: scenario.name.clone(),
                 kind: TrackKind::Scenario,
                 task_id: Some(scenario.task_id.clone()),
+                around: around.clone(),
                 ids: Ids::Numbered,
                 steps: scenario
                     .steps
@@ -290,6 +304,7 @@ impl ProviderPlan {
                         name: fault.name().to_owned(),
                         kind: TrackKind::Fault(fault),
                         task_id: None,
+                        around: around.clone(),
                         ids: Ids::Numbered,
                         steps,
                     });
@@ -302,35 +317,108 @@ impl ProviderPlan {
                 name: format!("example-{}", example.name),
                 kind: TrackKind::Example,
                 task_id: None,
+                around: around.clone(),
                 ids: Ids::Numbered,
                 steps: vec![example_step(provider, example)],
             });
         }
-        let ids = assign_ids(provider, &mut tracks, ids_per_track);
+        let ids = assign_ids(provider, &mut tracks, ids_per_track, url_shape.as_ref());
         let unauthorized = error_reply(provider, ErrorKind::Unauthorized, 401, "unauthorized");
         let not_found = error_reply(provider, ErrorKind::NotFound, 404, "task not found");
         ProviderPlan {
             provider: provider.clone(),
             tracks,
             ids,
+            url_shape,
             unauthorized,
             not_found,
             skipped,
         }
     }
 
-    /// The track a requested task id plays: a scenario's own id, a generated id, a track name,
-    /// or `<track name>-<n>` where the pattern allows.
-    pub fn resolve(&self, task_id: &str) -> Option<&Track> {
-        if let Some(&i) = self.ids.get(task_id) {
+    /// How the sandbox knows a task id: itself, or the path and query of a URL task id (the
+    /// origin is the one `--base-url` replaced).
+    pub fn key(&self, task_id: &str) -> String {
+        match &self.provider.base_url {
+            Some(_) => task_id.to_owned(),
+            None => url_key(task_id),
+        }
+    }
+
+    /// The track a requested task id plays, by its [`key`](Self::key): a scenario's own id, a
+    /// generated id, a track name, or `<track name>-<n>` where the pattern allows.
+    pub fn resolve(&self, key: &str) -> Option<&Track> {
+        if let Some(&i) = self.ids.get(key) {
             return Some(&self.tracks[i]);
         }
-        let (name, _) = numbered(task_id)?;
+        let bare = match &self.url_shape {
+            Some(shape) => key.strip_prefix(&shape.dir)?.strip_suffix(&shape.query)?,
+            None => key,
+        };
+        let (name, _) = numbered(bare)?;
         // The first track of that name whose `<name>-<n>` ids are its own (a bare name the
         // pattern refuses is not in the table, but its numbered ids still reach it).
         self.tracks
             .iter()
             .find(|t| t.name == name && t.ids == Ids::Numbered)
+    }
+}
+
+/// Where a definition whose task id is a URL is reached: the sandbox reads each request as
+/// addressed to `origin` (the client's `--base-url` replaced it), and numbered ids are
+/// `{origin}{dir}<name>-<n>{query}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UrlShape {
+    /// `https://host[:port]` of a URL the task-id input accepts.
+    pub origin: String,
+    /// That URL's path up to and with its last `/`.
+    pub dir: String,
+    /// That URL's query with its `?`, or nothing.
+    pub query: String,
+}
+
+impl UrlShape {
+    /// The shape of the first example's URL (else one generated from the task-id pattern), for
+    /// a definition whose task id is a URL.
+    fn of(provider: &Provider) -> Option<UrlShape> {
+        if provider.base_url.is_some() {
+            return None;
+        }
+        let input = provider.task_id_input();
+        let reference = provider
+            .examples
+            .iter()
+            .find_map(|e| e.inputs.iter().find(|(n, _)| *n == input.name))
+            .map(|(_, v)| v.clone())
+            .or_else(|| input.sample())?;
+        let url = input.url_value(&reference).ok()?;
+        let path = url.path();
+        Some(UrlShape {
+            origin: url.origin().ascii_serialization(),
+            dir: path[..path.rfind('/').map_or(0, |i| i + 1)].to_owned(),
+            query: url.query().map(|q| format!("?{q}")).unwrap_or_default(),
+        })
+    }
+}
+
+/// `id`, a URL, moved to `origin`'s scheme, host and port.
+fn on_origin(id: &str, origin: &str) -> Option<String> {
+    let mut url = url::Url::parse(id).ok()?;
+    let origin = url::Url::parse(origin).ok()?;
+    url.set_scheme(origin.scheme()).ok()?;
+    url.set_host(origin.host_str()).ok()?;
+    url.set_port(origin.port()).ok()?;
+    Some(url.to_string())
+}
+
+/// The path and query of a URL (the text itself when it is not one).
+pub fn url_key(task_id: &str) -> String {
+    match url::Url::parse(task_id) {
+        Ok(url) => match url.query() {
+            Some(query) => format!("{}?{query}", url.path()),
+            None => url.path().to_owned(),
+        },
+        Err(_) => task_id.to_owned(),
     }
 }
 
@@ -351,19 +439,34 @@ fn assign_ids(
     provider: &Provider,
     tracks: &mut [Track],
     per_track: usize,
+    url_shape: Option<&UrlShape>,
 ) -> HashMap<String, usize> {
     let input = provider.task_id_input();
     let accepts = |id: &str| input.refusal(id).is_none();
+    let key = |id: &str| match url_shape {
+        Some(_) => url_key(id),
+        None => id.to_owned(),
+    };
+    // The `<name>-<n>` inside a key, for a URL task id.
+    let bare = |key: &str| -> Option<String> {
+        match url_shape {
+            Some(shape) => key
+                .strip_prefix(&shape.dir)?
+                .strip_suffix(&shape.query)
+                .map(str::to_owned),
+            None => Some(key.to_owned()),
+        }
+    };
     let mut table = HashMap::new();
     // A definition's own scenario wins over a fault or example track of the same name.
     for (i, track) in tracks.iter().enumerate().rev() {
         if accepts(&track.name) {
-            table.insert(track.name.clone(), i);
+            table.insert(key(&track.name), i);
         }
     }
     for (i, track) in tracks.iter().enumerate().rev() {
         if let Some(id) = &track.task_id {
-            table.insert(id.clone(), i);
+            table.insert(key(id), i);
         }
     }
     let samples = provider.sample_inputs();
@@ -390,9 +493,11 @@ fn assign_ids(
     let mut generated: Vec<usize> = Vec::new();
     for (i, track) in tracks.iter_mut().enumerate() {
         // Short and long numbers alike (a pattern could take some and not others).
-        let numbered = ["1", "2", "7", "42", "123", "4096", "999999999999"]
-            .iter()
-            .all(|n| accepts(&format!("{}-{n}", track.name)));
+        let (before, after) = &track.around;
+        let numbered = (url_shape.is_some() || provider.base_url.is_some())
+            && ["1", "2", "7", "42", "123", "4096", "999999999999"]
+                .iter()
+                .all(|n| accepts(&format!("{before}{}-{n}{after}", track.name)));
         track.ids = if numbered {
             Ids::Numbered
         } else {
@@ -421,25 +526,34 @@ fn assign_ids(
         .map(|t| t.name.clone())
         .collect();
     let free = |id: &str, table: &HashMap<String, usize>| {
+        let key = key(id);
         accepts(id)
-            && !table.contains_key(id)
-            && numbered(id).is_none_or(|(name, _)| !numbered_names.contains(name))
+            && !table.contains_key(&key)
+            && bare(&key).is_none_or(|bare| {
+                numbered(&bare).is_none_or(|(name, _)| !numbered_names.contains(name))
+            })
     };
-    const ATTEMPTS: usize = 8;
+    // A URL pattern generates paths the URL parser rewrites (dot segments): more tries.
+    let attempts = if url_shape.is_some() { 32 } else { 8 };
     for n in 0..per_track {
         for &i in &generated {
             let name = tracks[i].name.clone();
-            let found = (0..ATTEMPTS).find_map(|attempt| {
+            let found = (0..attempts).find_map(|attempt| {
                 let id = sampler.sample(seed(&[
                     &provider.id,
                     &name,
                     &n.to_string(),
                     &attempt.to_string(),
                 ]));
+                // A URL generated from a pattern names any host: move it to the example's.
+                let id = match url_shape {
+                    Some(shape) => on_origin(&id, &shape.origin)?,
+                    None => id,
+                };
                 free(&id, &table).then_some(id)
             });
             if let (Some(id), Ids::Generated(ids)) = (found, &mut tracks[i].ids) {
-                table.insert(id.clone(), i);
+                table.insert(key(&id), i);
                 ids.push(id);
             }
         }

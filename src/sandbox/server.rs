@@ -172,7 +172,7 @@ async fn answer(sandbox: &Sandbox, request: &Incoming<'_>) -> (Response, Served)
         served.refused = Some("no credential where the definition puts it".into());
         return (render(sandbox, reply, "", false).await, served);
     }
-    let values = match read_inputs(provider, rest, request) {
+    let values = match read_inputs(plan, rest, request) {
         Ok(values) => values,
         Err(why) => return (refuse(&mut served, 400, why), served),
     };
@@ -180,7 +180,7 @@ async fn answer(sandbox: &Sandbox, request: &Incoming<'_>) -> (Response, Served)
         .get(provider.task_id_input().name.as_str())
         .cloned()
         .unwrap_or_default();
-    let Some(track) = plan.resolve(&task_id) else {
+    let Some(track) = plan.resolve(&plan.key(&task_id)) else {
         served.status = plan.not_found.status;
         served.task = Some((id.to_owned(), task_id.clone(), "not served".into()));
         return (
@@ -203,20 +203,34 @@ async fn answer(sandbox: &Sandbox, request: &Incoming<'_>) -> (Response, Served)
     (render(sandbox, &step.reply, &task_id, true).await, served)
 }
 
-/// Every input value the request carries, by input name, each checked against its pattern.
+/// Every input value the request carries, by input name, each checked against its pattern. A
+/// task id that is a URL is the request's path and own query, read as addressed to the plan's
+/// origin (the client's `--base-url` replaced it).
 fn read_inputs<'a>(
-    provider: &'a Provider,
+    plan: &'a ProviderPlan,
     rest: &str,
     request: &Incoming<'_>,
 ) -> Result<HashMap<&'a str, String>, String> {
+    let provider = &plan.provider;
     let mut values = HashMap::new();
-    let captured = match_path(&provider.request.path.parts, rest).ok_or_else(|| {
-        format!(
-            "the path does not match {}'s template {}",
-            provider.id,
-            template_text(&provider.request.path.parts)
-        )
-    })?;
+    let captured = if provider.base_url.is_none() {
+        let origin = plan.url_shape.as_ref().map_or("", |s| s.origin.as_str());
+        let own = own_query(provider, request.query.unwrap_or_default());
+        let task_id = match own.is_empty() {
+            true => format!("{origin}{rest}"),
+            false => format!("{origin}{rest}?{own}"),
+        };
+        values.insert(provider.task_id_input().name.as_str(), task_id);
+        Vec::new()
+    } else {
+        match_path(&provider.request.path.parts, rest).ok_or_else(|| {
+            format!(
+                "the path does not match {}'s template {}",
+                provider.id,
+                template_text(&provider.request.path.parts)
+            )
+        })?
+    };
     for (name, raw) in captured {
         let value = percent_decode_str(raw)
             .decode_utf8()
@@ -267,7 +281,7 @@ fn read_inputs<'a>(
     };
     for input in &provider.inputs {
         let value = match input.location {
-            InputLocation::Path | InputLocation::Host => continue,
+            InputLocation::Path | InputLocation::Host | InputLocation::Url => continue,
             InputLocation::Query => in_query(&input.wire_name).cloned(),
             InputLocation::Header => request
                 .headers
@@ -298,6 +312,29 @@ fn read_inputs<'a>(
         }
     }
     Ok(values)
+}
+
+/// A query without what the request builder adds to a task id's URL (flags, fixed parameters,
+/// query inputs, a query credential): the URL's own query, as it was written.
+fn own_query(provider: &Provider, query: &str) -> String {
+    let added = |name: &str| {
+        provider.request.flags.iter().any(|f| f == name)
+            || provider.request.query.iter().any(|(n, _)| n == name)
+            || provider
+                .inputs
+                .iter()
+                .any(|i| i.location == InputLocation::Query && i.wire_name == name)
+            || matches!(&provider.auth, crate::model::Auth::Query { param, .. } if param == name)
+    };
+    query
+        .split('&')
+        .filter(|part| !part.is_empty())
+        .filter(|part| {
+            let name = part.split('=').next().unwrap_or_default();
+            !added(&percent_decode_str(name).decode_utf8_lossy())
+        })
+        .collect::<Vec<_>>()
+        .join("&")
 }
 
 /// Matches `path` against a template, capturing each placeholder (one or more characters, never

@@ -39,8 +39,10 @@ pub struct Definition {
     #[serde(default)]
     pub api_version: Option<String>,
     /// The base URL, possibly with `{host_input}` placeholders (each constrained by a pattern).
-    /// Plain `http://` is only allowed for loopback hosts.
-    pub base_url: Text,
+    /// Plain `http://` is only allowed for loopback hosts. Absent when the task id is a whole
+    /// URL (an input `in: url`).
+    #[serde(default)]
+    pub base_url: Option<Text>,
     /// `false` when the base URL could not be confirmed from the provider's documentation: callers
     /// are told to pass their own (`--base-url`).
     #[serde(default = "yes")]
@@ -76,7 +78,8 @@ fn yes() -> bool {
 #[serde(deny_unknown_fields)]
 pub struct Input {
     /// Where the value goes: a `{placeholder}` in the path or the base URL's host, a query
-    /// parameter, a header, or a top-level field of the JSON request body.
+    /// parameter, a header, a top-level field of the JSON request body, or the whole URL (`url`:
+    /// a status URL a previous answer gave, which is then the task id).
     #[serde(rename = "in")]
     pub location: Spanned<InputLocation>,
     /// `task_id` marks the input that identifies the task; exactly one input has it.
@@ -92,6 +95,10 @@ pub struct Input {
     /// A regular expression the whole value must match (anchored automatically).
     #[serde(default)]
     pub pattern: Option<Text>,
+    /// For `in: url`: a regular expression the URL's host must match (anchored, compared in
+    /// lowercase), so a credential only ever goes to the provider's own hosts.
+    #[serde(default)]
+    pub hosts: Option<Text>,
     /// The parameter or header name on the wire, when it differs from the input's name.
     #[serde(default)]
     pub wire_name: Option<Text>,
@@ -109,6 +116,8 @@ pub enum InputLocation {
     Query,
     Header,
     Body,
+    /// The whole status URL (https, or http to loopback; its host must match `hosts`).
+    Url,
 }
 
 /// The role an input plays.
@@ -127,8 +136,10 @@ pub struct Request {
     #[serde(default)]
     pub method: Method,
     /// The path template, e.g. `/files/v3/tasks/{task_id}/status`; every `{name}` is a declared
-    /// path input and every path input appears.
-    pub path: Text,
+    /// path input and every path input appears. With an `in: url` task id, it is added to the
+    /// URL's path (usually absent).
+    #[serde(default)]
+    pub path: Option<Text>,
     /// Valueless query flags, sent as `?name` (e.g. `upload`).
     #[serde(default)]
     pub flags: Vec<Text>,

@@ -1,5 +1,6 @@
 //! The benchmark floor is honest: each hand-written reader builds exactly the `UploadTask` the
-//! runtime builds, for every successful example of its provider.
+//! runtime builds, for every successful example of its provider. The seed providers have one
+//! each; a provider added later may have one (the benchmark measures it when it does).
 
 #[path = "../../benches/floor/mod.rs"]
 mod readers;
@@ -7,6 +8,8 @@ mod readers;
 use unitask::Engine;
 use unitask::model::Expectation;
 use unitask::runtime::{self, normalize::Response};
+
+const SEEDS: [&str; 4] = ["church-tech", "hubspot", "shoplazza", "tencent-smh"];
 
 #[test]
 fn hand_written_readers_build_the_same_tasks_as_the_runtime() {
@@ -16,7 +19,9 @@ fn hand_written_readers_build_the_same_tasks_as_the_runtime() {
     for loaded in engine.iter() {
         let provider = &loaded.provider;
         let Some(read) = readers::reader(&provider.id) else {
-            failures.push(format!("no hand-written reader for {}", provider.id));
+            if SEEDS.contains(&provider.id.as_str()) {
+                failures.push(format!("no hand-written reader for {}", provider.id));
+            }
             continue;
         };
         for example in &provider.examples {

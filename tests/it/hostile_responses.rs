@@ -221,9 +221,13 @@ fn every_cut_of_every_example_is_a_task_or_a_typed_error() {
 #[tokio::test]
 async fn an_html_page_is_named_and_a_mislabelled_json_body_is_read() {
     let html = "<!DOCTYPE html><html><body><h1>Sign in to the Wi-Fi</h1></body></html>";
-    for provider in builtin() {
+    // A HEAD's answer has no body to mislabel.
+    let with_bodies = builtin()
+        .into_iter()
+        .filter(|p| p.request.method != unitask::spec::Method::Head);
+    for provider in with_bodies {
         let server = MockServer::start().await;
-        Mock::given(method("GET"))
+        Mock::given(wiremock::matchers::any())
             .respond_with(
                 ResponseTemplate::new(200)
                     .set_body_raw(html.as_bytes(), "text/html; charset=utf-8"),
@@ -265,7 +269,7 @@ async fn an_html_page_is_named_and_a_mislabelled_json_body_is_read() {
         );
 
         server.reset().await;
-        Mock::given(method("GET"))
+        Mock::given(wiremock::matchers::any())
             .respond_with(
                 ResponseTemplate::new(200)
                     .set_body_raw(example.response.body.clone(), "text/plain"),

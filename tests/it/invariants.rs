@@ -4,6 +4,8 @@
 //!   path segments; each value decodes back from its own segment, query pair, header or body
 //!   field), and exactly the values the rules name are refused;
 //! - a host value lands in the host or is refused;
+//! - a task id that is a URL is sent exactly where it says, or refused when its host is not one
+//!   the definition allows (or it could carry a credential elsewhere);
 //! - a refused value is refused before any I/O: no connection, no attempt;
 //! - the generated client and the interpreter (loaded from the YAML file at run time) give the
 //!   same answer to any response a real server sends;
@@ -158,7 +160,8 @@ proptest! {
         slot in any::<prop::sample::Index>(),
         value in hostile_value(),
     ) {
-        let mut provider = interpreted()[which.index(interpreted().len())].clone();
+        let templated = templated();
+        let mut provider = templated[which.index(templated.len())].clone();
         for input in &mut provider.inputs {
             if input.location != InputLocation::Host {
                 input.pattern = None;
@@ -237,7 +240,50 @@ proptest! {
                     .expect("a JSON body");
                 prop_assert_eq!(body.get(&input.wire_name), Some(&Value::from(value.as_str())));
             }
-            InputLocation::Path | InputLocation::Host => {}
+            InputLocation::Path | InputLocation::Host | InputLocation::Url => {}
+        }
+    }
+
+    /// A task id that is a URL is sent exactly when it is an absolute https URL (http to
+    /// loopback), with no user, password or fragment, whose host the definition's `hosts`
+    /// allows and whose whole text its pattern does; it then goes to that scheme, host, port,
+    /// path and query, and nowhere else.
+    #[test]
+    fn a_url_task_id_goes_where_it_says_or_nowhere((which, value) in url_case()) {
+        let provider = by_url()[which];
+        let input = provider.task_id_input();
+        let result = unitask::http::request::prepare(
+            provider, &value, &example_values(provider), None, &credentials(provider),
+        );
+        let parsed = unitask::url::Url::parse(&value).ok();
+        let allowed = !value.contains(['\r', '\n'])
+            && parsed.as_ref().is_some_and(|url| {
+                let host = url.host_str().unwrap_or_default().to_ascii_lowercase();
+                let loopback = matches!(host.as_str(), "localhost" | "127.0.0.1" | "[::1]");
+                (url.scheme() == "https" || (url.scheme() == "http" && loopback))
+                    && url.username().is_empty()
+                    && url.password().is_none()
+                    && url.fragment().is_none()
+                    && input.hosts.as_ref().is_some_and(|h| h.is_match(&host))
+            })
+            && input.pattern.as_ref().is_none_or(|p| p.is_match(&value));
+        match result {
+            Ok(request) => {
+                prop_assert!(allowed, "{}: {:?} accepted", provider.id, value);
+                let url = parsed.expect("parsed");
+                prop_assert_eq!(request.url.scheme(), url.scheme());
+                prop_assert_eq!(request.url.host_str(), url.host_str());
+                prop_assert_eq!(request.url.port(), url.port());
+                prop_assert_eq!(request.url.path(), url.path());
+                prop_assert!(
+                    request.url.query().unwrap_or_default().starts_with(url.query().unwrap_or_default()),
+                    "{} from {}", request.url, url
+                );
+            }
+            Err(error) => {
+                prop_assert_eq!(error.kind, ErrorKind::InvalidRequest);
+                prop_assert!(!allowed, "{}: {:?} refused: {}", provider.id, value, error);
+            }
         }
     }
 
@@ -262,7 +308,7 @@ proptest! {
         match result {
             Ok(request) => {
                 prop_assert!(allowed, "{}: {:?} accepted", provider.id, value);
-                let rendered = provider.base_url.render(|name| {
+                let rendered = provider.base_url.as_ref().expect("a base URL").render(|name| {
                     if name == host.name { value.clone() } else { inputs.get(name).unwrap_or_default().to_owned() }
                 });
                 let expected = unitask::url::Url::parse(&rendered).expect("a URL");
@@ -350,6 +396,71 @@ proptest! {
         prop_assert!(!task.terminal);
         prop_assert_eq!(task.native_status, native);
     }
+}
+
+/// The providers whose requests follow a base URL and a path template.
+fn templated() -> Vec<&'static Provider> {
+    interpreted()
+        .iter()
+        .filter(|p| p.base_url.is_some())
+        .collect()
+}
+
+/// The providers whose task id is a URL.
+fn by_url() -> Vec<&'static Provider> {
+    let found: Vec<&Provider> = interpreted()
+        .iter()
+        .filter(|p| p.base_url.is_none())
+        .collect();
+    assert!(!found.is_empty(), "a provider whose task id is a URL");
+    found
+}
+
+/// A provider whose task id is a URL, and a value for it: an example's URL as it is, changed in
+/// a part that decides where it goes (scheme, host, user, port, fragment, a look-alike host),
+/// wrapped in junk, or hostile text.
+fn url_case() -> impl Strategy<Value = (usize, String)> {
+    (0..by_url().len()).prop_flat_map(|which| {
+        let provider = by_url()[which];
+        let name = &provider.task_id_input().name;
+        let example = provider
+            .examples
+            .iter()
+            .flat_map(|e| e.inputs.iter())
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
+            .expect("an example URL");
+        let url = unitask::url::Url::parse(&example).expect("a URL");
+        let host = url.host_str().unwrap_or_default().to_owned();
+        let rest = &example[example.find(&host).map_or(0, |i| i + host.len())..];
+        let swaps = vec![
+            example.clone(),
+            example.replacen("https://", "http://", 1),
+            example.replacen("https://", "ftp://", 1),
+            example.replacen(&host, &host.to_ascii_uppercase(), 1),
+            example.replacen(&host, &format!("{host}.evil.example"), 1),
+            example.replacen(&host, &format!("evil{host}"), 1),
+            example.replacen(&host, &format!("user:secret@{host}"), 1),
+            example.replacen(&host, &format!("{host}:8443"), 1),
+            example.replacen(&host, &format!("{host}@evil.example"), 1),
+            example.replacen(&host, "127.0.0.1", 1),
+            example.replacen(&host, "localhost", 1),
+            format!("{example}#fragment"),
+            format!("{example}?extra=1"),
+            format!("https://evil.example{rest}"),
+            format!("//{host}{rest}"),
+        ];
+        let affix = "[./@:#?%a-z0-9 -]{0,3}";
+        let wrapped = example.clone();
+        (
+            Just(which),
+            prop_oneof![
+                prop::sample::select(swaps),
+                (affix, affix).prop_map(move |(a, b)| format!("{a}{wrapped}{b}")),
+                hostile_value(),
+            ],
+        )
+    })
 }
 
 /// The providers with a host input.

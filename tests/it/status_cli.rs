@@ -44,7 +44,8 @@ async fn serve(status: u16, headers: &[(String, String)], body: &[u8]) -> MockSe
     for (name, value) in headers {
         reply = reply.insert_header(name.as_str(), value.as_str());
     }
-    Mock::given(method("GET"))
+    // Whatever the definition's method (a HEAD, an empty PUT).
+    Mock::given(wiremock::matchers::any())
         .respond_with(reply)
         .mount(&server)
         .await;

@@ -72,6 +72,7 @@ impl Lowerer<'_> {
             }
             let pattern = input.pattern.as_ref().and_then(|p| self.regex(p));
             let location = input.location.value;
+            let hosts = self.lower_hosts(name, input);
             if location == InputLocation::Host && input.pattern.is_none() {
                 self.push(
                     Diagnostic::new(
@@ -118,6 +119,7 @@ impl Lowerer<'_> {
                 required,
                 default: input.default.as_ref().map(|d| d.value.clone()),
                 pattern,
+                hosts,
                 wire_name: wire_name.unwrap_or_default(),
                 doc: input.doc.clone(),
             });
@@ -166,10 +168,105 @@ impl Lowerer<'_> {
         Some((inputs, task_id_input?))
     }
 
+    /// UT107: an `in: url` input is the task id and names the hosts it may reach (`hosts`); no
+    /// other input has `hosts`.
+    fn lower_hosts(&mut self, name: &Text, input: &spec::Input) -> Option<regex_lite::Regex> {
+        let is_url = input.location.value == InputLocation::Url;
+        match (&input.hosts, is_url) {
+            (Some(hosts), true) => {
+                let regex = self.regex(hosts);
+                if let Some(regex) = &regex
+                    && regex.is_match("")
+                {
+                    self.push(
+                        Diagnostic::new(
+                            Code::UnconstrainedHost,
+                            hosts.span,
+                            "`hosts` matches an empty host",
+                        )
+                        .help("write the provider's own hosts, e.g. `([a-z0-9-]+\\.)*sharepoint\\.com`"),
+                    );
+                }
+                let task_id = input
+                    .role
+                    .as_ref()
+                    .is_some_and(|r| r.value == InputRole::TaskId);
+                if !task_id {
+                    self.push(
+                        Diagnostic::new(
+                            Code::TaskIdRole,
+                            input.location.span,
+                            format!("url input `{}` is not the task id", name.value),
+                        )
+                        .help(
+                            "an `in: url` input is the whole status URL: give it `role: task_id`",
+                        ),
+                    );
+                }
+                regex
+            }
+            (None, true) => {
+                self.push(
+                    Diagnostic::new(
+                        Code::UnconstrainedHost,
+                        name.span,
+                        format!("url input `{}` has no `hosts`", name.value),
+                    )
+                    .label("any host could be passed here")
+                    .help("add `hosts:`, a pattern of the provider's own hosts, e.g. `([a-z0-9-]+\\.)*sharepoint\\.com`"),
+                );
+                None
+            }
+            (Some(hosts), false) => {
+                self.push(
+                    Diagnostic::new(
+                        Code::InvalidValue,
+                        hosts.span,
+                        "`hosts` is for `in: url` inputs",
+                    )
+                    .help("constrain a host input with `pattern`, or remove `hosts`"),
+                );
+                None
+            }
+            (None, false) => None,
+        }
+    }
+
     /// The base URL: a template whose placeholders are host inputs; https, or http to loopback.
-    pub(super) fn lower_base_url(&mut self, def: &spec::Definition) -> Option<Template> {
-        let template = self.template(&def.base_url)?;
-        self.check_placeholders(&def.base_url, &template, InputLocation::Host, def);
+    /// Absent exactly when the task id is a whole URL: `Some(None)`.
+    pub(super) fn lower_base_url(&mut self, def: &spec::Definition) -> Option<Option<Template>> {
+        let url_input = def
+            .inputs
+            .iter()
+            .find(|(_, i)| i.location.value == InputLocation::Url);
+        let base_url = match (&def.base_url, url_input) {
+            (None, Some(_)) => return Some(None),
+            (Some(base_url), None) => base_url,
+            (Some(base_url), Some((name, _))) => {
+                self.push(
+                    Diagnostic::new(
+                        Code::InsecureBaseUrl,
+                        base_url.span,
+                        format!(
+                            "the task id `{}` is a whole URL, so there is no base URL",
+                            name.value
+                        ),
+                    )
+                    .related(name.span, "the URL input")
+                    .help("remove `base_url`: requests go to the URL the task id gives"),
+                );
+                return None;
+            }
+            (None, None) => {
+                self.push(
+                    Diagnostic::new(Code::InsecureBaseUrl, def.id.span, "no `base_url`")
+                        .help("write the API's base URL, e.g. `base_url: https://api.example.com`, or make the task id an `in: url` input"),
+                );
+                return None;
+            }
+        };
+        let template = self.template(base_url)?;
+        self.check_placeholders(base_url, &template, InputLocation::Host, def);
         // Substitute a plausible host for each placeholder, then let the URL parser judge.
         let sample = template.render(|_| "placeholder.example".to_owned());
         match url::Url::parse(&sample) {
@@ -178,8 +275,8 @@ impl Lowerer<'_> {
             Ok(url) if url.scheme() == "http" => self.push(
                 Diagnostic::new(
                     Code::InsecureBaseUrl,
-                    def.base_url.span,
-                    format!("base URL `{}` uses plain http for a host that is not loopback", def.base_url.value),
+                    base_url.span,
+                    format!("base URL `{}` uses plain http for a host that is not loopback", base_url.value),
                 )
                 .label("credentials would travel unencrypted")
                 .help("use `https://`; plain `http://` is only for `localhost`, `127.0.0.1` and `[::1]`"),
@@ -187,7 +284,7 @@ impl Lowerer<'_> {
             Ok(url) => self.push(
                 Diagnostic::new(
                     Code::InsecureBaseUrl,
-                    def.base_url.span,
+                    base_url.span,
                     format!("base URL scheme `{}` is not https", url.scheme()),
                 )
                 .help("write an absolute `https://` URL"),
@@ -195,13 +292,13 @@ impl Lowerer<'_> {
             Err(error) => self.push(
                 Diagnostic::new(
                     Code::InsecureBaseUrl,
-                    def.base_url.span,
-                    format!("base URL `{}` is not an absolute URL: {error}", def.base_url.value),
+                    base_url.span,
+                    format!("base URL `{}` is not an absolute URL: {error}", base_url.value),
                 )
                 .help("write an absolute URL such as `https://api.example.com`"),
             ),
         }
-        Some(template)
+        Some(Some(template))
     }
 
     /// UT103: every placeholder is a declared input of the right kind.
@@ -260,24 +357,39 @@ impl Lowerer<'_> {
     /// The request: method, path template, flags, fixed query and headers, body.
     pub(super) fn lower_request(&mut self, def: &spec::Definition) -> Option<model::Request> {
         let request = &def.request;
-        let path = self.template(&request.path);
-        if let Some(template) = &path {
-            if !request.path.value.starts_with('/') {
-                self.push(
-                    Diagnostic::new(
-                        Code::InvalidTemplate,
-                        request.path.span,
-                        format!(
-                            "request path `{}` does not start with `/`",
-                            request.path.value
-                        ),
-                    )
-                    .help("write the path from the root: `/files/v3/tasks/{task_id}`"),
-                );
+        let by_url = def
+            .inputs
+            .iter()
+            .any(|(_, i)| i.location.value == InputLocation::Url);
+        let path = match &request.path {
+            Some(written) => {
+                let path = self.template(written);
+                if let Some(template) = &path {
+                    if !written.value.starts_with('/') {
+                        self.push(
+                            Diagnostic::new(
+                                Code::InvalidTemplate,
+                                written.span,
+                                format!("request path `{}` does not start with `/`", written.value),
+                            )
+                            .help("write the path from the root: `/files/v3/tasks/{task_id}`"),
+                        );
+                    }
+                    self.check_path_literals(written, template);
+                    self.check_placeholders(written, template, InputLocation::Path, def);
+                }
+                path
             }
-            self.check_path_literals(&request.path, template);
-            self.check_placeholders(&request.path, template, InputLocation::Path, def);
-        }
+            // The task id's URL is the whole request URL.
+            None if by_url => Template::parse("").ok(),
+            None => {
+                self.push(
+                    Diagnostic::new(Code::InvalidTemplate, def.id.span, "no `request.path`")
+                        .help("write the status request's path, e.g. `path: /tasks/{task_id}`"),
+                );
+                None
+            }
+        };
         let flags: Vec<String> = request
             .flags
             .iter()
@@ -447,14 +559,15 @@ impl Lowerer<'_> {
     pub(super) fn check_unused_inputs(
         &mut self,
         def: &spec::Definition,
-        base_url: &Option<Template>,
+        base_url: &Option<Option<Template>>,
         request: &Option<model::Request>,
     ) {
         let (Some(base_url), Some(request)) = (base_url, request) else {
             return;
         };
         let used: HashSet<&str> = base_url
-            .placeholders()
+            .iter()
+            .flat_map(|b| b.placeholders())
             .chain(request.path.placeholders())
             .map(|(n, _)| n)
             .collect();
