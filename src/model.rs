@@ -259,7 +259,8 @@ pub enum Auth {
     },
     Basic {
         username_env: String,
-        password_env: String,
+        /// `None`: an empty password (an API key as the user name).
+        password_env: Option<String>,
     },
 }
 

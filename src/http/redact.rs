@@ -46,7 +46,10 @@ impl Redactor {
         } = auth
         {
             let user = credentials.value(username_env).unwrap_or_default();
-            let password = credentials.value(password_env).unwrap_or_default();
+            let password = password_env
+                .as_deref()
+                .and_then(|env| credentials.value(env))
+                .unwrap_or_default();
             needles.push(
                 base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}")),
             );
@@ -128,7 +131,7 @@ mod tests {
         credentials.set("U", "tok-SECRET+x y").set("P", "pw/1");
         let auth = Auth::Basic {
             username_env: "U".into(),
-            password_env: "P".into(),
+            password_env: Some("P".into()),
         };
         let redactor = Redactor::new(&auth, &credentials);
         let basic = base64::engine::general_purpose::STANDARD.encode("tok-SECRET+x y:pw/1");

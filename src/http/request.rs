@@ -134,7 +134,9 @@ pub fn auth_env_names(auth: &Auth) -> Vec<&str> {
         Auth::Basic {
             username_env,
             password_env,
-        } => vec![username_env, password_env],
+        } => std::iter::once(username_env.as_str())
+            .chain(password_env.as_deref())
+            .collect(),
     }
 }
 
@@ -383,7 +385,10 @@ pub fn prepare(
             let pair = format!(
                 "{}:{}",
                 credentials.get(username_env)?,
-                credentials.get(password_env)?
+                match password_env {
+                    Some(env) => credentials.get(env)?,
+                    None => "",
+                }
             );
             let token = base64::engine::general_purpose::STANDARD.encode(pair);
             headers.push(("Authorization".into(), format!("Basic {token}")));

@@ -241,10 +241,12 @@ pub struct QueryAuth {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BasicAuth {
-    /// The environment variable that holds the user name.
+    /// The environment variable that holds the user name (or the API key, for APIs that take
+    /// the key as the user name).
     pub username_env: Text,
-    /// The environment variable that holds the password.
-    pub password_env: Text,
+    /// The environment variable that holds the password; absent, the password is empty.
+    #[serde(default)]
+    pub password_env: Option<Text>,
 }
 
 /// How a successful body becomes an `UploadTask`. Paths are evaluated on the payload root (the

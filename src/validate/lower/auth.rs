@@ -34,10 +34,10 @@ impl Lowerer<'_> {
             }
             spec::Auth::Basic(basic) => {
                 let username_env = self.env_name(&basic.username_env);
-                let password_env = self.env_name(&basic.password_env);
+                let password_env = basic.password_env.as_ref().map(|env| self.env_name(env));
                 model::Auth::Basic {
                     username_env: username_env?,
-                    password_env: password_env?,
+                    password_env: password_env.map_or(Some(None), |env| env.map(Some))?,
                 }
             }
         })
