@@ -324,6 +324,8 @@ pub enum NativePlan {
     TagKey(JsonPath),
     /// The answer's HTTP status.
     HttpStatus,
+    /// Statuses read together, by axis name: `upload=complete, transcode=in_progress`.
+    Axes(Vec<(String, NativePlan)>),
 }
 
 /// A state rule.

@@ -430,6 +430,15 @@ enum MapError {
 
 /// The native status text.
 fn native_status(plan: &StatePlan, at: &At<'_>) -> Result<String, MapError> {
+    native_text(&plan.native, plan.default.as_ref(), at)
+}
+
+/// The text one source reads (`default` when its field is absent or null).
+fn native_text(
+    native: &crate::model::NativePlan,
+    default: Option<&Value>,
+    at: &At<'_>,
+) -> Result<String, MapError> {
     let payload = at.answer.payload;
     use crate::model::NativePlan;
     let wrong =
@@ -441,10 +450,10 @@ fn native_status(plan: &StatePlan, at: &At<'_>) -> Result<String, MapError> {
     let present = |path: &crate::syntax::jsonpath::JsonPath| {
         path.first(payload)
             .filter(|v| !v.is_null())
-            .or(plan.default.as_ref())
+            .or(default)
             .ok_or_else(|| MapError::MissingStatus(path.to_string()))
     };
-    match &plan.native {
+    match native {
         NativePlan::String(path) => match present(path)? {
             Value::String(s) => Ok(s.clone()),
             Value::Number(n) => Ok(n.to_string()),
@@ -466,10 +475,13 @@ fn native_status(plan: &StatePlan, at: &At<'_>) -> Result<String, MapError> {
                 .unwrap_or_default()),
             other => Err(wrong(path, "an integer", other)),
         },
-        NativePlan::Boolean(path, name) => match present(path)? {
-            Value::Bool(b) => Ok(format!("{name}={b}")),
-            other => Err(wrong(path, "a boolean", other)),
-        },
+        NativePlan::Boolean(path, name) => {
+            let value = present(path)?;
+            match extract::as_boolean(value) {
+                Some(b) => Ok(format!("{name}={b}")),
+                None => Err(wrong(path, "a boolean", value)),
+            }
+        }
         NativePlan::Presence(candidates) => Ok(candidates
             .iter()
             .find(|(path, _)| path.first(payload).is_some_and(|v| !v.is_null()))
@@ -482,6 +494,19 @@ fn native_status(plan: &StatePlan, at: &At<'_>) -> Result<String, MapError> {
             Value::String(s) => Ok(s.clone()),
             other => Err(wrong(path, "an object with a single key", other)),
         },
+        // Every axis must read: a status is essential, each of its parts too.
+        NativePlan::Axes(axes) => {
+            let mut text = String::new();
+            for (i, (name, axis)) in axes.iter().enumerate() {
+                if i > 0 {
+                    text.push_str(", ");
+                }
+                text.push_str(name);
+                text.push('=');
+                text.push_str(&native_text(axis, None, at)?);
+            }
+            Ok(text)
+        }
     }
 }
 

@@ -990,21 +990,19 @@ fn undocumented_success(
     Err("no undocumented 2xx status reads as `unknown`")
 }
 
-/// `first`'s body with a native status the definition does not document, checked to read as
-/// `unknown`.
-fn undocumented_status(
-    provider: &Provider,
-    task_id: &str,
-    body: &Value,
-    first: &Reply,
-) -> Result<Reply, &'static str> {
-    let state = &provider.response.state;
-    let (path, candidates): (_, Vec<Value>) = match &state.native {
+/// Where a native status is read, and values to put there that the definition does not
+/// document (for axes, in the first axis that can hold one).
+fn undocumented_values<'a>(
+    native: &'a NativePlan,
+    documented: &[String],
+) -> Result<(&'a crate::syntax::jsonpath::JsonPath, Vec<Value>), &'static str> {
+    Ok(match native {
         NativePlan::String(path) => (path, vec![Value::from("SANDBOX_UNDOCUMENTED")]),
         NativePlan::Integer(path) => {
-            let highest = state
-                .documented
+            // Past every documented number (an axis's are inside `name=value` texts).
+            let highest = documented
                 .iter()
+                .flat_map(|d| d.split([',', '=', ' ']))
                 .filter_map(|d| d.parse::<i64>().ok())
                 .max()
                 .unwrap_or(0);
@@ -1020,7 +1018,23 @@ fn undocumented_status(
             return Err("a status read from which field is present has no undocumented value");
         }
         NativePlan::HttpStatus => return Err("the HTTP status is the native status"),
-    };
+        NativePlan::Axes(axes) => axes
+            .iter()
+            .find_map(|(_, axis)| undocumented_values(axis, documented).ok())
+            .ok_or("no axis of the status can hold an undocumented value")?,
+    })
+}
+
+/// `first`'s body with a native status the definition does not document, checked to read as
+/// `unknown`.
+fn undocumented_status(
+    provider: &Provider,
+    task_id: &str,
+    body: &Value,
+    first: &Reply,
+) -> Result<Reply, &'static str> {
+    let state = &provider.response.state;
+    let (path, candidates) = undocumented_values(&state.native, &state.documented)?;
     let steps = path
         .steps()
         .ok_or("the native status is read by a query, not a plain path")?;

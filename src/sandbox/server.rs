@@ -401,12 +401,13 @@ fn has_credential(auth: &Auth, request: &Incoming<'_>) -> bool {
         Auth::Query { param, .. } => request.query.is_some_and(|q| {
             url::form_urlencoded::parse(q.as_bytes()).any(|(n, v)| n == *param && !v.is_empty())
         }),
-        Auth::Basic { .. } => after(header("authorization"), "Basic ")
+        // A definition without a password variable sends an empty one (a key as the user).
+        Auth::Basic { password_env, .. } => after(header("authorization"), "Basic ")
             .and_then(|token| base64::engine::general_purpose::STANDARD.decode(token).ok())
             .and_then(|pair| String::from_utf8(pair).ok())
             .and_then(|pair| {
                 pair.split_once(':')
-                    .map(|(u, p)| !u.is_empty() && !p.is_empty())
+                    .map(|(u, p)| !u.is_empty() && (password_env.is_none() || !p.is_empty()))
             })
             .unwrap_or(false),
     }

@@ -317,10 +317,11 @@ pub struct Envelope {
 pub struct StateSpec {
     /// Where the native status comes from.
     pub native: Spanned<NativeSource>,
-    /// Every value the provider documents, as the native status text. `validate` insists each
-    /// one is a key of `map` (rules only refine).
+    /// Every value the provider documents, as the native status text; for a status with
+    /// `axes`, the values of each axis (`{upload: [...], transcode: [...]}`). `validate` insists
+    /// each one (each combination, with axes) is mapped by `map` (rules only refine).
     #[serde(default)]
-    pub documented: Vec<Text>,
+    pub documented: Documented,
     /// Native status text → state.
     #[serde(default)]
     pub map: OrderedMap<Text>,
@@ -357,6 +358,67 @@ pub enum NativeSource {
     /// The HTTP status of the answer (`200`, `308`, `404`): for APIs whose status code is the
     /// status. Non-2xx statuses must be listed in `response.answers`.
     HttpStatus,
+    /// Two or more statuses read together (`upload: {string: $.upload.status}`, `transcode:
+    /// ...`); the text is `upload=complete, transcode=in_progress`. Map keys may name some
+    /// axes (`upload=error`).
+    #[schemars(with = "OrderedMap<NativeSource>")]
+    Axes(OrderedMap<Spanned<NativeSource>>),
+}
+
+/// The documented values of a status: a list, or a list per axis.
+#[derive(Debug)]
+pub enum Documented {
+    List(Vec<Text>),
+    Axes(OrderedMap<Vec<Text>>),
+}
+
+impl Default for Documented {
+    fn default() -> Self {
+        Documented::List(Vec::new())
+    }
+}
+
+impl<'de> Deserialize<'de> for Documented {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ShapeVisitor;
+
+        impl<'de> Visitor<'de> for ShapeVisitor {
+            type Value = Documented;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a list of values, or a list per axis")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                seq: A,
+            ) -> Result<Self::Value, A::Error> {
+                Vec::<Text>::deserialize(serde::de::value::SeqAccessDeserializer::new(seq))
+                    .map(Documented::List)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                OrderedMap::<Vec<Text>>::deserialize(serde::de::value::MapAccessDeserializer::new(
+                    map,
+                ))
+                .map(Documented::Axes)
+            }
+        }
+        deserializer.deserialize_any(ShapeVisitor)
+    }
+}
+
+impl JsonSchema for Documented {
+    fn schema_name() -> Cow<'static, str> {
+        "Documented".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "description": "The documented values: a list, or a list per axis for a status with `axes`.",
+            "anyOf": [
+                { "type": "array", "items": { "type": ["string", "number", "boolean"] } },
+                { "type": "object", "additionalProperties": { "type": "array", "items": { "type": ["string", "number", "boolean"] } } }
+            ]
+        })
+    }
 }
 
 /// A rule: when the condition holds (and the native text is one of `native`, if given), the

@@ -381,7 +381,10 @@ proptest! {
             NativePlan::String(path) => (path, Value::from(text.as_str()), text.clone()),
             NativePlan::Integer(path) => (path, Value::from(number), number.to_string()),
             NativePlan::TagKey(path) => (path, serde_json::json!({ text.as_str(): {} }), text.clone()),
-            NativePlan::Boolean(..) | NativePlan::Presence(_) | NativePlan::HttpStatus => {
+            NativePlan::Boolean(..)
+            | NativePlan::Presence(_)
+            | NativePlan::HttpStatus
+            | NativePlan::Axes(_) => {
                 unreachable!("filtered out")
             }
         };
@@ -513,7 +516,10 @@ fn undocumented_cases() -> &'static [(Provider, Value)] {
             let path = match &plan.native {
                 NativePlan::String(p) | NativePlan::Integer(p) | NativePlan::TagKey(p) => p,
                 // An undocumented HTTP status is the sandbox's `fault-unknown-status`.
-                NativePlan::Boolean(..) | NativePlan::Presence(_) | NativePlan::HttpStatus => {
+                NativePlan::Boolean(..)
+                | NativePlan::Presence(_)
+                | NativePlan::HttpStatus
+                | NativePlan::Axes(_) => {
                     continue;
                 }
             };

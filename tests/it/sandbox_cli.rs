@@ -8,13 +8,23 @@ use unitask::Engine;
 use unitask::sandbox::{Outcome, Sandbox, TrackKind};
 use unitask::watch;
 
-/// Credentials for every seed provider: the sandbox takes any value where the definition puts it.
-const ENV: [(&str, &str); 4] = [
-    ("HUBSPOT_ACCESS_TOKEN", "sandbox-Secret-1"),
-    ("SHOPLAZZA_ACCESS_TOKEN", "sandbox-Secret-2"),
-    ("SMH_ACCESS_TOKEN", "sandbox-Secret-3"),
-    ("CHURCH_TECH_API_KEY", "sandbox-Secret-4"),
-];
+/// Credentials for every built-in provider, each variable its own secret: the sandbox takes any
+/// value where the definition puts it.
+fn env() -> Vec<(String, String)> {
+    let engine = Engine::builtin().expect("built-ins");
+    let mut names: Vec<String> = engine
+        .iter()
+        .flat_map(|l| unitask::http::request::auth_env_names(&l.provider.auth))
+        .map(str::to_owned)
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+        .into_iter()
+        .enumerate()
+        .map(|(i, name)| (name, format!("sandbox-Secret-{}", i + 1)))
+        .collect()
+}
 
 /// `unitask sandbox --port 0` in its own process, killed when dropped. Its output is drained by
 /// a thread, so the request log never fills the pipe.
@@ -107,7 +117,7 @@ fn wait(child: &mut Child, limit: Duration) -> Option<i32> {
 fn unitask() -> assert_cmd::Command {
     let mut command = assert_cmd::Command::cargo_bin("unitask").expect("binary");
     command
-        .envs(ENV)
+        .envs(env())
         .env_remove("RUST_LOG")
         .timeout(Duration::from_secs(60));
     command
@@ -208,9 +218,9 @@ fn watch_from_a_file_follows_every_scenario_and_fault_to_its_end() {
         "{stderr}"
     );
     assert!(stderr.contains("TRACE"), "logs at trace");
-    for (_, secret) in ENV {
-        assert!(!String::from_utf8_lossy(&output.stdout).contains(secret));
-        assert!(!stderr.contains(secret), "{secret} in watch's log");
+    for (_, secret) in env() {
+        assert!(!String::from_utf8_lossy(&output.stdout).contains(secret.as_str()));
+        assert!(!stderr.contains(secret.as_str()), "{secret} in watch's log");
     }
     let (status, log) = sandbox.interrupt();
     assert_eq!(status, Some(0), "{log}");
@@ -219,8 +229,11 @@ fn watch_from_a_file_follows_every_scenario_and_fault_to_its_end() {
         log.contains("access_token=***"),
         "the query credential is masked: {log}"
     );
-    for (_, secret) in ENV {
-        assert!(!log.contains(secret), "{secret} in the sandbox log");
+    for (_, secret) in env() {
+        assert!(
+            !log.contains(secret.as_str()),
+            "{secret} in the sandbox log"
+        );
     }
 }
 
@@ -339,7 +352,7 @@ fn watch_exit_codes_say_how_tasks_ended() {
 
     let mut watching = Command::cargo_bin("unitask")
         .expect("binary")
-        .envs(ENV)
+        .envs(env())
         .args(quick_watch(&sandbox.url))
         .args(["hubspot", "example-processing-8", "import-succeeds-8"])
         .stdout(Stdio::piped())

@@ -509,7 +509,11 @@ impl Lowerer<'_> {
         if let Some(state) = state
             && matches!(state.native, model::NativePlan::HttpStatus)
         {
-            for value in &written.documented {
+            let documented = match &written.documented {
+                spec::Documented::List(values) => values.as_slice(),
+                spec::Documented::Axes(_) => &[],
+            };
+            for value in documented {
                 let Ok(status) = value.value.parse::<u16>() else {
                     continue;
                 };

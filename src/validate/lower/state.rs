@@ -82,6 +82,8 @@ impl Lowerer<'_> {
                 );
                 return None;
             }
+            // Reported where axes are lowered.
+            model::NativePlan::Axes(_) => return None,
         };
         if !fits {
             self.push(
@@ -266,9 +268,14 @@ impl Lowerer<'_> {
         }
     }
 
-    /// The state: native source, documented values, map, rules; every documented value mapped.
-    pub(super) fn lower_state(&mut self, state: &spec::StateSpec) -> Option<model::StatePlan> {
-        let native = match &state.native.value {
+    /// One native status source.
+    fn lower_native(
+        &mut self,
+        native: &spec::NativeSource,
+        span: Span,
+        axis: bool,
+    ) -> Option<model::NativePlan> {
+        match native {
             spec::NativeSource::String(path) => self.path(path).map(model::NativePlan::String),
             spec::NativeSource::Integer(path) => self.path(path).map(model::NativePlan::Integer),
             spec::NativeSource::Boolean(path) => self.path(path).and_then(|p| {
@@ -296,7 +303,7 @@ impl Lowerer<'_> {
                 }
                 if paths.is_empty() {
                     self.push(
-                        Diagnostic::new(Code::InvalidValue, state.native.span, "`presence` needs at least one path")
+                        Diagnostic::new(Code::InvalidValue, span, "`presence` needs at least one path")
                             .help("list the fields whose presence tells the state, e.g. `[$.result, $.error]`"),
                     );
                 }
@@ -304,55 +311,74 @@ impl Lowerer<'_> {
             }
             spec::NativeSource::TagKey(path) => self.path(path).map(model::NativePlan::TagKey),
             spec::NativeSource::HttpStatus => Some(model::NativePlan::HttpStatus),
-        };
-        if state.documented.is_empty() {
-            self.push(
-                Diagnostic::new(Code::UnmappedValue, state.native.span, "`state.documented` lists no values")
-                    .help("list every status value the provider documents, so each can be checked to be mapped"),
-            );
-        }
-        // The native texts this source can produce, where they form a closed set or a shape.
-        let value_shape = |text: &str| -> Option<String> {
-            match &native {
-                Some(model::NativePlan::Integer(_)) => match text.parse::<i64>() {
-                    Ok(n) if n.to_string() == text => None,
-                    Ok(n) => Some(format!(
-                        "the native text of an integer status is canonical: write `{n}`"
-                    )),
-                    Err(_) => Some("an integer status is written as a number, e.g. `0`".into()),
-                },
-                Some(model::NativePlan::Boolean(_, name)) => {
-                    let allowed = [format!("{name}=true"), format!("{name}=false")];
-                    (!allowed.iter().any(|a| a == text)).then(|| {
-                        format!(
-                            "this boolean status reads as `{}` or `{}`",
-                            allowed[0], allowed[1]
-                        )
-                    })
-                }
-                Some(model::NativePlan::HttpStatus) => match text.parse::<u16>() {
-                    Ok(status) if (100..=599).contains(&status) && status.to_string() == text => {
-                        None
+            spec::NativeSource::Axes(axes) if !axis => {
+                let mut lowered = Vec::new();
+                for (name, source) in axes.iter() {
+                    if let Some(plan) = self.lower_native(&source.value, source.span, true) {
+                        lowered.push((name.value.clone(), plan));
                     }
-                    _ => Some("an `http_status` status is an HTTP status, e.g. `308`".into()),
-                },
-                Some(model::NativePlan::Presence(candidates)) => {
-                    let known = candidates.iter().any(|(_, name)| name == text) || text == "none";
-                    let names: Vec<&str> = candidates.iter().map(|(_, n)| n.as_str()).collect();
-                    (!known).then(|| {
-                        format!(
-                            "a presence status reads as one of `{}` or `none`",
-                            names.join("`, `")
-                        )
-                    })
                 }
-                _ => None,
+                if axes.len() < 2 {
+                    self.push(
+                        Diagnostic::new(Code::InvalidValue, span, "`axes` combine two or more statuses")
+                            .help("with one status, write it directly: `native: { string: $.status }`"),
+                    );
+                    return None;
+                }
+                (lowered.len() == axes.len()).then_some(model::NativePlan::Axes(lowered))
             }
-        };
-        let documented: Vec<String> = state.documented.iter().map(|d| d.value.clone()).collect();
+            spec::NativeSource::Axes(_) => {
+                self.push(
+                    Diagnostic::new(Code::InvalidValue, span, "an axis is one status, not axes of its own")
+                        .help("list every axis at the same level under `axes`"),
+                );
+                None
+            }
+        }
+    }
+
+    /// Why `text` cannot be a native value of this source, if it cannot.
+    fn value_shape(native: Option<&model::NativePlan>, text: &str) -> Option<String> {
+        match native {
+            Some(model::NativePlan::Integer(_)) => match text.parse::<i64>() {
+                Ok(n) if n.to_string() == text => None,
+                Ok(n) => Some(format!(
+                    "the native text of an integer status is canonical: write `{n}`"
+                )),
+                Err(_) => Some("an integer status is written as a number, e.g. `0`".into()),
+            },
+            Some(model::NativePlan::Boolean(_, name)) => {
+                let allowed = [format!("{name}=true"), format!("{name}=false")];
+                (!allowed.iter().any(|a| a == text)).then(|| {
+                    format!(
+                        "this boolean status reads as `{}` or `{}`",
+                        allowed[0], allowed[1]
+                    )
+                })
+            }
+            Some(model::NativePlan::HttpStatus) => match text.parse::<u16>() {
+                Ok(status) if (100..=599).contains(&status) && status.to_string() == text => None,
+                _ => Some("an `http_status` status is an HTTP status, e.g. `308`".into()),
+            },
+            Some(model::NativePlan::Presence(candidates)) => {
+                let known = candidates.iter().any(|(_, name)| name == text) || text == "none";
+                let names: Vec<&str> = candidates.iter().map(|(_, n)| n.as_str()).collect();
+                (!known).then(|| {
+                    format!(
+                        "a presence status reads as one of `{}` or `none`",
+                        names.join("`, `")
+                    )
+                })
+            }
+            _ => None,
+        }
+    }
+
+    /// Each value is one the source can produce and is listed once.
+    fn check_documented(&mut self, values: &[Text], native: Option<&model::NativePlan>) {
         let mut seen = HashSet::new();
-        for value in &state.documented {
-            if let Some(help) = value_shape(&value.value) {
+        for value in values {
+            if let Some(help) = Self::value_shape(native, &value.value) {
                 self.push(
                     Diagnostic::new(
                         Code::InvalidValue,
@@ -373,6 +399,37 @@ impl Lowerer<'_> {
                 );
             }
         }
+    }
+
+    /// The state: native source, documented values, map, rules; every documented value mapped.
+    pub(super) fn lower_state(&mut self, state: &spec::StateSpec) -> Option<model::StatePlan> {
+        let native = self.lower_native(&state.native.value, state.native.span, false);
+        if let spec::NativeSource::Axes(axes) = &state.native.value {
+            return self.lower_axes_state(state, axes, native);
+        }
+        let written = match &state.documented {
+            spec::Documented::List(values) => values.as_slice(),
+            spec::Documented::Axes(axes) => {
+                let span = axes.0.first().map_or(state.native.span, |(k, _)| k.span);
+                self.push(
+                    Diagnostic::new(
+                        Code::InvalidValue,
+                        span,
+                        "values by axis are for a status with `axes`",
+                    )
+                    .help("list the documented values: `documented: [QUEUED, RUNNING, DONE]`"),
+                );
+                &[]
+            }
+        };
+        if written.is_empty() {
+            self.push(
+                Diagnostic::new(Code::UnmappedValue, state.native.span, "`state.documented` lists no values")
+                    .help("list every status value the provider documents, so each can be checked to be mapped"),
+            );
+        }
+        self.check_documented(written, native.as_ref());
+        let documented: Vec<String> = written.iter().map(|d| d.value.clone()).collect();
         let mut map = HashMap::new();
         for (native, target) in state.map.iter() {
             if !documented.contains(&native.value) {
@@ -399,7 +456,7 @@ impl Lowerer<'_> {
                 });
             }
         }
-        for value in &state.documented {
+        for value in written {
             // Rules only refine: a value must map to a state when no rule matches.
             if state.map.get(&value.value).is_none() {
                 self.push(
@@ -429,6 +486,254 @@ impl Lowerer<'_> {
             rules,
             default,
         })
+    }
+
+    /// A status of two or more axes (`upload=complete, transcode=in_progress`): values are
+    /// documented per axis; a `map` key or a rule's `native` value names some axes
+    /// (`upload=error`) and stands for every documented combination it matches, the first key
+    /// that matches a combination mapping it; every combination must be mapped.
+    fn lower_axes_state(
+        &mut self,
+        state: &spec::StateSpec,
+        axes: &spec::OrderedMap<spec::Spanned<spec::NativeSource>>,
+        native: Option<model::NativePlan>,
+    ) -> Option<model::StatePlan> {
+        let names: Vec<&str> = axes.iter().map(|(n, _)| n.value.as_str()).collect();
+        let mut per_axis: Vec<Vec<String>> = vec![Vec::new(); names.len()];
+        match &state.documented {
+            spec::Documented::Axes(written) => {
+                for (axis, values) in written.iter() {
+                    let Some(i) = names.iter().position(|n| *n == axis.value) else {
+                        self.push(
+                            Diagnostic::new(
+                                Code::UndocumentedValue,
+                                axis.span,
+                                format!("`{}` is not an axis of the status", axis.value),
+                            )
+                            .help(de::did_you_mean(&axis.value, &names)),
+                        );
+                        continue;
+                    };
+                    let source = match &native {
+                        Some(model::NativePlan::Axes(lowered)) => lowered.get(i).map(|(_, p)| p),
+                        _ => None,
+                    };
+                    self.check_documented(values, source);
+                    per_axis[i] = values.iter().map(|v| v.value.clone()).collect();
+                }
+            }
+            spec::Documented::List(_) => {
+                self.push(
+                    Diagnostic::new(
+                        Code::UnmappedValue,
+                        state.native.span,
+                        "a status with `axes` documents its values per axis",
+                    )
+                    .help(format!(
+                        "write `documented: {{ {}: [...] }}`",
+                        names.join(": [...], ")
+                    )),
+                );
+                return None;
+            }
+        }
+        for (i, values) in per_axis.iter().enumerate() {
+            if values.is_empty() {
+                self.push(
+                    Diagnostic::new(Code::UnmappedValue, axes.0[i].0.span, format!("axis `{}` documents no values", names[i]))
+                        .help(format!("add `{}: [...]` under `state.documented`, every value the provider documents", names[i])),
+                );
+            }
+        }
+        // Every combination, in the order the values are documented.
+        const MAX_COMBINATIONS: usize = 4096;
+        let count = per_axis.iter().map(Vec::len).product::<usize>();
+        if count > MAX_COMBINATIONS {
+            self.push(
+                Diagnostic::new(
+                    Code::InvalidValue,
+                    state.native.span,
+                    format!(
+                        "{count} combinations of the axes' values, more than {MAX_COMBINATIONS}"
+                    ),
+                )
+                .help("document fewer values, or combine fewer axes"),
+            );
+            return None;
+        }
+        let mut combinations: Vec<Vec<&str>> = vec![Vec::new()];
+        for values in &per_axis {
+            combinations = combinations
+                .into_iter()
+                .flat_map(|prefix| {
+                    values.iter().map(move |v| {
+                        let mut next = prefix.clone();
+                        next.push(v.as_str());
+                        next
+                    })
+                })
+                .collect();
+        }
+        let text = |values: &[&str]| -> String {
+            names
+                .iter()
+                .zip(values)
+                .map(|(n, v)| format!("{n}={v}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let documented: Vec<String> = combinations.iter().map(|c| text(c)).collect();
+        let mut map = HashMap::new();
+        for (key, target) in state.map.iter() {
+            let pairs = self.axis_key(key, &names, &per_axis);
+            let target = self.state(target);
+            if let (Some(pairs), Some(target)) = (pairs, target) {
+                for combination in &combinations {
+                    if pairs.iter().all(|(i, v)| combination[*i] == v) {
+                        map.entry(text(combination)).or_insert(target);
+                    }
+                }
+            }
+        }
+        let mut rules = Vec::new();
+        for rule in &state.rules {
+            let mut native = Vec::new();
+            for key in &rule.native {
+                if let Some(pairs) = self.axis_key(key, &names, &per_axis) {
+                    native.extend(
+                        combinations
+                            .iter()
+                            .filter(|c| pairs.iter().all(|(i, v)| c[*i] == v))
+                            .map(|c| text(c)),
+                    );
+                }
+            }
+            let when = self.condition(&rule.when.value, rule.when.span);
+            let target = self.state(&rule.state);
+            if let (Some(when), Some(state)) = (when, target) {
+                rules.push(model::RulePlan {
+                    native,
+                    when,
+                    state,
+                });
+            }
+        }
+        let unmapped: Vec<&String> = documented
+            .iter()
+            .filter(|d| !map.contains_key(*d))
+            .collect();
+        if !unmapped.is_empty() {
+            let shown: Vec<String> = unmapped.iter().take(3).map(|d| format!("`{d}`")).collect();
+            self.push(
+                Diagnostic::new(
+                    Code::UnmappedValue,
+                    state.native.span,
+                    format!(
+                        "{} combination(s) of the axes are not mapped to a state: {}{}",
+                        unmapped.len(),
+                        shown.join(", "),
+                        if unmapped.len() > 3 { ", …" } else { "" }
+                    ),
+                )
+                .label("unmapped")
+                .help(format!(
+                    "add `\"{}\": <state>` (or a key naming fewer axes) under `state.map`",
+                    unmapped[0]
+                )),
+            );
+        }
+        if let Some((key, _)) = state.labels.0.first() {
+            self.push(
+                Diagnostic::new(
+                    Code::UndocumentedValue,
+                    key.span,
+                    "labels name the coded values of a single status",
+                )
+                .help("remove `labels`: a status with `axes` is named by its axes' values"),
+            );
+        }
+        if let Some(default) = &state.default {
+            self.push(
+                Diagnostic::new(
+                    Code::InvalidConversion,
+                    default.span,
+                    "a status with `axes` has no default",
+                )
+                .help("each axis must be there: remove `default`"),
+            );
+        }
+        Some(model::StatePlan {
+            native: native?,
+            documented,
+            map,
+            labels: HashMap::new(),
+            rules,
+            default: None,
+        })
+    }
+
+    /// A key naming some axes' values, `upload=error` or `upload=complete, transcode=error`:
+    /// each axis declared once, each value documented for its axis.
+    fn axis_key(
+        &mut self,
+        key: &Text,
+        names: &[&str],
+        per_axis: &[Vec<String>],
+    ) -> Option<Vec<(usize, String)>> {
+        let mut pairs: Vec<(usize, String)> = Vec::new();
+        for part in key.value.split(',') {
+            let Some((axis, value)) = part.trim().split_once('=') else {
+                self.push(
+                    Diagnostic::new(
+                        Code::UndocumentedValue,
+                        key.span,
+                        format!("`{}` does not name an axis", key.value),
+                    )
+                    .help(format!(
+                        "write `axis=value`, several joined by `, `: `{}=...`",
+                        names.first().unwrap_or(&"axis")
+                    )),
+                );
+                return None;
+            };
+            let (axis, value) = (axis.trim(), value.trim());
+            let Some(i) = names.iter().position(|n| *n == axis) else {
+                self.push(
+                    Diagnostic::new(
+                        Code::UndocumentedValue,
+                        key.span,
+                        format!("`{axis}` is not an axis of the status"),
+                    )
+                    .help(de::did_you_mean(axis, names)),
+                );
+                return None;
+            };
+            if !per_axis[i].iter().any(|v| v == value) {
+                let known: Vec<&str> = per_axis[i].iter().map(String::as_str).collect();
+                self.push(
+                    Diagnostic::new(
+                        Code::UndocumentedValue,
+                        key.span,
+                        format!("`{value}` is not a documented value of axis `{axis}`"),
+                    )
+                    .help(de::did_you_mean(value, &known)),
+                );
+                return None;
+            }
+            if pairs.iter().any(|(j, _)| *j == i) {
+                self.push(
+                    Diagnostic::new(
+                        Code::UndocumentedValue,
+                        key.span,
+                        format!("axis `{axis}` is named twice"),
+                    )
+                    .help("name each axis once"),
+                );
+                return None;
+            }
+            pairs.push((i, value.to_owned()));
+        }
+        Some(pairs)
     }
 }
 
