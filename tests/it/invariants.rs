@@ -295,7 +295,8 @@ proptest! {
         let host = provider.inputs.iter().find(|i| i.location == InputLocation::Host).expect("a host input");
         let mut inputs = example_values(provider);
         inputs.set(host.name.as_str(), value.as_str());
-        let result = unitask::http::request::prepare(provider, "t", &inputs, None, &credentials(provider));
+        let task_id = provider.examples.first().map_or("t", |e| provider.example_task_id(e));
+        let result = unitask::http::request::prepare(provider, task_id, &inputs, None, &credentials(provider));
         let dns_name = !value.is_empty()
             && value.len() <= 253
             && value.split('.').all(|label| {
