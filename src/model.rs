@@ -35,6 +35,7 @@ pub struct Provider {
     pub response: ResponsePlan,
     pub failures: FailurePlan,
     pub polling: Polling,
+    pub limits: Limits,
     pub examples: Vec<Example>,
     pub scenarios: Vec<Scenario>,
 }
@@ -515,6 +516,8 @@ pub struct FailurePlan {
     pub retryable_statuses: Vec<u16>,
     pub retryable_codes: Vec<String>,
     pub retry_after_header: Option<String>,
+    /// A wait read from the answer: seconds (`Duration`, `Number`) or a time (`Timestamp`).
+    pub retry_after: Option<Field>,
 }
 
 /// One error body shape.
@@ -522,6 +525,25 @@ pub struct FailurePlan {
 pub struct ErrorBodyPlan {
     pub code: Option<Field>,
     pub message: Option<Field>,
+    /// Details listed in the body.
+    pub details: Vec<ErrorsPlan>,
+}
+
+/// How large an answer may be, and whether the task keeps it whole.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// `None`: the client's default.
+    pub max_body_bytes: Option<usize>,
+    pub keep_raw: bool,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_body_bytes: None,
+            keep_raw: true,
+        }
+    }
 }
 
 /// Polling hints.
@@ -578,6 +600,8 @@ pub struct ExpectedError {
     pub message: Option<String>,
     pub retryable: Option<bool>,
     pub retry_after: Option<u64>,
+    /// Each detail as JSON (`{code, message, item}`), when given.
+    pub details: Option<Vec<Value>>,
 }
 
 /// A lifecycle for the sandbox.

@@ -37,6 +37,10 @@ pub struct Args {
     /// Attempts in all on connection errors, timeouts, 429 and 5xx (1 = no retry).
     #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=20))]
     max_attempts: u32,
+    /// The largest body read (`16MiB`, `500kB`, bytes), instead of the definition's
+    /// `limits.max_body_bytes` (4 MiB by default).
+    #[arg(long, value_name = "SIZE", value_parser = parse_max_body)]
+    max_body: Option<usize>,
     /// Print the answer as an `examples:` entry named NAME, ready to paste into the definition
     /// (status, the headers the definition reads, body, and the `expect` it produced; every
     /// credential redacted); the summary goes to standard error.
@@ -50,6 +54,15 @@ pub enum EngineChoice {
     Generated,
     /// The interpreter, from the definition loaded at run time.
     Interpreted,
+}
+
+/// A `--max-body` size: bytes, or a number with a unit (`16MiB`).
+pub fn parse_max_body(text: &str) -> Result<usize, String> {
+    unitask::syntax::size::parse(&serde_json::Value::String(text.to_owned()))
+        .filter(|n| *n > 0)
+        .ok_or_else(|| {
+            format!("expected a size such as `16MiB`, `500kB` or `8388608`, got {text:?}")
+        })
 }
 
 pub fn parse_param(text: &str) -> Result<(String, String), String> {
@@ -133,6 +146,7 @@ pub fn run(args: Args) -> u8 {
     let defaults = ClientConfig::default();
     let config = ClientConfig {
         timeout: std::time::Duration::from_secs(args.timeout.max(1)),
+        max_body_bytes: args.max_body,
         retry: unitask::RetryPolicy {
             max_attempts: args.max_attempts,
             ..defaults.retry.clone()

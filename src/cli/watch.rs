@@ -55,6 +55,10 @@ pub struct Args {
     /// Attempts per poll on connection errors, timeouts, 429 and 5xx (1 = no retry).
     #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=20))]
     max_attempts: u32,
+    /// The largest body read (`16MiB`, `500kB`, bytes), instead of each definition's
+    /// `limits.max_body_bytes` (4 MiB by default).
+    #[arg(long, value_name = "SIZE", value_parser = super::status::parse_max_body)]
+    max_body: Option<usize>,
     /// Polls in a row that may fail (after their retries) before a task is given up.
     #[arg(long, value_name = "N", default_value_t = 5)]
     max_errors: u32,
@@ -127,6 +131,7 @@ pub fn run(args: Args) -> u8 {
     let defaults = ClientConfig::default();
     let config = ClientConfig {
         timeout: args.request_timeout.max(Duration::from_millis(1)),
+        max_body_bytes: args.max_body,
         retry: RetryPolicy {
             max_attempts: args.max_attempts,
             ..defaults.retry.clone()

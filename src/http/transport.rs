@@ -15,14 +15,19 @@ use crate::runtime::{Error, ErrorKind, normalize};
 use crate::spec::Method;
 use crate::task::UploadTask;
 
+/// The body limit of a definition that sets none: 4 MiB.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
+
 /// How requests are sent and retried.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClientConfig {
     pub connect_timeout: Duration,
     /// For one attempt, from sending to the last byte of the body.
     pub timeout: Duration,
-    /// Bodies larger than this are refused without being read whole.
-    pub max_body_bytes: usize,
+    /// Bodies larger than this are refused without being read whole, whatever the definition
+    /// says (`--max-body`); `None`: each definition's `limits.max_body_bytes`, else
+    /// [`DEFAULT_MAX_BODY_BYTES`].
+    pub max_body_bytes: Option<usize>,
     pub retry: RetryPolicy,
 }
 
@@ -31,7 +36,7 @@ impl Default for ClientConfig {
         ClientConfig {
             connect_timeout: Duration::from_secs(10),
             timeout: Duration::from_secs(30),
-            max_body_bytes: 4 * 1024 * 1024,
+            max_body_bytes: None,
             retry: RetryPolicy::default(),
         }
     }
@@ -311,6 +316,7 @@ impl Client {
                 retryable: false,
                 retry_after: None,
                 excerpt: None,
+                details: Vec::new(),
             });
         }
         let headers: Vec<(String, String)> = response
@@ -322,7 +328,11 @@ impl Client {
                     .map(|v| (n.as_str().to_owned(), v.to_owned()))
             })
             .collect();
-        let limit = self.config.max_body_bytes;
+        let limit = self
+            .config
+            .max_body_bytes
+            .or(provider.limits.max_body_bytes)
+            .unwrap_or(DEFAULT_MAX_BODY_BYTES);
         if response
             .content_length()
             .is_some_and(|len| len > limit as u64)
@@ -380,6 +390,7 @@ fn too_large(status: u16, limit: usize) -> Error {
         retryable: false,
         retry_after: None,
         excerpt: None,
+        details: Vec::new(),
     }
 }
 
@@ -426,6 +437,7 @@ fn transport_error(error: reqwest::Error) -> Error {
         retryable: kind != ErrorKind::Decode,
         retry_after: None,
         excerpt: None,
+        details: Vec::new(),
     }
 }
 

@@ -22,6 +22,8 @@ pub struct Error {
     pub retry_after: Option<Duration>,
     /// The start of the body, for bodies we could not read.
     pub excerpt: Option<String>,
+    /// Details the provider listed (a problem per field, a validation error per parameter).
+    pub details: Vec<crate::task::TaskError>,
 }
 
 fn seconds<S: Serializer>(value: &Option<Duration>, serializer: S) -> Result<S::Ok, S::Error> {
@@ -127,6 +129,7 @@ impl Error {
             retryable: false,
             retry_after: None,
             excerpt: None,
+            details: Vec::new(),
         }
     }
 
@@ -140,6 +143,7 @@ impl Error {
             retryable: false,
             retry_after: None,
             excerpt: Some(excerpt(body)),
+            details: Vec::new(),
         }
     }
 }

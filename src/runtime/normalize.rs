@@ -176,6 +176,7 @@ pub fn normalize_detailed(
     })?;
     // The body moves into the task: no copy of what may be the largest value here.
     task.raw = match raw_text {
+        _ if !provider.limits.keep_raw => Value::Null,
         Some(text) => Value::String(text),
         None => body,
     };
@@ -344,40 +345,11 @@ fn map_task(
             files.push(file);
         }
     }
-    let mut errors = Vec::new();
-    for (list, spec) in plan.errors.iter().enumerate() {
-        for node in spec.each.select(at.root(spec.from)) {
-            let item = &at.with_item(node);
-            if node.is_null() || spec.when.as_ref().is_some_and(|w| !extract::holds(w, item)) {
-                continue;
-            }
-            let index = errors.len();
-            let mut optional = |field: &Option<Field>, key: &'static str| {
-                warnings.keep(
-                    optional_text(field, item),
-                    Mapping::TaskError { list, key },
-                    || format!("errors[{index}].{key}"),
-                )
-            };
-            let code = optional(&spec.code, "code");
-            let item_text = optional(&spec.item, "item");
-            let message = warnings
-                .keep(
-                    extract::text(&spec.message, item),
-                    Mapping::TaskError {
-                        list,
-                        key: "message",
-                    },
-                    || format!("errors[{index}].message"),
-                )
-                .unwrap_or_default();
-            errors.push(TaskError {
-                code,
-                message,
-                item: item_text,
-            });
-        }
-    }
+    let errors = map_errors(&plan.errors, at, &mut |read, list, key, index| {
+        warnings.keep(read, Mapping::TaskError { list, key }, || {
+            format!("errors[{index}].{key}")
+        })
+    });
     let mut extra = indexmap::IndexMap::with_capacity(plan.extra.len());
     for (index, (name, field)) in plan.extra.iter().enumerate() {
         if let Some(value) = warnings.keep(extract::typed(field, at), Mapping::Extra(index), || {
@@ -405,6 +377,39 @@ fn map_task(
         raw: Value::Null,
     };
     Ok((task, warnings.mappings))
+}
+
+/// What an errors list reads a value with: the value, or `None` when it did not convert (the
+/// reader decides what to say), given the list, the key and the error's index.
+type ReadText<'r> = dyn FnMut(Result<Option<String>, ExtractError>, usize, &'static str, usize) -> Option<String>
+    + 'r;
+
+/// The errors `plans` map out of an answer: task errors, or the details of a request error.
+fn map_errors(
+    plans: &[crate::model::ErrorsPlan],
+    at: &At<'_>,
+    keep: &mut ReadText<'_>,
+) -> Vec<TaskError> {
+    let mut errors = Vec::new();
+    for (list, spec) in plans.iter().enumerate() {
+        for node in spec.each.select(at.root(spec.from)) {
+            let item = &at.with_item(node);
+            if node.is_null() || spec.when.as_ref().is_some_and(|w| !extract::holds(w, item)) {
+                continue;
+            }
+            let index = errors.len();
+            let code = keep(optional_text(&spec.code, item), list, "code", index);
+            let item_text = keep(optional_text(&spec.item, item), list, "item", index);
+            let message = keep(extract::text(&spec.message, item), list, "message", index)
+                .unwrap_or_default();
+            errors.push(TaskError {
+                code,
+                message,
+                item: item_text,
+            });
+        }
+    }
+    errors
 }
 
 /// A field that the definition may leave out, read as text.
@@ -522,8 +527,8 @@ fn state_of(plan: &StatePlan, native: &str, at: &At<'_>) -> State {
     plan.map.get(native).copied().unwrap_or(State::Unknown)
 }
 
-/// A failure: the provider's code and message from the first error body shape that matches,
-/// the kind from the code, the given kind, or the status, in that order.
+/// A failure: the provider's code, message and details from the error body shape that finds
+/// the most of its fields, the kind from the code, the given kind, or the status, in that order.
 fn failure(
     provider: &Provider,
     response: Response<'_>,
@@ -531,8 +536,6 @@ fn failure(
     kind: Option<ErrorKind>,
 ) -> Error {
     let failures = &provider.failures;
-    // The shape that finds the most of its fields wins; the first among equals.
-    let mut best: (usize, Option<String>, Option<String>) = (0, None, None);
     // Headers are read whatever the body: a code may come in one (`x-amzn-ErrorType`).
     let document = body.unwrap_or(&Value::Null);
     let answer = Answer {
@@ -543,7 +546,9 @@ fn failure(
         now: None,
     };
     let at = &answer.at();
-    for shape in &failures.bodies {
+    // The shape that finds the most of its fields wins; the first among equals.
+    let mut best: (usize, Option<String>, Option<String>, Option<usize>) = (0, None, None, None);
+    for (index, shape) in failures.bodies.iter().enumerate() {
         let read = |f: &Option<Field>| {
             f.as_ref()
                 .and_then(|f| extract::text(f, at).ok().flatten())
@@ -553,33 +558,45 @@ fn failure(
         let message = read(&shape.message);
         let found = usize::from(code.is_some()) + usize::from(message.is_some());
         if found > best.0 {
-            best = (found, code, message);
+            best = (found, code, message, Some(index));
         }
     }
-    let (_, code, message) = best;
+    let (_, code, message, shape) = best;
+    // A detail whose value does not convert is left out: a request error has no warnings.
+    let details = shape
+        .map(|i| {
+            map_errors(&failures.bodies[i].details, at, &mut |read, _, _, _| {
+                read.ok().flatten()
+            })
+        })
+        .unwrap_or_default();
     let kind = code
         .as_deref()
         .and_then(|c| failures.codes.get(c).copied())
         .or(kind)
         .or_else(|| failures.statuses.get(&response.status).copied())
         .unwrap_or_else(|| ErrorKind::from_status(response.status));
-    let (standard, own) = retry_after(provider, response);
+    let (standard, own) = retry_after(provider, response, at);
     let retryable = failures.retryable_statuses.contains(&response.status)
         || code
             .as_deref()
             .is_some_and(|c| failures.retryable_codes.iter().any(|r| r == c))
         || (standard.or(own).is_some() && kind == ErrorKind::RateLimited);
-    // The definition's own header is a hint for answers worth retrying, nothing else: a 404
-    // that happens to carry it has nothing to wait for.
+    // The definition's own hint is for answers worth retrying, nothing else: a 404 that
+    // happens to carry it has nothing to wait for.
     let retry_after = standard.or(own.filter(|_| retryable));
-    let message = message.unwrap_or_else(|| match body {
-        Some(_) => format!(
-            "HTTP {} with no message the definition can read",
-            response.status
-        ),
-        None if response.body.is_empty() => format!("HTTP {} with an empty body", response.status),
-        None => format!("HTTP {} with a body that is not JSON", response.status),
-    });
+    let message = message
+        .or_else(|| body.is_none().then(|| plain_text(response)).flatten())
+        .unwrap_or_else(|| match body {
+            Some(_) => format!(
+                "HTTP {} with no message the definition can read",
+                response.status
+            ),
+            None if response.body.is_empty() => {
+                format!("HTTP {} with an empty body", response.status)
+            }
+            None => format!("HTTP {} with a body that is not JSON", response.status),
+        });
     let excerpt = body
         .is_none()
         .then(|| excerpt(response.body))
@@ -592,39 +609,136 @@ fn failure(
         retryable,
         retry_after,
         excerpt,
+        details,
     }
 }
 
-/// `Retry-After` (seconds or an HTTP date), and the definition's own header (seconds).
+/// A plain-text error body as its message: labelled `text/plain`, or not labelled and not
+/// markup; UTF-8, on one line, at most 300 characters. An HTML page (a proxy's) is not one.
+fn plain_text(response: Response<'_>) -> Option<String> {
+    let labelled = response
+        .header("content-type")
+        .map(|kind| kind.trim().to_ascii_lowercase());
+    let text = std::str::from_utf8(response.body).ok()?.trim();
+    let plain = match labelled.as_deref() {
+        Some(kind) => kind.starts_with("text/plain"),
+        None => !text.starts_with('<'),
+    };
+    if !plain || text.is_empty() {
+        return None;
+    }
+    let line: String = text
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .chars()
+        .filter(|c| !c.is_control())
+        .collect();
+    const LIMIT: usize = 300;
+    Some(if line.chars().count() > LIMIT {
+        let mut cut: String = line.chars().take(LIMIT).collect();
+        cut.push('…');
+        cut
+    } else {
+        line
+    })
+}
+
+/// The standard wait (`Retry-After`, seconds or an HTTP date; else the IETF `RateLimit`
+/// headers when nothing is left), and the definition's own (its header of seconds, or its
+/// `retry_after` field: seconds, a duration, or a time to wait until).
 fn retry_after(
     provider: &Provider,
     response: Response<'_>,
+    at: &At<'_>,
 ) -> (Option<Duration>, Option<Duration>) {
-    let own = provider
+    // Against the server's own clock when it says what it is (`Date`): a skewed local clock
+    // then neither stretches nor cuts the wait, and the same answer always means the same
+    // wait. Against ours otherwise.
+    let until = |date: jiff::Timestamp| {
+        let sent = response
+            .header("date")
+            .and_then(extract::http_date)
+            .unwrap_or_else(jiff::Timestamp::now);
+        u64::try_from((date.as_second() - sent.as_second()).max(0)).unwrap_or(0)
+    };
+    let header = provider
         .failures
         .retry_after_header
         .as_deref()
         .and_then(|name| response.header(name))
         .and_then(|v| v.trim().parse::<u64>().ok());
-    let standard = response.header("retry-after").and_then(|v| {
-        let v = v.trim();
-        v.parse::<u64>().ok().or_else(|| {
-            let date = extract::http_date(v)?;
-            // Against the server's own clock when it says what it is (`Date`): a skewed local
-            // clock then neither stretches nor cuts the wait, and the same answer always means
-            // the same wait. Against ours otherwise.
-            let sent = response
-                .header("date")
-                .and_then(extract::http_date)
-                .unwrap_or_else(jiff::Timestamp::now);
-            let wait = date.as_second() - sent.as_second();
-            Some(u64::try_from(wait.max(0)).unwrap_or(0))
-        })
+    let field = provider.failures.retry_after.as_ref().and_then(|field| {
+        let seconds = match field.kind {
+            crate::spec::ValueType::Timestamp => {
+                extract::timestamp(field, at).ok().flatten().map(until)?
+            }
+            crate::spec::ValueType::Duration => {
+                extract::duration(field, at).ok().flatten()?.ceil() as u64
+            }
+            _ => extract::number(field, at)
+                .ok()
+                .flatten()
+                .filter(|n| n.is_finite() && *n >= 0.0)?
+                .ceil() as u64,
+        };
+        Some(seconds)
     });
+    let standard = response
+        .header("retry-after")
+        .and_then(|v| {
+            let v = v.trim();
+            v.parse::<u64>()
+                .ok()
+                .or_else(|| extract::http_date(v).map(until))
+        })
+        .or_else(|| rate_limit_wait(response));
     (
         standard.map(Duration::from_secs),
-        own.map(Duration::from_secs),
+        header.or(field).map(Duration::from_secs),
     )
+}
+
+/// The seconds the IETF `RateLimit` headers ask to wait: the time until the window resets,
+/// when nothing is left in it. Both drafts' forms are read: `RateLimit: limit=100,
+/// remaining=0, reset=30` (or `RateLimit-Remaining: 0` with `RateLimit-Reset: 30`), and the
+/// structured `RateLimit: "default";r=0;t=30` (several policies: the longest wait of those
+/// that are spent).
+fn rate_limit_wait(response: Response<'_>) -> Option<u64> {
+    let number = |v: &str| v.trim().trim_matches('"').parse::<u64>().ok();
+    if let Some(value) = response.header("ratelimit") {
+        if value.contains(';') {
+            return value
+                .split(',')
+                .filter_map(|item| {
+                    let mut remaining = None;
+                    let mut reset = None;
+                    for param in item.split(';') {
+                        match param.trim().split_once('=') {
+                            Some(("r", v)) => remaining = number(v),
+                            Some(("t", v)) => reset = number(v),
+                            _ => {}
+                        }
+                    }
+                    (remaining == Some(0)).then_some(reset).flatten()
+                })
+                .max();
+        }
+        let mut remaining = None;
+        let mut reset = None;
+        for pair in value.split(',') {
+            match pair.trim().split_once('=') {
+                Some(("remaining", v)) => remaining = number(v),
+                Some(("reset", v)) => reset = number(v),
+                _ => {}
+            }
+        }
+        return (remaining == Some(0)).then_some(reset).flatten();
+    }
+    let remaining = response.header("ratelimit-remaining").and_then(number)?;
+    (remaining == 0)
+        .then(|| response.header("ratelimit-reset").and_then(number))
+        .flatten()
 }
 
 #[cfg(test)]
@@ -702,6 +816,100 @@ mod tests {
                 Some(Duration::from_secs(wait)),
                 "{retry_after:?}"
             );
+        }
+    }
+
+    #[test]
+    fn rate_limit_headers_are_a_wait_when_nothing_is_left() {
+        let provider = provider();
+        for (headers, wait) in [
+            (
+                vec![("RateLimit", "limit=100, remaining=0, reset=30")],
+                Some(30),
+            ),
+            (
+                vec![("RateLimit", "limit=100, remaining=5, reset=30")],
+                None,
+            ),
+            (vec![("RateLimit", r#""default";r=0;t=12"#)], Some(12)),
+            (
+                vec![("RateLimit", r#""burst";r=3;t=1, "daily";r=0;t=3600"#)],
+                Some(3600),
+            ),
+            (vec![("RateLimit", r#""default";r=1;t=12"#)], None),
+            (
+                vec![("RateLimit-Remaining", "0"), ("RateLimit-Reset", "7")],
+                Some(7),
+            ),
+            (
+                vec![("RateLimit-Remaining", "2"), ("RateLimit-Reset", "7")],
+                None,
+            ),
+            // `Retry-After` wins.
+            (
+                vec![("Retry-After", "5"), ("RateLimit", r#""default";r=0;t=12"#)],
+                Some(5),
+            ),
+        ] {
+            let headers: Vec<(String, String)> = headers
+                .iter()
+                .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+                .collect();
+            let error = normalize(
+                &provider,
+                "t",
+                Response {
+                    status: 429,
+                    headers: &headers,
+                    body: b"",
+                },
+            )
+            .expect_err("429");
+            assert_eq!(error.retry_after.map(|d| d.as_secs()), wait, "{headers:?}");
+        }
+    }
+
+    #[test]
+    fn a_plain_text_error_body_is_the_message() {
+        let provider = provider();
+        for (kind, body, message) in [
+            (Some("text/plain"), "Not Found\n", "Not Found"),
+            (
+                None,
+                "ERR_UPLOAD_NOT_FOUND: upload not found",
+                "ERR_UPLOAD_NOT_FOUND: upload not found",
+            ),
+            (
+                Some("text/html"),
+                "<h1>Bad Gateway</h1>",
+                "HTTP 502 with a body that is not JSON",
+            ),
+            (
+                None,
+                "<html>Bad Gateway</html>",
+                "HTTP 502 with a body that is not JSON",
+            ),
+            (
+                Some("application/octet-stream"),
+                "binary",
+                "HTTP 502 with a body that is not JSON",
+            ),
+        ] {
+            let headers: Vec<(String, String)> = kind
+                .map(|k| vec![("Content-Type".to_owned(), k.to_owned())])
+                .unwrap_or_default();
+            let error = normalize(
+                &provider,
+                "t",
+                Response {
+                    status: 502,
+                    headers: &headers,
+                    body: body.as_bytes(),
+                },
+            )
+            .expect_err("502");
+            assert_eq!(error.message, message, "{kind:?} {body:?}");
+            assert!(error.excerpt.is_some());
         }
     }
 

@@ -61,6 +61,9 @@ pub struct Definition {
     /// Polling hints for `watch`.
     #[serde(default)]
     pub polling: Option<Polling>,
+    /// How large an answer may be, and whether the task keeps it whole.
+    #[serde(default)]
+    pub limits: Option<Limits>,
     /// Example responses with the exact `UploadTask` or error each must produce.
     #[serde(default)]
     pub examples: Vec<Example>,
@@ -1138,6 +1141,25 @@ pub struct Failures {
     /// A header, besides `Retry-After`, that says how many seconds to wait.
     #[serde(default)]
     pub retry_after_header: Option<Text>,
+    /// How long to wait, read from the answer (a body field, a header, or `expr`): seconds, a
+    /// duration (`"30s"`, `PT30S`), or with `type: timestamp` a time to wait until. Used for
+    /// answers worth retrying; `Retry-After` wins when both are there.
+    #[serde(default)]
+    pub retry_after: Option<FieldSpec>,
+}
+
+/// How large an answer may be, and whether the task keeps it whole.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    /// The largest body read, decompressed: a number of bytes or a size such as `16 MiB`
+    /// (default 4 MiB). A larger body is refused while it streams in.
+    #[serde(default)]
+    #[schemars(with = "Option<serde_json::Value>")]
+    pub max_body_bytes: Option<Spanned<AnyValue>>,
+    /// `false`: the task's `raw` is null instead of the whole body (for huge bodies).
+    #[serde(default)]
+    pub keep_raw: Option<Spanned<bool>>,
 }
 
 /// One error body shape.
@@ -1150,6 +1172,10 @@ pub struct ErrorBody {
     /// The human message.
     #[serde(default)]
     pub message: Option<FieldSpec>,
+    /// Details the body lists (`problems[*]`, a validation error per field): each entry maps
+    /// items like `response.errors` (`each`, `message`, `code`, `item`).
+    #[serde(default)]
+    pub details: Vec<ErrorsSpec>,
 }
 
 /// A failure reported inside a 2xx body.
@@ -1240,6 +1266,10 @@ pub struct ExpectedError {
     /// Seconds to wait, as the response said (compared when given).
     #[serde(default)]
     pub retry_after: Option<Spanned<u64>>,
+    /// The details the body lists, each `{code, message, item}` (compared when given).
+    #[serde(default)]
+    #[schemars(with = "Option<Vec<serde_json::Value>>")]
+    pub details: Option<Spanned<Vec<AnyValue>>>,
 }
 
 /// A lifecycle the sandbox plays: each poll of `task_id` serves the next example.

@@ -240,6 +240,16 @@ codes! {
     ///       state: failed
     /// ```
     InvalidAnswer = "UT126", "invalid-answer";
+    /// ## What it means
+    /// `limits.max_body_bytes` is not a size from 1 byte to 1 GiB.
+    ///
+    /// ## Example
+    /// ```yaml
+    /// limits:
+    ///   max_body_bytes: 16 MiB   # or 16777216; `kB`, `KiB`, `MB`, `MiB`, `GB`, `GiB`
+    ///   keep_raw: false          # the task's `raw` is null: the body is read, not kept
+    /// ```
+    InvalidLimit = "UT127", "invalid-limit";
 }
 
 #[cfg(test)]

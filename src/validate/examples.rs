@@ -535,4 +535,32 @@ fn compare_error(
             show(expected.retry_after),
         );
     }
+    // Each detail as the task's errors are written: omitted keys are null.
+    if let (Some(want), Some(written)) = (&expected.details, &written.details) {
+        let got: Vec<Value> = actual
+            .details
+            .iter()
+            .map(|d| serde_json::to_value(d).unwrap_or_default())
+            .collect();
+        let want: Vec<Value> = want
+            .iter()
+            .map(|d| {
+                let mut d = d.clone();
+                if let Value::Object(map) = &mut d {
+                    for key in ["code", "message", "item"] {
+                        map.entry(key).or_insert(Value::Null);
+                    }
+                }
+                d
+            })
+            .collect();
+        if got != want {
+            mismatch(
+                written.span,
+                "details",
+                format!("`{}`", Value::Array(got)),
+                format!("`{}`", Value::Array(want)),
+            );
+        }
+    }
 }

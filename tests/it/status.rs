@@ -303,7 +303,7 @@ async fn an_oversized_body_is_refused() {
         .mount(&server)
         .await;
     let client = Client::new(ClientConfig {
-        max_body_bytes: 16 * 1024,
+        max_body_bytes: Some(16 * 1024),
         ..ClientConfig::default()
     })
     .expect("client");
@@ -314,6 +314,63 @@ async fn an_oversized_body_is_refused() {
         error.message.contains("larger than 16384 bytes"),
         "{}",
         error.message
+    );
+}
+
+/// A 7 MB answer (a transcript) is read under a definition that allows 16 MiB, and the task does
+/// not keep it (`keep_raw: false`); the same answer is refused under the default 4 MiB, and
+/// under a caller's `max_body_bytes` smaller than the definition's.
+#[tokio::test]
+async fn a_large_answer_is_read_within_its_definitions_limit() {
+    let text = std::fs::read_to_string(crate::at("tests/fixtures/valid/failing-jobs.yaml"))
+        .expect("fixture");
+    let large = unitask::validate::check_source("failing-jobs.yaml", Some("failing-jobs"), &text)
+        .expect("valid");
+    let words: String = (0..700_000)
+        .map(|i| format!("word{:05} ", i % 100_000))
+        .collect();
+    let body = serde_json::to_vec(&serde_json::json!({ "state": "DONE", "transcript": words }))
+        .expect("json");
+    assert!(body.len() > 7_000_000, "{} bytes", body.len());
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(body, "application/json"))
+        .mount(&server)
+        .await;
+    let client = no_retry();
+    let credentials = crate::credentials_with(&large, SECRET);
+    let (result, _) = fetch_from(&client, &large, "job-1", &Inputs::new(), &server).await;
+    let task = result.expect("read whole");
+    assert_eq!(task.state, unitask::State::Succeeded);
+    assert_eq!(task.raw, serde_json::Value::Null, "not kept");
+    // The same answer for a definition without a limit of its own: the default 4 MiB.
+    let (result, _) = fetch_from(
+        &client,
+        &provider("church-tech"),
+        "u-1",
+        &Inputs::new(),
+        &server,
+    )
+    .await;
+    let error = result.expect_err("too large");
+    assert!(
+        error.message.contains("larger than 4194304 bytes"),
+        "{error}"
+    );
+    // The caller's limit wins over the definition's.
+    let capped = Client::new(ClientConfig {
+        max_body_bytes: Some(1 << 20),
+        ..ClientConfig::default()
+    })
+    .expect("client");
+    let base = url::Url::parse(&server.uri()).expect("uri");
+    let (result, _) = capped
+        .fetch(&large, "job-1", &Inputs::new(), Some(&base), &credentials)
+        .await;
+    let error = result.expect_err("too large");
+    assert!(
+        error.message.contains("larger than 1048576 bytes"),
+        "{error}"
     );
 }
 

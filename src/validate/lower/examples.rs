@@ -74,6 +74,10 @@ impl Lowerer<'_> {
                             message: error.message.as_ref().map(|m| m.value.clone()),
                             retryable: error.retryable.as_ref().map(|r| r.value),
                             retry_after: error.retry_after.as_ref().map(|r| r.value),
+                            details: error
+                                .details
+                                .as_ref()
+                                .map(|d| d.value.iter().map(|v| v.0.clone()).collect()),
                         })
                     })
                 }

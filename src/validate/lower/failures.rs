@@ -28,8 +28,13 @@ impl Lowerer<'_> {
             }
             let code = self.optional_field(&body.code, Slot::Text);
             let message = self.optional_field(&body.message, Slot::Text);
+            let details = self.lower_errors(&body.details);
             if let (Some(code), Some(message)) = (code, message) {
-                bodies.push(model::ErrorBodyPlan { code, message });
+                bodies.push(model::ErrorBodyPlan {
+                    code,
+                    message,
+                    details,
+                });
             }
         }
         let mut codes = HashMap::new();
@@ -68,6 +73,8 @@ impl Lowerer<'_> {
             .retry_after_header
             .as_ref()
             .and_then(|h| self.wire_name(h, "header"));
+        // Read on the whole failed answer, like error bodies.
+        let retry_after = self.optional_field(&failures.retry_after, Slot::Wait);
         all_ok(before, self.out)?;
         Some(model::FailurePlan {
             bodies,
@@ -81,6 +88,7 @@ impl Lowerer<'_> {
                 .map(|c| c.value.clone())
                 .collect(),
             retry_after_header,
+            retry_after: retry_after?,
         })
     }
 }

@@ -19,7 +19,7 @@ fn read_as(field: &Field, slot: Slot, value: &Value) -> Result<(), ExtractError>
         Slot::Number => extract::number(field, at).map(drop),
         Slot::Integer => extract::integer(field, at).map(drop),
         Slot::Timestamp => extract::timestamp(field, at).map(drop),
-        Slot::Extra => extract::typed(field, at).map(drop),
+        Slot::Extra | Slot::Wait => extract::typed(field, at).map(drop),
     }
 }
 
@@ -79,6 +79,25 @@ impl Lowerer<'_> {
                 None if spec.expr.is_some() => ValueType::Number,
                 None => ValueType::Json,
             },
+            (Slot::Wait, None) => ValueType::Duration,
+            (Slot::Wait, Some(kind))
+                if matches!(
+                    kind.value,
+                    ValueType::Duration
+                        | ValueType::Number
+                        | ValueType::Integer
+                        | ValueType::Timestamp
+                ) =>
+            {
+                kind.value
+            }
+            (Slot::Wait, Some(kind)) => {
+                self.push(
+                    Diagnostic::new(Code::InvalidField, kind.span, "a wait is a duration, a number of seconds or a time")
+                        .help("write `type: duration` (the default), `number`, or `timestamp` for a time to wait until"),
+                );
+                ValueType::Duration
+            }
             (_, Some(kind)) => {
                 self.push(
                     Diagnostic::new(
@@ -236,7 +255,7 @@ impl Lowerer<'_> {
         spec: &FieldSpec,
     ) -> Option<crate::syntax::expr::Expr> {
         let numeric = match slot {
-            Slot::Number | Slot::Integer | Slot::Timestamp => true,
+            Slot::Number | Slot::Integer | Slot::Timestamp | Slot::Wait => true,
             Slot::Text => false,
             Slot::Extra => spec.kind.as_ref().is_none_or(|k| {
                 matches!(
@@ -537,6 +556,36 @@ impl Lowerer<'_> {
         lowered
     }
 
+    /// Errors from items: task errors, or the details of an error body.
+    pub(super) fn lower_errors(&mut self, specs: &[spec::ErrorsSpec]) -> Vec<model::ErrorsPlan> {
+        let mut errors = Vec::new();
+        for spec in specs {
+            let each = self.path(&spec.each);
+            let from = self.items_from(&spec.from);
+            let (when, message, code, item) = self.scoped(spec::Scope::Item, true, |l| {
+                (
+                    l.item_condition(&spec.when),
+                    l.field(&spec.message, Slot::Text),
+                    l.optional_field(&spec.code, Slot::Text),
+                    l.optional_field(&spec.item, Slot::Text),
+                )
+            });
+            if let (Some(from), Some(when), Some(each), Some(message), Some(code), Some(item)) =
+                (from, when, each, message, code, item)
+            {
+                errors.push(model::ErrorsPlan {
+                    each,
+                    from,
+                    when,
+                    message,
+                    code,
+                    item,
+                });
+            }
+        }
+        errors
+    }
+
     /// Where a list's `each` starts: the payload, or the whole body; never an item.
     fn items_from(&mut self, from: &Option<spec::Spanned<spec::Scope>>) -> Option<spec::Scope> {
         match from {
@@ -727,31 +776,7 @@ impl Lowerer<'_> {
                 });
             }
         }
-        let mut errors = Vec::new();
-        for spec in &response.errors {
-            let each = self.path(&spec.each);
-            let from = self.items_from(&spec.from);
-            let (when, message, code, item) = self.scoped(spec::Scope::Item, true, |l| {
-                (
-                    l.item_condition(&spec.when),
-                    l.field(&spec.message, Slot::Text),
-                    l.optional_field(&spec.code, Slot::Text),
-                    l.optional_field(&spec.item, Slot::Text),
-                )
-            });
-            if let (Some(from), Some(when), Some(each), Some(message), Some(code), Some(item)) =
-                (from, when, each, message, code, item)
-            {
-                errors.push(model::ErrorsPlan {
-                    each,
-                    from,
-                    when,
-                    message,
-                    code,
-                    item,
-                });
-            }
-        }
+        let errors = self.lower_errors(&response.errors);
         let mut extra = Vec::new();
         for (name, spec) in response.extra.iter() {
             // Extra names become typed fields of generated records.

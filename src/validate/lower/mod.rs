@@ -32,6 +32,8 @@ enum Slot {
     Timestamp,
     /// `extra`: the `type` key decides, JSON by default.
     Extra,
+    /// A wait: a duration by default, or a number of seconds, or a time to wait until.
+    Wait,
 }
 
 struct Lowerer<'a> {
@@ -65,6 +67,7 @@ pub(super) fn lower(
     let response = l.lower_response(&def.response);
     let failures = l.lower_failures(&def.failures);
     let polling = l.lower_polling(def.polling.as_ref());
+    let limits = l.lower_limits(def.limits.as_ref());
     let examples = l.lower_examples(def, &inputs);
     let scenarios = examples.as_ref().and_then(|examples| {
         let task_input = inputs.as_ref().map(|(all, i)| &all[*i]);
@@ -85,6 +88,7 @@ pub(super) fn lower(
         response: response?,
         failures: failures?,
         polling: polling?,
+        limits: limits?,
         examples: examples?,
         scenarios: scenarios?,
     })

@@ -9,6 +9,9 @@ use crate::spec::{self, InputLocation, InputRole, Span, Text, de};
 use crate::syntax::template::Template;
 use crate::validate::{Code, Diagnostic};
 
+/// The largest body limit a definition may set.
+const MAX_BODY_LIMIT: usize = 1 << 30;
+
 impl Lowerer<'_> {
     /// UT116: the id is a slug and equals the file stem.
     pub(super) fn check_id(&mut self, id: &Text, stem: Option<&str>) {
@@ -595,6 +598,34 @@ impl Lowerer<'_> {
                 );
             }
         }
+    }
+
+    /// UT127: a body limit is a size from 1 byte to 1 GiB.
+    pub(super) fn lower_limits(&mut self, limits: Option<&spec::Limits>) -> Option<model::Limits> {
+        let Some(limits) = limits else {
+            return Some(model::Limits::default());
+        };
+        let max_body_bytes = match &limits.max_body_bytes {
+            None => None,
+            Some(written) => match crate::syntax::size::parse(&written.value.0) {
+                Some(bytes) if (1..=MAX_BODY_LIMIT).contains(&bytes) => Some(bytes),
+                _ => {
+                    self.push(
+                        Diagnostic::new(
+                            Code::InvalidLimit,
+                            written.span,
+                            "`max_body_bytes` is not a size from 1 byte to 1 GiB",
+                        )
+                        .help("write a number of bytes or a size with its unit: `16 MiB`, `500 kB`, `8388608`"),
+                    );
+                    return None;
+                }
+            },
+        };
+        Some(model::Limits {
+            max_body_bytes,
+            keep_raw: limits.keep_raw.as_ref().is_none_or(|k| k.value),
+        })
     }
 
     pub(super) fn lower_polling(

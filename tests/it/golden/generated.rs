@@ -306,6 +306,304 @@ scenarios:
         }
     }
 }
+/// Failing jobs (format coverage)
+pub mod failing_jobs {
+    /// The provider id.
+    pub const ID: &str = "failing-jobs";
+    /// The definition this module was generated from.
+    pub const DEFINITION: &str = r#"# A made-up API whose failures say a lot: a list of problems in a 400, a code behind a namespace
+# (in the body, or in a header when the body has none), a wait in the body as a duration or as a
+# time, plain-text errors from its gateway, and large answers it does not keep whole.
+id: failing-jobs
+name: Failing jobs (format coverage)
+base_url: http://127.0.0.1:8080
+inputs:
+  job:
+    in: path
+    role: task_id
+    pattern: '[a-z0-9-]{1,40}'
+request:
+  path: /jobs/{job}
+auth:
+  bearer:
+    env: FAILING_JOBS_TOKEN
+limits:
+  max_body_bytes: 16 MiB
+  keep_raw: false
+response:
+  state:
+    native: { string: $.state }
+    documented: [QUEUED, RUNNING, DONE]
+    map: { QUEUED: pending, RUNNING: running, DONE: succeeded }
+failures:
+  bodies:
+    - code: { path: $.__type, capture: '^(?:.*#)?([A-Za-z]+)' }
+      message: $.message
+    # No body (a HEAD, a proxy): the code is in a header, `Code:details`.
+    - code: { header: X-Error-Type, capture: '^([A-Za-z]+)' }
+    - code: $.type
+      message: $.title
+      details:
+        - each: $.problems[*]
+          code: $.code
+          message: $.detail
+          item: $.field
+  codes:
+    NotFoundException: not_found
+    ThrottlingException: rate_limited
+    validation_failed: invalid_request
+  # A wait in the body: `"30s"`, `PT30S` or seconds.
+  retry_after: { path: $.retryAfter }
+examples:
+  - name: running
+    inputs: { job: render-7 }
+    response:
+      body: { state: RUNNING }
+    expect:
+      state: running
+      native_status: RUNNING
+  - name: done
+    inputs: { job: render-7 }
+    response:
+      body: { state: DONE }
+    expect:
+      state: succeeded
+      native_status: DONE
+  - name: invalid
+    inputs: { job: render-7 }
+    response:
+      status: 400
+      body:
+        type: validation_failed
+        title: The request is not valid
+        problems:
+          - { code: required, detail: "`name` is required", field: name }
+          - { code: too_long, detail: "`tag` is longer than 64 characters", field: tag }
+    expect_error:
+      kind: invalid_request
+      code: validation_failed
+      message: The request is not valid
+      details:
+        - { code: required, message: "`name` is required", item: name }
+        - { code: too_long, message: "`tag` is longer than 64 characters", item: tag }
+  - name: not-found
+    inputs: { job: render-7 }
+    response:
+      status: 404
+      body:
+        __type: com.amazonaws.jobs.v1#NotFoundException
+        message: The job render-7 does not exist.
+    expect_error:
+      kind: not_found
+      code: NotFoundException
+      message: The job render-7 does not exist.
+  - name: not-found-headers-only
+    inputs: { job: render-7 }
+    response:
+      status: 404
+      headers: { X-Error-Type: "NotFoundException:http://internal.example.com/" }
+    expect_error:
+      kind: not_found
+      code: NotFoundException
+      message: HTTP 404 with an empty body
+  - name: throttled
+    inputs: { job: render-7 }
+    response:
+      status: 429
+      body:
+        __type: com.amazonaws.jobs.v1#ThrottlingException
+        message: Rate exceeded
+        retryAfter: PT1S
+    expect_error:
+      kind: rate_limited
+      code: ThrottlingException
+      message: Rate exceeded
+      retryable: true
+      retry_after: 1
+  - name: throttled-by-policy
+    inputs: { job: render-7 }
+    response:
+      status: 429
+      headers:
+        RateLimit-Policy: '"burst";q=100;w=60'
+        RateLimit: '"burst";r=0;t=1'
+      body:
+        __type: com.amazonaws.jobs.v1#ThrottlingException
+        message: Rate exceeded
+    expect_error:
+      kind: rate_limited
+      code: ThrottlingException
+      message: Rate exceeded
+      retryable: true
+      retry_after: 1
+  - name: gateway-down
+    inputs: { job: render-7 }
+    response:
+      status: 503
+      headers: { Content-Type: text/plain }
+      text: "upstream connect error or disconnect/reset before headers.\n  reset reason: overflow"
+    expect_error:
+      kind: server
+      message: "upstream connect error or disconnect/reset before headers. reset reason: overflow"
+      retryable: true
+scenarios:
+  - name: job
+    task_id: job-1
+    steps: [running, done]
+"#;
+    /// The definition, validated and compiled once.
+    pub fn definition() -> ::std::result::Result<
+        &'static ::unitask::model::Provider,
+        ::unitask::Error,
+    > {
+        static PROVIDER: ::std::sync::OnceLock<
+            ::std::result::Result<::unitask::model::Provider, ::std::string::String>,
+        > = ::std::sync::OnceLock::new();
+        PROVIDER
+            .get_or_init(|| {
+                ::unitask::validate::check_source(
+                        ::std::concat!("failing-jobs", ".yaml"),
+                        ::std::option::Option::Some("failing-jobs"),
+                        DEFINITION,
+                    )
+                    .map_err(|report| report.render_human(false))
+            })
+            .as_ref()
+            .map_err(|rendered| ::unitask::Error::local(
+                ::unitask::ErrorKind::Definition,
+                rendered.clone(),
+            ))
+    }
+    /// The documented native status values, and anything else the provider may send.
+    #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+    pub enum Status {
+        /// `QUEUED` (maps to `pending`).
+        Queued,
+        /// `RUNNING` (maps to `running`).
+        Running,
+        /// `DONE` (maps to `succeeded`).
+        Done,
+        /// A value the definition does not document.
+        Other(::std::string::String),
+    }
+    impl Status {
+        /// The status for a native text.
+        pub fn from_native(text: &str) -> Self {
+            match text {
+                "QUEUED" => Self::Queued,
+                "RUNNING" => Self::Running,
+                "DONE" => Self::Done,
+                other => Self::Other(::std::borrow::ToOwned::to_owned(other)),
+            }
+        }
+        /// The native text.
+        pub fn as_native(&self) -> &str {
+            match self {
+                Self::Queued => "QUEUED",
+                Self::Running => "RUNNING",
+                Self::Done => "DONE",
+                Self::Other(text) => text.as_str(),
+            }
+        }
+    }
+    /// The inputs besides the task id.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    #[derive(Default)]
+    pub struct Params {}
+    impl Params {
+        /// The inputs as the runtime takes them.
+        pub fn to_inputs(&self) -> ::unitask::Inputs {
+            #[allow(unused_mut)]
+            let mut inputs = ::unitask::Inputs::new();
+            inputs
+        }
+        /// Typed parameters from untyped inputs (what the CLI passes), refused exactly as
+        /// the interpreter refuses them.
+        pub fn from_inputs(
+            inputs: &::unitask::Inputs,
+        ) -> ::std::result::Result<Self, ::unitask::Error> {
+            let provider = definition()?;
+            ::unitask::http::request::check_input_names(provider, inputs)?;
+            ::std::result::Result::Ok(Self {})
+        }
+    }
+    /// The provider-specific values the definition names, typed.
+    #[derive(Debug, Clone, PartialEq, Default)]
+    pub struct Extra {}
+    /// One task's status, with the native status and the extra values typed.
+    #[derive(Debug, Clone, PartialEq)]
+    pub struct Record {
+        pub status: Status,
+        pub extra: Extra,
+        /// Everything, in the unified model.
+        pub task: ::unitask::UploadTask,
+    }
+    impl ::std::convert::From<::unitask::UploadTask> for Record {
+        fn from(task: ::unitask::UploadTask) -> Self {
+            Record {
+                status: Status::from_native(&task.native_status),
+                extra: Extra {},
+                task,
+            }
+        }
+    }
+    impl ::std::convert::From<Record> for ::unitask::UploadTask {
+        fn from(record: Record) -> Self {
+            record.task
+        }
+    }
+    /// A client for this provider, sharing the runtime's pooled HTTP client.
+    #[derive(Debug, Clone)]
+    pub struct Client {
+        http: ::unitask::Client,
+        credentials: ::unitask::Credentials,
+        base_url: ::std::option::Option<::unitask::url::Url>,
+    }
+    impl Client {
+        /// A client with these credentials and HTTP client.
+        pub fn new(
+            http: ::unitask::Client,
+            credentials: ::unitask::Credentials,
+        ) -> Self {
+            Client {
+                http,
+                credentials,
+                base_url: ::std::option::Option::None,
+            }
+        }
+        /// A client whose credentials come from the environment variables the definition names.
+        pub fn from_env(
+            http: ::unitask::Client,
+        ) -> ::std::result::Result<Self, ::unitask::Error> {
+            let credentials = ::unitask::Credentials::from_env(&definition()?.auth);
+            ::std::result::Result::Ok(Self::new(http, credentials))
+        }
+        /// Sends requests here instead of the definition's base URL.
+        pub fn with_base_url(mut self, base_url: ::unitask::url::Url) -> Self {
+            self.base_url = ::std::option::Option::Some(base_url);
+            self
+        }
+        /// Fetches one task's status.
+        pub async fn status(
+            &self,
+            task_id: &str,
+            params: &Params,
+        ) -> ::std::result::Result<Record, ::unitask::Error> {
+            let provider = definition()?;
+            let (result, _) = self
+                .http
+                .fetch(
+                    provider,
+                    task_id,
+                    &params.to_inputs(),
+                    self.base_url.as_ref(),
+                    &self.credentials,
+                )
+                .await;
+            result.map(Record::from)
+        }
+    }
+}
 /// Presence jobs (format coverage)
 pub mod presence_jobs {
     /// The provider id.
@@ -1634,6 +1932,7 @@ scenarios:
 /// Every generated provider id, sorted.
 pub const GENERATED: &[&str] = &[
     "converted-jobs",
+    "failing-jobs",
     "presence-jobs",
     "reckoned-jobs",
     "session-uploads",
@@ -1647,6 +1946,7 @@ pub fn definition(
 > {
     match id {
         "converted-jobs" => ::std::option::Option::Some(converted_jobs::definition()),
+        "failing-jobs" => ::std::option::Option::Some(failing_jobs::definition()),
         "presence-jobs" => ::std::option::Option::Some(presence_jobs::definition()),
         "reckoned-jobs" => ::std::option::Option::Some(reckoned_jobs::definition()),
         "session-uploads" => ::std::option::Option::Some(session_uploads::definition()),
@@ -1675,6 +1975,24 @@ pub async fn status(
                 }
             };
             let mut client = converted_jobs::Client::new(
+                http.clone(),
+                credentials.clone(),
+            );
+            if let ::std::option::Option::Some(base_url) = base_url {
+                client = client.with_base_url(base_url.clone());
+            }
+            ::std::option::Option::Some(
+                client.status(task_id, &params).await.map(::std::convert::Into::into),
+            )
+        }
+        "failing-jobs" => {
+            let params = match failing_jobs::Params::from_inputs(inputs) {
+                ::std::result::Result::Ok(params) => params,
+                ::std::result::Result::Err(error) => {
+                    return ::std::option::Option::Some(::std::result::Result::Err(error));
+                }
+            };
+            let mut client = failing_jobs::Client::new(
                 http.clone(),
                 credentials.clone(),
             );
