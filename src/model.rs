@@ -240,6 +240,8 @@ pub struct Request {
     pub query: Vec<(String, String)>,
     pub headers: Vec<(String, String)>,
     pub body: Option<Value>,
+    /// The body as a template of the inputs, instead of `body`.
+    pub body_template: Option<crate::syntax::body::BodyTemplate>,
 }
 
 /// How a request is authenticated; each names the environment variable(s) of its secret.

@@ -413,6 +413,29 @@ pub fn prepare(
 
     let body = match provider.request.method {
         Method::Get | Method::Head => None,
+        // Every input is a variable, JSON-encoded where printed; one with no value is null.
+        _ if provider.request.body_template.is_some() => {
+            let template = provider.request.body_template.as_ref();
+            let variables: std::collections::BTreeMap<&str, Option<&str>> = provider
+                .inputs
+                .iter()
+                .map(|i| {
+                    (
+                        i.name.as_str(),
+                        values.get(i.name.as_str()).map(String::as_str),
+                    )
+                })
+                .collect();
+            template
+                .map(|t| t.render(&variables))
+                .transpose()
+                .map_err(|e| {
+                    Error::local(
+                        ErrorKind::Definition,
+                        format!("the body template does not render: {}", e.message),
+                    )
+                })?
+        }
         // An empty PUT (a session's status check) is sent with `Content-Length: 0`.
         Method::Put if provider.request.body.is_none() && body_fields.is_empty() => {
             Some(Vec::new())

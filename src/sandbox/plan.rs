@@ -258,6 +258,8 @@ pub struct ProviderPlan {
     /// When the task id is a URL: the origin the sandbox reads requests as addressed to, and
     /// what numbered ids have around `<name>-<n>`.
     pub url_shape: Option<UrlShape>,
+    /// Where each input lands in a templated body, so the sandbox can read it back.
+    pub body_placements: Vec<crate::syntax::body::Placement>,
     /// The answer to a request without the credential where the definition puts it.
     pub unauthorized: Reply,
     /// The answer for a task id the sandbox does not serve.
@@ -325,11 +327,19 @@ impl ProviderPlan {
         let ids = assign_ids(provider, &mut tracks, ids_per_track, url_shape.as_ref());
         let unauthorized = error_reply(provider, ErrorKind::Unauthorized, 401, "unauthorized");
         let not_found = error_reply(provider, ErrorKind::NotFound, 404, "task not found");
+        let names: Vec<&str> = provider.inputs.iter().map(|i| i.name.as_str()).collect();
+        let body_placements = provider
+            .request
+            .body_template
+            .as_ref()
+            .map(|t| t.placements(&names, "sandbox"))
+            .unwrap_or_default();
         ProviderPlan {
             provider: provider.clone(),
             tracks,
             ids,
             url_shape,
+            body_placements,
             unauthorized,
             not_found,
             skipped,

@@ -288,6 +288,19 @@ fn read_inputs<'a>(
                 .get(input.wire_name.as_str())
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned),
+            // A templated body holds each value where the template prints it.
+            InputLocation::Body if provider.request.body_template.is_some() => plan
+                .body_placements
+                .iter()
+                .find(|p| p.input == input.name)
+                .and_then(|p| {
+                    let text =
+                        crate::syntax::jsonpath::locate(body.as_ref()?, &p.path)?.as_str()?;
+                    let value = text
+                        .strip_prefix(p.before.as_str())?
+                        .strip_suffix(p.after.as_str())?;
+                    Some(value.to_owned())
+                }),
             InputLocation::Body => body
                 .as_ref()
                 .and_then(|b| b.get(&input.wire_name))

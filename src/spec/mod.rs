@@ -152,6 +152,12 @@ pub struct Request {
     /// Fixed headers.
     #[serde(default)]
     pub headers: OrderedMap<Text>,
+    /// A JSON body for `POST` or `PUT` written as a template (minijinja) whose variables are the
+    /// inputs, every printed value JSON-encoded: `{"variables": {"id": {{ task_id }}}}`. An
+    /// input with no value prints `null`; `{% set q %}...{% endset %}` with `{{ q|tojson }}`
+    /// keeps long text (a GraphQL query) readable.
+    #[serde(default)]
+    pub body_template: Option<Text>,
     /// A fixed JSON body for `POST` or `PUT`; `in: body` inputs are added as top-level fields.
     #[serde(default)]
     #[schemars(with = "Option<serde_json::Map<String, serde_json::Value>>")]

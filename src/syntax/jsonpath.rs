@@ -168,6 +168,12 @@ fn walk<'a>(root: &'a Value, steps: &[Step]) -> Option<&'a Value> {
     Some(node)
 }
 
+/// The node a chain of names and indexes leads to in `value`; `None` when the chain leaves the
+/// document.
+pub fn locate<'a>(value: &'a Value, steps: &[Step]) -> Option<&'a Value> {
+    walk(value, steps)
+}
+
 /// The node a chain of names and indexes leads to in `value`, for writing; `None` when the
 /// chain leaves the document.
 pub fn locate_mut<'a>(value: &'a mut Value, steps: &[Step]) -> Option<&'a mut Value> {

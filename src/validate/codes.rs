@@ -250,6 +250,25 @@ codes! {
     ///   keep_raw: false          # the task's `raw` is null: the body is read, not kept
     /// ```
     InvalidLimit = "UT127", "invalid-limit";
+    /// ## What it means
+    /// `request.body_template` does not parse, reads a name that is not an input, is given to a
+    /// request without a body (a `GET`, a `HEAD`) or next to a fixed `body`, or does not render
+    /// a JSON document.
+    ///
+    /// ## How a body template works
+    /// It is a minijinja template whose variables are the inputs. Every value it prints is
+    /// JSON-encoded, so write no quotes around it and no input can change the document's shape.
+    ///
+    /// ## Example
+    /// ```yaml
+    /// request:
+    ///   method: POST
+    ///   path: /graphql
+    ///   body_template: |
+    ///     {% set query %}query($id: ID!) { node(id: $id) { id status } }{% endset %}
+    ///     {"query": {{ query|tojson }}, "variables": {"id": {{ task_id }}}}
+    /// ```
+    InvalidBodyTemplate = "UT128", "invalid-body-template";
 }
 
 #[cfg(test)]

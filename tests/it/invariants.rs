@@ -124,6 +124,18 @@ fn must_refuse(value: &str, location: InputLocation) -> bool {
             && value.chars().any(|c| c.is_ascii_control() && c != '\t'))
 }
 
+/// A JSON document with every string emptied: what a value may change (nothing else).
+fn shape(value: &Value) -> Value {
+    match value {
+        Value::String(_) => Value::String(String::new()),
+        Value::Array(items) => Value::Array(items.iter().map(shape).collect()),
+        Value::Object(map) => {
+            Value::Object(map.iter().map(|(k, v)| (k.clone(), shape(v))).collect())
+        }
+        other => other.clone(),
+    }
+}
+
 /// The path segments the template gives, each value written raw inside its own segment.
 fn template_segments(provider: &Provider, values: &HashMap<String, String>) -> Vec<String> {
     let mut segments = vec![String::new()];
@@ -238,7 +250,26 @@ proptest! {
             InputLocation::Body => {
                 let body: Value = serde_json::from_slice(request.body.as_deref().unwrap_or_default())
                     .expect("a JSON body");
-                prop_assert_eq!(body.get(&input.wire_name), Some(&Value::from(value.as_str())));
+                match &provider.request.body_template {
+                    // A template's document keeps its shape, and the value is where the
+                    // template prints it, whole.
+                    Some(template) => {
+                        let before: Value = serde_json::from_slice(reference.body.as_deref().unwrap_or_default())
+                            .expect("a JSON body");
+                        prop_assert_eq!(shape(&body), shape(&before));
+                        let names: Vec<&str> = provider.inputs.iter().map(|i| i.name.as_str()).collect();
+                        let placed = template
+                            .placements(&names, "t")
+                            .into_iter()
+                            .find(|p| p.input == input.name)
+                            .expect("the template prints every body input");
+                        let text = unitask::syntax::jsonpath::locate(&body, &placed.path)
+                            .and_then(Value::as_str)
+                            .expect("a string where the template prints the value");
+                        prop_assert_eq!(text, format!("{}{value}{}", placed.before, placed.after));
+                    }
+                    None => prop_assert_eq!(body.get(&input.wire_name), Some(&Value::from(value.as_str()))),
+                }
             }
             InputLocation::Path | InputLocation::Host | InputLocation::Url => {}
         }

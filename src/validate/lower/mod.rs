@@ -94,6 +94,37 @@ pub(super) fn lower(
     })
 }
 
+/// Where the byte `index` of a literal block scalar's value (`|`, `|-`, `|+`) is in its source
+/// text `raw`: each line of the value is a line of the block without its indentation. `None`
+/// for any other scalar, or a block whose lines do not hold the value verbatim.
+fn literal_block_offset(raw: &str, value: &str, index: usize) -> Option<usize> {
+    if !raw.starts_with('|') {
+        return None;
+    }
+    let header_end = raw.find('\n')? + 1;
+    let body = &raw[header_end..];
+    let indent = body
+        .lines()
+        .find(|line| !line.trim().is_empty())
+        .map(|line| line.len() - line.trim_start_matches(' ').len())?;
+    // The value's line that holds `index`, and the column in it.
+    let before = &value[..index.min(value.len())];
+    let line = before.matches('\n').count();
+    let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1);
+    let mut offset = header_end;
+    for (i, source_line) in body.split_inclusive('\n').enumerate() {
+        if i == line {
+            let content = source_line.get(indent.min(source_line.len())..)?;
+            let wanted = value.lines().nth(line).unwrap_or_default();
+            return content
+                .starts_with(wanted)
+                .then_some(offset + indent + column);
+        }
+        offset += source_line.len();
+    }
+    None
+}
+
 /// `Some(())` when a check found nothing, for `?`-chaining sections.
 fn all_ok(before: usize, out: &[Diagnostic]) -> Option<()> {
     (out.len() == before).then_some(())
@@ -144,6 +175,15 @@ impl Lowerer<'_> {
         let span = text.span;
         let raw = self.source.get(span.start..span.end).unwrap_or_default();
         let value = text.value.as_str();
+        if let Some(at) = literal_block_offset(raw, value, index) {
+            let start = span.start + at;
+            let width = self.source[start..]
+                .chars()
+                .next()
+                .filter(|c| *c != '\n')
+                .map_or(0, char::len_utf8);
+            return Span::new(start, start + width);
+        }
         // Only where the source holds the value verbatim (plain, or quoted without escapes, on
         // one line) does an index into the value map to a column; otherwise mark the whole node.
         let quoted = |q: char| {

@@ -9,6 +9,33 @@ use crate::spec::{self, InputLocation, InputRole, Span, Text, de};
 use crate::syntax::template::Template;
 use crate::validate::{Code, Diagnostic};
 
+/// The first place `word` stands alone (not inside a longer name) within a template tag
+/// (`{{ … }}` or `{% … %}`) of `text`.
+fn find_word(text: &str, word: &str) -> Option<usize> {
+    let name = |c: char| c.is_alphanumeric() || c == '_';
+    let mut from = 0;
+    while let Some(open) = text[from..].find(['{']).map(|i| from + i) {
+        let close = match text.get(open..open + 2) {
+            Some("{{") => "}}",
+            Some("{%") => "%}",
+            _ => {
+                from = open + 1;
+                continue;
+            }
+        };
+        let end = text[open..].find(close).map_or(text.len(), |i| open + i);
+        let found = text[open..end]
+            .match_indices(word)
+            .map(|(i, _)| open + i)
+            .find(|&i| !text[..i].ends_with(name) && !text[i + word.len()..].starts_with(name));
+        if found.is_some() {
+            return found;
+        }
+        from = end;
+    }
+    None
+}
+
 /// The largest body limit a definition may set.
 const MAX_BODY_LIMIT: usize = 1 << 30;
 
@@ -460,6 +487,10 @@ impl Lowerer<'_> {
             Some(body) => Some(body.value.clone()),
             None => None,
         };
+        let body_template = match &request.body_template {
+            Some(text) => Some(self.body_template(def, text)?),
+            None => None,
+        };
         Some(model::Request {
             method: request.method,
             path: path?,
@@ -467,7 +498,131 @@ impl Lowerer<'_> {
             query,
             headers,
             body,
+            body_template,
         })
+    }
+
+    /// UT128: a body template is for a `POST` or `PUT` without a fixed `body`, parses, reads
+    /// only declared inputs, uses every `in: body` input, and renders a JSON document for
+    /// sample values.
+    fn body_template(
+        &mut self,
+        def: &spec::Definition,
+        text: &Text,
+    ) -> Option<crate::syntax::body::BodyTemplate> {
+        let request = &def.request;
+        if !request.method.has_body() {
+            self.push(
+                Diagnostic::new(
+                    Code::InvalidBodyTemplate,
+                    text.span,
+                    format!("a {} request has no body", request.method.as_str()),
+                )
+                .help("set `method: POST` (or `PUT`) for APIs that read a document"),
+            );
+            return None;
+        }
+        if let Some(body) = &request.body {
+            self.push(
+                Diagnostic::new(
+                    Code::InvalidBodyTemplate,
+                    body.span,
+                    "a request has a `body` or a `body_template`, not both",
+                )
+                .help("move the fixed parts into the template"),
+            );
+            return None;
+        }
+        let template = match crate::syntax::body::BodyTemplate::parse(&text.value) {
+            Ok(template) => template,
+            Err(error) => {
+                let span = match error.offset {
+                    Some(offset) => self.inner_span(text, offset),
+                    None => text.span,
+                };
+                self.push(
+                    Diagnostic::new(
+                        Code::InvalidBodyTemplate,
+                        span,
+                        format!("invalid body template: {}", error.message),
+                    )
+                    .help("print inputs with `{{ name }}` (JSON-encoded for you, no quotes around it); `tojson` is the only filter"),
+                );
+                return None;
+            }
+        };
+        let declared: Vec<&str> = def.inputs.iter().map(|(n, _)| n.value.as_str()).collect();
+        let mut sound = true;
+        for variable in template.variables() {
+            if !declared.contains(&variable.as_str()) {
+                sound = false;
+                // Under the first place the name is printed or tested.
+                let span = find_word(&text.value, &variable)
+                    .map(|at| {
+                        let start = self.inner_span(text, at);
+                        let end = self.inner_span(text, at + variable.len() - 1);
+                        Span::new(start.start, end.end.max(start.end))
+                    })
+                    .unwrap_or(text.span);
+                self.push(
+                    Diagnostic::new(
+                        Code::InvalidBodyTemplate,
+                        span,
+                        format!("the body template reads `{variable}`, which is not an input"),
+                    )
+                    .label("not an input")
+                    .help(de::did_you_mean(&variable, &declared)),
+                );
+            }
+        }
+        let used = template.variables();
+        for (name, input) in def.inputs.iter() {
+            if input.location.value == InputLocation::Body && !used.contains(&name.value) {
+                self.push(
+                    Diagnostic::new(
+                        Code::UnusedInput,
+                        name.span,
+                        format!(
+                            "input `{}` is `in: body` but the body template never prints it",
+                            name.value
+                        ),
+                    )
+                    .label("its value would be dropped")
+                    .help(format!(
+                        "print it in the template with `{{{{ {} }}}}`",
+                        name.value
+                    )),
+                );
+            }
+        }
+        if !sound {
+            return None;
+        }
+        // Every input a value, as a request would carry them.
+        let values: std::collections::BTreeMap<&str, Option<&str>> = def
+            .inputs
+            .iter()
+            .map(|(name, input)| {
+                let value = input
+                    .default
+                    .as_ref()
+                    .map(|d| d.value.as_str())
+                    .unwrap_or("sample");
+                (name.value.as_str(), Some(value))
+            })
+            .collect();
+        if let Err(error) = template.render(&values) {
+            self.push(
+                Diagnostic::new(
+                    Code::InvalidBodyTemplate,
+                    text.span,
+                    format!("the body template does not render for sample values: {}", error.message),
+                )
+                .help("write the JSON document, and print values without quotes around them: `{\"id\": {{ task_id }}}`"),
+            );
+            return None;
+        }
+        Some(template)
     }
 
     /// UT102: the path's literal text is a plain path: no `?` or `#` (query and fragment have
