@@ -64,6 +64,19 @@ fn main() {
             Err(report) => problems.push_str(&report.render_human(false)),
         }
     }
+    // Follow-ups name other definitions: checked once every file is read.
+    let all: Vec<&model::Provider> = generated.iter().map(|(p, _)| p).collect();
+    for (provider, text) in &generated {
+        let found = validate::link_problems(provider, &all);
+        if !found.is_empty() {
+            let report = validate::FileReport {
+                path: format!("providers/{}.yaml", provider.id),
+                source: text.clone(),
+                diagnostics: found,
+            };
+            problems.push_str(&report.render_human(false));
+        }
+    }
     if !problems.is_empty() {
         fail(&format!(
             "{problems}error: invalid provider definitions; `cargo run -- validate` shows the same\n"

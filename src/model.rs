@@ -50,6 +50,31 @@ impl Provider {
         self.inputs.iter().find(|i| i.name == name)
     }
 
+    /// The values a request is made with, by input name: the task id, each given input, and
+    /// the default of every other that has one.
+    pub fn request_inputs(
+        &self,
+        task_id: &str,
+        given: &[(String, String)],
+    ) -> Vec<(String, String)> {
+        let task_input = &self.task_id_input().name;
+        self.inputs
+            .iter()
+            .filter_map(|input| {
+                let value = if input.name == *task_input {
+                    Some(task_id.to_owned())
+                } else {
+                    given
+                        .iter()
+                        .find(|(name, _)| *name == input.name)
+                        .map(|(_, value)| value.clone())
+                        .or_else(|| input.default.clone())
+                };
+                value.map(|value| (input.name.clone(), value))
+            })
+            .collect()
+    }
+
     /// The task id an example answers for (`example-task` when its inputs leave it out).
     pub fn example_task_id<'a>(&self, example: &'a Example) -> &'a str {
         let name = &self.task_id_input().name;
@@ -283,6 +308,20 @@ pub struct ResponsePlan {
     pub extra: Vec<(String, Field)>,
     /// Non-2xx statuses that are answers about the task, tried in order.
     pub answers: Vec<AnswerPlan>,
+    pub next: Option<NextPlan>,
+}
+
+/// A follow-up task on another definition.
+#[derive(Debug, Clone)]
+pub struct NextPlan {
+    /// The states that hand over.
+    pub states: Vec<State>,
+    pub provider: String,
+    /// Where the definition names the provider: what a link check points at (a definition
+    /// alone cannot tell whether the other exists).
+    pub provider_span: crate::spec::Span,
+    pub task_id: Field,
+    pub inputs: Vec<(String, Field)>,
 }
 
 /// A non-2xx status that is an answer about the task.
@@ -455,6 +494,8 @@ pub enum FieldSource {
     Constant(String),
     /// A response header (the name lowercased): every value it has, in order.
     Header(String),
+    /// The value of one of the task's inputs.
+    Input(String),
 }
 
 /// How a timestamp is written.

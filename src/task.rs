@@ -37,8 +37,22 @@ pub struct UploadTask {
     /// Values the definition reads that did not convert: each such field is null (or left
     /// out), and the rest of the task stands.
     pub warnings: Vec<Warning>,
+    /// The follow-up the definition hands over to once the task is done (its result on another
+    /// resource): `watch` follows it to its end.
+    pub next: Option<Next>,
     /// The provider's body, untouched.
     pub raw: serde_json::Value,
+}
+
+/// A follow-up task on another definition.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Next {
+    /// The definition id.
+    pub provider: String,
+    /// Its task id.
+    pub task_id: String,
+    /// Its other inputs.
+    pub inputs: IndexMap<String, String>,
 }
 
 /// The unified state.

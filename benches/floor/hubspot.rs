@@ -122,6 +122,7 @@ pub fn normalize(_task_id: &str, body: &[u8]) -> UploadTask {
             .collect(),
         extra,
         warnings: Vec::new(),
+        next: None,
         raw,
     }
 }

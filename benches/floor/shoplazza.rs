@@ -215,6 +215,7 @@ pub fn normalize(task_id: &str, body: &[u8]) -> UploadTask {
         errors,
         extra: indexmap::IndexMap::new(),
         warnings: Vec::new(),
+        next: None,
         raw,
     }
 }

@@ -107,6 +107,7 @@ pub fn normalize(task_id: &str, body: &[u8]) -> UploadTask {
         errors: Vec::new(),
         extra,
         warnings: Vec::new(),
+        next: None,
         raw,
     }
 }

@@ -103,6 +103,11 @@ fn describe(loaded: &Loaded) -> Value {
         "base_url_confirmed": provider.base_url_confirmed,
         "method": provider.request.method.as_str(),
         "answers": answers,
+        "next": provider.response.next.as_ref().map(|n| json!({
+            "provider": n.provider,
+            "when": n.states.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
+            "inputs": n.inputs.iter().map(|(name, _)| name.as_str()).collect::<Vec<_>>(),
+        })),
         "auth": { "scheme": scheme, "env": auth_env_names(&provider.auth) },
         "inputs": inputs,
         "states": states,
@@ -197,6 +202,14 @@ fn human(loaded: &Loaded, value: &Value) -> String {
             location(input.location)
         ));
     }
+    if let Some(next) = &provider.response.next {
+        let when: Vec<&str> = next.states.iter().map(|s| s.as_str()).collect();
+        out.push_str(&format!(
+            "  next      {} once {}\n",
+            next.provider,
+            when.join(" or ")
+        ));
+    }
     for state in value["states"].as_array().into_iter().flatten() {
         let refined: Vec<&str> = state["refined_to"]
             .as_array()
@@ -232,5 +245,6 @@ fn location(location: unitask::spec::InputLocation) -> &'static str {
         Header => "header",
         Body => "body",
         Url => "url",
+        Next => "next (carried to the follow-up)",
     }
 }

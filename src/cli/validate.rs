@@ -32,13 +32,17 @@ pub fn run(args: Args) -> u8 {
     } else {
         args.paths
     };
-    let checked = match validate::check_paths(&paths) {
+    let mut checked = match validate::check_paths(&paths) {
         Ok(checked) => checked,
         Err(error) => {
             eprintln!("error: {error}");
             return EXIT_USAGE;
         }
     };
+    // A follow-up may name a built-in definition, or one of the files checked.
+    let builtins = unitask::Engine::builtin().unwrap_or_default();
+    let known: Vec<&unitask::model::Provider> = builtins.iter().map(|l| &l.provider).collect();
+    validate::check_links(&mut checked, &known);
     if checked.is_empty() {
         eprintln!("error: no definitions (*.yaml) found in {}", show(&paths));
         return EXIT_USAGE;

@@ -326,6 +326,18 @@ pub fn endpoints(
     credentials_for: impl Fn(&unitask::model::Auth) -> Credentials,
 ) -> Result<(Vec<Endpoint>, Redactor), String> {
     let mut ids: Vec<&str> = targets.iter().map(|t| t.provider.as_str()).collect();
+    // And every definition a follow-up hands over to, so `watch` can follow it.
+    let mut at = 0;
+    while at < ids.len() {
+        if let Some(next) = engine
+            .get(ids[at])
+            .and_then(|l| l.provider.response.next.as_ref())
+            && !ids.contains(&next.provider.as_str())
+        {
+            ids.push(next.provider.as_str());
+        }
+        at += 1;
+    }
     ids.sort_unstable();
     ids.dedup();
     let mut endpoints = Vec::new();

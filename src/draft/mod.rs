@@ -73,7 +73,12 @@ pub fn draft(sample: &Sample<'_>) -> Result<String, DraftError> {
             headers: &answer.headers,
             body: &answer.body,
         };
-        match normalize::normalize_detailed(&provider, &draft.task_value, response, None) {
+        match normalize::normalize_detailed(
+            &provider,
+            &draft.task_value,
+            response,
+            normalize::Context::default(),
+        ) {
             // A guessed mapping that cannot read the sample is left out, not kept with a warning.
             Ok((_, warned)) if warned.iter().any(|mapping| draft.drop(*mapping)) => {}
             Ok(_) => {
@@ -824,7 +829,8 @@ impl Draft {
             Mapping::Progress(_) => return self.progress.take().is_some(),
             Mapping::File { key, .. } => return drop_field(&mut self.files, key),
             Mapping::TaskError { key, .. } => return drop_field(&mut self.errors, key),
-            Mapping::Extra(_) => return false,
+            // A draft writes no extra values and no follow-up.
+            Mapping::Extra(_) | Mapping::Next(_) => return false,
         }
         true
     }

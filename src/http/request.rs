@@ -350,7 +350,11 @@ pub fn prepare(
                     serde_json::Value::String(value.clone()),
                 );
             }
-            InputLocation::Path | InputLocation::Host | InputLocation::Url => {}
+            // Carried to a follow-up only: never sent.
+            InputLocation::Path
+            | InputLocation::Host
+            | InputLocation::Url
+            | InputLocation::Next => {}
         }
     }
 

@@ -71,6 +71,9 @@ impl Default for RetryPolicy {
 #[derive(Debug, Clone)]
 pub struct Client {
     http: reqwest::Client,
+    /// The same, following no redirect: for definitions that read a 3xx as an answer (a
+    /// `303 See Other` from a finished job's monitor).
+    unredirected: reqwest::Client,
     config: ClientConfig,
     /// Requests sent by this client and its clones, retries included.
     sent: Arc<AtomicU64>,
@@ -92,30 +95,9 @@ pub struct FetchStats {
 
 impl Client {
     pub fn new(config: ClientConfig) -> Result<Client, Error> {
-        let mut builder = reqwest::Client::builder().no_proxy();
-        // Proxies from the environment carry https only (a CONNECT tunnel: TLS end to end). Plain
-        // http goes to loopback hosts only and never through a proxy, which would see it in clear.
-        if let Some(proxy) = ["HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"]
-            .iter()
-            .find_map(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
-            && let Ok(proxy) = reqwest::Proxy::https(&proxy)
-        {
-            builder = builder.proxy(proxy.no_proxy(reqwest::NoProxy::from_env()));
-        }
-        let http = builder
-            .connect_timeout(config.connect_timeout)
-            .timeout(config.timeout)
-            .redirect(redirect_policy())
-            .user_agent(concat!("unitask/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| {
-                Error::local(
-                    ErrorKind::Transport,
-                    format!("cannot build the HTTP client: {}", e.without_url()),
-                )
-            })?;
         Ok(Client {
-            http,
+            http: http_client(&config, redirect_policy())?,
+            unredirected: http_client(&config, reqwest::redirect::Policy::none())?,
             config,
             sent: Arc::new(AtomicU64::new(0)),
         })
@@ -182,6 +164,12 @@ impl Client {
             Ok(prepared) => prepared,
             Err(error) => return (Err(error), FetchStats::default()),
         };
+        // What `input:` fields read (a follow-up carries them on).
+        let given: Vec<(String, String)> = inputs
+            .iter()
+            .map(|(n, v)| (n.to_owned(), v.to_owned()))
+            .collect();
+        let carried = provider.request_inputs(task_id, &given);
         let attempts = Arc::new(AtomicU32::new(0));
         let policy = &self.config.retry;
         let backoff = ExponentialBuilder::new()
@@ -196,7 +184,8 @@ impl Client {
         let redactor = || Redactor::new(&provider.auth, credentials);
         let result = (|| async {
             attempts.fetch_add(1, Ordering::Relaxed);
-            self.attempt(provider, task_id, &prepared, record).await
+            self.attempt(provider, task_id, &prepared, &carried, record)
+                .await
         })
         .retry(backoff)
         .sleep(tokio::time::sleep)
@@ -253,6 +242,7 @@ impl Client {
         provider: &Provider,
         task_id: &str,
         prepared: &PreparedRequest,
+        carried: &[(String, String)],
         record: Option<&std::sync::Mutex<Option<Answer>>>,
     ) -> Result<UploadTask, Error> {
         let method = match prepared.method {
@@ -261,7 +251,17 @@ impl Client {
             Method::Head => reqwest::Method::HEAD,
             Method::Put => reqwest::Method::PUT,
         };
-        let mut builder = self.http.request(method, prepared.url.clone());
+        let reads_redirects = provider
+            .response
+            .answers
+            .iter()
+            .any(|a| a.statuses.iter().any(|s| (300..400).contains(s)));
+        let http = if reads_redirects {
+            &self.unredirected
+        } else {
+            &self.http
+        };
+        let mut builder = http.request(method, prepared.url.clone());
         let last = prepared.headers.len();
         for (i, (name, value)) in prepared.headers.iter().enumerate() {
             let mut value = reqwest::header::HeaderValue::from_str(value).map_err(|_| {
@@ -361,13 +361,17 @@ impl Client {
             body.extend_from_slice(&chunk);
         }
         tracing::trace!(provider = %provider.id, status, bytes = body.len(), "received");
-        let result = normalize(
+        let result = normalize::normalize_in(
             provider,
             task_id,
             normalize::Response {
                 status,
                 headers: &headers,
                 body: &body,
+            },
+            normalize::Context {
+                now: None,
+                inputs: carried,
             },
         );
         if let Some(slot) = record {
@@ -379,6 +383,35 @@ impl Client {
         }
         result
     }
+}
+
+/// A pooled reqwest client with the given redirect policy.
+fn http_client(
+    config: &ClientConfig,
+    redirects: reqwest::redirect::Policy,
+) -> Result<reqwest::Client, Error> {
+    let mut builder = reqwest::Client::builder().no_proxy();
+    // Proxies from the environment carry https only (a CONNECT tunnel: TLS end to end). Plain
+    // http goes to loopback hosts only and never through a proxy, which would see it in clear.
+    if let Some(proxy) = ["HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"]
+        .iter()
+        .find_map(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
+        && let Ok(proxy) = reqwest::Proxy::https(&proxy)
+    {
+        builder = builder.proxy(proxy.no_proxy(reqwest::NoProxy::from_env()));
+    }
+    builder
+        .connect_timeout(config.connect_timeout)
+        .timeout(config.timeout)
+        .redirect(redirects)
+        .user_agent(concat!("unitask/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| {
+            Error::local(
+                ErrorKind::Transport,
+                format!("cannot build the HTTP client: {}", e.without_url()),
+            )
+        })
 }
 
 fn too_large(status: u16, limit: usize) -> Error {

@@ -91,7 +91,9 @@ impl Engine {
 
     /// Loads files and folders; nothing is added unless all of them are valid.
     pub fn load_paths(&mut self, paths: &[PathBuf]) -> Result<(), LoadError> {
-        let checked = validate::check_paths(paths)?;
+        let mut checked = validate::check_paths(paths)?;
+        let known: Vec<&Provider> = self.providers.values().map(|l| &l.provider).collect();
+        validate::check_links(&mut checked, &known);
         let mut invalid = Vec::new();
         let mut valid = Vec::new();
         for c in checked {
@@ -113,6 +115,15 @@ impl Engine {
     pub fn load_str(&mut self, name: &str, text: &str) -> Result<(), LoadError> {
         let provider =
             validate::check_source(name, None, text).map_err(|r| LoadError::Invalid(vec![r]))?;
+        let known: Vec<&Provider> = self.providers.values().map(|l| &l.provider).collect();
+        let problems = validate::link_problems(&provider, &known);
+        if !problems.is_empty() {
+            return Err(LoadError::Invalid(vec![validate::FileReport {
+                path: name.to_owned(),
+                source: text.to_owned(),
+                diagnostics: problems,
+            }]));
+        }
         self.insert(provider, Source::Text(name.to_owned()));
         Ok(())
     }

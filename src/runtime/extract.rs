@@ -30,6 +30,8 @@ pub struct Answer<'a> {
     /// The time that `before_now` and `after_now` compare with; `None` reads the system clock
     /// when a condition needs it.
     pub now: Option<jiff::Timestamp>,
+    /// The values the request was made with, by input name: what `input:` fields read.
+    pub inputs: &'a [(String, String)],
 }
 
 impl<'a> Answer<'a> {
@@ -42,6 +44,7 @@ impl<'a> Answer<'a> {
             body: value,
             payload: value,
             now: None,
+            inputs: &[],
         }
     }
 
@@ -116,6 +119,7 @@ fn source_name(field: &Field) -> String {
         (FieldSource::Path(path), _) => path.to_string(),
         (FieldSource::Constant(text), _) => format!("const {text}"),
         (FieldSource::Header(name), _) => format!("header {name}"),
+        (FieldSource::Input(name), _) => format!("input {name}"),
     }
 }
 
@@ -300,6 +304,16 @@ fn values<'a>(
                 for node in path.select(root) {
                     out.extend(convert(field, at, Cow::Borrowed(node))?);
                 }
+            }
+        }
+        FieldSource::Input(name) => {
+            let given = at.answer.inputs.iter().find(|(n, _)| n == name);
+            if let Some((_, value)) = given {
+                out.extend(convert(
+                    field,
+                    at,
+                    Cow::Owned(Value::String(value.clone())),
+                )?);
             }
         }
         FieldSource::Header(name) => {
@@ -960,6 +974,7 @@ mod tests {
             body,
             payload: body,
             now: Some("2024-05-02T10:00:00Z".parse().expect("time")),
+            inputs: &[],
         }
     }
 

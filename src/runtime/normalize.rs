@@ -38,18 +38,28 @@ pub fn normalize(
     task_id: &str,
     response: Response<'_>,
 ) -> Result<UploadTask, Error> {
-    normalize_at(provider, task_id, response, None)
+    normalize_in(provider, task_id, response, Context::default())
 }
 
-/// [`normalize`] with the clock that time-relative conditions (`before_now`, `after_now`)
-/// compare with; `None` reads the system clock when a condition needs it.
-pub fn normalize_at(
+/// What normalization knows besides the answer.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Context<'a> {
+    /// The clock that time-relative conditions (`before_now`, `after_now`) compare with;
+    /// `None` reads the system clock when a condition needs it.
+    pub now: Option<jiff::Timestamp>,
+    /// The values the request was made with, by input name (the task id included): what
+    /// `input:` fields read.
+    pub inputs: &'a [(String, String)],
+}
+
+/// [`normalize`] in a context: a fixed clock, the request's inputs.
+pub fn normalize_in(
     provider: &Provider,
     task_id: &str,
     response: Response<'_>,
-    now: Option<jiff::Timestamp>,
+    context: Context<'_>,
 ) -> Result<UploadTask, Error> {
-    normalize_detailed(provider, task_id, response, now)
+    normalize_detailed(provider, task_id, response, context)
         .map(|(task, _)| task)
         .map_err(|failed| failed.error)
 }
@@ -69,6 +79,8 @@ pub enum Mapping {
     TaskError { list: usize, key: &'static str },
     /// The `index`-th `response.extra` entry.
     Extra(usize),
+    /// `response.next.task_id`, or the named entry of `response.next.inputs`.
+    Next(Option<usize>),
 }
 
 /// A failed normalization, with the mapping that failed when a conversion did.
@@ -93,8 +105,9 @@ pub fn normalize_detailed(
     provider: &Provider,
     task_id: &str,
     response: Response<'_>,
-    now: Option<jiff::Timestamp>,
+    context: Context<'_>,
 ) -> Result<(UploadTask, Vec<Mapping>), Box<Failed>> {
+    let now = context.now;
     let success = (200..300).contains(&response.status);
     // A non-2xx is a failure unless the definition calls it an answer about the task.
     let answered = if success {
@@ -132,6 +145,7 @@ pub fn normalize_detailed(
         body: &body,
         payload: &body,
         now,
+        inputs: context.inputs,
     };
     for (condition, kind) in &provider.failures.in_body {
         if extract::holds(condition, &whole.at()) {
@@ -196,6 +210,7 @@ fn answer_for<'p>(
         body: document,
         payload: document,
         now: None,
+        inputs: &[],
     };
     provider.response.answers.iter().find(|answer| {
         answer.statuses.contains(&response.status)
@@ -358,6 +373,29 @@ fn map_task(
             extra.insert(name.clone(), value);
         }
     }
+    let next = plan.next.as_ref().filter(|n| n.states.contains(&state));
+    let next = next.and_then(|next| {
+        let task_id = warnings.keep(
+            extract::text(&next.task_id, at),
+            Mapping::Next(None),
+            || "next.task_id".into(),
+        )?;
+        let mut inputs = indexmap::IndexMap::with_capacity(next.inputs.len());
+        for (index, (name, field)) in next.inputs.iter().enumerate() {
+            if let Some(value) =
+                warnings.keep(extract::text(field, at), Mapping::Next(Some(index)), || {
+                    format!("next.inputs.{name}")
+                })
+            {
+                inputs.insert(name.clone(), value);
+            }
+        }
+        Some(crate::task::Next {
+            provider: next.provider.clone(),
+            task_id,
+            inputs,
+        })
+    });
     let task = UploadTask {
         provider: provider.id.clone(),
         id,
@@ -374,6 +412,7 @@ fn map_task(
         errors,
         extra,
         warnings: warnings.list,
+        next,
         raw: Value::Null,
     };
     Ok((task, warnings.mappings))
@@ -544,6 +583,7 @@ fn failure(
         body: document,
         payload: document,
         now: None,
+        inputs: &[],
     };
     let at = &answer.at();
     // The shape that finds the most of its fields wins; the first among equals.

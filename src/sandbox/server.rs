@@ -281,7 +281,12 @@ fn read_inputs<'a>(
     };
     for input in &provider.inputs {
         let value = match input.location {
-            InputLocation::Path | InputLocation::Host | InputLocation::Url => continue,
+            InputLocation::Path
+            | InputLocation::Host
+            | InputLocation::Url
+            | InputLocation::Next => {
+                continue;
+            }
             InputLocation::Query => in_query(&input.wire_name).cloned(),
             InputLocation::Header => request
                 .headers

@@ -49,7 +49,8 @@ pub struct Definition {
     pub base_url_confirmed: bool,
     /// The values a caller passes: task id, path segments, host names, query and header values.
     pub inputs: OrderedMap<Input>,
-    /// How the status request is made.
+    /// How the status request is made (a `GET` of the task id's URL when left out).
+    #[serde(default)]
     pub request: Request,
     /// How the request is authenticated. Secrets come from environment variables or the caller.
     pub auth: Auth,
@@ -121,6 +122,8 @@ pub enum InputLocation {
     Body,
     /// The whole status URL (https, or http to loopback; its host must match `hosts`).
     Url,
+    /// Not sent: a value carried to the follow-up definition (`response.next.inputs`).
+    Next,
 }
 
 /// The role an input plays.
@@ -131,7 +134,7 @@ pub enum InputRole {
 }
 
 /// The status request.
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Request {
     /// `GET` (default); `POST` for APIs that read with a JSON body; `HEAD` for status in headers;
@@ -283,11 +286,32 @@ pub struct Response {
     /// Provider-specific typed values, by name.
     #[serde(default)]
     pub extra: OrderedMap<FieldSpec>,
+    /// A follow-up on another definition once the task reaches a state: the result is a
+    /// resource of its own (a copied file, a transcript), which `watch` follows to its end.
+    #[serde(default)]
+    pub next: Option<NextSpec>,
     /// Non-2xx HTTP statuses that answer about the task rather than fail the request: a `308`
     /// while an upload runs, a `404` or `410` once it expired, a `409` whose body says the job
     /// failed. Tried in order; the first that matches is mapped like a 2xx.
     #[serde(default)]
     pub answers: Vec<AnswerSpec>,
+}
+
+/// A follow-up task on another definition.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NextSpec {
+    /// The states that hand over (default: `[succeeded]`).
+    #[serde(default)]
+    pub when: Vec<Text>,
+    /// The definition id that reads the follow-up.
+    pub provider: Text,
+    /// Its task id, read from the answer (a path, a header, or an input with `input:`).
+    pub task_id: FieldSpec,
+    /// Its other inputs, each read from the answer or carried from an input of this task
+    /// (`{input: drive_id}`).
+    #[serde(default)]
+    pub inputs: OrderedMap<FieldSpec>,
 }
 
 /// An HTTP status that is an answer about the task.
@@ -761,6 +785,8 @@ pub struct FieldSpec {
     pub constant: Option<Text>,
     /// A response header instead of a path.
     pub header: Option<Text>,
+    /// The value of one of the task's inputs instead (the task id included).
+    pub input: Option<Text>,
     /// Arithmetic over the answer (`$.done / $.total * 100`); with `path` or `header`, worked
     /// out for each selected value, which `@` names (`@.to - @.from + 1`).
     pub expr: Option<Text>,
@@ -807,6 +833,10 @@ struct FieldSpecMap {
     /// A response header instead of a path (names compare case-insensitively).
     #[serde(default)]
     header: Option<Text>,
+    /// The value of one of the task's inputs instead (the task id included): to carry it to a
+    /// follow-up (`next`).
+    #[serde(default)]
+    input: Option<Text>,
     /// Arithmetic: numbers, `+ - * /`, parentheses, JSONPaths (`$.done`), `header("Name")`,
     /// and `@`, each value `path` or `header` selected.
     #[serde(default)]
@@ -958,6 +988,7 @@ impl<'de> Deserialize<'de> for FieldSpec {
                 path: map.path,
                 constant: map.constant,
                 header: map.header,
+                input: map.input,
                 expr: map.expr,
                 from: map.from,
                 capture: map.capture,
@@ -1006,6 +1037,7 @@ impl<'de> Deserialize<'de> for FieldSpecOrPath {
             "path",
             "const",
             "header",
+            "input",
             "expr",
             "from",
             "capture",

@@ -269,6 +269,22 @@ codes! {
     ///     {"query": {{ query|tojson }}, "variables": {"id": {{ task_id }}}}
     /// ```
     InvalidBodyTemplate = "UT128", "invalid-body-template";
+    /// ## What it means
+    /// `response.next` hands over in a state a task does not end in, names something that is
+    /// not a definition id, or (when the definitions are checked together) names a definition
+    /// that is not there, an input it does not have, or leaves out one it requires.
+    ///
+    /// ## Example
+    /// ```yaml
+    /// response:
+    ///   next:
+    ///     when: [succeeded]
+    ///     provider: msgraph-drive-item
+    ///     task_id: $.resourceId
+    ///     inputs:
+    ///       drive_id: { input: drive_id }   # an input of this definition, `in: next`
+    /// ```
+    InvalidNext = "UT129", "invalid-next";
 }
 
 #[cfg(test)]

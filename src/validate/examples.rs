@@ -25,6 +25,7 @@ const TASK_KEYS: &[&str] = &[
     "errors",
     "extra",
     "warnings",
+    "next",
 ];
 
 const TIME_KEYS: &[&str] = &["created_at", "started_at", "updated_at", "completed_at"];
@@ -37,8 +38,12 @@ pub(super) fn run(provider: &Provider, def: &spec::Definition, out: &mut Vec<Dia
             headers: &example.response.headers,
             body: &example.response.body,
         };
-        let result =
-            runtime::normalize::normalize_detailed(provider, task_id, response, example.now);
+        let inputs = provider.request_inputs(task_id, &example.inputs);
+        let context = runtime::normalize::Context {
+            now: example.now,
+            inputs: &inputs,
+        };
+        let result = runtime::normalize::normalize_detailed(provider, task_id, response, context);
         let name = &example.name;
         match (&example.expect, result) {
             (Expectation::Task(expected), Ok((mut task, warned))) => {
@@ -181,6 +186,12 @@ fn mapping_span(def: &spec::Definition, mapping: Mapping) -> Option<Span> {
             }
         }
         Mapping::Extra(index) => response.extra.0.get(index).map(|(_, f)| f.span),
+        Mapping::Next(None) => response.next.as_ref().map(|n| n.task_id.span),
+        Mapping::Next(Some(index)) => response
+            .next
+            .as_ref()
+            .and_then(|n| n.inputs.0.get(index))
+            .map(|(_, f)| f.span),
     }
     .filter(|span| *span != Span::default())
 }

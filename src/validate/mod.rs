@@ -264,6 +264,8 @@ fn offset_of(source: &str, line: usize, column: usize) -> usize {
 pub struct Checked {
     pub path: PathBuf,
     pub result: Result<Provider, FileReport>,
+    /// The file's text, for reporting problems found across files.
+    pub source: String,
 }
 
 /// Reads and checks every definition under `paths` (files, or folders whose `*.yaml` files are
@@ -285,9 +287,109 @@ pub fn check_paths(paths: &[PathBuf]) -> Result<Vec<Checked>, std::io::Error> {
             })?;
             let stem = path.file_stem().and_then(|s| s.to_str()).map(str::to_owned);
             let result = check_bytes(&path.display().to_string(), stem.as_deref(), &bytes);
-            Ok(Checked { path, result })
+            let source = String::from_utf8_lossy(&bytes).into_owned();
+            Ok(Checked {
+                path,
+                result,
+                source,
+            })
         })
         .collect()
+}
+
+/// UT129 across definitions: every follow-up (`response.next`) names a definition among
+/// `checked` or `known`, gives only inputs it has (not its task id), and every input it
+/// requires. A file with such a problem becomes invalid, with the others it already had.
+pub fn check_links(checked: &mut [Checked], known: &[&Provider]) {
+    let mut problems: Vec<(usize, Vec<Diagnostic>)> = Vec::new();
+    {
+        let valid: Vec<&Provider> = checked
+            .iter()
+            .filter_map(|c| c.result.as_ref().ok())
+            .chain(known.iter().copied())
+            .collect();
+        for (index, c) in checked.iter().enumerate() {
+            if let Ok(provider) = &c.result {
+                let found = link_problems(provider, &valid);
+                if !found.is_empty() {
+                    problems.push((index, found));
+                }
+            }
+        }
+    }
+    for (index, diagnostics) in problems {
+        let c = &mut checked[index];
+        c.result = Err(FileReport {
+            path: c.path.display().to_string(),
+            source: c.source.clone(),
+            diagnostics,
+        });
+    }
+}
+
+/// What is wrong with `provider`'s follow-up among `all` definitions.
+pub fn link_problems(provider: &Provider, all: &[&Provider]) -> Vec<Diagnostic> {
+    let Some(next) = &provider.response.next else {
+        return Vec::new();
+    };
+    let span = next.provider_span;
+    let Some(target) = all.iter().find(|p| p.id == next.provider) else {
+        let mut ids: Vec<&str> = all.iter().map(|p| p.id.as_str()).collect();
+        ids.sort();
+        ids.dedup();
+        return vec![
+            Diagnostic::new(
+                Code::InvalidNext,
+                span,
+                format!("no definition `{}` to hand the follow-up to", next.provider),
+            )
+            .help(de::did_you_mean(&next.provider, &ids)),
+        ];
+    };
+    let mut found = Vec::new();
+    for (name, _) in &next.inputs {
+        if *name == target.task_id_input().name {
+            found.push(
+                Diagnostic::new(
+                    Code::InvalidNext,
+                    span,
+                    format!(
+                        "`{name}` is the task id of `{}`: give it as `task_id`",
+                        target.id
+                    ),
+                )
+                .help("move it to `next.task_id`"),
+            );
+        } else if target.input(name).is_none() {
+            let names: Vec<&str> = target.inputs.iter().map(|i| i.name.as_str()).collect();
+            found.push(
+                Diagnostic::new(
+                    Code::InvalidNext,
+                    span,
+                    format!("`{}` has no input `{name}`", target.id),
+                )
+                .help(de::did_you_mean(name, &names)),
+            );
+        }
+    }
+    for input in &target.inputs {
+        let given = next.inputs.iter().any(|(n, _)| *n == input.name);
+        if input.name != target.task_id_input().name
+            && input.required
+            && input.default.is_none()
+            && !given
+        {
+            found.push(
+                Diagnostic::new(
+                    Code::InvalidNext,
+                    span,
+                    format!("`{}` requires the input `{}`, which `next.inputs` does not give", target.id, input.name),
+                )
+                .help(format!("add `{}: ...` under `next.inputs` (a field of this answer, or `{{input: ...}}`)", input.name)),
+            );
+        }
+    }
+    found
 }
 
 /// The `*.yaml` / `*.yml` files directly in `dir`, sorted by name.

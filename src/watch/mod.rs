@@ -180,6 +180,10 @@ pub struct Watcher {
 #[derive(Debug)]
 struct Slot {
     endpoint: Option<usize>,
+    /// The follow-up being watched instead of the target, once the target handed over.
+    following: Option<Box<Target>>,
+    /// Follow-ups taken so far.
+    hops: u8,
     polls: u32,
     errors_in_row: u32,
     delay: Duration,
@@ -221,11 +225,11 @@ impl Watcher {
         let sent_before = self.client.requests_sent();
         let options = self.options;
         let concurrency = options.concurrency.max(1);
-        let index: HashMap<&str, usize> = self
+        let index: HashMap<String, usize> = self
             .endpoints
             .iter()
             .enumerate()
-            .map(|(i, e)| (e.provider.id.as_str(), i))
+            .map(|(i, e)| (e.provider.id.clone(), i))
             .collect();
         let mut slots: Vec<Slot> = targets
             .iter()
@@ -233,6 +237,8 @@ impl Watcher {
                 let endpoint = index.get(t.provider.as_str()).copied();
                 Slot {
                     endpoint,
+                    following: None,
+                    hops: 0,
                     polls: 0,
                     errors_in_row: 0,
                     delay: endpoint.map_or(Duration::ZERO, |e| {
@@ -243,7 +249,6 @@ impl Watcher {
                 }
             })
             .collect();
-        drop(index);
         let shared = Arc::new(Shared {
             client: self.client,
             endpoints: self.endpoints,
@@ -303,7 +308,8 @@ impl Watcher {
                 let Some(endpoint) = slots[i].endpoint else {
                     continue;
                 };
-                running.push(poll_task(Arc::clone(&shared), i, endpoint));
+                let following = slots[i].following.as_deref().cloned();
+                running.push(poll_task(Arc::clone(&shared), i, endpoint, following));
             }
             if running.is_empty() && queue.is_empty() {
                 break;
@@ -319,8 +325,10 @@ impl Watcher {
                 }
                 Some((i, result)) = running.next(), if !running.is_empty() => {
                     let elapsed = start.elapsed();
-                    let target = &shared.targets[i];
                     let slot = &mut slots[i];
+                    // A follow-up is shown as the task it continues, under its own target.
+                    let followed = slot.following.as_deref().cloned();
+                    let target = followed.as_ref().unwrap_or(&shared.targets[i]);
                     slot.polls += 1;
                     let Some(endpoint) = slot.endpoint.map(|e| &shared.endpoints[e]) else { continue };
                     match result {
@@ -332,7 +340,24 @@ impl Watcher {
                             if changed {
                                 on_event(Event::Changed { index: i, target, task: &task, polls: slot.polls, elapsed });
                             }
-                            if task.terminal {
+                            let handover = task
+                                .next
+                                .as_ref()
+                                .filter(|_| task.terminal && slot.hops < MAX_HOPS)
+                                .and_then(|next| Some((next, *index.get(&next.provider)?)));
+                            if let Some((next, e)) = handover {
+                                slot.hops += 1;
+                                slot.endpoint = Some(e);
+                                slot.following = Some(Box::new(Target {
+                                    provider: next.provider.clone(),
+                                    task_id: next.task_id.clone(),
+                                    inputs: next.inputs.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect(),
+                                }));
+                                slot.last = None;
+                                slot.errors_in_row = 0;
+                                slot.delay = first_interval(&shared.endpoints[e].provider, &options);
+                                queue.push(Reverse((Instant::now(), i)));
+                            } else if task.terminal {
                                 finish(slot, Ending::Terminal(task.state), elapsed);
                             } else {
                                 let wait = next_wait(slot, &endpoint.provider, &options, changed, None);
@@ -353,7 +378,8 @@ impl Watcher {
                         }
                     }
                     if let Some(finished) = &slot.finished {
-                        on_event(Event::Finished { index: i, target, finished });
+                        // The task asked for, whatever follow-ups it took.
+                        on_event(Event::Finished { index: i, target: &shared.targets[i], finished });
                     }
                 }
                 () = sleep_until(deadline) => {
@@ -398,6 +424,9 @@ impl Watcher {
         }
     }
 }
+
+/// Follow-ups one watched task may take (a definition that hands over to itself stops here).
+pub const MAX_HOPS: u8 = 4;
 
 /// The longest wait between two polls of a task, whatever a provider asks.
 pub const MAX_WAIT: Duration = Duration::from_secs(3600);
@@ -464,13 +493,18 @@ fn scale(duration: Duration, factor: f64) -> Duration {
 }
 
 /// One poll, tagged with its target.
-async fn poll_task(shared: Arc<Shared>, i: usize, e: usize) -> (usize, Result<UploadTask, Error>) {
-    (i, poll(&shared, i, e).await)
+async fn poll_task(
+    shared: Arc<Shared>,
+    i: usize,
+    e: usize,
+    following: Option<Target>,
+) -> (usize, Result<UploadTask, Error>) {
+    let target = following.as_ref().unwrap_or(&shared.targets[i]);
+    (i, poll(&shared, target, e).await)
 }
 
-/// One poll of target `i` through endpoint `e`, by the engine the endpoint names.
-async fn poll(shared: &Shared, i: usize, e: usize) -> Result<UploadTask, Error> {
-    let target = &shared.targets[i];
+/// One poll of `target` through endpoint `e`, by the engine the endpoint names.
+async fn poll(shared: &Shared, target: &Target, e: usize) -> Result<UploadTask, Error> {
     let endpoint = &shared.endpoints[e];
     if endpoint.answerer == Answerer::Generated
         && let Some(result) = crate::providers::status(

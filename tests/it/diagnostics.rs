@@ -337,3 +337,67 @@ fn labels_name_documented_values_on_one_line() {
     let blank = report(&labelled("{ DONE: \" \" }", ""));
     assert_eq!(blank.diagnostics[0].code, Code::InvalidName);
 }
+
+/// A follow-up names another definition: checked when definitions are loaded together (a file
+/// alone cannot tell), at the line that names it.
+#[test]
+fn follow_ups_are_checked_against_the_definitions_they_name() {
+    let monitor = |next: &str| {
+        format!(
+            "id: copy-monitor\nname: Copy\nbase_url: https://api.example.com\ninputs:\n  task_id: {{ in: path, role: task_id }}\n  drive: {{ in: next, required: true }}\nrequest:\n  path: /copies/{{task_id}}\nauth: none\nresponse:\n  state:\n    native: {{ string: $.status }}\n    documented: [DONE]\n    map: {{ DONE: succeeded }}\n  next:\n{next}\n"
+        )
+    };
+    let item = "id: copy-item\nname: Item\nbase_url: https://api.example.com\ninputs:\n  item_id: { in: path, role: task_id }\n  drive_id: { in: path }\nrequest:\n  path: /drives/{drive_id}/items/{item_id}\nauth: none\nresponse:\n  state:\n    native: { string: $.kind }\n    documented: [file]\n    map: { file: succeeded }\n";
+    let cases = [
+        (
+            "    provider: copy-itme\n    task_id: $.item\n    inputs: { drive_id: { input: drive } }",
+            "no definition `copy-itme`",
+        ),
+        (
+            "    provider: copy-item\n    task_id: { input: drive }",
+            "requires the input `drive_id`",
+        ),
+        (
+            "    provider: copy-item\n    task_id: $.item\n    inputs: { drive_id: { input: drive }, shelf: { input: drive } }",
+            "has no input `shelf`",
+        ),
+        (
+            "    provider: copy-item\n    task_id: $.item\n    inputs: { drive_id: { input: drive }, item_id: $.item }",
+            "is the task id of `copy-item`",
+        ),
+    ];
+    for (next, message) in cases {
+        let mut engine = unitask::Engine::empty();
+        engine
+            .load_str("copy-item.yaml", item)
+            .expect("the item loads");
+        let error = engine
+            .load_str("copy-monitor.yaml", &monitor(next))
+            .expect_err(message);
+        let unitask::interp::LoadError::Invalid(reports) = error else {
+            panic!("not a diagnostic");
+        };
+        let diagnostic = &reports[0].diagnostics[0];
+        assert_eq!(diagnostic.code, Code::InvalidNext, "{message}");
+        assert!(
+            diagnostic.message.contains(message),
+            "{}",
+            diagnostic.message
+        );
+        assert_eq!(
+            validate::position(&reports[0].source, diagnostic.span.start).line,
+            16,
+            "at `provider:`"
+        );
+    }
+    let mut engine = unitask::Engine::empty();
+    engine
+        .load_str("copy-item.yaml", item)
+        .expect("the item loads");
+    engine
+        .load_str(
+            "copy-monitor.yaml",
+            &monitor("    provider: copy-item\n    task_id: $.item\n    inputs: { drive_id: { input: drive } }"),
+        )
+        .expect("a sound follow-up loads");
+}

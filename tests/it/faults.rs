@@ -178,6 +178,11 @@ async fn watch_at_scale(
     let mut faults = HashSet::new();
     for plan in running.sandbox().plans() {
         let provider = &plan.provider;
+        // A follow-up's requests go to another definition's shared ids, which this count cannot
+        // tell apart: `sandbox.rs` follows them exactly.
+        if provider.response.next.is_some() {
+            continue;
+        }
         let inputs: Inputs = provider.sample_inputs().into_iter().collect();
         for track in &plan.tracks {
             assert_eq!(track.unreachable(), None, "{} {}", provider.id, track.name);

@@ -271,7 +271,7 @@ proptest! {
                     None => prop_assert_eq!(body.get(&input.wire_name), Some(&Value::from(value.as_str()))),
                 }
             }
-            InputLocation::Path | InputLocation::Host | InputLocation::Url => {}
+            InputLocation::Path | InputLocation::Host | InputLocation::Url | InputLocation::Next => {}
         }
     }
 

@@ -193,6 +193,7 @@ impl Lowerer<'_> {
             ("path", spec.path.as_ref()),
             ("const", spec.constant.as_ref()),
             ("header", spec.header.as_ref()),
+            ("input", spec.input.as_ref()),
         ]
         .into_iter()
         .filter_map(|(key, text)| text.map(|t| (key, t)))
@@ -217,6 +218,21 @@ impl Lowerer<'_> {
                     }
                 }
                 Some(FieldSource::Constant(constant.value.clone()))
+            }
+            [("input", input)] => {
+                if !self.input_names.contains(&input.value) {
+                    let names: Vec<&str> = self.input_names.iter().map(String::as_str).collect();
+                    self.push(
+                        Diagnostic::new(
+                            Code::InvalidField,
+                            input.span,
+                            format!("`{}` is not an input of this definition", input.value),
+                        )
+                        .help(crate::spec::de::did_you_mean(&input.value, &names)),
+                    );
+                    return None;
+                }
+                Some(FieldSource::Input(input.value.clone()))
             }
             [(_, header)] => self
                 .wire_name(header, "header")
@@ -556,6 +572,102 @@ impl Lowerer<'_> {
         lowered
     }
 
+    /// UT104: an `in: next` input is carried to the follow-up (`next` reads it with `input:`),
+    /// or its value would be dropped.
+    pub(super) fn check_carried_inputs(
+        &mut self,
+        def: &spec::Definition,
+        response: Option<&model::ResponsePlan>,
+    ) {
+        let Some(response) = response else {
+            return;
+        };
+        let read: Vec<&str> = response
+            .next
+            .iter()
+            .flat_map(|n| std::iter::once(&n.task_id).chain(n.inputs.iter().map(|(_, f)| f)))
+            .filter_map(|f| match &f.source {
+                FieldSource::Input(name) => Some(name.as_str()),
+                _ => None,
+            })
+            .collect();
+        for (name, input) in def.inputs.iter() {
+            if input.location.value == spec::InputLocation::Next
+                && !read.contains(&name.value.as_str())
+            {
+                self.push(
+                    Diagnostic::new(
+                        Code::UnusedInput,
+                        name.span,
+                        format!(
+                            "input `{}` is `in: next` but the follow-up never reads it",
+                            name.value
+                        ),
+                    )
+                    .label("its value would be dropped")
+                    .help(format!(
+                        "read it under `response.next.inputs` with `{{input: {}}}`",
+                        name.value
+                    )),
+                );
+            }
+        }
+    }
+
+    /// UT129: a follow-up names another definition by id, hands over in terminal states, and
+    /// reads its task id and inputs like any field.
+    fn lower_next(&mut self, next: &spec::NextSpec) -> Option<model::NextPlan> {
+        let before = self.out.len();
+        let states: Vec<crate::task::State> = if next.when.is_empty() {
+            vec![crate::task::State::Succeeded]
+        } else {
+            next.when.iter().filter_map(|s| self.state(s)).collect()
+        };
+        for (state, written) in states.iter().zip(&next.when) {
+            if !state.is_terminal() {
+                self.push(
+                    Diagnostic::new(
+                        Code::InvalidNext,
+                        written.span,
+                        format!("`{state}` is not a state a task ends in"),
+                    )
+                    .help("a follow-up starts once the task is done: `succeeded`, `partial`, `failed`, `canceled` or `expired`"),
+                );
+            }
+        }
+        let id = &next.provider;
+        let slug = !id.value.is_empty()
+            && id
+                .value
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+        if !slug {
+            self.push(
+                Diagnostic::new(
+                    Code::InvalidNext,
+                    id.span,
+                    format!("`{}` is not a definition id", id.value),
+                )
+                .help("name the definition that reads the follow-up by its id (its file name)"),
+            );
+        }
+        let task_id = self.field(&next.task_id, Slot::Text);
+        let mut inputs = Vec::new();
+        for (name, spec) in next.inputs.iter() {
+            if let Some(field) = self.field(spec, Slot::Text) {
+                inputs.push((name.value.clone(), field));
+            }
+        }
+        all_ok(before, self.out)?;
+        Some(model::NextPlan {
+            states,
+            provider: id.value.clone(),
+            provider_span: id.span,
+            task_id: task_id?,
+            inputs,
+        })
+    }
+
     /// Errors from items: task errors, or the details of an error body.
     pub(super) fn lower_errors(&mut self, specs: &[spec::ErrorsSpec]) -> Vec<model::ErrorsPlan> {
         let mut errors = Vec::new();
@@ -803,9 +915,14 @@ impl Lowerer<'_> {
             }
         }
         let answers = self.lower_answers(&response.answers, &response.state, state.as_ref());
+        let next = match &response.next {
+            Some(next) => self.lower_next(next).map(Some),
+            None => Some(None),
+        };
         all_ok(before, self.out)?;
         Some(model::ResponsePlan {
             answers,
+            next: next?,
             envelope,
             state: state?,
             id: id?,

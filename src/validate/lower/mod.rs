@@ -43,6 +43,8 @@ struct Lowerer<'a> {
     scope: spec::Scope,
     /// Whether they belong to a `files` or `errors` item (so `from: item` means something).
     in_item: bool,
+    /// The declared inputs' names, which `input:` fields may read.
+    input_names: Vec<String>,
 }
 
 pub(super) fn lower(
@@ -56,6 +58,7 @@ pub(super) fn lower(
         out,
         scope: spec::Scope::Payload,
         in_item: false,
+        input_names: def.inputs.iter().map(|(n, _)| n.value.clone()).collect(),
     };
     l.check_id(&def.id, stem);
     let inputs = l.lower_inputs(def);
@@ -65,6 +68,7 @@ pub(super) fn lower(
     let auth = l.lower_auth(&def.auth);
     l.check_header_names(def);
     let response = l.lower_response(&def.response);
+    l.check_carried_inputs(def, response.as_ref());
     let failures = l.lower_failures(&def.failures);
     let polling = l.lower_polling(def.polling.as_ref());
     let limits = l.lower_limits(def.limits.as_ref());
