@@ -295,6 +295,8 @@ pub enum Auth {
 /// How a successful body becomes an `UploadTask`.
 #[derive(Debug, Clone)]
 pub struct ResponsePlan {
+    /// How bodies are written (error bodies included).
+    pub format: crate::spec::BodyFormat,
     pub envelope: Option<EnvelopePlan>,
     pub state: StatePlan,
     pub id: Option<Field>,

@@ -8,6 +8,7 @@
 mod error;
 pub mod extract;
 pub mod normalize;
+pub mod xml;
 
 pub use error::{Error, ErrorKind, excerpt};
 pub use normalize::{Response, normalize};

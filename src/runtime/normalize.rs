@@ -113,7 +113,7 @@ pub fn normalize_detailed(
     let answered = if success {
         None
     } else {
-        let parsed: Option<Value> = serde_json::from_slice(response.body).ok();
+        let parsed: Option<Value> = parse_body(provider, response.body).ok();
         match answer_for(provider, response, parsed.as_ref()) {
             Some(answer) => Some(answer),
             None => return Err(failure(provider, response, parsed.as_ref(), None).into()),
@@ -128,15 +128,15 @@ pub fn normalize_detailed(
     let (body, raw_text) = if blank && bodiless {
         (Value::Null, None)
     } else {
-        match serde_json::from_slice::<Value>(response.body) {
+        match parse_body(provider, response.body) {
             Ok(body) => (body, None),
-            // A declared answer is about its status: a body that is not JSON reads as null,
-            // and `raw` keeps its text.
+            // A declared answer is about its status: a body that does not read is null, and
+            // `raw` keeps its text.
             Err(_) if answered.is_some() => (
                 Value::Null,
                 Some(String::from_utf8_lossy(response.body).into_owned()),
             ),
-            Err(e) => return Err(not_json(response, &e).into()),
+            Err(e) => return Err(unreadable(provider, response, &e).into()),
         }
     };
     let whole = Answer {
@@ -224,18 +224,33 @@ fn answer_for<'p>(
 /// A body that should be JSON and is not. The Content-Type is not trusted either way
 /// (providers label JSON `text/plain`); it is named because an HTML page there is a proxy's,
 /// not the API's.
-fn not_json(response: Response<'_>, error: &serde_json::Error) -> Error {
+fn unreadable(provider: &Provider, response: Response<'_>, error: &str) -> Error {
+    let format = match provider.response.format {
+        crate::spec::BodyFormat::Json => "json",
+        crate::spec::BodyFormat::Xml => "xml",
+    };
     let labelled = match response.header("content-type") {
-        Some(kind) if !kind.to_ascii_lowercase().contains("json") => {
+        Some(kind) if !kind.to_ascii_lowercase().contains(format) => {
             format!(" (Content-Type: {})", excerpt(kind.as_bytes()))
         }
         _ => String::new(),
     };
     Error::decode(
         response.status,
-        format!("the body is not valid JSON{labelled}: {error}"),
+        format!(
+            "the body is not valid {}{labelled}: {error}",
+            format.to_ascii_uppercase()
+        ),
         response.body,
     )
+}
+
+/// A body read in the definition's format (JSON, or XML into its tree).
+fn parse_body(provider: &Provider, body: &[u8]) -> Result<Value, String> {
+    match provider.response.format {
+        crate::spec::BodyFormat::Json => serde_json::from_slice(body).map_err(|e| e.to_string()),
+        crate::spec::BodyFormat::Xml => crate::runtime::xml::read(body),
+    }
 }
 
 /// Warnings as a task is mapped, with the mapping behind each (for `validate`).

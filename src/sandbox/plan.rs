@@ -623,8 +623,11 @@ fn example_step(provider: &Provider, example: &Example) -> Step {
         .iter()
         .any(|(n, _)| n.eq_ignore_ascii_case("content-type"));
     if !has_type {
+        let xml = provider.response.format == crate::spec::BodyFormat::Xml;
         let content_type = if json.is_some() {
             "application/json"
+        } else if xml && response.body.trim_ascii_start().starts_with(b"<") {
+            "application/xml"
         } else {
             "text/plain; charset=utf-8"
         };
@@ -738,8 +741,6 @@ fn fault_steps(
         outcome,
         reply,
     };
-    // A status is worth retrying when the definition says so.
-    let retryable = |status: u16| provider.failures.retryable_statuses.contains(&status);
     let documented = |status: &dyn Fn(u16) -> bool| {
         provider
             .examples
@@ -760,10 +761,8 @@ fn fault_steps(
             });
             reply.headers.push((header, "1".into()));
             reply.status = 429;
-            let outcome = Outcome::Error {
-                kind: ErrorKind::RateLimited,
-                retryable: retryable(429),
-            };
+            // What the runtime makes of it: the body's own code may name another kind.
+            let outcome = outcome(provider, task_id, &reply);
             vec![with("429, retry after 1s", reply, outcome)]
         }
         Fault::ServerError => {
@@ -771,10 +770,8 @@ fn fault_steps(
             let mut reply =
                 documented(&|s| s >= 500).unwrap_or_else(|| generic(500, "internal server error"));
             reply.status = 500;
-            let outcome = Outcome::Error {
-                kind: ErrorKind::Server,
-                retryable: retryable(500),
-            };
+            // The body's own code may name another kind (`SlowDown` is a rate limit).
+            let outcome = outcome(provider, task_id, &reply);
             vec![
                 with("500", reply.clone(), outcome),
                 with("500", reply, outcome),

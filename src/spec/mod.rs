@@ -266,6 +266,10 @@ pub struct BasicAuth {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Response {
+    /// How bodies are written: `json` (default) or `xml` (read into a tree by fixed rules:
+    /// the root element by name, attributes under `@name`, text, repeated elements as lists).
+    #[serde(default)]
+    pub format: BodyFormat,
     /// An envelope around the payload, such as `{code, message, data}`.
     #[serde(default)]
     pub envelope: Option<Envelope>,
@@ -295,6 +299,16 @@ pub struct Response {
     /// failed. Tried in order; the first that matches is mapped like a 2xx.
     #[serde(default)]
     pub answers: Vec<AnswerSpec>,
+}
+
+/// How answers' bodies are written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum BodyFormat {
+    #[default]
+    Json,
+    /// XML, read into a tree: `<Error><Code>X</Code></Error>` is `{"Error": {"Code": "X"}}`.
+    Xml,
 }
 
 /// A follow-up task on another definition.

@@ -32,6 +32,10 @@ enum Plan {
     Walk(Vec<Step>),
     /// A full query.
     Query(Box<JpQuery>),
+    /// Names, indexes and wildcards read from an XML document, where one element and a list of
+    /// them look alike: a name over a list reads it in each item, an index `0` or `-1` or a
+    /// wildcard over anything but a list reads the thing itself.
+    Lenient(Vec<Step>),
 }
 
 /// One step of a lowered path.
@@ -77,23 +81,42 @@ impl JsonPath {
         &self.text
     }
 
+    /// The same path, read from an XML document (see [`Plan::Lenient`]); `None` for a path
+    /// that needs the query engine (filters, slices, descendants), whose JSON semantics an XML
+    /// document does not have.
+    pub fn lenient(self) -> Option<JsonPath> {
+        let steps = match self.plan {
+            Plan::Simple(steps) | Plan::Walk(steps) => steps,
+            Plan::Lenient(_) => return Some(self),
+            Plan::Query(_) => return None,
+        };
+        Some(JsonPath {
+            text: self.text,
+            plan: Plan::Lenient(steps),
+        })
+    }
+
     /// The lowered steps, when the path is a chain of names and indexes.
     pub fn steps(&self) -> Option<&[Step]> {
         match &self.plan {
             Plan::Simple(steps) => Some(steps),
-            Plan::Walk(_) | Plan::Query(_) => None,
+            Plan::Walk(_) | Plan::Query(_) | Plan::Lenient(_) => None,
         }
     }
 
-    /// True when the path can select at most one node.
+    /// True when the path names one node (it may still select several of an XML list).
     pub fn is_singular(&self) -> bool {
-        matches!(self.plan, Plan::Simple(_))
+        match &self.plan {
+            Plan::Simple(_) => true,
+            Plan::Lenient(steps) => !steps.contains(&Step::Wildcard),
+            Plan::Walk(_) | Plan::Query(_) => false,
+        }
     }
 
     /// The last field name of the path (`$.data.confirmed` → `confirmed`), if it ends in a name.
     pub fn last_name(&self) -> Option<&str> {
         match &self.plan {
-            Plan::Simple(steps) | Plan::Walk(steps) => match steps.last() {
+            Plan::Simple(steps) | Plan::Walk(steps) | Plan::Lenient(steps) => match steps.last() {
                 Some(Step::Name(name)) => Some(name),
                 _ => None,
             },
@@ -118,7 +141,9 @@ impl JsonPath {
     pub fn first<'a>(&self, root: &'a Value) -> Option<&'a Value> {
         match &self.plan {
             Plan::Simple(steps) => walk(root, steps),
-            Plan::Walk(_) | Plan::Query(_) => self.select(root).into_iter().next(),
+            Plan::Walk(_) | Plan::Query(_) | Plan::Lenient(_) => {
+                self.select(root).into_iter().next()
+            }
         }
     }
 
@@ -134,7 +159,47 @@ impl JsonPath {
             Plan::Query(query) => jsonpath_rust::query::js_path_process(query, root)
                 .map(|refs| refs.into_iter().map(|r| r.val()).collect())
                 .unwrap_or_default(),
+            Plan::Lenient(steps) => {
+                let mut found = Vec::new();
+                walk_lenient(root, steps, &mut found);
+                found
+            }
         }
+    }
+}
+
+/// Walks an XML document's tree (see [`Plan::Lenient`]).
+fn walk_lenient<'a>(node: &'a Value, steps: &[Step], found: &mut Vec<&'a Value>) {
+    let Some((step, rest)) = steps.split_first() else {
+        found.push(node);
+        return;
+    };
+    match (step, node) {
+        (Step::Name(_), Value::Array(items)) => {
+            for item in items {
+                walk_lenient(item, steps, found);
+            }
+        }
+        (Step::Name(name), Value::Object(map)) => {
+            if let Some(value) = member(map, name) {
+                walk_lenient(value, rest, found);
+            }
+        }
+        (Step::Index(i), Value::Array(items)) => {
+            if let Some(item) = array_index(items.len(), *i).and_then(|i| items.get(i)) {
+                walk_lenient(item, rest, found);
+            }
+        }
+        (Step::Index(0 | -1), Value::Object(_) | Value::String(_)) => {
+            walk_lenient(node, rest, found);
+        }
+        (Step::Wildcard, Value::Array(items)) => {
+            for item in items {
+                walk_lenient(item, rest, found);
+            }
+        }
+        (Step::Wildcard, Value::Object(_) | Value::String(_)) => walk_lenient(node, rest, found),
+        _ => {}
     }
 }
 
@@ -350,6 +415,32 @@ fn path_error(text: &str, error: JsonPathError) -> PathError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lenient_paths_read_one_element_and_a_list_alike() {
+        let one = serde_json::json!({"R": {"Job": {"Id": "a", "Tag": {"K": "x"}}}});
+        let many = serde_json::json!({"R": {"Job": [{"Id": "a"}, {"Id": "b"}]}});
+        let read = |path: &str, doc: &Value| -> Vec<Value> {
+            let path = JsonPath::parse(path)
+                .expect(path)
+                .lenient()
+                .expect("lenient");
+            path.select(doc).into_iter().cloned().collect()
+        };
+        assert_eq!(read("$.R.Job[*].Id", &one), ["a"]);
+        assert_eq!(read("$.R.Job[*].Id", &many), ["a", "b"]);
+        assert_eq!(read("$.R.Job.Id", &many), ["a", "b"]);
+        assert_eq!(read("$.R.Job[0].Id", &one), ["a"]);
+        assert_eq!(read("$.R.Job[-1].Id", &many), ["b"]);
+        assert_eq!(read("$.R.Job.Tag[*].K", &one), ["x"]);
+        assert!(read("$.R.Missing[*]", &one).is_empty());
+        assert!(
+            JsonPath::parse("$.R[?@.Id == 'a']")
+                .expect("parses")
+                .lenient()
+                .is_none()
+        );
+    }
     use serde_json::json;
 
     /// Lowered wildcard paths select exactly what the query engine selects, in the same order.

@@ -51,6 +51,19 @@ impl Lowerer<'_> {
                     .help("`body` is JSON written as YAML; `text` is the raw body: keep one"),
                 );
             }
+            if let (Some(body), true) = (&response.body, self.xml) {
+                self.push(
+                    Diagnostic::new(
+                        Code::InvalidExample,
+                        body.span,
+                        format!(
+                            "example `{}` writes its body as YAML, but the answers are XML",
+                            example.name.value
+                        ),
+                    )
+                    .help("give the XML as it arrives, with `text: |`"),
+                );
+            }
             let status = self.http_status(response.status.span, Some(response.status.value));
             let body = match (&response.body, &response.text) {
                 (Some(body), _) => serde_json::to_vec(&body.value.0).unwrap_or_default(),

@@ -921,6 +921,7 @@ impl Lowerer<'_> {
         };
         all_ok(before, self.out)?;
         Some(model::ResponsePlan {
+            format: response.format,
             answers,
             next: next?,
             envelope,

@@ -45,6 +45,8 @@ struct Lowerer<'a> {
     in_item: bool,
     /// The declared inputs' names, which `input:` fields may read.
     input_names: Vec<String>,
+    /// Whether answers are XML: paths read its tree leniently.
+    xml: bool,
 }
 
 pub(super) fn lower(
@@ -59,6 +61,7 @@ pub(super) fn lower(
         scope: spec::Scope::Payload,
         in_item: false,
         input_names: def.inputs.iter().map(|(n, _)| n.value.clone()).collect(),
+        xml: def.response.format == spec::BodyFormat::Xml,
     };
     l.check_id(&def.id, stem);
     let inputs = l.lower_inputs(def);
@@ -213,6 +216,26 @@ impl Lowerer<'_> {
     }
 
     fn path(&mut self, text: &Text) -> Option<JsonPath> {
+        let path = self.json_path(text)?;
+        if !self.xml {
+            return Some(path);
+        }
+        let lenient = path.lenient();
+        if lenient.is_none() {
+            self.push(
+                Diagnostic::new(
+                    Code::InvalidJsonPath,
+                    text.span,
+                    format!("`{}` needs the query engine, which an XML body cannot use", text.value),
+                )
+                .label("filters, slices and `..` read JSON")
+                .help("read an XML body with names, indexes and `[*]`; keep the items you want with `when:`"),
+            );
+        }
+        lenient
+    }
+
+    fn json_path(&mut self, text: &Text) -> Option<JsonPath> {
         match JsonPath::parse(&text.value) {
             Ok(path) => {
                 let mut valid = true;

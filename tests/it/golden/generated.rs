@@ -1929,6 +1929,381 @@ scenarios:
         }
     }
 }
+/// XML jobs (format coverage)
+pub mod xml_jobs {
+    /// The provider id.
+    pub const ID: &str = "xml-jobs";
+    /// The definition this module was generated from.
+    pub const DEFINITION: &str = r#"# A made-up API answering in XML, S3 and Azure style: a job whose progress summary counts tasks,
+# repeated failure reasons (one or several elements: read alike), attributes, a namespace, and
+# XML error bodies (a code, a message, and a header that names the code when the body is empty).
+id: xml-jobs
+name: XML jobs (format coverage)
+base_url: http://127.0.0.1:8080
+inputs:
+  job:
+    in: path
+    role: task_id
+    pattern: '[a-z0-9-]{1,40}'
+request:
+  path: /jobs/{job}
+auth: none
+response:
+  format: xml
+  envelope:
+    root: $.DescribeJobResult.Job
+  state:
+    native: { string: $.Status }
+    documented: [New, Active, Complete, Failed, Cancelled]
+    map: { New: pending, Active: running, Complete: succeeded, Failed: failed, Cancelled: canceled }
+    rules:
+      - native: [Complete]
+        when: { compare: { left: $.ProgressSummary.NumberOfTasksFailed, op: gt, value: 0 } }
+        state: partial
+  fields:
+    id: $.JobId
+    created_at: $.CreationTime
+    completed_at: $.TerminationDate
+  progress:
+    unit: items
+    done: { expr: "$.ProgressSummary.NumberOfTasksSucceeded + $.ProgressSummary.NumberOfTasksFailed" }
+    total: $.ProgressSummary.TotalNumberOfTasks
+  files:
+    - each: $.Report
+      when: { equals: { path: $.Enabled, value: "true" } }
+      path: { path: $.Prefix }
+      url: { path: "$['@Location']" }
+  errors:
+    # One failure or several: `[*]` reads both.
+    - each: $.FailureReasons.JobFailure[*]
+      code: $.FailureCode
+      message: $.FailureReason
+  extra:
+    priority: { path: $.Priority, type: integer }
+    confirmation_required: { path: $.ConfirmationRequired, type: boolean }
+    operation: { path: "$.Operation[*]", type: json }
+failures:
+  bodies:
+    - code: $.Error.Code
+      message: $.Error.Message
+    - code: { header: x-ms-error-code }
+  codes:
+    NoSuchJob: not_found
+    BlobNotFound: not_found
+    SlowDown: rate_limited
+  retryable_codes: [SlowDown]
+examples:
+  - name: active
+    inputs: { job: job-7 }
+    response:
+      headers: { Content-Type: application/xml }
+      text: |
+        <?xml version="1.0" encoding="UTF-8"?>
+        <DescribeJobResult xmlns="http://awss3control.amazonaws.com/doc/2018-08-20/">
+          <Job>
+            <JobId>job-7</JobId>
+            <Status>Active</Status>
+            <Priority>10</Priority>
+            <ConfirmationRequired>false</ConfirmationRequired>
+            <CreationTime>2024-05-02T10:00:00Z</CreationTime>
+            <Operation><S3PutObjectCopy/></Operation>
+            <ProgressSummary>
+              <TotalNumberOfTasks>100</TotalNumberOfTasks>
+              <NumberOfTasksSucceeded>40</NumberOfTasksSucceeded>
+              <NumberOfTasksFailed>0</NumberOfTasksFailed>
+            </ProgressSummary>
+            <Report><Enabled>false</Enabled></Report>
+          </Job>
+        </DescribeJobResult>
+    expect:
+      state: running
+      native_status: Active
+      id: job-7
+      created_at: "2024-05-02T10:00:00Z"
+      progress: { done: 40, total: 100, unit: items }
+      extra: { priority: 10, confirmation_required: false, operation: [{ S3PutObjectCopy: null }] }
+  - name: complete-with-failures
+    inputs: { job: job-7 }
+    response:
+      headers: { Content-Type: application/xml }
+      text: |
+        <?xml version="1.0" encoding="UTF-8"?>
+        <DescribeJobResult xmlns="http://awss3control.amazonaws.com/doc/2018-08-20/">
+          <Job>
+            <JobId>job-7</JobId>
+            <Status>Complete</Status>
+            <Priority>10</Priority>
+            <CreationTime>2024-05-02T10:00:00Z</CreationTime>
+            <TerminationDate>2024-05-02T10:05:00Z</TerminationDate>
+            <ProgressSummary>
+              <TotalNumberOfTasks>100</TotalNumberOfTasks>
+              <NumberOfTasksSucceeded>98</NumberOfTasksSucceeded>
+              <NumberOfTasksFailed>2</NumberOfTasksFailed>
+            </ProgressSummary>
+            <Report Location="https://reports.example.com/r-77">
+              <Enabled>true</Enabled>
+              <Prefix>reports/r-77</Prefix>
+            </Report>
+          </Job>
+        </DescribeJobResult>
+    expect:
+      state: partial
+      native_status: Complete
+      id: job-7
+      created_at: "2024-05-02T10:00:00Z"
+      completed_at: "2024-05-02T10:05:00Z"
+      progress: { done: 100, total: 100, unit: items }
+      files:
+        - { path: reports/r-77, url: "https://reports.example.com/r-77" }
+      extra: { priority: 10 }
+  - name: failed
+    inputs: { job: job-7 }
+    response:
+      headers: { Content-Type: application/xml }
+      text: |
+        <DescribeJobResult>
+          <Job>
+            <JobId>job-7</JobId>
+            <Status>Failed</Status>
+            <FailureReasons>
+              <JobFailure><FailureCode>ManifestNotFound</FailureCode><FailureReason>The manifest &amp; its etag could not be read</FailureReason></JobFailure>
+              <JobFailure><FailureCode>AccessDenied</FailureCode><FailureReason>Access denied</FailureReason></JobFailure>
+            </FailureReasons>
+          </Job>
+        </DescribeJobResult>
+    expect:
+      state: failed
+      native_status: Failed
+      id: job-7
+      errors:
+        - { code: ManifestNotFound, message: "The manifest & its etag could not be read" }
+        - { code: AccessDenied, message: Access denied }
+  - name: failed-once
+    inputs: { job: job-7 }
+    response:
+      headers: { Content-Type: application/xml }
+      text: |
+        <DescribeJobResult><Job><JobId>job-7</JobId><Status>Failed</Status>
+        <FailureReasons><JobFailure><FailureCode>ManifestNotFound</FailureCode><FailureReason>No manifest</FailureReason></JobFailure></FailureReasons>
+        </Job></DescribeJobResult>
+    expect:
+      state: failed
+      native_status: Failed
+      id: job-7
+      errors:
+        - { code: ManifestNotFound, message: No manifest }
+  - name: no-such-job
+    inputs: { job: job-7 }
+    response:
+      status: 404
+      headers: { Content-Type: application/xml }
+      text: |
+        <?xml version="1.0" encoding="UTF-8"?>
+        <Error><Code>NoSuchJob</Code><Message>The specified job does not exist</Message><RequestId>656c76696e6727732072657175657374</RequestId></Error>
+    expect_error:
+      kind: not_found
+      code: NoSuchJob
+      message: The specified job does not exist
+  - name: not-found-headers-only
+    inputs: { job: job-7 }
+    response:
+      status: 404
+      headers: { x-ms-error-code: BlobNotFound }
+    expect_error:
+      kind: not_found
+      code: BlobNotFound
+      message: HTTP 404 with an empty body
+  - name: slow-down
+    inputs: { job: job-7 }
+    response:
+      status: 503
+      headers: { Content-Type: application/xml }
+      text: <Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>
+    expect_error:
+      kind: rate_limited
+      code: SlowDown
+      message: Please reduce your request rate.
+      retryable: true
+scenarios:
+  - name: job
+    task_id: job-1
+    steps: [active, complete-with-failures]
+"#;
+    /// The definition, validated and compiled once.
+    pub fn definition() -> ::std::result::Result<
+        &'static ::unitask::model::Provider,
+        ::unitask::Error,
+    > {
+        static PROVIDER: ::std::sync::OnceLock<
+            ::std::result::Result<::unitask::model::Provider, ::std::string::String>,
+        > = ::std::sync::OnceLock::new();
+        PROVIDER
+            .get_or_init(|| {
+                ::unitask::validate::check_source(
+                        ::std::concat!("xml-jobs", ".yaml"),
+                        ::std::option::Option::Some("xml-jobs"),
+                        DEFINITION,
+                    )
+                    .map_err(|report| report.render_human(false))
+            })
+            .as_ref()
+            .map_err(|rendered| ::unitask::Error::local(
+                ::unitask::ErrorKind::Definition,
+                rendered.clone(),
+            ))
+    }
+    /// The documented native status values, and anything else the provider may send.
+    #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+    pub enum Status {
+        /// `New` (maps to `pending`).
+        New,
+        /// `Active` (maps to `running`).
+        Active,
+        /// `Complete` (maps to `succeeded`).
+        Complete,
+        /// `Failed` (maps to `failed`).
+        Failed,
+        /// `Cancelled` (maps to `canceled`).
+        Cancelled,
+        /// A value the definition does not document.
+        Other(::std::string::String),
+    }
+    impl Status {
+        /// The status for a native text.
+        pub fn from_native(text: &str) -> Self {
+            match text {
+                "New" => Self::New,
+                "Active" => Self::Active,
+                "Complete" => Self::Complete,
+                "Failed" => Self::Failed,
+                "Cancelled" => Self::Cancelled,
+                other => Self::Other(::std::borrow::ToOwned::to_owned(other)),
+            }
+        }
+        /// The native text.
+        pub fn as_native(&self) -> &str {
+            match self {
+                Self::New => "New",
+                Self::Active => "Active",
+                Self::Complete => "Complete",
+                Self::Failed => "Failed",
+                Self::Cancelled => "Cancelled",
+                Self::Other(text) => text.as_str(),
+            }
+        }
+    }
+    /// The inputs besides the task id.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    #[derive(Default)]
+    pub struct Params {}
+    impl Params {
+        /// The inputs as the runtime takes them.
+        pub fn to_inputs(&self) -> ::unitask::Inputs {
+            #[allow(unused_mut)]
+            let mut inputs = ::unitask::Inputs::new();
+            inputs
+        }
+        /// Typed parameters from untyped inputs (what the CLI passes), refused exactly as
+        /// the interpreter refuses them.
+        pub fn from_inputs(
+            inputs: &::unitask::Inputs,
+        ) -> ::std::result::Result<Self, ::unitask::Error> {
+            let provider = definition()?;
+            ::unitask::http::request::check_input_names(provider, inputs)?;
+            ::std::result::Result::Ok(Self {})
+        }
+    }
+    /// The provider-specific values the definition names, typed.
+    #[derive(Debug, Clone, PartialEq, Default)]
+    pub struct Extra {
+        /// `extra.priority`.
+        pub priority: ::std::option::Option<i64>,
+        /// `extra.confirmation_required`.
+        pub confirmation_required: ::std::option::Option<bool>,
+        /// `extra.operation`.
+        pub operation: ::std::option::Option<::unitask::serde_json::Value>,
+    }
+    /// One task's status, with the native status and the extra values typed.
+    #[derive(Debug, Clone, PartialEq)]
+    pub struct Record {
+        pub status: Status,
+        pub extra: Extra,
+        /// Everything, in the unified model.
+        pub task: ::unitask::UploadTask,
+    }
+    impl ::std::convert::From<::unitask::UploadTask> for Record {
+        fn from(task: ::unitask::UploadTask) -> Self {
+            let extra = &task.extra;
+            Record {
+                status: Status::from_native(&task.native_status),
+                extra: Extra {
+                    priority: extra.get("priority").and_then(|v| v.as_i64()),
+                    confirmation_required: extra
+                        .get("confirmation_required")
+                        .and_then(|v| v.as_bool()),
+                    operation: extra.get("operation").cloned(),
+                },
+                task,
+            }
+        }
+    }
+    impl ::std::convert::From<Record> for ::unitask::UploadTask {
+        fn from(record: Record) -> Self {
+            record.task
+        }
+    }
+    /// A client for this provider, sharing the runtime's pooled HTTP client.
+    #[derive(Debug, Clone)]
+    pub struct Client {
+        http: ::unitask::Client,
+        credentials: ::unitask::Credentials,
+        base_url: ::std::option::Option<::unitask::url::Url>,
+    }
+    impl Client {
+        /// A client with these credentials and HTTP client.
+        pub fn new(
+            http: ::unitask::Client,
+            credentials: ::unitask::Credentials,
+        ) -> Self {
+            Client {
+                http,
+                credentials,
+                base_url: ::std::option::Option::None,
+            }
+        }
+        /// A client whose credentials come from the environment variables the definition names.
+        pub fn from_env(
+            http: ::unitask::Client,
+        ) -> ::std::result::Result<Self, ::unitask::Error> {
+            let credentials = ::unitask::Credentials::from_env(&definition()?.auth);
+            ::std::result::Result::Ok(Self::new(http, credentials))
+        }
+        /// Sends requests here instead of the definition's base URL.
+        pub fn with_base_url(mut self, base_url: ::unitask::url::Url) -> Self {
+            self.base_url = ::std::option::Option::Some(base_url);
+            self
+        }
+        /// Fetches one task's status.
+        pub async fn status(
+            &self,
+            task_id: &str,
+            params: &Params,
+        ) -> ::std::result::Result<Record, ::unitask::Error> {
+            let provider = definition()?;
+            let (result, _) = self
+                .http
+                .fetch(
+                    provider,
+                    task_id,
+                    &params.to_inputs(),
+                    self.base_url.as_ref(),
+                    &self.credentials,
+                )
+                .await;
+            result.map(Record::from)
+        }
+    }
+}
 /// Every generated provider id, sorted.
 pub const GENERATED: &[&str] = &[
     "converted-jobs",
@@ -1937,6 +2312,7 @@ pub const GENERATED: &[&str] = &[
     "reckoned-jobs",
     "session-uploads",
     "tagged-jobs",
+    "xml-jobs",
 ];
 /// The compiled definition of the generated module for `id`.
 pub fn definition(
@@ -1951,6 +2327,7 @@ pub fn definition(
         "reckoned-jobs" => ::std::option::Option::Some(reckoned_jobs::definition()),
         "session-uploads" => ::std::option::Option::Some(session_uploads::definition()),
         "tagged-jobs" => ::std::option::Option::Some(tagged_jobs::definition()),
+        "xml-jobs" => ::std::option::Option::Some(xml_jobs::definition()),
         _ => ::std::option::Option::None,
     }
 }
@@ -2065,6 +2442,21 @@ pub async fn status(
                 }
             };
             let mut client = tagged_jobs::Client::new(http.clone(), credentials.clone());
+            if let ::std::option::Option::Some(base_url) = base_url {
+                client = client.with_base_url(base_url.clone());
+            }
+            ::std::option::Option::Some(
+                client.status(task_id, &params).await.map(::std::convert::Into::into),
+            )
+        }
+        "xml-jobs" => {
+            let params = match xml_jobs::Params::from_inputs(inputs) {
+                ::std::result::Result::Ok(params) => params,
+                ::std::result::Result::Err(error) => {
+                    return ::std::option::Option::Some(::std::result::Result::Err(error));
+                }
+            };
+            let mut client = xml_jobs::Client::new(http.clone(), credentials.clone());
             if let ::std::option::Option::Some(base_url) = base_url {
                 client = client.with_base_url(base_url.clone());
             }
