@@ -450,8 +450,10 @@ pub struct Field {
     pub convert: Option<Box<Conversions>>,
     /// Arithmetic worked out for each selected value (`@`).
     pub expr: Option<Box<Expr>>,
-    /// The field reads only when this holds.
+    /// The field reads its own value only when this holds.
     pub when: Option<Box<Condition>>,
+    /// Read when this field reads nothing, before its default.
+    pub fallback: Option<Box<Field>>,
 }
 
 impl Field {
@@ -470,6 +472,7 @@ impl Field {
             convert: None,
             expr: None,
             when: None,
+            fallback: None,
         }
     }
 }

@@ -40,10 +40,42 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let provider = &loaded.provider;
         for example in &provider.examples {
             let name = format!("{}-{}", provider.id, example.name);
-            // The normalize target reads its status as `100 + u16::from_le_bytes(..) % 500`.
+            // The normalize target reads its status as `100 + u16::from_le_bytes(..) % 500`, then
+            // a count of header lines (its `HEADERS`, in order), then the body.
+            const HEADERS: [&str; 12] = [
+                "Retry-After",
+                "RateLimit",
+                "Upload-Offset",
+                "Upload-Length",
+                "Upload-Expires",
+                "Upload-Defer-Length",
+                "Range",
+                "Location",
+                "Content-Type",
+                "x-ms-error-code",
+                "X-Total-Bytes",
+                "Last-Modified",
+            ];
             let mut encoded = (example.response.status.saturating_sub(100))
                 .to_le_bytes()
                 .to_vec();
+            let header = |name: &str| {
+                example
+                    .response
+                    .headers
+                    .iter()
+                    .find(|(n, _)| n.eq_ignore_ascii_case(name))
+                    .map_or("", |(_, v)| v.as_str())
+            };
+            let count = HEADERS
+                .iter()
+                .rposition(|name| !header(name).is_empty())
+                .map_or(0, |i| i + 1);
+            encoded.push(count as u8);
+            for name in &HEADERS[..count] {
+                encoded.extend_from_slice(header(name).as_bytes());
+                encoded.push(b'\n');
+            }
             encoded.extend_from_slice(&example.response.body);
             write("normalize", name.clone(), &encoded)?;
             // The template target reads the task id, then one value per input in order.

@@ -1,14 +1,31 @@
-//! Every seed provider's normalizer on arbitrary status codes and bodies: a task or a typed error,
-//! never a panic; the generated module's plan and the interpreter's (the definition loaded from
-//! its file) give the same answer; an unknown native value never reads as a terminal state it
-//! does not map to.
+//! Every built-in definition's normalizer, and every valid fixture's, on arbitrary status codes,
+//! headers and bodies (JSON or XML, the headers that definitions read: offsets, ranges, expiries,
+//! rate limits, error codes): a task or a typed error, never a panic; the generated module's plan
+//! and the interpreter's (the definition loaded from its file) give the same answer at the same
+//! clock; an unknown native value never reads as a terminal state it does not map to.
 #![no_main]
 
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
 use unitask::Engine;
-use unitask::runtime::{self, normalize::Response};
+use unitask::runtime::{self, normalize::Context, normalize::Response};
+
+/// Headers definitions read: each takes one line of the fuzzer's input, the rest is the body.
+const HEADERS: [&str; 12] = [
+    "Retry-After",
+    "RateLimit",
+    "Upload-Offset",
+    "Upload-Length",
+    "Upload-Expires",
+    "Upload-Defer-Length",
+    "Range",
+    "Location",
+    "Content-Type",
+    "x-ms-error-code",
+    "X-Total-Bytes",
+    "Last-Modified",
+];
 
 /// The seed definitions read from their files at run time (`Engine::builtin` holds the
 /// generated modules' own plans, which would compare them with themselves).
@@ -39,22 +56,32 @@ fn fixtures() -> &'static Engine {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let (status, body) = match data {
+    let (status, rest) = match data {
         [a, b, rest @ ..] => (100 + u16::from_le_bytes([*a, *b]) % 500, rest),
         _ => (200, data),
     };
+    // The first byte says how many lines are headers (each one a value of `HEADERS`, in order,
+    // left out when empty); the rest is the body.
+    let (count, rest) = match rest {
+        [n, rest @ ..] => (usize::from(*n) % (HEADERS.len() + 1), rest),
+        [] => (0, rest),
+    };
+    let mut lines = rest.splitn(count + 1, |b: &u8| *b == b'\n');
     // Servers send `Date`; a `Retry-After` date is read against it, so both reads of one answer
     // give the same wait whenever they run.
-    let headers = vec![
-        (
-            "Retry-After".to_owned(),
-            String::from_utf8_lossy(body).into_owned(),
-        ),
-        (
-            "Date".to_owned(),
-            "Tue, 01 Dec 2026 12:00:00 GMT".to_owned(),
-        ),
-    ];
+    let mut headers = vec![("Date".to_owned(), "Tue, 01 Dec 2026 12:00:00 GMT".to_owned())];
+    for name in HEADERS.iter().take(count) {
+        let value = String::from_utf8_lossy(lines.next().unwrap_or_default()).into_owned();
+        if !value.is_empty() {
+            headers.push(((*name).to_owned(), value));
+        }
+    }
+    let body = lines.next().unwrap_or_default();
+    // One clock for both reads: a rule on `before_now` must not straddle it.
+    let context = Context {
+        now: Some("2026-12-01T12:00:00Z".parse().expect("a time")),
+        inputs: &[],
+    };
     for (loaded, built_in) in engine()
         .iter()
         .map(|l| (l, true))
@@ -66,12 +93,15 @@ fuzz_target!(|data: &[u8]| {
             headers: &headers,
             body,
         };
-        let answer = runtime::normalize(provider, "task", response);
+        let answer = runtime::normalize::normalize_in(provider, "task", response, context);
         if built_in {
             let generated = unitask::providers::definition(&provider.id)
                 .expect("every built-in has a generated module")
                 .expect("the generated definition compiles");
-            assert_eq!(answer, runtime::normalize(generated, "task", response));
+            assert_eq!(
+                answer,
+                runtime::normalize::normalize_in(generated, "task", response, context)
+            );
         }
         if let Ok(task) = answer {
             let plan = &provider.response.state;

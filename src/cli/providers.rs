@@ -102,6 +102,13 @@ fn describe(loaded: &Loaded) -> Value {
         "base_url": provider.base_url.as_ref().map(ToString::to_string),
         "base_url_confirmed": provider.base_url_confirmed,
         "method": provider.request.method.as_str(),
+        "body_template": provider.request.body_template.as_ref().map(|t| t.variables()),
+        "format": match provider.response.format {
+            unitask::spec::BodyFormat::Json => "json",
+            unitask::spec::BodyFormat::Xml => "xml",
+        },
+        "max_body_bytes": provider.limits.max_body_bytes,
+        "keep_raw": provider.limits.keep_raw,
         "answers": answers,
         "next": provider.response.next.as_ref().map(|n| json!({
             "provider": n.provider,
@@ -146,6 +153,25 @@ fn human(loaded: &Loaded, value: &Value) -> String {
             )
         }
     ));
+    if let Some(template) = &provider.request.body_template {
+        out.push_str(&format!(
+            "  body      a template of {}\n",
+            template.variables().join(", ")
+        ));
+    }
+    let mut reading = Vec::new();
+    if provider.response.format == unitask::spec::BodyFormat::Xml {
+        reading.push("XML bodies".to_owned());
+    }
+    if let Some(limit) = provider.limits.max_body_bytes {
+        reading.push(format!("bodies up to {limit} bytes"));
+    }
+    if !provider.limits.keep_raw {
+        reading.push("raw not kept".to_owned());
+    }
+    if !reading.is_empty() {
+        out.push_str(&format!("  answers   {}\n", reading.join(", ")));
+    }
     for answer in value["answers"].as_array().into_iter().flatten() {
         let statuses: Vec<String> = answer["status"]
             .as_array()

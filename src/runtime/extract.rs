@@ -279,20 +279,17 @@ fn default_of(field: &Field) -> Option<&Value> {
 }
 
 /// The values a field reads: every selected node (or only the first, with `first`) through
-/// [`convert`], nulls dropped; the default when none is left; nothing when `when` does not
-/// hold.
+/// [`convert`], nulls dropped (none when `when` does not hold); else its fallback's; else its
+/// default.
 fn values<'a>(
     field: &'a Field,
     at: &At<'a>,
     first: bool,
 ) -> Result<Vec<Cow<'a, Value>>, ExtractError> {
-    if let Some(when) = &field.when
-        && !holds(when, at)
-    {
-        return Ok(Vec::new());
-    }
     let mut out = Vec::new();
+    let read = field.when.as_ref().is_none_or(|when| holds(when, at));
     match &field.source {
+        _ if !read => {}
         FieldSource::Constant(text) => out.push(Cow::Owned(Value::String(text.clone()))),
         FieldSource::Path(path) => {
             let root = at.root(field.scope);
@@ -328,6 +325,11 @@ fn values<'a>(
                 }
             }
         }
+    }
+    if out.is_empty()
+        && let Some(fallback) = &field.fallback
+    {
+        out = values(fallback, at, first)?;
     }
     if out.is_empty()
         && let Some(default) = default_of(field)
@@ -1124,6 +1126,27 @@ mod tests {
             ignore_case: false,
         }));
         assert_eq!(super::text(&guarded, &at), Ok(None));
+    }
+
+    #[test]
+    fn a_fallback_reads_when_the_field_reads_nothing() {
+        let body = json!({"size": "11", "detail": null, "code": "x"});
+        let mut done = field("$.done");
+        done.fallback = Some(Box::new(field("$.size")));
+        assert_eq!(number(&done, &body), Ok(Some(11.0)));
+        // A `when` that does not hold leaves the field's own value unread, not its fallback.
+        let mut guarded = field("$.size");
+        guarded.when = Some(Box::new(Condition::Status(vec![308])));
+        guarded.fallback = Some(Box::new(field("$.code")));
+        assert_eq!(text(&guarded, &body), Ok(Some("x".into())));
+        // The default comes last.
+        let mut message = field("$.detail");
+        message.fallback = Some(Box::new(field("$.missing")));
+        message.convert = Some(Box::new(crate::model::Conversions {
+            default: Some(json!("none")),
+            ..Default::default()
+        }));
+        assert_eq!(text(&message, &body), Ok(Some("none".into())));
     }
 
     #[test]

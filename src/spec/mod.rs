@@ -809,8 +809,11 @@ pub struct FieldSpec {
     /// A regular expression: each value becomes the text of its first group (or of the whole
     /// match); a value it does not match does not convert.
     pub capture: Option<Text>,
-    /// The field reads only when this holds (else it is null).
+    /// The field reads its own value only when this holds (else its fallback, its default, or
+    /// null).
     pub when: Option<Box<Spanned<Condition>>>,
+    /// Another field read when this one reads nothing (before `default`).
+    pub fallback: Option<Box<FieldSpec>>,
     /// The value's type (for `extra`; other fields have a fixed type).
     pub kind: Option<Spanned<ValueType>>,
     /// How a timestamp is written, or several ways tried in order: `rfc3339` (default),
@@ -863,10 +866,16 @@ struct FieldSpecMap {
     /// (or the whole match), e.g. `'#(.+)$'` or `'bytes=\d+-(\d+)'`.
     #[serde(default)]
     capture: Option<Text>,
-    /// Read the field only when this holds; otherwise it is null.
+    /// Read the field's own value only when this holds; otherwise its fallback, its default,
+    /// or null.
     #[serde(default)]
     #[schemars(with = "Option<Condition>")]
     when: Option<Box<Spanned<Condition>>>,
+    /// Another field, read when this one reads nothing (before `default`): `Range` on a 308,
+    /// else the object's `size`.
+    #[serde(default)]
+    #[schemars(with = "Option<FieldSpec>")]
+    fallback: Option<Box<FieldSpec>>,
     /// The value's type: string, integer, number, boolean, timestamp, duration (in seconds) or
     /// json (default).
     #[serde(default, rename = "type")]
@@ -1007,6 +1016,7 @@ impl<'de> Deserialize<'de> for FieldSpec {
                 from: map.from,
                 capture: map.capture,
                 when: map.when,
+                fallback: map.fallback,
                 kind: map.kind,
                 format: map.format,
                 zone: map.zone,
@@ -1056,6 +1066,7 @@ impl<'de> Deserialize<'de> for FieldSpecOrPath {
             "from",
             "capture",
             "when",
+            "fallback",
             "type",
             "format",
             "zone",

@@ -167,6 +167,11 @@ impl Lowerer<'_> {
         if spec.when.is_some() && when.is_none() {
             return None;
         }
+        // The same slot: the fallback reads the same kind of value.
+        let fallback = match &spec.fallback {
+            Some(other) => Some(Box::new(self.field(other, slot)?)),
+            None => None,
+        };
         let field = Field {
             source: source?,
             scope: scope?,
@@ -180,6 +185,7 @@ impl Lowerer<'_> {
             convert,
             expr: expr.map(Box::new),
             when,
+            fallback,
         };
         self.check_conversions(spec, &field, slot);
         all_ok(before, self.out)?;
@@ -466,6 +472,7 @@ impl Lowerer<'_> {
             convert: None,
             expr: None,
             when: None,
+            fallback: None,
             ..field.clone()
         };
         let written = spec
