@@ -89,6 +89,17 @@ impl Provider {
     /// with a default): what a request to the sandbox needs. Each comes from the examples, else
     /// is generated from the input's pattern (deterministically); an input with neither is left
     /// out.
+    /// Whether a host input is read besides the host (by a signature, a header template), so
+    /// it is needed even when `--base-url` replaces the host.
+    pub fn reads_host_input(&self, name: &str) -> bool {
+        self.auth.inputs().contains(&name)
+            || self
+                .request
+                .header_templates
+                .iter()
+                .any(|(_, t)| t.placeholders().any(|(n, _)| n == name))
+    }
+
     pub fn sample_inputs(&self) -> Vec<(String, String)> {
         self.inputs
             .iter()
@@ -97,7 +108,7 @@ impl Provider {
                 *i != self.task_id_input
                     && input.required
                     && input.default.is_none()
-                    && input.location != InputLocation::Host
+                    && (input.location != InputLocation::Host || self.reads_host_input(&input.name))
             })
             .filter_map(|(_, input)| {
                 let given = self
@@ -264,6 +275,9 @@ pub struct Request {
     pub flags: Vec<String>,
     pub query: Vec<(String, String)>,
     pub headers: Vec<(String, String)>,
+    /// Headers whose value has `{input}` placeholders (an input sent twice, such as an account
+    /// id in the host and in `x-amz-account-id`).
+    pub header_templates: Vec<(String, Template)>,
     pub body: Option<Value>,
     /// The body as a template of the inputs, instead of `body`.
     pub body_template: Option<crate::syntax::body::BodyTemplate>,
@@ -290,6 +304,252 @@ pub enum Auth {
         /// `None`: an empty password (an API key as the user name).
         password_env: Option<String>,
     },
+    /// Query parameters given whole by one secret (an Azure SAS token).
+    QueryString {
+        env: String,
+    },
+    /// A bearer token from an OAuth 2.0 grant.
+    OAuth2(Box<OAuth2>),
+    /// A signature computed for each attempt.
+    Sign(Box<Signing>),
+    /// Alternatives: the first whose required variables are all set is used.
+    AnyOf(Vec<Auth>),
+}
+
+impl Auth {
+    /// The variables this scheme cannot go without (for `AnyOf`: none, it picks).
+    pub fn required_env(&self) -> Vec<&str> {
+        match self {
+            Auth::None | Auth::AnyOf(_) => Vec::new(),
+            Auth::Bearer { env }
+            | Auth::Header { env, .. }
+            | Auth::Query { env, .. }
+            | Auth::QueryString { env } => vec![env],
+            Auth::Basic {
+                username_env,
+                password_env,
+            } => std::iter::once(username_env.as_str())
+                .chain(password_env.as_deref())
+                .collect(),
+            Auth::OAuth2(oauth) => oauth.required_env(),
+            Auth::Sign(signing) => signing.required_env(),
+        }
+    }
+
+    /// Every variable this scheme reads (optional ones included; for `AnyOf`, every
+    /// alternative's).
+    pub fn env_names(&self) -> Vec<&str> {
+        let mut names = match self {
+            Auth::AnyOf(alternatives) => alternatives.iter().flat_map(Auth::env_names).collect(),
+            Auth::Sign(signing) => {
+                let mut names = signing.required_env();
+                names.extend(signing.optional_env());
+                names
+            }
+            other => other.required_env(),
+        };
+        let mut seen = std::collections::HashSet::new();
+        names.retain(|n| seen.insert(*n));
+        names
+    }
+
+    /// The inputs a signature reads (a region, an account), of every alternative.
+    pub fn inputs(&self) -> Vec<&str> {
+        match self {
+            Auth::AnyOf(list) => list.iter().flat_map(Auth::inputs).collect(),
+            Auth::Sign(signing) => match &**signing {
+                Signing::AwsSigV4 {
+                    region: Region::Input(name),
+                    ..
+                } => vec![name],
+                Signing::AzureSharedKey { account_input, .. } => vec![account_input],
+                _ => Vec::new(),
+            },
+            _ => Vec::new(),
+        }
+    }
+
+    /// The scheme's name as `providers` shows it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Auth::None => "none",
+            Auth::Bearer { .. } => "bearer",
+            Auth::Header { .. } => "header",
+            Auth::Query { .. } => "query",
+            Auth::Basic { .. } => "basic",
+            Auth::QueryString { .. } => "query_string",
+            Auth::OAuth2(oauth) => match oauth.grant {
+                Grant::ClientCredentials { .. } => "oauth2 client_credentials",
+                Grant::RefreshToken { .. } => "oauth2 refresh_token",
+                Grant::JwtBearer(_) => "oauth2 jwt_bearer",
+            },
+            Auth::Sign(signing) => match **signing {
+                Signing::AwsSigV4 { .. } => "aws_sigv4",
+                Signing::Acs3 { .. } => "acs3_hmac_sha256",
+                Signing::AzureSharedKey { .. } => "azure_shared_key",
+            },
+            Auth::AnyOf(_) => "any_of",
+        }
+    }
+}
+
+/// An OAuth 2.0 grant and where its token comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OAuth2 {
+    pub grant: Grant,
+    /// The token endpoint; `{NAME}` placeholders are environment variables. `None`: the key
+    /// file's `token_uri` (JWT bearer with a key file only).
+    pub token_url: Option<Template>,
+    pub scopes: Vec<String>,
+    pub audience: Option<String>,
+    pub client_auth: ClientAuth,
+}
+
+impl OAuth2 {
+    fn required_env(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = self
+            .token_url
+            .iter()
+            .flat_map(|t| t.placeholders().map(|(name, _)| name))
+            .collect();
+        match &self.grant {
+            Grant::ClientCredentials {
+                client_id_env,
+                client_secret_env,
+            } => names.extend([client_id_env.as_str(), client_secret_env.as_str()]),
+            Grant::RefreshToken {
+                client_id_env,
+                client_secret_env,
+                refresh_token_env,
+            } => {
+                names.extend([refresh_token_env.as_str(), client_id_env.as_str()]);
+                names.extend(client_secret_env.as_deref());
+            }
+            Grant::JwtBearer(JwtKey::KeyFile { env }) => names.push(env),
+            Grant::JwtBearer(JwtKey::Pem {
+                issuer_env,
+                private_key_env,
+                key_id_env,
+                subject_env,
+            }) => {
+                names.extend([issuer_env.as_str(), private_key_env.as_str()]);
+                names.extend(key_id_env.as_deref());
+                names.extend(subject_env.as_deref());
+            }
+        }
+        names
+    }
+}
+
+/// Which OAuth 2.0 grant, with the variables each reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Grant {
+    ClientCredentials {
+        client_id_env: String,
+        client_secret_env: String,
+    },
+    RefreshToken {
+        client_id_env: String,
+        client_secret_env: Option<String>,
+        refresh_token_env: String,
+    },
+    JwtBearer(JwtKey),
+}
+
+impl Grant {
+    /// The grant's name in the definition and in errors.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Grant::ClientCredentials { .. } => "client_credentials",
+            Grant::RefreshToken { .. } => "refresh_token",
+            Grant::JwtBearer(_) => "jwt_bearer",
+        }
+    }
+}
+
+/// Where a JWT bearer assertion's key and issuer come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JwtKey {
+    /// A service-account key file (Google's format), named by a variable.
+    KeyFile { env: String },
+    /// An issuer and a PEM RSA key, each from a variable.
+    Pem {
+        issuer_env: String,
+        private_key_env: String,
+        key_id_env: Option<String>,
+        subject_env: Option<String>,
+    },
+}
+
+/// How the client authenticates to the token endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ClientAuth {
+    /// HTTP basic auth with the client id and secret (RFC 6749 §2.3.1).
+    #[default]
+    Basic,
+    /// `client_id` and `client_secret` in the form body.
+    Body,
+}
+
+/// A request signature, computed for each attempt with a fresh date (and nonce).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Signing {
+    AwsSigV4 {
+        service: String,
+        region: Region,
+        content_sha256: bool,
+        access_key_id_env: String,
+        secret_access_key_env: String,
+        session_token_env: String,
+    },
+    Acs3 {
+        access_key_id_env: String,
+        access_key_secret_env: String,
+        security_token_env: String,
+    },
+    AzureSharedKey {
+        /// The input holding the account name.
+        account_input: String,
+        key_env: String,
+    },
+}
+
+impl Signing {
+    fn required_env(&self) -> Vec<&str> {
+        match self {
+            Signing::AwsSigV4 {
+                access_key_id_env,
+                secret_access_key_env,
+                ..
+            } => vec![access_key_id_env, secret_access_key_env],
+            Signing::Acs3 {
+                access_key_id_env,
+                access_key_secret_env,
+                ..
+            } => vec![access_key_id_env, access_key_secret_env],
+            Signing::AzureSharedKey { key_env, .. } => vec![key_env],
+        }
+    }
+
+    /// Variables read when set (a session token).
+    pub fn optional_env(&self) -> Vec<&str> {
+        match self {
+            Signing::AwsSigV4 {
+                session_token_env, ..
+            } => vec![session_token_env],
+            Signing::Acs3 {
+                security_token_env, ..
+            } => vec![security_token_env],
+            Signing::AzureSharedKey { .. } => Vec::new(),
+        }
+    }
+}
+
+/// Where a signing region comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Region {
+    Input(String),
+    Fixed(String),
 }
 
 /// How a successful body becomes an `UploadTask`.
@@ -368,6 +628,8 @@ pub enum NativePlan {
     TagKey(JsonPath),
     /// The answer's HTTP status.
     HttpStatus,
+    /// A response header (lower-case name); `none` when absent.
+    Header(String),
     /// Statuses read together, by axis name: `upload=complete, transcode=in_progress`.
     Axes(Vec<(String, NativePlan)>),
 }

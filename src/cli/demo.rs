@@ -5,7 +5,6 @@
 
 use std::time::Duration;
 
-use unitask::http::request::{Credentials, auth_env_names};
 use unitask::sandbox::{self, Outcome, Sandbox, TrackKind};
 use unitask::watch::{self, Target, Watcher};
 use unitask::{Client, ClientConfig, Engine, Inputs, RetryPolicy};
@@ -46,6 +45,8 @@ async fn demo(engine: Engine, choice: Option<EngineChoice>) -> u8 {
     let options = sandbox::Options {
         slow: SLOW,
         log: None,
+        // Tokens outlive a poll but not the demo: each grant's token is seen renewed.
+        token_lifetime: Duration::from_secs(2),
         ..sandbox::Options::default()
     };
     let running = match Sandbox::new(&providers, options).start(0).await {
@@ -88,19 +89,28 @@ async fn demo(engine: Engine, choice: Option<EngineChoice>) -> u8 {
         }
     }
     let template = format!("{}/{{provider}}", running.url());
-    let sandbox_credentials = |auth: &unitask::model::Auth| {
-        let mut credentials = Credentials::new();
-        for name in auth_env_names(auth) {
-            credentials.set(name, "sandbox-credential");
+    let token_template = format!("{}/_oauth/{{provider}}/token", running.url());
+    // The sandbox's placeholders: the same values it checks grants and signatures against.
+    let key_dir = std::env::temp_dir().join(format!("unitask-demo-{}", std::process::id()));
+    let key_file =
+        std::fs::create_dir_all(&key_dir).and_then(|()| sandbox::auth::write_key_file(&key_dir));
+    let key_file = match key_file {
+        Ok(path) => path,
+        Err(error) => {
+            eprintln!("error: cannot write the sandbox's key file: {error}");
+            return EXIT_USAGE;
         }
-        credentials
     };
+    let placeholders = sandbox::auth::placeholder_credentials(&providers, &key_file);
     let (endpoints, redactor) = match super::watch::endpoints(
         &engine,
         &targets,
-        Some(&template),
+        super::watch::Urls {
+            base: Some(&template),
+            auth: Some(&token_template),
+        },
         choice,
-        sandbox_credentials,
+        |_| placeholders.clone(),
     ) {
         Ok(found) => found,
         Err(message) => {
@@ -160,7 +170,9 @@ async fn demo(engine: Engine, choice: Option<EngineChoice>) -> u8 {
         .await;
     live.close();
     let served = running.served();
+    let tokens = running.sandbox().tokens_issued();
     let _ = running.stop().await;
+    let _ = std::fs::remove_dir_all(&key_dir);
     println!();
     print!(
         "{}",
@@ -172,7 +184,7 @@ async fn demo(engine: Engine, choice: Option<EngineChoice>) -> u8 {
         .zip(&expected)
         .filter(|(task, want)| !ending_matches(task, want))
         .count();
-    println!("the sandbox answered {served} request(s)");
+    println!("the sandbox answered {served} request(s) and issued {tokens} OAuth token(s)");
     if wrong == 0 {
         println!(
             "every task ended as its definition says it must: the sandbox played each definition, and the runtime read each answer"

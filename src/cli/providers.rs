@@ -4,9 +4,8 @@
 use std::path::PathBuf;
 
 use serde_json::{Value, json};
-use unitask::http::request::auth_env_names;
 use unitask::interp::{Loaded, Source};
-use unitask::model::Auth;
+use unitask::model::{Auth, Region, Signing};
 
 use super::{EXIT_OK, status};
 
@@ -45,13 +44,6 @@ fn describe(loaded: &Loaded) -> Value {
         Source::BuiltIn => json!("built-in, generated"),
         Source::File(path) => json!(path.display().to_string()),
         Source::Text(name) => json!(name),
-    };
-    let scheme = match &provider.auth {
-        Auth::None => "none",
-        Auth::Bearer { .. } => "bearer",
-        Auth::Header { .. } => "header",
-        Auth::Query { .. } => "query",
-        Auth::Basic { .. } => "basic",
     };
     let inputs: Vec<Value> = provider
         .inputs
@@ -115,7 +107,7 @@ fn describe(loaded: &Loaded) -> Value {
             "when": n.states.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
             "inputs": n.inputs.iter().map(|(name, _)| name.as_str()).collect::<Vec<_>>(),
         })),
-        "auth": { "scheme": scheme, "env": auth_env_names(&provider.auth) },
+        "auth": auth_json(&provider.auth),
         "inputs": inputs,
         "states": states,
         "examples": provider.examples.len(),
@@ -192,16 +184,7 @@ fn human(loaded: &Loaded, value: &Value) -> String {
             statuses.join(", ")
         ));
     }
-    let env = auth_env_names(&provider.auth);
-    out.push_str(&format!(
-        "  auth      {}{}\n",
-        value["auth"]["scheme"].as_str().unwrap_or_default(),
-        if env.is_empty() {
-            String::new()
-        } else {
-            format!(" from {}", env.join(", "))
-        }
-    ));
+    out.push_str(&format!("  auth      {}\n", auth_text(&provider.auth)));
     for input in &provider.inputs {
         let role = if input.name == provider.task_id_input().name {
             " (task id)"
@@ -273,4 +256,89 @@ fn location(location: unitask::spec::InputLocation) -> &'static str {
         Url => "url",
         Next => "next (carried to the follow-up)",
     }
+}
+
+/// A scheme as `providers --format json` shows it: its variables, and what a grant or a
+/// signature is computed from.
+fn auth_json(auth: &Auth) -> Value {
+    let mut out = json!({ "scheme": auth.name(), "env": auth.env_names() });
+    match auth {
+        Auth::AnyOf(alternatives) => {
+            out["alternatives"] = alternatives.iter().map(auth_json).collect();
+        }
+        Auth::OAuth2(oauth) => {
+            out["grant"] = json!(oauth.grant.name());
+            out["token_url"] = json!(oauth.token_url.as_ref().map(|t| t.to_string()));
+            out["scopes"] = json!(oauth.scopes);
+            out["audience"] = json!(oauth.audience);
+            out["client_auth"] = json!(match oauth.client_auth {
+                unitask::model::ClientAuth::Basic => "basic",
+                unitask::model::ClientAuth::Body => "body",
+            });
+        }
+        Auth::Sign(signing) => match &**signing {
+            Signing::AwsSigV4 {
+                service,
+                region,
+                content_sha256,
+                ..
+            } => {
+                out["service"] = json!(service);
+                out["region"] = match region {
+                    Region::Input(name) => json!({ "input": name }),
+                    Region::Fixed(region) => json!(region),
+                };
+                out["content_sha256"] = json!(content_sha256);
+            }
+            Signing::AzureSharedKey { account_input, .. } => {
+                out["account"] = json!({ "input": account_input });
+            }
+            Signing::Acs3 { .. } => {}
+        },
+        _ => {}
+    }
+    out
+}
+
+/// A scheme in one line: `oauth2 client_credentials from A, B (token at …)`.
+fn auth_text(auth: &Auth) -> String {
+    if let Auth::AnyOf(alternatives) = auth {
+        let each: Vec<String> = alternatives.iter().map(auth_text).collect();
+        return format!("the first that is set of: {}", each.join("; or "));
+    }
+    let env = auth.env_names();
+    let mut text = auth.name().to_owned();
+    if !env.is_empty() {
+        text.push_str(&format!(" from {}", env.join(", ")));
+    }
+    match auth {
+        Auth::OAuth2(oauth) => {
+            let at = oauth
+                .token_url
+                .as_ref()
+                .map_or_else(|| "the key file's token_uri".to_owned(), |t| t.to_string());
+            text.push_str(&format!(" (token from {at}"));
+            if !oauth.scopes.is_empty() {
+                text.push_str(&format!(", scopes {}", oauth.scopes.join(" ")));
+            }
+            text.push(')');
+        }
+        Auth::Sign(signing) => match &**signing {
+            Signing::AwsSigV4 {
+                service, region, ..
+            } => {
+                let region = match region {
+                    Region::Input(name) => format!("input `{name}`"),
+                    Region::Fixed(region) => region.clone(),
+                };
+                text.push_str(&format!(" (service {service}, region {region})"));
+            }
+            Signing::AzureSharedKey { account_input, .. } => {
+                text.push_str(&format!(" (account: input `{account_input}`)"));
+            }
+            Signing::Acs3 { .. } => {}
+        },
+        _ => {}
+    }
+    text
 }

@@ -6,7 +6,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use unitask::http::request::auth_env_names;
 use unitask::interp::Source;
 use unitask::sandbox::{self, Ids, ProviderPlan, Sandbox, TrackKind};
 
@@ -27,6 +26,9 @@ pub struct Args {
     /// Do not print a line per request.
     #[arg(long)]
     quiet: bool,
+    /// How long the tokens its OAuth endpoints issue live.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "60s")]
+    token_lifetime: Duration,
     /// Ids per track where they are generated from the task-id pattern (`GET /?ids=N` lists them).
     #[arg(long, value_name = "N", default_value_t = sandbox::DEFAULT_IDS_PER_TRACK as u32, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     ids: u32,
@@ -39,12 +41,35 @@ pub fn run(args: Args) -> u8 {
     };
     let log = (!args.quiet).then(request_log);
     let providers: Vec<_> = engine.iter().map(|l| l.provider.clone()).collect();
+    // Signatures and grants are checked against the environment's secrets where set, else the
+    // placeholders (with the built-in service account's key file, written for the session).
+    let key_dir = std::env::temp_dir().join(format!("unitask-sandbox-{}", std::process::id()));
+    let key_file = match std::fs::create_dir_all(&key_dir)
+        .and_then(|()| sandbox::auth::write_key_file(&key_dir))
+    {
+        Ok(path) => path,
+        Err(error) => {
+            eprintln!("error: cannot write the sandbox's key file: {error}");
+            return EXIT_USAGE;
+        }
+    };
+    let mut credentials = sandbox::auth::placeholder_credentials(&providers, &key_file);
+    let names: Vec<String> = credentials.names().map(str::to_owned).collect();
+    for name in names {
+        if let Ok(value) = std::env::var(&name)
+            && !value.is_empty()
+        {
+            credentials.set(name, value);
+        }
+    }
     let sandbox = Sandbox::new(
         &providers,
         sandbox::Options {
             slow: args.slow,
             log,
             ids_per_track: args.ids as usize,
+            credentials: Some(credentials.clone()),
+            token_lifetime: args.token_lifetime,
         },
     );
     // The providers loaded from files come first in the "try" lines: they are why the
@@ -55,6 +80,7 @@ pub fn run(args: Args) -> u8 {
         .map(|l| l.provider.id.clone())
         .collect();
     let tries = Tries {
+        credentials,
         program: program_name(),
         // Absolute, so the line works from any folder.
         definitions: args
@@ -82,6 +108,7 @@ pub fn run(args: Args) -> u8 {
         ctrl_c().await;
         let served = running.served();
         let stopped = running.stop().await;
+        let _ = std::fs::remove_dir_all(&key_dir);
         let _ = writeln!(std::io::stdout(), "stopped after {served} request(s)");
         match stopped {
             Ok(()) => EXIT_OK,
@@ -126,6 +153,8 @@ pub struct Tries {
     pub definitions: Vec<PathBuf>,
     /// The ids of the providers loaded from them.
     pub from_files: Vec<String>,
+    /// What the sandbox checks signatures and grants against.
+    pub credentials: unitask::Credentials,
 }
 
 /// How to run this binary again from any folder: `unitask` when it was found on the `PATH`, else
@@ -148,7 +177,7 @@ pub fn banner(running: &sandbox::Running, tries: &Tries) -> String {
     );
     let plans = running.sandbox().plans();
     for plan in plans {
-        out.push_str(&describe(plan, running));
+        out.push_str(&describe(plan, running, tries));
     }
     // The file-loaded providers (at most three), else one built-in.
     let mut chosen: Vec<&ProviderPlan> = plans
@@ -196,14 +225,20 @@ fn try_line(plan: &ProviderPlan, running: &sandbox::Running, tries: &Tries) -> O
     if ids.is_empty() {
         return None;
     }
-    let mut line: Vec<String> = auth_env_names(&provider.auth)
-        .into_iter()
-        .map(|name| format!("{name}=any"))
-        .collect();
+    let mut line = credential_words(&provider.auth, &tries.credentials);
     line.push(shell_word(&tries.program));
     line.push("watch".into());
     line.push("--interval 200ms".into());
     line.push(format!("--base-url '{}/{{provider}}'", running.url()));
+    if matches!(
+        sandbox::auth::schemes(&provider.auth).first(),
+        Some(unitask::model::Auth::OAuth2(_))
+    ) {
+        line.push(format!(
+            "--auth-url '{}/_oauth/{{provider}}/token'",
+            running.url()
+        ));
+    }
     if tries.from_files.contains(&provider.id) {
         for path in &tries.definitions {
             line.push(format!(
@@ -240,15 +275,21 @@ fn shell_word(text: &str) -> String {
     }
 }
 
-fn describe(plan: &ProviderPlan, running: &sandbox::Running) -> String {
+fn describe(plan: &ProviderPlan, running: &sandbox::Running, tries: &Tries) -> String {
     let provider = &plan.provider;
     let mut out = format!("{}  {}\n", provider.id, running.base_url(&provider.id));
-    let credential: Vec<String> = auth_env_names(&provider.auth)
-        .into_iter()
-        .map(|name| format!("{name}=<anything>"))
-        .collect();
+    let credential = credential_words(&provider.auth, &tries.credentials);
     if !credential.is_empty() {
         out.push_str(&format!("  credential  {}\n", credential.join(" ")));
+    }
+    if matches!(
+        sandbox::auth::schemes(&provider.auth).first(),
+        Some(unitask::model::Auth::OAuth2(_))
+    ) {
+        out.push_str(&format!(
+            "  tokens      {}\n",
+            running.token_url(&provider.id)
+        ));
     }
     let params: Vec<String> = provider
         .sample_inputs()
@@ -326,4 +367,33 @@ fn describe(plan: &ProviderPlan, running: &sandbox::Running) -> String {
     }
     out.push('\n');
     out
+}
+
+/// `NAME=value` words for the first scheme of `auth`: any value for a secret the sandbox only
+/// looks for, the sandbox's own for one it computes a signature or checks a grant with.
+fn credential_words(
+    auth: &unitask::model::Auth,
+    credentials: &unitask::Credentials,
+) -> Vec<String> {
+    let Some(first) = sandbox::auth::schemes(auth).first().copied() else {
+        return Vec::new();
+    };
+    let checked = matches!(
+        first,
+        unitask::model::Auth::OAuth2(_)
+            | unitask::model::Auth::Sign(_)
+            | unitask::model::Auth::QueryString { .. }
+    );
+    first
+        .required_env()
+        .into_iter()
+        .map(|name| {
+            let value = if checked {
+                shell_word(credentials.value(name).unwrap_or("any"))
+            } else {
+                "any".to_owned()
+            };
+            format!("{name}={value}")
+        })
+        .collect()
 }

@@ -21,6 +21,11 @@ pub struct Args {
     /// Send the request here instead of the definition's base URL (plain http only to loopback).
     #[arg(long, value_name = "URL")]
     base_url: Option<url::Url>,
+    /// Fetch OAuth tokens here instead of the definition's token URL, as --base-url does for
+    /// the API (https, or plain http to loopback only): the sandbox serves one per provider at
+    /// `/_oauth/<id>/token`.
+    #[arg(long, value_name = "URL")]
+    auth_url: Option<url::Url>,
     /// More definitions (files or folders), loaded at run time; they replace built-ins of the same id.
     #[arg(long = "definitions", value_name = "PATH")]
     definitions: Vec<PathBuf>,
@@ -126,7 +131,10 @@ pub fn run(args: Args) -> u8 {
         return EXIT_USAGE;
     };
     let provider = &loaded.provider;
-    let credentials = Credentials::from_env(&provider.auth);
+    let mut credentials = Credentials::from_env(&provider.auth);
+    if let Some(url) = &args.auth_url {
+        credentials.set_token_endpoint(url.clone());
+    }
     // Everything this command writes goes through the redactor: logs, and what it prints (a
     // provider may echo the credential back in a body).
     let redactor = Redactor::new(&provider.auth, &credentials);
@@ -264,7 +272,12 @@ pub fn run(args: Args) -> u8 {
                 if let Some(excerpt) = &error.excerpt {
                     text.push_str(&format!("  body: {excerpt}\n"));
                 }
-                if error.kind == ErrorKind::Unauthorized && error.status.is_none() {
+                if error.kind == ErrorKind::Unauthorized
+                    && error.status.is_none()
+                    && error
+                        .message
+                        .starts_with("no credential: set the environment variable")
+                {
                     let names = auth_env_names(&provider.auth).join(" and ");
                     text.push_str(&format!(
                         "  help: {} reads its credential from {names}\n",

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use unitask::http::redact::Redactor;
-use unitask::http::request::{self, Credentials, Inputs, auth_env_names};
+use unitask::http::request::{self, Credentials, Inputs};
 use unitask::watch::{self, Answerer, Ending, Endpoint, Report, Target, Watcher};
 use unitask::{Client, ClientConfig, Engine, RetryPolicy};
 
@@ -66,6 +66,10 @@ pub struct Args {
     /// the provider id (the sandbox serves each provider under `/<id>`).
     #[arg(long, value_name = "URL")]
     base_url: Option<String>,
+    /// Fetch OAuth tokens here instead of each definition's token URL; `{provider}` is replaced
+    /// by the provider id (the sandbox serves one at `/_oauth/<id>/token`).
+    #[arg(long, value_name = "URL")]
+    auth_url: Option<String>,
     /// More definitions (files or folders), loaded at run time.
     #[arg(long = "definitions", value_name = "PATH")]
     definitions: Vec<PathBuf>,
@@ -113,7 +117,10 @@ pub fn run(args: Args) -> u8 {
     let (endpoints, redactor) = match endpoints(
         &engine,
         &targets,
-        args.base_url.as_deref(),
+        Urls {
+            base: args.base_url.as_deref(),
+            auth: args.auth_url.as_deref(),
+        },
         args.engine,
         Credentials::from_env,
     ) {
@@ -316,12 +323,22 @@ fn check_targets(endpoints: &[Endpoint], targets: &[Target]) -> Result<(), Strin
     }
 }
 
+/// Where requests go instead of each definition's own URLs; `{provider}` is replaced by the
+/// provider id.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Urls<'a> {
+    /// The API (`--base-url`).
+    pub base: Option<&'a str>,
+    /// The OAuth token endpoint (`--auth-url`).
+    pub auth: Option<&'a str>,
+}
+
 /// One endpoint per provider the targets use, and a redactor for all their credentials. Fails
 /// on an unknown provider, a missing credential or a bad base URL, before anything is sent.
 pub fn endpoints(
     engine: &Engine,
     targets: &[Target],
-    base_url: Option<&str>,
+    urls: Urls<'_>,
     choice: Option<EngineChoice>,
     credentials_for: impl Fn(&unitask::model::Auth) -> Credentials,
 ) -> Result<(Vec<Endpoint>, Redactor), String> {
@@ -350,11 +367,19 @@ pub fn endpoints(
             continue;
         };
         let provider = &loaded.provider;
-        let credentials = credentials_for(&provider.auth);
-        let missing: Vec<&str> = auth_env_names(&provider.auth)
-            .into_iter()
-            .filter(|name| credentials.value(name).is_none_or(str::is_empty))
-            .collect();
+        let mut credentials = credentials_for(&provider.auth);
+        // Of alternatives, the one whose variables are set; none set is a usage error now.
+        let missing: Vec<&str> = match unitask::http::auth::choose(&provider.auth, &credentials) {
+            Ok(chosen) => chosen
+                .required_env()
+                .into_iter()
+                .filter(|name| credentials.value(name).is_none_or(str::is_empty))
+                .collect(),
+            Err(error) => {
+                problems.push(format!("{id}: {}", error.message));
+                continue;
+            }
+        };
         if !missing.is_empty() {
             problems.push(format!(
                 "{id} reads its credential from {} (against the sandbox any value will do)",
@@ -362,7 +387,19 @@ pub fn endpoints(
             ));
             continue;
         }
-        let base_url = match base_url {
+        if let Some(template) = urls.auth {
+            let text = template.replace("{provider}", id);
+            match url::Url::parse(&text) {
+                Ok(url) => {
+                    credentials.set_token_endpoint(url);
+                }
+                Err(error) => {
+                    problems.push(format!("--auth-url {text:?} is not a URL: {error}"));
+                    continue;
+                }
+            }
+        }
+        let base_url = match urls.base {
             Some(template) => {
                 let text = template.replace("{provider}", id);
                 match url::Url::parse(&text) {

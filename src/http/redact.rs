@@ -40,24 +40,62 @@ impl Redactor {
             let json = serde_json::to_string(secret).unwrap_or_default();
             needles.push(json[1..json.len().saturating_sub(1).max(1)].to_owned());
         }
-        if let Auth::Basic {
-            username_env,
-            password_env,
-        } = auth
-        {
-            let user = credentials.value(username_env).unwrap_or_default();
-            let password = password_env
-                .as_deref()
-                .and_then(|env| credentials.value(env))
-                .unwrap_or_default();
-            needles.push(
-                base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}")),
-            );
+        let alternatives = match auth {
+            Auth::AnyOf(list) => list.iter().collect(),
+            one => vec![one],
+        };
+        for auth in alternatives {
+            if let Auth::Basic {
+                username_env,
+                password_env,
+            } = auth
+            {
+                let user = credentials.value(username_env).unwrap_or_default();
+                let password = password_env
+                    .as_deref()
+                    .and_then(|env| credentials.value(env))
+                    .unwrap_or_default();
+                needles.push(
+                    base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}")),
+                );
+            }
+            // A SAS token's signature alone may be echoed back.
+            if let Auth::QueryString { env } = auth
+                && let Some(given) = credentials.value(env)
+            {
+                for (name, value) in
+                    url::form_urlencoded::parse(given.trim_start_matches('?').as_bytes())
+                {
+                    if name == "sig" || name.eq_ignore_ascii_case("signature") {
+                        needles.push(utf8_percent_encode(&value, NON_ALPHANUMERIC).to_string());
+                        needles.push(value.into_owned());
+                    }
+                }
+            }
         }
-        needles.retain(|n| n.len() >= 3);
-        needles.sort_by_key(|n| std::cmp::Reverse(n.len()));
-        needles.dedup();
-        Redactor { needles }
+        let mut redactor = Redactor { needles };
+        redactor.tidy();
+        redactor
+    }
+
+    /// Also hides `secrets` (a fetched token, a signing key), in every form above.
+    pub fn add_secrets<'a>(&mut self, secrets: impl IntoIterator<Item = &'a str>) {
+        for secret in secrets.into_iter().filter(|s| !s.is_empty()) {
+            self.needles.push(secret.to_owned());
+            self.needles
+                .push(utf8_percent_encode(secret, COMPONENT).to_string());
+            self.needles.push(form_urlencoded(secret));
+            let json = serde_json::to_string(secret).unwrap_or_default();
+            self.needles
+                .push(json[1..json.len().saturating_sub(1).max(1)].to_owned());
+        }
+        self.tidy();
+    }
+
+    fn tidy(&mut self) {
+        self.needles.retain(|n| n.len() >= 3);
+        self.needles.sort_by_key(|n| std::cmp::Reverse(n.len()));
+        self.needles.dedup();
     }
 
     /// `text` with every form of every secret replaced by `***`.

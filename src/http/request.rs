@@ -11,6 +11,7 @@ use std::fmt;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use secrecy::{ExposeSecret, SecretString};
 
+use crate::http::auth::PerAttempt;
 use crate::model::{Auth, Input, Provider};
 use crate::runtime::{Error, ErrorKind};
 use crate::spec::{InputLocation, Method};
@@ -66,17 +67,25 @@ impl<K: Into<String>, V: Into<String>> FromIterator<(K, V)> for Inputs {
     }
 }
 
-/// Secrets by environment-variable name. `Debug` never shows a value.
+/// Secrets by environment-variable name, and where OAuth grants fetch their tokens when that
+/// is not the definition's token URL (`--auth-url`). `Debug` never shows a value.
 #[derive(Clone, Default)]
-pub struct Credentials(HashMap<String, SecretString>);
+pub struct Credentials {
+    secrets: HashMap<String, SecretString>,
+    token_endpoint: Option<url::Url>,
+}
 
 impl fmt::Debug for Credentials {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut names: Vec<&String> = self.0.keys().collect();
+        let mut names: Vec<&String> = self.secrets.keys().collect();
         names.sort();
         f.debug_struct("Credentials")
             .field("names", &names)
             .field("values", &"[redacted]")
+            .field(
+                "token_endpoint",
+                &self.token_endpoint.as_ref().map(url::Url::as_str),
+            )
             .finish()
     }
 }
@@ -88,15 +97,27 @@ impl Credentials {
 
     /// Sets the secret that the definition reads from the environment variable `name`.
     pub fn set(&mut self, name: impl Into<String>, secret: impl Into<String>) -> &mut Credentials {
-        self.0
+        self.secrets
             .insert(name.into(), SecretString::from(secret.into()));
         self
+    }
+
+    /// Fetches OAuth tokens from `url` instead of the definition's token URL (the sandbox, a
+    /// test server); held to the same rules (https, or http to a loopback host).
+    pub fn set_token_endpoint(&mut self, url: url::Url) -> &mut Credentials {
+        self.token_endpoint = Some(url);
+        self
+    }
+
+    /// Where tokens are fetched instead of the definition's token URL, if set.
+    pub fn token_endpoint(&self) -> Option<&url::Url> {
+        self.token_endpoint.as_ref()
     }
 
     /// Reads every variable `auth` names from the process environment (missing ones stay unset).
     pub fn from_env(auth: &Auth) -> Credentials {
         let mut credentials = Credentials::new();
-        for name in auth_env_names(auth) {
+        for name in auth.env_names() {
             if let Ok(value) = std::env::var(name)
                 && !value.is_empty()
             {
@@ -106,38 +127,38 @@ impl Credentials {
         credentials
     }
 
-    fn get(&self, name: &str) -> Result<&str, Error> {
-        self.0.get(name).map(|s| s.expose_secret()).ok_or_else(|| {
-            Error::local(
-                ErrorKind::Unauthorized,
-                format!("no credential: set the environment variable {name}"),
-            )
-        })
+    /// The secret of `name`, or the error that says to set it.
+    pub(crate) fn require(&self, name: &str) -> Result<&str, Error> {
+        self.secrets
+            .get(name)
+            .map(|s| s.expose_secret())
+            .ok_or_else(|| {
+                Error::local(
+                    ErrorKind::Unauthorized,
+                    format!("no credential: set the environment variable {name}"),
+                )
+            })
     }
 
     /// The secret of one variable.
     pub fn value(&self, name: &str) -> Option<&str> {
-        self.0.get(name).map(|s| s.expose_secret())
+        self.secrets.get(name).map(|s| s.expose_secret())
+    }
+
+    /// The variables set.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.secrets.keys().map(String::as_str)
     }
 
     /// Every secret value, for redacting logs.
     pub fn values(&self) -> impl Iterator<Item = &str> {
-        self.0.values().map(|s| s.expose_secret())
+        self.secrets.values().map(|s| s.expose_secret())
     }
 }
 
 /// The environment variables an auth scheme reads.
 pub fn auth_env_names(auth: &Auth) -> Vec<&str> {
-    match auth {
-        Auth::None => Vec::new(),
-        Auth::Bearer { env } | Auth::Header { env, .. } | Auth::Query { env, .. } => vec![env],
-        Auth::Basic {
-            username_env,
-            password_env,
-        } => std::iter::once(username_env.as_str())
-            .chain(password_env.as_deref())
-            .collect(),
-    }
+    auth.env_names()
 }
 
 /// A request ready to send. `Debug` redacts the credential.
@@ -149,14 +170,16 @@ pub struct PreparedRequest {
     pub headers: Vec<(String, String)>,
     pub secret_header: bool,
     pub body: Option<Vec<u8>>,
-    /// The query parameter that carries the credential, if any, for redaction.
-    pub secret_query: Option<String>,
+    /// The query parameters that carry the credential, for redaction.
+    pub secret_query: Vec<String>,
+    /// A token or a signature the transport adds to each attempt.
+    pub per_attempt: Option<PerAttempt>,
 }
 
 impl PreparedRequest {
     /// The URL with any credential in the query replaced by `***`, for logs and errors.
     pub fn redacted_url(&self) -> String {
-        redact_url(&self.url, self.secret_query.as_deref())
+        redact_url(&self.url, &self.secret_query)
     }
 }
 
@@ -175,6 +198,7 @@ impl fmt::Debug for PreparedRequest {
             .field("method", &self.method)
             .field("url", &self.redacted_url())
             .field("headers", &headers)
+            .field("per_attempt", &self.per_attempt)
             .field(
                 "body",
                 &self
@@ -186,17 +210,17 @@ impl fmt::Debug for PreparedRequest {
     }
 }
 
-/// `url` with the value of the query parameter `secret` replaced by `***`.
-pub fn redact_url(url: &url::Url, secret: Option<&str>) -> String {
-    let Some(secret) = secret else {
+/// `url` with the values of the query parameters `secrets` replaced by `***`.
+pub fn redact_url(url: &url::Url, secrets: &[String]) -> String {
+    if secrets.is_empty() {
         return url.to_string();
-    };
+    }
     let mut redacted = url.clone();
     if let Some(query) = url.query() {
         let parts: Vec<String> = query
             .split('&')
             .map(|part| match part.split_once('=') {
-                Some((name, _)) if name == secret => format!("{name}=***"),
+                Some((name, _)) if secrets.iter().any(|s| s == name) => format!("{name}=***"),
                 _ => part.to_owned(),
             })
             .collect();
@@ -267,7 +291,9 @@ pub fn prepare(
                 values.insert(&input.name, value);
             }
             None if input.required
-                && !(input.location == InputLocation::Host && base_url.is_some()) =>
+                && !(input.location == InputLocation::Host
+                    && base_url.is_some()
+                    && !provider.reads_host_input(&input.name)) =>
             {
                 return Err(missing_input(input));
             }
@@ -334,6 +360,20 @@ pub fn prepare(
             .map(|(k, v)| format!("{}={}", encode(k), encode(v))),
     );
     let mut headers: Vec<(String, String)> = provider.request.headers.clone();
+    // Values already refused a line break; an input with no value leaves the header out.
+    for (name, template) in &provider.request.header_templates {
+        let mut complete = true;
+        let value = template.render(|input| match values.get(input) {
+            Some(value) => value.clone(),
+            None => {
+                complete = false;
+                String::new()
+            }
+        });
+        if complete {
+            headers.push((name.clone(), value));
+        }
+    }
     let mut body_fields = serde_json::Map::new();
     for input in &provider.inputs {
         let Some(value) = values.get(input.name.as_str()) else {
@@ -358,47 +398,14 @@ pub fn prepare(
         }
     }
 
-    let mut secret_header = false;
-    let mut secret_query = None;
-    match &provider.auth {
-        Auth::None => {}
-        Auth::Bearer { env } => {
-            headers.push((
-                "Authorization".into(),
-                format!("Bearer {}", credentials.get(env)?),
-            ));
-            secret_header = true;
-        }
-        Auth::Header { name, prefix, env } => {
-            headers.push((name.clone(), format!("{prefix}{}", credentials.get(env)?)));
-            secret_header = true;
-        }
-        Auth::Query { param, env } => {
-            query.push(format!(
-                "{}={}",
-                encode(param),
-                encode(credentials.get(env)?)
-            ));
-            secret_query = Some(param.clone());
-        }
-        Auth::Basic {
-            username_env,
-            password_env,
-        } => {
-            use base64::Engine as _;
-            let pair = format!(
-                "{}:{}",
-                credentials.get(username_env)?,
-                match password_env {
-                    Some(env) => credentials.get(env)?,
-                    None => "",
-                }
-            );
-            let token = base64::engine::general_purpose::STANDARD.encode(pair);
-            headers.push(("Authorization".into(), format!("Basic {token}")));
-            secret_header = true;
-        }
-    }
+    let applied = crate::http::auth::apply(
+        &provider.auth,
+        credentials,
+        &values,
+        &mut headers,
+        &mut query,
+    )?;
+    let secret_header = applied.secret_header;
     // Checked here, not when sending, so such a value is refused before any I/O. The message
     // names the header, never its value: the credential header may be the one refused.
     for (i, (name, value)) in headers.iter().enumerate() {
@@ -459,7 +466,8 @@ pub fn prepare(
         headers,
         secret_header,
         body,
-        secret_query,
+        secret_query: applied.secret_query,
+        per_attempt: applied.per_attempt,
     })
 }
 

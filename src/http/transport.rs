@@ -8,6 +8,8 @@ use std::time::{Duration, Instant};
 
 use backon::{ExponentialBuilder, Retryable};
 
+use crate::http::auth::PerAttempt;
+use crate::http::oauth::Tokens;
 use crate::http::redact::Redactor;
 use crate::http::request::{self, Credentials, Inputs, PreparedRequest};
 use crate::model::Provider;
@@ -77,6 +79,8 @@ pub struct Client {
     config: ClientConfig,
     /// Requests sent by this client and its clones, retries included.
     sent: Arc<AtomicU64>,
+    /// OAuth tokens, shared by the clones.
+    tokens: Tokens,
 }
 
 /// An answer as it arrived (the last one of a fetch): what `status --save-example` writes down.
@@ -100,6 +104,7 @@ impl Client {
             unredirected: http_client(&config, reqwest::redirect::Policy::none())?,
             config,
             sent: Arc::new(AtomicU64::new(0)),
+            tokens: Tokens::default(),
         })
     }
 
@@ -110,6 +115,11 @@ impl Client {
     /// Requests sent so far by this client and its clones, retries included.
     pub fn requests_sent(&self) -> u64 {
         self.sent.load(Ordering::Relaxed)
+    }
+
+    /// OAuth tokens fetched so far by this client and its clones.
+    pub fn tokens_fetched(&self) -> u64 {
+        self.tokens.fetched()
     }
 
     /// Fetches and normalizes one task's status.
@@ -181,10 +191,26 @@ impl Client {
         let budget = policy.total_budget;
         let floor = policy.min_delay;
         // Built only when an error must be shown: most fetches never need one.
-        let redactor = || Redactor::new(&provider.auth, credentials);
+        // Tokens sent by this fetch's attempts: an error body may echo one.
+        let tokens_used: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+        let redactor = || {
+            let mut redactor = Redactor::new(&provider.auth, credentials);
+            if let Some(per_attempt) = &prepared.per_attempt {
+                redactor.add_secrets(per_attempt.secrets());
+            }
+            redactor.add_secrets(
+                tokens_used
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .iter()
+                    .map(String::as_str),
+            );
+            redactor
+        };
+
         let result = (|| async {
             attempts.fetch_add(1, Ordering::Relaxed);
-            self.attempt(provider, task_id, &prepared, &carried, record)
+            self.authorized_attempt(provider, task_id, &prepared, &carried, record, &tokens_used)
                 .await
         })
         .retry(backoff)
@@ -235,8 +261,79 @@ impl Client {
         (result, stats)
     }
 
+    /// One attempt, and with an OAuth token once more after a 401 with a new token (the
+    /// provider may have revoked it before its announced expiry).
+    async fn authorized_attempt(
+        &self,
+        provider: &Provider,
+        task_id: &str,
+        prepared: &PreparedRequest,
+        carried: &[(String, String)],
+        record: Option<&std::sync::Mutex<Option<Answer>>>,
+        tokens_used: &std::sync::Mutex<Vec<String>>,
+    ) -> Result<UploadTask, Error> {
+        let result = self
+            .attempt(provider, task_id, prepared, carried, record, tokens_used)
+            .await;
+        match (&result, &prepared.per_attempt) {
+            (Err((error, Some(generation))), Some(PerAttempt::Token(source)))
+                if error.status == Some(401) =>
+            {
+                tracing::info!(provider = %provider.id, task = task_id, "the token was refused; fetching a new one");
+                self.tokens.invalidate(source, *generation).await;
+                self.attempt(provider, task_id, prepared, carried, record, tokens_used)
+                    .await
+                    .map_err(|(error, _)| error)
+            }
+            _ => result.map_err(|(error, _)| error),
+        }
+    }
+
+    /// The headers a per-attempt credential adds (a token from the cache, a fresh signature),
+    /// with the token generation used; each is marked sensitive when sent.
+    async fn per_attempt_headers(
+        &self,
+        prepared: &PreparedRequest,
+        headers: &[(String, String)],
+        method: &str,
+        tokens_used: &std::sync::Mutex<Vec<String>>,
+    ) -> Result<(Vec<(String, String)>, Option<u64>), Error> {
+        use secrecy::ExposeSecret as _;
+        match &prepared.per_attempt {
+            None => Ok((Vec::new(), None)),
+            Some(PerAttempt::Token(source)) => {
+                let token = self.tokens.get(&self.unredirected, source).await?;
+                let secret = token.secret.expose_secret();
+                tokens_used
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(secret.to_owned());
+                Ok((
+                    vec![("Authorization".into(), format!("Bearer {secret}"))],
+                    Some(token.generation),
+                ))
+            }
+            Some(PerAttempt::Sign(signer)) => {
+                let unsigned = crate::http::sign::Unsigned {
+                    method,
+                    url: &prepared.url,
+                    headers,
+                    body: prepared.body.as_deref().unwrap_or_default(),
+                };
+                let signed = signer
+                    .sign(
+                        unsigned,
+                        std::time::SystemTime::now(),
+                        &crate::http::sign::nonce(),
+                    )
+                    .map_err(|e| Error::local(ErrorKind::Unauthorized, e.0))?;
+                Ok((signed, None))
+            }
+        }
+    }
+
     /// One attempt: send, read the body within the size limit, normalize (and keep the answer
-    /// in `record` when asked).
+    /// in `record` when asked). A failure carries the token generation it was sent with.
     async fn attempt(
         &self,
         provider: &Provider,
@@ -244,7 +341,8 @@ impl Client {
         prepared: &PreparedRequest,
         carried: &[(String, String)],
         record: Option<&std::sync::Mutex<Option<Answer>>>,
-    ) -> Result<UploadTask, Error> {
+        tokens_used: &std::sync::Mutex<Vec<String>>,
+    ) -> Result<UploadTask, (Error, Option<u64>)> {
         let method = match prepared.method {
             Method::Get => reqwest::Method::GET,
             Method::Post => reqwest::Method::POST,
@@ -261,34 +359,52 @@ impl Client {
         } else {
             &self.http
         };
-        let mut builder = http.request(method, prepared.url.clone());
-        let last = prepared.headers.len();
-        for (i, (name, value)) in prepared.headers.iter().enumerate() {
+        let mut builder = http.request(method.clone(), prepared.url.clone());
+        let mut headers = prepared.headers.clone();
+        let mut sensitive = usize::from(prepared.secret_header);
+        // The credential header stays last: a default `Content-Type` goes before it.
+        if let Some(body) = &prepared.body {
+            // A `Content-Type` the definition sets replaces the default.
+            let typed = headers
+                .iter()
+                .any(|(n, _)| n.eq_ignore_ascii_case("content-type"));
+            if !typed && !body.is_empty() {
+                let at = headers.len() - sensitive;
+                headers.insert(at, ("content-type".into(), "application/json".into()));
+            }
+        }
+        let (added, generation) = self
+            .per_attempt_headers(prepared, &headers, method.as_str(), tokens_used)
+            .await
+            .map_err(|e| (e, None))?;
+        if !added.is_empty() {
+            sensitive = added.len();
+            headers.extend(added);
+        }
+        let failed = |error: Error| (error, generation);
+        let secret_from = headers.len() - sensitive;
+        for (i, (name, value)) in headers.iter().enumerate() {
             let mut value = reqwest::header::HeaderValue::from_str(value).map_err(|_| {
-                Error::local(
+                failed(Error::local(
                     ErrorKind::InvalidRequest,
                     format!("header `{name}` has a value HTTP cannot carry"),
-                )
+                ))
             })?;
-            if prepared.secret_header && i + 1 == last {
+            // Dates and nonces a signature adds are not secret, but marking them costs nothing.
+            if i >= secret_from {
                 value.set_sensitive(true);
             }
             builder = builder.header(name.as_str(), value);
         }
         if let Some(body) = &prepared.body {
-            // A `Content-Type` the definition sets replaces the default.
-            let typed = prepared
-                .headers
-                .iter()
-                .any(|(n, _)| n.eq_ignore_ascii_case("content-type"));
-            if !typed && !body.is_empty() {
-                builder = builder.header(reqwest::header::CONTENT_TYPE, "application/json");
-            }
             builder = builder.body(body.clone());
         }
         tracing::debug!(provider = %provider.id, method = ?prepared.method, url = %prepared.redacted_url(), "sending");
         self.sent.fetch_add(1, Ordering::Relaxed);
-        let mut response = builder.send().await.map_err(transport_error)?;
+        let mut response = builder
+            .send()
+            .await
+            .map_err(|e| failed(transport_error(e)))?;
         let status = response.status().as_u16();
         // A 3xx that was not followed is a redirect refused, unless it says nowhere to go (a
         // `308 Resume Incomplete`) or the definition reads it as an answer about the task.
@@ -305,7 +421,7 @@ impl Client {
                 .and_then(|l| prepared.url.join(l).ok())
                 .and_then(|u| u.host_str().map(str::to_owned))
                 .unwrap_or_else(|| "an unknown place".into());
-            return Err(Error {
+            return Err(failed(Error {
                 kind: ErrorKind::InvalidRequest,
                 status: Some(status),
                 code: None,
@@ -317,7 +433,7 @@ impl Client {
                 retry_after: None,
                 excerpt: None,
                 details: Vec::new(),
-            });
+            }));
         }
         let headers: Vec<(String, String)> = response
             .headers()
@@ -337,7 +453,7 @@ impl Client {
             .content_length()
             .is_some_and(|len| len > limit as u64)
         {
-            return Err(too_large(status, limit));
+            return Err(failed(too_large(status, limit)));
         }
         let mut body = Vec::new();
         // A body that cannot be decoded (bad gzip) is `decode`, with its status; a body cut short
@@ -353,10 +469,10 @@ impl Client {
                 error.kind = ErrorKind::Transport;
                 error.retryable = true;
             }
-            error
+            failed(error)
         })? {
             if body.len() + chunk.len() > limit {
-                return Err(too_large(status, limit));
+                return Err(failed(too_large(status, limit)));
             }
             body.extend_from_slice(&chunk);
         }
@@ -381,7 +497,7 @@ impl Client {
                 body,
             });
         }
-        result
+        result.map_err(failed)
     }
 }
 

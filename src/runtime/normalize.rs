@@ -176,7 +176,11 @@ pub fn normalize_detailed(
         payload = envelope.root.first(&body).ok_or_else(|| {
             Error::decode(
                 response.status,
-                format!("the envelope has no payload at `{}`", envelope.root),
+                format!(
+                    "the envelope has no payload at `{}`{}",
+                    envelope.root,
+                    mislabelled(provider, response)
+                ),
                 response.body,
             )
         })?;
@@ -225,16 +229,8 @@ fn answer_for<'p>(
 /// (providers label JSON `text/plain`); it is named because an HTML page there is a proxy's,
 /// not the API's.
 fn unreadable(provider: &Provider, response: Response<'_>, error: &str) -> Error {
-    let format = match provider.response.format {
-        crate::spec::BodyFormat::Json => "json",
-        crate::spec::BodyFormat::Xml => "xml",
-    };
-    let labelled = match response.header("content-type") {
-        Some(kind) if !kind.to_ascii_lowercase().contains(format) => {
-            format!(" (Content-Type: {})", excerpt(kind.as_bytes()))
-        }
-        _ => String::new(),
-    };
+    let format = format_name(provider);
+    let labelled = mislabelled(provider, response);
     Error::decode(
         response.status,
         format!(
@@ -243,6 +239,24 @@ fn unreadable(provider: &Provider, response: Response<'_>, error: &str) -> Error
         ),
         response.body,
     )
+}
+
+fn format_name(provider: &Provider) -> &'static str {
+    match provider.response.format {
+        crate::spec::BodyFormat::Json => "json",
+        crate::spec::BodyFormat::Xml => "xml",
+    }
+}
+
+/// ` (Content-Type: text/html)` when the answer says it is not in the definition's format (an
+/// HTML page is often well-formed XML: then it reads, but holds nothing the definition wants).
+fn mislabelled(provider: &Provider, response: Response<'_>) -> String {
+    match response.header("content-type") {
+        Some(kind) if !kind.to_ascii_lowercase().contains(format_name(provider)) => {
+            format!(" (Content-Type: {})", excerpt(kind.as_bytes()))
+        }
+        _ => String::new(),
+    }
 }
 
 /// A body read in the definition's format (JSON, or XML into its tree).
@@ -546,6 +560,12 @@ fn native_text(
             .find(|(path, _)| path.first(payload).is_some_and(|v| !v.is_null()))
             .map_or_else(|| "none".to_owned(), |(_, name)| name.clone())),
         NativePlan::HttpStatus => Ok(at.answer.status.to_string()),
+        NativePlan::Header(name) => Ok(at
+            .answer
+            .headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map_or_else(|| "none".to_owned(), |(_, v)| v.trim().to_owned())),
         NativePlan::TagKey(path) => match present(path)? {
             Value::Object(map) if map.len() == 1 => {
                 Ok(map.keys().next().cloned().unwrap_or_default())

@@ -11,6 +11,7 @@
 //! lists everything served, with an id for every track (`GET /?ids=N` lists up to N per track,
 //! at most 1,000).
 
+pub mod auth;
 mod plan;
 mod server;
 
@@ -38,7 +39,16 @@ pub struct Options {
     /// How many ids each track gets where they are generated from the task-id pattern (where the
     /// pattern accepts `<name>-<n>`, every `n` reaches the track).
     pub ids_per_track: usize,
+    /// The secrets requests are checked against (signatures recomputed with them, grants
+    /// checked); `None`: the placeholders of [`auth::placeholder_credentials`].
+    pub credentials: Option<crate::http::request::Credentials>,
+    /// How long the tokens its OAuth endpoints issue live.
+    pub token_lifetime: Duration,
 }
+
+/// How long an issued token lives unless the caller says otherwise: short, so a watch of a
+/// few minutes sees it renewed.
+pub const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(60);
 
 /// Generated ids per track unless the caller says otherwise.
 pub const DEFAULT_IDS_PER_TRACK: usize = 16;
@@ -49,6 +59,8 @@ impl Default for Options {
             slow: Duration::from_secs(35),
             log: None,
             ids_per_track: DEFAULT_IDS_PER_TRACK,
+            credentials: None,
+            token_lifetime: DEFAULT_TOKEN_LIFETIME,
         }
     }
 }
@@ -73,6 +85,10 @@ pub struct Sandbox {
     /// Set when the sandbox stops: slow answers end at once.
     stopping: tokio::sync::watch::Sender<bool>,
     options: Options,
+    /// What requests' credentials are checked against.
+    credentials: crate::http::request::Credentials,
+    /// Tokens issued, nonces seen.
+    ledger: auth::Ledger,
 }
 
 impl Sandbox {
@@ -90,6 +106,12 @@ impl Sandbox {
                 }
             }
         }
+        let credentials = options.credentials.clone().unwrap_or_else(|| {
+            auth::placeholder_credentials(
+                plans.iter().map(|p| &p.provider),
+                std::path::Path::new(""),
+            )
+        });
         Sandbox {
             plans,
             by_id,
@@ -97,6 +119,8 @@ impl Sandbox {
             served: AtomicU64::new(0),
             stopping: tokio::sync::watch::Sender::new(false),
             options,
+            credentials,
+            ledger: auth::Ledger::default(),
         }
     }
 
@@ -107,6 +131,11 @@ impl Sandbox {
 
     pub fn plan(&self, id: &str) -> Option<&ProviderPlan> {
         self.by_id.get(id).map(|&i| &self.plans[i])
+    }
+
+    /// OAuth tokens issued so far.
+    pub fn tokens_issued(&self) -> u64 {
+        self.ledger.issued.load(Ordering::Relaxed)
     }
 
     fn ids(&self) -> Vec<&str> {
@@ -189,6 +218,13 @@ impl Running {
     /// `http://127.0.0.1:<port>`.
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// Where a client of provider `id` fetches its OAuth tokens (`--auth-url`).
+    pub fn token_url(&self, id: &str) -> url::Url {
+        let mut url = self.root.clone();
+        url.set_path(&format!("/{}/{id}/token", server::TOKEN_PREFIX));
+        url
     }
 
     /// Where a client of provider `id` sends its requests.

@@ -202,6 +202,9 @@ pub enum Body {
     Bytes(Vec<u8>),
     /// Serialized JSON split around each `"<example task id>"` string.
     Json(Vec<Vec<u8>>),
+    /// An XML body split around each occurrence of the example task id (escaped as XML text),
+    /// an ARN's tail included.
+    Xml(Vec<Vec<u8>>),
 }
 
 impl Body {
@@ -218,10 +221,29 @@ impl Body {
         Body::Json(pieces)
     }
 
+    fn xml(text: &[u8], task_id: &str) -> Body {
+        let needle = xml_escape(task_id).into_bytes();
+        let mut pieces = Vec::new();
+        let mut rest = text;
+        while let Some(at) = (!needle.is_empty())
+            .then(|| {
+                rest.windows(needle.len())
+                    .position(|w| w == needle.as_slice())
+            })
+            .flatten()
+        {
+            pieces.push(rest[..at].to_vec());
+            rest = &rest[at + needle.len()..];
+        }
+        pieces.push(rest.to_vec());
+        Body::Xml(pieces)
+    }
+
     /// The body for `task_id`.
     pub fn render(&self, task_id: &str) -> Vec<u8> {
         match self {
             Body::Bytes(bytes) => bytes.clone(),
+            Body::Xml(pieces) => pieces.join(xml_escape(task_id).as_bytes()),
             Body::Json(pieces) => {
                 let id = serde_json::to_vec(task_id).unwrap_or_default();
                 let mut out = Vec::with_capacity(
@@ -237,6 +259,14 @@ impl Body {
             }
         }
     }
+}
+
+/// `text` as XML character data.
+fn xml_escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 /// The first occurrence of `needle` that is a whole JSON string (not preceded by a backslash).
@@ -633,8 +663,10 @@ fn example_step(provider: &Provider, example: &Example) -> Step {
         };
         headers.push(("Content-Type".into(), content_type.into()));
     }
+    let xml = provider.response.format == crate::spec::BodyFormat::Xml;
     let body = match &json {
         Some(value) => Body::json(value, task_id),
+        None if xml => Body::xml(&response.body, task_id),
         None => Body::Bytes(response.body.clone()),
     };
     let reply = Reply {
@@ -860,7 +892,7 @@ fn fault_steps(
                 Body::Json(_) => {
                     serde_json::from_slice(&first.reply.body.render(task_id)).unwrap_or(Value::Null)
                 }
-                Body::Bytes(_) => Value::Null,
+                Body::Bytes(_) | Body::Xml(_) => Value::Null,
             };
             let (reply, field) = mistyped_field(provider, task_id, &body, &first.reply)?;
             let outcome = outcome(provider, task_id, &reply);
@@ -1025,6 +1057,7 @@ fn undocumented_values<'a>(
             return Err("a status read from which field is present has no undocumented value");
         }
         NativePlan::HttpStatus => return Err("the HTTP status is the native status"),
+        NativePlan::Header(_) => return Err("the status is read from a header, not the body"),
         NativePlan::Axes(axes) => axes
             .iter()
             .find_map(|(_, axis)| undocumented_values(axis, documented).ok())

@@ -1,6 +1,7 @@
 //! The sandbox's HTTP side: one axum fallback handler that routes `/<provider id>/<path>` to a
 //! definition, checks the request the way the definition describes it (method, path template,
-//! query flags, inputs, credential), and answers the next step of the requested task.
+//! query flags, inputs, credential: see [`super::auth`]), and answers the next step of the
+//! requested task; `POST /_oauth/<provider id>/token` is that provider's token endpoint.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -12,7 +13,6 @@ use axum::body::{Body as AxumBody, Bytes};
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, Method as HttpMethod, StatusCode};
 use axum::response::Response;
-use base64::Engine as _;
 use percent_encoding::percent_decode_str;
 
 use crate::model::{Auth, Provider};
@@ -20,6 +20,9 @@ use crate::sandbox::Sandbox;
 use crate::sandbox::plan::{Body, Ids, ProviderPlan, Reply, TrackKind};
 use crate::spec::{InputLocation, Method};
 use crate::syntax::template::Part;
+
+/// Token endpoints live under `/_oauth/<provider id>/token` (no provider id starts with `_`).
+pub(crate) const TOKEN_PREFIX: &str = "_oauth";
 
 /// At most this many distinct task ids are tracked; past it the sandbox answers 503.
 pub(crate) const MAX_TRACKED_TASKS: usize = 1_000_000;
@@ -131,6 +134,12 @@ async fn answer(sandbox: &Sandbox, request: &Incoming<'_>) -> (Response, Served)
         plain(status, &why)
     };
     let trimmed = request.path.trim_start_matches('/');
+    if let Some(rest) = trimmed
+        .strip_prefix(TOKEN_PREFIX)
+        .and_then(|r| r.strip_prefix('/'))
+    {
+        return token(sandbox, request, rest, served);
+    }
     if trimmed.is_empty() {
         served.status = 200;
         let listed = request
@@ -166,10 +175,15 @@ async fn answer(sandbox: &Sandbox, request: &Incoming<'_>) -> (Response, Served)
         let why = format!("{id} reads with {expected_method}");
         return (refuse(&mut served, 405, why), served);
     }
-    if !has_credential(&provider.auth, request) {
+    if let Err(why) = super::auth::check(
+        provider,
+        &sandbox.credentials,
+        &sandbox.ledger,
+        &received(request),
+    ) {
         let reply = &plan.unauthorized;
         served.status = reply.status;
-        served.refused = Some("no credential where the definition puts it".into());
+        served.refused = Some(why);
         return (render(sandbox, reply, "", false).await, served);
     }
     let values = match read_inputs(plan, rest, request) {
@@ -255,6 +269,16 @@ fn read_inputs<'a>(
             .and_then(|v| v.to_str().ok());
         if sent != Some(value.as_str()) {
             return Err(format!("the request lacks the header `{name}: {value}`"));
+        }
+    }
+    // A templated header holds an input's value (one it may not see, such as a host's).
+    for (name, _) in &provider.request.header_templates {
+        let sent = request
+            .headers
+            .get(name.as_str())
+            .and_then(|v| v.to_str().ok());
+        if sent.is_none_or(str::is_empty) {
+            return Err(format!("the request lacks the header `{name}`"));
         }
     }
     for flag in &provider.request.flags {
@@ -394,55 +418,85 @@ fn template_text(parts: &[Part]) -> String {
         .collect()
 }
 
-/// Whether the request carries a non-empty credential where `auth` says.
-fn has_credential(auth: &Auth, request: &Incoming<'_>) -> bool {
-    let header = |name: &str| {
-        request
-            .headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-    };
-    let after = |value: &str, scheme: &str| {
-        value
-            .get(..scheme.len())
-            .filter(|s| s.eq_ignore_ascii_case(scheme))
-            .map(|_| value[scheme.len()..].trim().to_owned())
-            .filter(|rest| !rest.is_empty())
-    };
-    match auth {
-        Auth::None => true,
-        Auth::Bearer { .. } => after(header("authorization"), "Bearer ").is_some(),
-        Auth::Header { name, prefix, .. } => header(name)
-            .strip_prefix(prefix.as_str())
-            .is_some_and(|rest| !rest.is_empty()),
-        Auth::Query { param, .. } => request.query.is_some_and(|q| {
-            url::form_urlencoded::parse(q.as_bytes()).any(|(n, v)| n == *param && !v.is_empty())
-        }),
-        // A definition without a password variable sends an empty one (a key as the user).
-        Auth::Basic { password_env, .. } => after(header("authorization"), "Basic ")
-            .and_then(|token| base64::engine::general_purpose::STANDARD.decode(token).ok())
-            .and_then(|pair| String::from_utf8(pair).ok())
-            .and_then(|pair| {
-                pair.split_once(':')
-                    .map(|(u, p)| !u.is_empty() && (password_env.is_none() || !p.is_empty()))
-            })
-            .unwrap_or(false),
+/// The request as the client addressed it, for checking signatures.
+fn received<'a>(request: &Incoming<'a>) -> super::auth::Received<'a> {
+    let host = request
+        .headers
+        .get("host")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("127.0.0.1");
+    let query = request.query.map(|q| format!("?{q}")).unwrap_or_default();
+    let url = url::Url::parse(&format!("http://{host}{}{query}", request.path))
+        .unwrap_or_else(|_| url::Url::parse("http://127.0.0.1/").expect("a fixed URL"));
+    super::auth::Received {
+        method: request.method.as_str(),
+        url,
+        headers: request.headers,
+        body: request.body.map(|b| b.as_ref()).unwrap_or_default(),
     }
 }
 
-/// The query with the credential parameter's value replaced by `***`.
-fn masked_query(query: &str, auth: &Auth) -> String {
-    let Auth::Query { param, .. } = auth else {
-        return query.to_owned();
+/// `POST /_oauth/<id>/token`: the provider's token endpoint.
+fn token(
+    sandbox: &Sandbox,
+    request: &Incoming<'_>,
+    rest: &str,
+    mut served: Served,
+) -> (Response, Served) {
+    let id = rest.strip_suffix("/token").unwrap_or(rest);
+    let (status, body) = match sandbox.plan(id) {
+        _ if *request.method != HttpMethod::POST => (
+            405,
+            serde_json::json!({"error": "invalid_request", "error_description": "POST a token request"}),
+        ),
+        Some(plan) => super::auth::token_endpoint(
+            &plan.provider,
+            &sandbox.credentials,
+            &sandbox.ledger,
+            sandbox.options.token_lifetime,
+            request.headers,
+            request.body.map(|b| b.as_ref()).unwrap_or_default(),
+        ),
+        None => (
+            404,
+            serde_json::json!({"error": "invalid_request", "error_description": format!("no provider `{id}`")}),
+        ),
     };
+    served.status = status;
+    if status != 200 {
+        served.refused = body["error"].as_str().map(str::to_owned);
+    } else {
+        served.task = Some((id.to_owned(), String::new(), "token issued".into()));
+    }
+    let response = Response::builder()
+        .status(status)
+        .header("content-type", "application/json")
+        .header("cache-control", "no-store")
+        .body(AxumBody::from(body.to_string()))
+        .unwrap_or_default();
+    (response, served)
+}
+
+/// The query with the credential parameters' values (a SAS token's signature) replaced by `***`.
+fn masked_query(query: &str, auth: &Auth) -> String {
+    let secret: Vec<&str> = super::auth::schemes(auth)
+        .into_iter()
+        .filter_map(|scheme| match scheme {
+            Auth::Query { param, .. } => Some(param.as_str()),
+            Auth::QueryString { .. } => Some("sig"),
+            _ => None,
+        })
+        .collect();
+    if secret.is_empty() {
+        return query.to_owned();
+    }
     query
         .split('&')
         .map(|part| match part.split_once('=') {
             Some((name, _))
                 if url::form_urlencoded::parse(name.as_bytes())
                     .next()
-                    .is_some_and(|(n, _)| n == *param) =>
+                    .is_some_and(|(n, _)| secret.contains(&n.as_ref())) =>
             {
                 format!("{name}=***")
             }
@@ -464,7 +518,7 @@ async fn render(sandbox: &Sandbox, reply: &Reply, task_id: &str, with_faults: bo
     }
     let bytes = match &reply.body {
         Body::Bytes(bytes) => bytes.clone(),
-        body @ Body::Json(_) => body.render(task_id),
+        body @ (Body::Json(_) | Body::Xml(_)) => body.render(task_id),
     };
     let mut builder = Response::builder().status(reply.status);
     for (name, value) in &reply.headers {

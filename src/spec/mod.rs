@@ -216,6 +216,124 @@ pub enum Auth {
     Query(QueryAuth),
     /// HTTP basic auth from two secrets.
     Basic(BasicAuth),
+    /// Query parameters given whole by one secret, such as an Azure SAS token
+    /// (`sv=…&sig=…`, with or without a leading `?`).
+    QueryString(SecretSource),
+    /// An OAuth 2.0 access token from a grant (client credentials, a refresh token, or a JWT
+    /// bearer assertion), fetched, cached and refreshed by the client, sent as a bearer token.
+    Oauth2(Box<OAuth2Auth>),
+    /// AWS Signature Version 4, computed for each attempt.
+    AwsSigv4(Box<AwsSigV4Auth>),
+    /// Alibaba Cloud's ACS3-HMAC-SHA256 (the V3 signature), computed for each attempt.
+    Acs3HmacSha256(Box<Acs3Auth>),
+    /// Azure Storage Shared Key, computed for each attempt.
+    AzureSharedKey(AzureSharedKeyAuth),
+    /// Alternatives, in order: the first whose credentials are all present is used. `none`
+    /// may come last (anonymous when no credential is set).
+    AnyOf(Vec<Spanned<Auth>>),
+}
+
+/// An OAuth 2.0 grant. Which fields are needed depends on `grant`: `client_credentials` takes
+/// `client_id_env` and `client_secret_env`; `refresh_token` takes `client_id_env` and
+/// `refresh_token_env` (and `client_secret_env` for a confidential client); `jwt_bearer` takes `key_file_env` (a Google service-account key
+/// file) or `issuer_env` and `private_key_env` (a PEM RSA key).
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OAuth2Auth {
+    /// `client_credentials` (RFC 6749 §4.4), `refresh_token` (§6) or `jwt_bearer` (RFC 7523,
+    /// an RS256 assertion).
+    pub grant: Text,
+    /// The token endpoint: https, or http to a loopback host. `{NAME}` placeholders are
+    /// environment variables (a tenant id). A key file's own `token_uri` wins over it.
+    #[serde(default)]
+    pub token_url: Option<Text>,
+    /// Scopes, sent space-separated (`scope` in the JWT bearer assertion).
+    #[serde(default)]
+    pub scopes: Vec<Text>,
+    /// An `audience` parameter (client credentials), or the assertion's `aud` (JWT bearer;
+    /// the token URL when absent).
+    #[serde(default)]
+    pub audience: Option<Text>,
+    /// How the client authenticates to the token endpoint: `basic` (default) or `body`.
+    #[serde(default)]
+    pub client_auth: Option<Text>,
+    /// The variable holding the client id.
+    #[serde(default)]
+    pub client_id_env: Option<Text>,
+    /// The variable holding the client secret.
+    #[serde(default)]
+    pub client_secret_env: Option<Text>,
+    /// The variable holding a refresh token.
+    #[serde(default)]
+    pub refresh_token_env: Option<Text>,
+    /// The variable naming a service-account key file (`client_email`, `private_key`,
+    /// `private_key_id`, `token_uri`), such as `GOOGLE_APPLICATION_CREDENTIALS`.
+    #[serde(default)]
+    pub key_file_env: Option<Text>,
+    /// The variable holding the assertion's issuer (`iss`).
+    #[serde(default)]
+    pub issuer_env: Option<Text>,
+    /// The variable holding the PEM RSA private key that signs the assertion.
+    #[serde(default)]
+    pub private_key_env: Option<Text>,
+    /// The variable holding the key id (`kid`) sent in the assertion's header.
+    #[serde(default)]
+    pub key_id_env: Option<Text>,
+    /// The variable holding the assertion's subject (`sub`), when the provider wants one.
+    #[serde(default)]
+    pub subject_env: Option<Text>,
+}
+
+/// AWS Signature Version 4. The keys come from the standard variables unless named here.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AwsSigV4Auth {
+    /// The signing name of the service, e.g. `mediaconvert`, `s3`.
+    pub service: Text,
+    /// The input that holds the region (also the signing region).
+    #[serde(default)]
+    pub region_input: Option<Text>,
+    /// A fixed region, when no input gives one.
+    #[serde(default)]
+    pub region: Option<Text>,
+    /// Sends and signs `x-amz-content-sha256` (S3 and S3 Control want it).
+    #[serde(default)]
+    pub content_sha256: bool,
+    /// Default `AWS_ACCESS_KEY_ID`.
+    #[serde(default)]
+    pub access_key_id_env: Option<Text>,
+    /// Default `AWS_SECRET_ACCESS_KEY`.
+    #[serde(default)]
+    pub secret_access_key_env: Option<Text>,
+    /// Default `AWS_SESSION_TOKEN` (used when set).
+    #[serde(default)]
+    pub session_token_env: Option<Text>,
+}
+
+/// Alibaba Cloud's V3 signature. `x-acs-action` and `x-acs-version` are request headers.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Acs3Auth {
+    /// Default `ALIBABA_CLOUD_ACCESS_KEY_ID`.
+    #[serde(default)]
+    pub access_key_id_env: Option<Text>,
+    /// Default `ALIBABA_CLOUD_ACCESS_KEY_SECRET`.
+    #[serde(default)]
+    pub access_key_secret_env: Option<Text>,
+    /// Default `ALIBABA_CLOUD_SECURITY_TOKEN` (sent as `x-acs-security-token` when set).
+    #[serde(default)]
+    pub security_token_env: Option<Text>,
+}
+
+/// Azure Storage Shared Key. `x-ms-version` is a request header.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AzureSharedKeyAuth {
+    /// The input that holds the storage account name.
+    pub account_input: Text,
+    /// The variable holding the base64 account key. Default `AZURE_STORAGE_KEY`.
+    #[serde(default)]
+    pub key_env: Option<Text>,
 }
 
 /// Where a secret comes from.
@@ -405,6 +523,9 @@ pub enum NativeSource {
     /// The HTTP status of the answer (`200`, `308`, `404`): for APIs whose status code is the
     /// status. Non-2xx statuses must be listed in `response.answers`.
     HttpStatus,
+    /// A response header's value, trimmed (`x-ms-copy-status`); `none` when the answer has no
+    /// such header.
+    Header(Text),
     /// Two or more statuses read together (`upload: {string: $.upload.status}`, `transcode:
     /// ...`); the text is `upload=complete, transcode=in_progress`. Map keys may name some
     /// axes (`upload=error`).

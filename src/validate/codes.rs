@@ -285,6 +285,36 @@ codes! {
     ///       drive_id: { input: drive_id }   # an input of this definition, `in: next`
     /// ```
     InvalidNext = "UT129", "invalid-next";
+    /// ## What it means
+    /// An auth scheme is incomplete or inconsistent: an OAuth grant without the variables it
+    /// needs (or with another grant's), a token URL that is not https (or http to a loopback
+    /// host), a signing region or account that names no input, or a value that is not one of
+    /// the scheme's choices.
+    ///
+    /// ## Example
+    /// ```yaml
+    /// auth:
+    ///   oauth2:
+    ///     grant: client_credentials
+    ///     token_url: https://login.microsoftonline.com/{AZURE_TENANT_ID}/oauth2/v2.0/token
+    ///     client_id_env: AZURE_CLIENT_ID
+    ///     client_secret_env: AZURE_CLIENT_SECRET
+    ///     scopes: [https://graph.microsoft.com/.default]
+    /// ```
+    InvalidAuth = "UT130", "invalid-auth";
+    /// ## What it means
+    /// `auth.any_of` lists fewer than two schemes, nests another `any_of`, or puts `none`
+    /// anywhere but last (nothing after it could ever be chosen).
+    ///
+    /// ## Example
+    /// ```yaml
+    /// auth:
+    ///   any_of:                      # the first whose variables are all set is used
+    ///     - oauth2: { grant: jwt_bearer, key_file_env: GOOGLE_APPLICATION_CREDENTIALS,
+    ///                 scopes: [https://www.googleapis.com/auth/cloud-platform] }
+    ///     - bearer: { env: GOOGLE_ACCESS_TOKEN }
+    /// ```
+    InvalidAlternatives = "UT131", "invalid-alternatives";
 }
 
 #[cfg(test)]

@@ -64,6 +64,7 @@ async fn many_tasks_through_every_fault_end_once_within_their_budget() {
         slow: SLOW_ANSWER,
         log: None,
         ids_per_track: 2 * IDS_PER_TRACK,
+        ..sandbox::Options::default()
     };
     let running = sandbox_of(&Engine::builtin().expect("built-ins"), options).await;
     let max_attempts = RetryPolicy::default().max_attempts;

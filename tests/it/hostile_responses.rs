@@ -383,7 +383,7 @@ async fn a_credential_with_a_line_break_never_reaches_a_header() {
             .fetch(provider, &task_id, &inputs, Some(&base), &credentials)
             .await;
         let after = server.received_requests().await.unwrap_or_default();
-        let scheme = match &provider.auth {
+        let scheme = match crate::test_scheme(&provider.auth) {
             unitask::model::Auth::None => continue,
             unitask::model::Auth::Query { param, .. } => {
                 // Sent, encoded: the server sees the exact secret in its parameter, no header.
@@ -424,11 +424,32 @@ async fn a_credential_with_a_line_break_never_reaches_a_header() {
                 );
                 "header"
             }
+            // Granted or signed: the secret is exchanged or hashed, never a header of its own,
+            // and no error shows it.
+            other => {
+                assert!(
+                    after.iter().all(|r| r.headers.get("x-injected").is_none()),
+                    "{}",
+                    provider.id
+                );
+                if let Err(error) = &result {
+                    let shown = format!("{error} {error:?}");
+                    assert!(!shown.contains("X-Injected"), "{shown}");
+                }
+                other.name()
+            }
         };
         schemes.insert(scheme);
     }
     assert_eq!(
         schemes.into_iter().collect::<Vec<_>>(),
-        ["basic", "header", "query"]
+        [
+            "acs3_hmac_sha256",
+            "aws_sigv4",
+            "azure_shared_key",
+            "basic",
+            "header",
+            "query"
+        ]
     );
 }

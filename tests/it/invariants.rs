@@ -416,6 +416,7 @@ proptest! {
             NativePlan::Boolean(..)
             | NativePlan::Presence(_)
             | NativePlan::HttpStatus
+            | NativePlan::Header(_)
             | NativePlan::Axes(_) => {
                 unreachable!("filtered out")
             }
@@ -547,10 +548,12 @@ fn undocumented_cases() -> &'static [(Provider, Value)] {
             let plan = &provider.response.state;
             let path = match &plan.native {
                 NativePlan::String(p) | NativePlan::Integer(p) | NativePlan::TagKey(p) => p,
-                // An undocumented HTTP status is the sandbox's `fault-unknown-status`.
+                // An undocumented HTTP status is the sandbox's `fault-unknown-status`; a header's
+                // is `an_undocumented_header_status_is_unknown`.
                 NativePlan::Boolean(..)
                 | NativePlan::Presence(_)
                 | NativePlan::HttpStatus
+                | NativePlan::Header(_)
                 | NativePlan::Axes(_) => {
                     continue;
                 }
@@ -710,4 +713,60 @@ proptest! {
         });
         prop_assert_eq!(by_generated, by_interpreter);
     }
+}
+
+/// A status read from a header: any value the definition does not document reads `unknown`.
+#[test]
+fn an_undocumented_header_status_is_unknown() {
+    let mut checked = 0;
+    for provider in interpreted() {
+        let NativePlan::Header(name) = &provider.response.state.native else {
+            continue;
+        };
+        let Some(example) = provider.examples.iter().find(|e| {
+            e.response.status == 200
+                && e.response
+                    .headers
+                    .iter()
+                    .any(|(n, _)| n.eq_ignore_ascii_case(name))
+        }) else {
+            continue;
+        };
+        for value in ["SANDBOX_UNDOCUMENTED", "Pending ", "42"] {
+            let headers: Vec<(String, String)> = example
+                .response
+                .headers
+                .iter()
+                .map(|(n, v)| {
+                    if n.eq_ignore_ascii_case(name) {
+                        (n.clone(), value.to_owned())
+                    } else {
+                        (n.clone(), v.clone())
+                    }
+                })
+                .collect();
+            let documented = provider
+                .response
+                .state
+                .documented
+                .iter()
+                .any(|d| d == value.trim());
+            let task = runtime::normalize(
+                provider,
+                "t",
+                Response {
+                    status: 200,
+                    headers: &headers,
+                    body: &example.response.body,
+                },
+            )
+            .expect("still a task");
+            if !documented {
+                assert_eq!(task.state, State::Unknown, "{}: {value}", provider.id);
+                assert_eq!(task.native_status, value.trim());
+            }
+        }
+        checked += 1;
+    }
+    assert!(checked >= 1, "a built-in reads its status from a header");
 }

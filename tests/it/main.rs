@@ -3,6 +3,9 @@
 
 /// The command line: exit codes and output formats.
 mod cli;
+/// Credentials on loopback: OAuth grants (single flight, renewal, one replacement after a 401),
+/// alternatives, and signatures computed afresh for every attempt.
+mod credentials;
 /// One invalid fixture per diagnostic code; renderings snapshotted colour-free.
 mod diagnostics;
 /// Definitions at the edges of YAML and of the format.
@@ -47,11 +50,67 @@ pub fn at(relative: &str) -> PathBuf {
     root().join(relative)
 }
 
-/// Credentials with `secret` in every environment variable the provider's auth reads.
+/// The scheme tests authenticate with: of alternatives, the first that needs no token endpoint
+/// (a test server answers the API, not a grant), else the first.
+pub fn test_scheme(auth: &unitask::model::Auth) -> &unitask::model::Auth {
+    match auth {
+        unitask::model::Auth::AnyOf(list) => list
+            .iter()
+            .find(|a| !matches!(a, unitask::model::Auth::OAuth2(_)))
+            .unwrap_or(&list[0]),
+        one => one,
+    }
+}
+
+/// Credentials with `secret` in every environment variable of the provider's test scheme.
 pub fn credentials_with(provider: &unitask::model::Provider, secret: &str) -> unitask::Credentials {
     let mut credentials = unitask::Credentials::new();
-    for name in unitask::http::request::auth_env_names(&provider.auth) {
+    for name in test_scheme(&provider.auth).env_names() {
         credentials.set(name, secret);
+    }
+    credentials
+}
+
+/// The value a variable holds in tests: `secret`, base64-encoded where the scheme decodes it
+/// (an Azure account key).
+pub fn credential_value(name: &str, secret: &str) -> String {
+    let decoded = unitask::Engine::builtin().is_ok_and(|engine| {
+        engine.iter().any(|l| {
+            crate::sandbox_keys(&l.provider.auth)
+                .iter()
+                .any(|key| key == name)
+        })
+    });
+    if decoded {
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD.encode(secret)
+    } else {
+        secret.to_owned()
+    }
+}
+
+/// The variables of `auth` that hold base64 keys.
+pub fn sandbox_keys(auth: &unitask::model::Auth) -> Vec<String> {
+    unitask::sandbox::auth::schemes(auth)
+        .into_iter()
+        .filter_map(|scheme| match scheme {
+            unitask::model::Auth::Sign(signing) => match &**signing {
+                unitask::model::Signing::AzureSharedKey { key_env, .. } => Some(key_env.clone()),
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect()
+}
+
+/// What a sandbox checks by default (its placeholders), for the provider's test scheme.
+pub fn sandbox_credentials(provider: &unitask::model::Provider) -> unitask::Credentials {
+    let all = unitask::sandbox::auth::placeholder_credentials([provider], Path::new(""));
+    let mut credentials = unitask::Credentials::new();
+    for name in test_scheme(&provider.auth).env_names() {
+        if let Some(value) = all.value(name) {
+            credentials.set(name, value);
+        }
     }
     credentials
 }
@@ -132,6 +191,14 @@ pub fn tightened(text: &str, pattern: &str) -> String {
             _ => {}
         }
     }
+    fn replace_within(value: &mut Value, old: &str, new: &str) {
+        match value {
+            Value::String(s) if s.contains(old) => *s = s.replace(old, new),
+            Value::Array(items) => items.iter_mut().for_each(|v| replace_within(v, old, new)),
+            Value::Object(map) => map.values_mut().for_each(|v| replace_within(v, old, new)),
+            _ => {}
+        }
+    }
     let mut renamed: Vec<(String, String)> = Vec::new();
     let examples = definition
         .get_mut("examples")
@@ -158,6 +225,9 @@ pub fn tightened(text: &str, pattern: &str) -> String {
         }
         if let Some(text) = example["response"]["text"].as_str() {
             example["response"]["text"] = text.replace(&old, &new).into();
+            // A text body (XML) holds the id inside other values too (an ARN): so does what
+            // the example expects of them.
+            replace_within(&mut example["expect"], &old, &new);
         }
     }
     let scenarios = definition

@@ -61,7 +61,7 @@ fn watch_options() -> watch::Options {
 }
 
 fn sandbox_credentials(provider: &unitask::model::Provider) -> Credentials {
-    crate::credentials_with(provider, "sandbox-token")
+    crate::sandbox_credentials(provider)
 }
 
 /// Whether a watched task ended where the sandbox says its track ends.

@@ -14,7 +14,7 @@ fn env() -> Vec<(String, String)> {
     let engine = Engine::builtin().expect("built-ins");
     let mut names: Vec<String> = engine
         .iter()
-        .flat_map(|l| unitask::http::request::auth_env_names(&l.provider.auth))
+        .flat_map(|l| crate::test_scheme(&l.provider.auth).env_names())
         .map(str::to_owned)
         .collect();
     names.sort();
@@ -22,7 +22,10 @@ fn env() -> Vec<(String, String)> {
     names
         .into_iter()
         .enumerate()
-        .map(|(i, name)| (name, format!("sandbox-Secret-{}", i + 1)))
+        .map(|(i, name)| {
+            let value = crate::credential_value(&name, &format!("sandbox-Secret-{}", i + 1));
+            (name, value)
+        })
         .collect()
 }
 
@@ -45,6 +48,8 @@ impl SandboxProcess {
             .expect("binary")
             .args(["sandbox", "--port", "0", "--slow", "1s"])
             .args(extra)
+            // The secrets the clients sign with: the sandbox checks against them.
+            .envs(env())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -265,7 +270,13 @@ fn status_walks_every_scenario_step_by_step() {
                 let answer: Value = serde_json::from_slice(&output.stdout).expect("json");
                 match &provider.examples[step].expect {
                     unitask::model::Expectation::Task(expected) => {
-                        assert_eq!(output.status.code(), Some(0));
+                        assert_eq!(
+                            output.status.code(),
+                            Some(0),
+                            "{} {task}: {}",
+                            provider.id,
+                            String::from_utf8_lossy(&output.stderr)
+                        );
                         assert_eq!(answer["state"], expected["state"], "{task}");
                         assert_eq!(answer["id"], Value::from(task.clone()));
                     }
@@ -544,8 +555,18 @@ fn tightened_definitions_are_reachable_through_the_binary() {
                 for (name, value) in plan.provider.sample_inputs() {
                     command.arg("--param").arg(format!("{name}={value}"));
                 }
-                for name in unitask::http::request::auth_env_names(&plan.provider.auth) {
-                    command.env(name, "sandbox-token");
+                // The same secrets as the sandbox: the environment's where it has them, else
+                // its placeholders.
+                let given = env();
+                let placeholders = crate::sandbox_credentials(&plan.provider);
+                for name in crate::test_scheme(&plan.provider.auth).env_names() {
+                    let value = given
+                        .iter()
+                        .find(|(n, _)| n == name)
+                        .map(|(_, v)| v.clone())
+                        .or_else(|| placeholders.value(name).map(str::to_owned))
+                        .unwrap_or_default();
+                    command.env(name, value);
                 }
                 let output = command.output().expect("status runs");
                 let answer: Value = serde_json::from_slice(&output.stdout)

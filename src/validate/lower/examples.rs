@@ -258,7 +258,26 @@ impl Lowerer<'_> {
     ) -> Option<Vec<model::Scenario>> {
         let before = self.out.len();
         let mut scenarios = Vec::new();
-        for scenario in &def.scenarios {
+        for (i, scenario) in def.scenarios.iter().enumerate() {
+            // The sandbox plays a task id's track: two scenarios of one id would be one.
+            if let Some(first) = def.scenarios[..i]
+                .iter()
+                .find(|other| other.task_id.value == scenario.task_id.value)
+            {
+                self.push(
+                    Diagnostic::new(
+                        Code::InvalidScenario,
+                        scenario.task_id.span,
+                        format!(
+                            "scenario `{}` uses the task id of scenario `{}`",
+                            scenario.name.value, first.name.value
+                        ),
+                    )
+                    .label("the same task id")
+                    .related(first.task_id.span, "first used here")
+                    .help("give each scenario its own task id: the sandbox plays one lifecycle per id"),
+                );
+            }
             if let Some(why) = task_input.and_then(|input| input.refusal(&scenario.task_id.value)) {
                 self.push(
                     Diagnostic::new(Code::InvalidScenario, scenario.task_id.span, why)

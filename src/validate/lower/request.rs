@@ -435,9 +435,39 @@ impl Lowerer<'_> {
             }
         }
         let mut headers = Vec::new();
+        let mut header_templates = Vec::new();
+        let input_names: Vec<&str> = def.inputs.iter().map(|(n, _)| n.value.as_str()).collect();
         for (name, value) in request.headers.iter() {
-            if let (Some(n), Some(v)) = (self.wire_name(name, "header"), self.wire_value(value)) {
+            let (Some(n), Some(v)) = (self.wire_name(name, "header"), self.wire_value(value))
+            else {
+                continue;
+            };
+            // A value with a placeholder is a template of the inputs.
+            if !v.contains('{') {
                 headers.push((n, v));
+                continue;
+            }
+            let Some(template) = self.template(value) else {
+                continue;
+            };
+            let mut known = true;
+            for (placeholder, offset) in template.placeholders() {
+                if !input_names.contains(&placeholder) {
+                    let span = self.inner_span(value, offset);
+                    self.push(
+                        Diagnostic::new(
+                            Code::UndeclaredPlaceholder,
+                            span,
+                            format!("placeholder `{{{placeholder}}}` in header `{n}` is not a declared input"),
+                        )
+                        .label("undeclared")
+                        .help("a header value's placeholders name inputs, e.g. `x-amz-account-id: '{account_id}'`"),
+                    );
+                    known = false;
+                }
+            }
+            if known {
+                header_templates.push((n, template));
             }
         }
         let body_inputs = def
@@ -497,6 +527,7 @@ impl Lowerer<'_> {
             flags,
             query,
             headers,
+            header_templates,
             body,
             body_template,
         })
@@ -672,29 +703,23 @@ impl Lowerer<'_> {
                 names.push((wire.value.clone(), wire.span, "a header input"));
             }
         }
-        match &def.auth {
-            spec::Auth::Bearer(source) => {
-                names.push((
-                    "Authorization".into(),
-                    source.env.span,
-                    "the bearer credential",
-                ));
-            }
-            spec::Auth::Basic(basic) => names.push((
-                "Authorization".into(),
-                basic.username_env.span,
-                "the basic credential",
-            )),
-            spec::Auth::Header(header) => {
-                names.push((
-                    header.name.value.clone(),
-                    header.name.span,
-                    "the credential",
-                ));
-            }
-            spec::Auth::None | spec::Auth::Query(_) => {}
+        // Alternatives are never sent together: each is held to the fixed headers alone.
+        let fixed = names.len();
+        self.report_duplicate_headers(&names, 0);
+        let alternatives: Vec<&spec::Auth> = match &def.auth {
+            spec::Auth::AnyOf(list) => list.iter().map(|a| &a.value).collect(),
+            one => vec![one],
+        };
+        for auth in alternatives {
+            names.truncate(fixed);
+            names.extend(auth_headers(auth, def));
+            self.report_duplicate_headers(&names, fixed);
         }
-        for (i, (name, span, what)) in names.iter().enumerate() {
+    }
+
+    /// UT123 for every header of `names` from index `from` on that an earlier one repeats.
+    fn report_duplicate_headers(&mut self, names: &[(String, Span, &str)], from: usize) {
+        for (i, (name, span, what)) in names.iter().enumerate().skip(from) {
             if let Some((_, first, first_what)) = names[..i]
                 .iter()
                 .find(|(other, _, _)| other.eq_ignore_ascii_case(name))
@@ -727,6 +752,12 @@ impl Lowerer<'_> {
             .iter()
             .flat_map(|b| b.placeholders())
             .chain(request.path.placeholders())
+            .chain(
+                request
+                    .header_templates
+                    .iter()
+                    .flat_map(|(_, t)| t.placeholders()),
+            )
             .map(|(n, _)| n)
             .collect();
         for (name, input) in def.inputs.iter() {
@@ -826,5 +857,66 @@ impl Lowerer<'_> {
             max_interval: max_interval?,
             backoff: backoff?,
         })
+    }
+}
+
+/// The headers an auth scheme sets, with where the definition names the scheme.
+fn auth_headers(auth: &spec::Auth, def: &spec::Definition) -> Vec<(String, Span, &'static str)> {
+    let authorization =
+        |span: Span, what: &'static str| vec![("Authorization".to_owned(), span, what)];
+    let anywhere = def.id.span;
+    match auth {
+        spec::Auth::Bearer(source) => authorization(source.env.span, "the bearer credential"),
+        spec::Auth::Basic(basic) => authorization(basic.username_env.span, "the basic credential"),
+        spec::Auth::Header(header) => {
+            vec![(
+                header.name.value.clone(),
+                header.name.span,
+                "the credential",
+            )]
+        }
+        spec::Auth::Oauth2(oauth) => authorization(oauth.grant.span, "the OAuth token"),
+        spec::Auth::AwsSigv4(aws) => {
+            let mut names = authorization(aws.service.span, "the AWS signature");
+            names.push(("x-amz-date".into(), aws.service.span, "the AWS signature"));
+            names.push((
+                "x-amz-security-token".into(),
+                aws.service.span,
+                "the AWS signature",
+            ));
+            if aws.content_sha256 {
+                names.push((
+                    "x-amz-content-sha256".into(),
+                    aws.service.span,
+                    "the AWS signature",
+                ));
+            }
+            names
+        }
+        spec::Auth::Acs3HmacSha256(_) => {
+            let mut names = authorization(anywhere, "the ACS3 signature");
+            for header in [
+                "x-acs-date",
+                "x-acs-signature-nonce",
+                "x-acs-content-sha256",
+                "x-acs-security-token",
+            ] {
+                names.push((header.into(), anywhere, "the ACS3 signature"));
+            }
+            names
+        }
+        spec::Auth::AzureSharedKey(azure) => {
+            let mut names = authorization(azure.account_input.span, "the Shared Key signature");
+            names.push((
+                "x-ms-date".into(),
+                azure.account_input.span,
+                "the Shared Key signature",
+            ));
+            names
+        }
+        spec::Auth::None
+        | spec::Auth::Query(_)
+        | spec::Auth::QueryString(_)
+        | spec::Auth::AnyOf(_) => Vec::new(),
     }
 }

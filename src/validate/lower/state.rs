@@ -82,6 +82,17 @@ impl Lowerer<'_> {
                 );
                 return None;
             }
+            model::NativePlan::Header(_) => {
+                self.push(
+                    Diagnostic::new(
+                        Code::InvalidConversion,
+                        written.span,
+                        "a `header` status has no default: it reads `none` when the header is absent",
+                    )
+                    .help("map `none` in `state.map` instead"),
+                );
+                return None;
+            }
             // Reported where axes are lowered.
             model::NativePlan::Axes(_) => return None,
         };
@@ -311,6 +322,9 @@ impl Lowerer<'_> {
             }
             spec::NativeSource::TagKey(path) => self.path(path).map(model::NativePlan::TagKey),
             spec::NativeSource::HttpStatus => Some(model::NativePlan::HttpStatus),
+            spec::NativeSource::Header(name) => self
+                .wire_name(name, "header")
+                .map(|n| model::NativePlan::Header(n.to_ascii_lowercase())),
             spec::NativeSource::Axes(axes) if !axis => {
                 let mut lowered = Vec::new();
                 for (name, source) in axes.iter() {
