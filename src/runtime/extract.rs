@@ -341,7 +341,30 @@ fn values<'a>(
 
 /// The first value a field reads, after its conversions, else the default.
 fn single<'a>(field: &'a Field, at: &At<'a>) -> Result<Option<Cow<'a, Value>>, ExtractError> {
-    Ok(values(field, at, true)?.into_iter().next())
+    // `values(field, at, true)`'s first item, without its list: most fields read one value,
+    // and this runs for every field of every answer.
+    let read = field.when.as_ref().is_none_or(|when| holds(when, at));
+    let own = match &field.source {
+        _ if !read => None,
+        FieldSource::Constant(text) => Some(Cow::Owned(Value::String(text.clone()))),
+        FieldSource::Path(path) => match path.first(at.root(field.scope)) {
+            Some(node) => convert(field, at, Cow::Borrowed(node))?,
+            None => None,
+        },
+        FieldSource::Input(name) => match at.answer.inputs.iter().find(|(n, _)| n == name) {
+            Some((_, value)) => convert(field, at, Cow::Owned(Value::String(value.clone())))?,
+            None => None,
+        },
+        FieldSource::Header(name) => match at.answer.header_values(name).next() {
+            Some(text) => convert(field, at, Cow::Owned(Value::String(text.to_owned())))?,
+            None => None,
+        },
+    };
+    let own = match (own, &field.fallback) {
+        (None, Some(fallback)) => single(fallback, at)?,
+        (own, _) => own,
+    };
+    Ok(own.or_else(|| default_of(field).map(Cow::Borrowed)))
 }
 
 /// Reads a field as text: strings as they are, numbers and booleans as written, `join` for lists.
