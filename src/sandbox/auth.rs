@@ -216,20 +216,8 @@ fn check_one(
             .any(|(n, v)| n == *param && !v.is_empty())
             .then_some(())
             .ok_or(format!("no `{param}` in the query")),
-        Auth::Basic { password_env, .. } => request
-            .header("authorization")
-            .and_then(|v| v.strip_prefix("Basic "))
-            .and_then(|t| {
-                base64::engine::general_purpose::STANDARD
-                    .decode(t.trim())
-                    .ok()
-            })
-            .and_then(|pair| String::from_utf8(pair).ok())
-            .filter(|pair| {
-                pair.split_once(':').is_some_and(|(u, p)| {
-                    !u.is_empty() && (password_env.is_none() || !p.is_empty())
-                })
-            })
+        Auth::Basic { password_env, .. } => basic_pair(request.header("authorization"))
+            .filter(|(u, p)| !u.is_empty() && (password_env.is_none() || !p.is_empty()))
             .map(|_| ())
             .ok_or("no basic credential".into()),
         Auth::QueryString { env } => {
@@ -458,7 +446,6 @@ pub(crate) fn token_endpoint(
             },
             "client_credentials",
         ) => client_authenticated(
-            oauth,
             credentials,
             headers,
             &form,
@@ -473,7 +460,6 @@ pub(crate) fn token_endpoint(
             },
             "refresh_token",
         ) => client_authenticated(
-            oauth,
             credentials,
             headers,
             &form,
@@ -511,7 +497,6 @@ type Refusal = (&'static str, &'static str);
 
 /// The client's id and secret, from basic auth or the form, as `oauth` says it sends them.
 fn client_authenticated(
-    _oauth: &OAuth2,
     credentials: &Credentials,
     headers: &axum::http::HeaderMap,
     form: &HashMap<String, String>,
@@ -524,20 +509,8 @@ fn client_authenticated(
             .map(|(_, v)| v.into_owned())
             .unwrap_or_default()
     };
-    let basic = headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Basic "))
-        .and_then(|t| {
-            base64::engine::general_purpose::STANDARD
-                .decode(t.trim())
-                .ok()
-        })
-        .and_then(|pair| String::from_utf8(pair).ok())
-        .and_then(|pair| {
-            pair.split_once(':')
-                .map(|(id, secret)| (decode(id), decode(secret)))
-        });
+    let basic = basic_pair(headers.get("authorization").and_then(|v| v.to_str().ok()))
+        .map(|(id, secret)| (decode(&id), decode(&secret)));
     let (id, secret) = basic.unwrap_or_else(|| {
         (
             form.get("client_id").cloned().unwrap_or_default(),
@@ -550,6 +523,17 @@ fn client_authenticated(
     (id_ok && secret_ok)
         .then_some(())
         .ok_or(("invalid_client", "the client id or secret is wrong"))
+}
+
+/// The user and password of an `Authorization: Basic` value.
+fn basic_pair(authorization: Option<&str>) -> Option<(String, String)> {
+    let token = authorization?.strip_prefix("Basic ")?;
+    let pair = base64::engine::general_purpose::STANDARD
+        .decode(token.trim())
+        .ok()?;
+    let pair = String::from_utf8(pair).ok()?;
+    let (user, password) = pair.split_once(':')?;
+    Some((user.to_owned(), password.to_owned()))
 }
 
 /// An RS256 assertion signed by the key the sandbox knows, for the right audience, unexpired.
