@@ -40,6 +40,54 @@ pub fn run(args: Args) -> u8 {
     runtime.block_on(demo(engine, args.engine))
 }
 
+/// What each provider's credentials did, as the sandbox checked them: tokens issued (a token
+/// lives two seconds here, so a task's watch sees renewals) and expired, requests signed.
+fn credential_lines(
+    providers: &[unitask::model::Provider],
+    activity: &[(&str, sandbox::auth::Activity)],
+) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    if activity.is_empty() {
+        return out;
+    }
+    out.push_str("credentials, as the sandbox checked them:\n");
+    for (id, done) in activity {
+        let schemes = providers
+            .iter()
+            .find(|p| p.id == *id)
+            .map(|p| sandbox::auth::schemes(&p.auth))
+            .unwrap_or_default();
+        use unitask::model::Auth;
+        let named =
+            |kind: fn(&Auth) -> bool| schemes.iter().find(|s| kind(s)).map_or("", |s| s.name());
+        let mut parts = Vec::new();
+        if done.tokens_issued > 0 {
+            parts.push(format!(
+                "{} token(s) issued ({})",
+                done.tokens_issued,
+                named(|s| matches!(s, Auth::OAuth2(_)))
+            ));
+        }
+        if done.tokens_expired > 0 {
+            parts.push(format!(
+                "{} expired mid-watch ({})",
+                done.tokens_expired,
+                sandbox::Fault::TokenExpired.name()
+            ));
+        }
+        if done.signed_requests > 0 {
+            parts.push(format!(
+                "{} request(s) signed afresh ({})",
+                done.signed_requests,
+                named(|s| matches!(s, Auth::Sign(_)))
+            ));
+        }
+        let _ = writeln!(out, "  {id:<26} {}", parts.join(", "));
+    }
+    out
+}
+
 async fn demo(engine: Engine, choice: Option<EngineChoice>) -> u8 {
     let providers: Vec<_> = engine.iter().map(|l| l.provider.clone()).collect();
     let options = sandbox::Options {
@@ -88,8 +136,8 @@ async fn demo(engine: Engine, choice: Option<EngineChoice>) -> u8 {
             });
         }
     }
-    let template = format!("{}/{{provider}}", running.url());
-    let token_template = format!("{}/_oauth/{{provider}}/token", running.url());
+    let template = running.base_url_template();
+    let token_template = running.token_url_template();
     // The sandbox's placeholders: the same values it checks grants and signatures against.
     let key_dir = std::env::temp_dir().join(format!("unitask-demo-{}", std::process::id()));
     let key_file =
@@ -171,6 +219,7 @@ async fn demo(engine: Engine, choice: Option<EngineChoice>) -> u8 {
     live.close();
     let served = running.served();
     let tokens = running.sandbox().tokens_issued();
+    let credentials = credential_lines(&providers, &running.sandbox().auth_activity());
     let _ = running.stop().await;
     let _ = std::fs::remove_dir_all(&key_dir);
     println!();
@@ -184,6 +233,7 @@ async fn demo(engine: Engine, choice: Option<EngineChoice>) -> u8 {
         .zip(&expected)
         .filter(|(task, want)| !ending_matches(task, want))
         .count();
+    print!("{credentials}");
     println!("the sandbox answered {served} request(s) and issued {tokens} OAuth token(s)");
     if wrong == 0 {
         println!(

@@ -229,15 +229,12 @@ fn try_line(plan: &ProviderPlan, running: &sandbox::Running, tries: &Tries) -> O
     line.push(shell_word(&tries.program));
     line.push("watch".into());
     line.push("--interval 200ms".into());
-    line.push(format!("--base-url '{}/{{provider}}'", running.url()));
+    line.push(format!("--base-url '{}'", running.base_url_template()));
     if matches!(
         sandbox::auth::schemes(&provider.auth).first(),
         Some(unitask::model::Auth::OAuth2(_))
     ) {
-        line.push(format!(
-            "--auth-url '{}/_oauth/{{provider}}/token'",
-            running.url()
-        ));
+        line.push(format!("--auth-url '{}'", running.token_url_template()));
     }
     if tries.from_files.contains(&provider.id) {
         for path in &tries.definitions {

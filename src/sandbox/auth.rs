@@ -93,27 +93,77 @@ pub fn schemes(auth: &Auth) -> Vec<&Auth> {
     }
 }
 
-/// Tokens issued and nonces seen. `Debug` shows counts, never a token.
+/// What one provider's credentials did in a sandbox.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Activity {
+    /// Tokens its token endpoint issued.
+    pub tokens_issued: u64,
+    /// Tokens `fault-token-expired` expired before their time.
+    pub tokens_expired: u64,
+    /// Requests whose signature the sandbox recomputed and accepted.
+    pub signed_requests: u64,
+}
+
+/// Tokens issued, nonces seen, and what each provider's credentials did. `Debug` shows counts,
+/// never a token.
 #[derive(Default)]
 pub(crate) struct Ledger {
     /// Token → (provider id, when it expires).
     tokens: Mutex<HashMap<String, (String, Instant)>>,
     nonces: Mutex<(HashSet<String>, std::collections::VecDeque<String>)>,
-    pub(crate) issued: std::sync::atomic::AtomicU64,
+    /// (provider id, task id) whose token `fault-token-expired` has expired already.
+    expired_for: Mutex<HashSet<(String, String)>>,
+    activity: Mutex<HashMap<String, Activity>>,
 }
 
 impl std::fmt::Debug for Ledger {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Ledger")
-            .field("issued", &self.issued)
+            .field("activity", &*lock(&self.activity))
             .finish()
     }
 }
 
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 impl Ledger {
+    /// What each provider's credentials did so far.
+    pub(crate) fn activity(&self) -> HashMap<String, Activity> {
+        lock(&self.activity).clone()
+    }
+
+    fn count(&self, provider: &str, add: impl FnOnce(&mut Activity)) {
+        add(lock(&self.activity).entry(provider.to_owned()).or_default());
+    }
+
+    /// Expires `token` now if it is a live token of `provider` and no token has been expired
+    /// for `task_id` before; whether it did.
+    pub(crate) fn expire_once(&self, provider: &str, task_id: &str, token: &str) -> bool {
+        let mut tokens = lock(&self.tokens);
+        let now = Instant::now();
+        let Some((owner, expires)) = tokens.get_mut(token) else {
+            return false;
+        };
+        if owner != provider || *expires <= now {
+            return false;
+        }
+        let mut expired_for = lock(&self.expired_for);
+        if expired_for.len() >= MAX_REMEMBERED
+            || !expired_for.insert((provider.to_owned(), task_id.to_owned()))
+        {
+            return false;
+        }
+        *expires = now;
+        drop((tokens, expired_for));
+        self.count(provider, |a| a.tokens_expired += 1);
+        true
+    }
+
     fn issue(&self, provider: &str, lifetime: Duration) -> String {
         let token = format!("sbx-{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..));
-        let mut tokens = self.tokens.lock().unwrap_or_else(|e| e.into_inner());
+        let mut tokens = lock(&self.tokens);
         let now = Instant::now();
         if tokens.len() >= MAX_REMEMBERED {
             tokens.retain(|_, (_, expires)| *expires > now);
@@ -121,14 +171,14 @@ impl Ledger {
         if tokens.len() < MAX_REMEMBERED {
             tokens.insert(token.clone(), (provider.to_owned(), now + lifetime));
         }
-        self.issued
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        drop(tokens);
+        self.count(provider, |a| a.tokens_issued += 1);
         token
     }
 
     /// Why `token` is not a live token of `provider`, if it is not.
     fn check_token(&self, provider: &str, token: &str) -> Result<(), String> {
-        let tokens = self.tokens.lock().unwrap_or_else(|e| e.into_inner());
+        let tokens = lock(&self.tokens);
         match tokens.get(token) {
             Some((owner, expires)) if owner == provider && *expires > Instant::now() => Ok(()),
             Some((owner, _)) if owner == provider => Err("the access token has expired".into()),
@@ -138,7 +188,7 @@ impl Ledger {
 
     /// Whether `nonce` is new (it is remembered from now on).
     fn fresh_nonce(&self, nonce: &str) -> bool {
-        let mut guard = self.nonces.lock().unwrap_or_else(|e| e.into_inner());
+        let mut guard = lock(&self.nonces);
         let (seen, order) = &mut *guard;
         if !seen.insert(nonce.to_owned()) {
             return false;
@@ -179,11 +229,26 @@ pub(crate) fn check(
     let mut why = Vec::new();
     for scheme in schemes(&provider.auth) {
         match check_one(scheme, provider, credentials, ledger, request) {
-            Ok(()) => return Ok(()),
+            Ok(()) => {
+                if matches!(scheme, Auth::Sign(_)) {
+                    ledger.count(&provider.id, |a| a.signed_requests += 1);
+                }
+                return Ok(());
+            }
             Err(reason) => why.push(reason),
         }
     }
     Err(why.join("; or "))
+}
+
+/// The token of an `Authorization: Bearer` header, if the request has one.
+pub(crate) fn bearer_token(headers: &axum::http::HeaderMap) -> Option<&str> {
+    headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
 }
 
 fn check_one(
@@ -193,13 +258,7 @@ fn check_one(
     ledger: &Ledger,
     request: &Received<'_>,
 ) -> Result<(), String> {
-    let bearer = || {
-        request
-            .header("authorization")
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-    };
+    let bearer = || bearer_token(request.headers);
     match auth {
         Auth::None => Ok(()),
         // Static secrets: present where the definition puts them.

@@ -135,7 +135,24 @@ impl Sandbox {
 
     /// OAuth tokens issued so far.
     pub fn tokens_issued(&self) -> u64 {
-        self.ledger.issued.load(Ordering::Relaxed)
+        self.ledger
+            .activity()
+            .values()
+            .map(|a| a.tokens_issued)
+            .sum()
+    }
+
+    /// What the credentials of each provider that used any did so far (tokens issued and
+    /// expired, signed requests), in the order the sandbox serves the providers.
+    pub fn auth_activity(&self) -> Vec<(&str, auth::Activity)> {
+        let activity = self.ledger.activity();
+        self.plans
+            .iter()
+            .filter_map(|p| {
+                let id = p.provider.id.as_str();
+                activity.get(id).map(|a| (id, *a))
+            })
+            .collect()
     }
 
     fn ids(&self) -> Vec<&str> {
@@ -225,6 +242,18 @@ impl Running {
         let mut url = self.root.clone();
         url.set_path(&format!("/{}/{id}/token", server::TOKEN_PREFIX));
         url
+    }
+
+    /// `--auth-url` for every provider at once: [`token_url`](Self::token_url) with
+    /// `{provider}` where the id goes.
+    pub fn token_url_template(&self) -> String {
+        format!("{}/{}/{{provider}}/token", self.url(), server::TOKEN_PREFIX)
+    }
+
+    /// `--base-url` for every provider at once: [`base_url`](Self::base_url) with `{provider}`
+    /// where the id goes.
+    pub fn base_url_template(&self) -> String {
+        format!("{}/{{provider}}", self.url())
     }
 
     /// Where a client of provider `id` sends its requests.

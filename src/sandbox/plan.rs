@@ -39,10 +39,15 @@ pub enum Fault {
     /// The first answer with a field other than the status mistyped: the task stands, that
     /// field is null, and the task carries a warning.
     UnconvertibleField,
+    /// At the second poll, the OAuth token the client presents expires: the provider's own 401,
+    /// once per task id, without advancing the lifecycle. A client that replaces its token
+    /// after a 401 reads the next step at once; a static credential never expires, so its
+    /// client sees the plain lifecycle.
+    TokenExpired,
 }
 
 impl Fault {
-    pub const ALL: [Fault; 8] = [
+    pub const ALL: [Fault; 9] = [
         Fault::RateLimited,
         Fault::ServerError,
         Fault::Slow,
@@ -51,6 +56,7 @@ impl Fault {
         Fault::UnknownStatus,
         Fault::EnvelopeFailure,
         Fault::UnconvertibleField,
+        Fault::TokenExpired,
     ];
 
     /// The scenario name the sandbox serves it under.
@@ -64,6 +70,7 @@ impl Fault {
             Fault::UnknownStatus => "fault-unknown-status",
             Fault::EnvelopeFailure => "fault-envelope-failure",
             Fault::UnconvertibleField => "fault-unconvertible-field",
+            Fault::TokenExpired => "fault-token-expired",
         }
     }
 }
@@ -141,6 +148,9 @@ pub struct Step {
     pub reply: Reply,
     /// What the runtime makes of it.
     pub outcome: Outcome,
+    /// Before this step is served, an OAuth token the sandbox issued expires (once per task
+    /// id): the request gets the provider's 401 and the step waits for the next request.
+    pub expires_token: bool,
 }
 
 /// What a poll produces.
@@ -332,6 +342,12 @@ impl ProviderPlan {
             match fault_steps(provider, fault, &lifecycle[0], slow) {
                 Ok(mut steps) => {
                     steps.extend(lifecycle.iter().cloned());
+                    if fault == Fault::TokenExpired {
+                        // Mid-watch: the client has used its token once already.
+                        let at = steps.len().min(2) - 1;
+                        steps[at].expires_token = true;
+                        steps[at].label = format!("{}: {}", fault.name(), steps[at].label);
+                    }
                     tracks.push(Track {
                         name: fault.name().to_owned(),
                         kind: TrackKind::Fault(fault),
@@ -711,6 +727,7 @@ fn example_step(provider: &Provider, example: &Example) -> Step {
         label: example.name.clone(),
         outcome,
         reply,
+        expires_token: false,
     }
 }
 
@@ -772,6 +789,7 @@ fn fault_steps(
         label: format!("{}: {label}", fault.name()),
         outcome,
         reply,
+        expires_token: false,
     };
     let documented = |status: &dyn Fn(u16) -> bool| {
         provider
@@ -821,6 +839,7 @@ fn fault_steps(
                     retryable: true,
                 },
                 reply,
+                expires_token: false,
             }]
         }
         Fault::Truncated | Fault::MalformedJson if !has_body(provider, first, task_id) => {
@@ -838,6 +857,7 @@ fn fault_steps(
                     retryable: true,
                 },
                 reply,
+                expires_token: false,
             }]
         }
         Fault::MalformedJson => {
@@ -885,6 +905,16 @@ fn fault_steps(
             let mut step = example_step(provider, example);
             step.label = format!("{}: {}", fault.name(), example.name);
             vec![step]
+        }
+        Fault::TokenExpired => {
+            let oauth = super::auth::schemes(&provider.auth)
+                .iter()
+                .any(|scheme| matches!(scheme, crate::model::Auth::OAuth2(_)));
+            if !oauth {
+                return Err("the definition has no OAuth grant whose token could expire");
+            }
+            // The lifecycle itself, one of its steps marked.
+            Vec::new()
         }
         Fault::UnconvertibleField => {
             // A body that is not JSON still has headers to mistype.

@@ -202,6 +202,21 @@ async fn answer(sandbox: &Sandbox, request: &Incoming<'_>) -> (Response, Served)
             served,
         );
     };
+    // `fault-token-expired`: the token expires before this step, which waits for a request
+    // with a new one.
+    let next = (sandbox.polls(id, &task_id) as usize).min(track.steps.len() - 1);
+    if track.steps[next].expires_token
+        && let Some(token) = super::auth::bearer_token(request.headers)
+        && sandbox.ledger.expire_once(id, &task_id, token)
+    {
+        let reply = &plan.unauthorized;
+        served.status = reply.status;
+        served.refused = Some(format!(
+            "{}: the access token expired",
+            super::Fault::TokenExpired.name()
+        ));
+        return (render(sandbox, reply, "", false).await, served);
+    }
     let Some(poll) = sandbox.advance(id, &task_id) else {
         let why = format!("more than {MAX_TRACKED_TASKS} task ids tracked");
         return (refuse(&mut served, 503, why), served);

@@ -723,3 +723,107 @@ async fn a_watch_across_token_lifetimes_fetches_one_token_per_lifetime() {
         "{fetched} tokens in {elapsed:.1}s (at most {most})"
     );
 }
+
+/// `fault-token-expired` on every built-in with an OAuth grant, through both engines: the token
+/// the client holds expires at the second poll; the client replaces it once and the watch goes
+/// on to the track's end with no step lost. The same track read with a static credential (one
+/// that cannot expire) plays the plain lifecycle.
+#[tokio::test]
+async fn a_token_that_expires_mid_watch_is_replaced_and_the_watch_goes_on() {
+    use unitask::sandbox::{Fault, TrackKind};
+    use unitask::watch::{self, Answerer, Endpoint, Target, Watcher};
+    let engine = Engine::builtin().expect("built-ins");
+    let dir = tempfile::tempdir().expect("dir");
+    let key_file = unitask::sandbox::auth::write_key_file(dir.path()).expect("key file");
+    let mut played = 0;
+    for loaded in engine.iter() {
+        let provider = &loaded.provider;
+        let running = unitask::sandbox::Sandbox::new([provider], Default::default())
+            .start(0)
+            .await
+            .expect("sandbox");
+        let plan = &running.sandbox().plans()[0];
+        let Some(track) = plan
+            .tracks
+            .iter()
+            .find(|t| t.kind == TrackKind::Fault(Fault::TokenExpired))
+        else {
+            let _ = running.stop().await;
+            continue;
+        };
+        played += 1;
+        let end = track.expected_end(watch::is_transient);
+        let needed = track.end_step(watch::is_transient).expect("the track ends") as u32 + 1;
+        let mut oauth = unitask::sandbox::auth::placeholder_credentials([provider], &key_file);
+        oauth.set_token_endpoint(running.token_url(&provider.id));
+        let runs = [
+            ("oauth generated", oauth.clone(), Answerer::Generated, 1),
+            ("oauth interpreted", oauth, Answerer::Interpreted, 2),
+            (
+                "static",
+                crate::sandbox_credentials(provider),
+                Answerer::Generated,
+                3,
+            ),
+        ];
+        for (name, credentials, answerer, n) in runs {
+            let label = format!("{} {name}", provider.id);
+            let task_id = track.fresh_id(n).expect("an id");
+            let before = running.sandbox().auth_activity();
+            let mut watcher = Watcher::new(
+                client(3),
+                watch::Options {
+                    concurrency: 1,
+                    interval: Some(Duration::from_millis(10)),
+                    max_interval: Some(Duration::from_millis(20)),
+                    timeout: Some(Duration::from_secs(30)),
+                    max_errors: 0,
+                },
+            );
+            watcher.add(Endpoint {
+                provider: provider.clone(),
+                base_url: Some(running.base_url(&provider.id)),
+                credentials,
+                answerer,
+            });
+            let target = Target {
+                provider: provider.id.clone(),
+                task_id: task_id.clone(),
+                inputs: provider.sample_inputs().into_iter().collect(),
+            };
+            let report = watcher
+                .run(vec![target], std::future::pending(), |_| {})
+                .await;
+            let ending = &report.tasks[0].ending;
+            assert!(
+                crate::sandbox::ended_as(ending, end),
+                "{label}: ended {ending:?}, the track ends {end}"
+            );
+            assert_eq!(
+                running.sandbox().polls(&provider.id, &task_id),
+                needed,
+                "{label}: every step served once"
+            );
+            let expired = |activity: &[(&str, unitask::sandbox::auth::Activity)]| {
+                activity.first().map_or(0, |(_, a)| a.tokens_expired)
+            };
+            let now = running.sandbox().auth_activity();
+            let issued = |activity: &[(&str, unitask::sandbox::auth::Activity)]| {
+                activity.first().map_or(0, |(_, a)| a.tokens_issued)
+            };
+            if name == "static" {
+                assert_eq!(expired(&now), expired(&before), "{label}");
+                // Exactly the requests the track needs: nothing refused.
+                assert_eq!(report.requests, u64::from(needed), "{label}");
+            } else {
+                assert_eq!(expired(&now), expired(&before) + 1, "{label}");
+                // Its first token, and the one that replaced the expired one.
+                assert_eq!(issued(&now), issued(&before) + 2, "{label}");
+                // The refused request, and each step's.
+                assert_eq!(report.requests, u64::from(needed) + 1, "{label}");
+            }
+        }
+        let _ = running.stop().await;
+    }
+    assert!(played >= 2, "only {played} built-ins play the fault");
+}
