@@ -719,6 +719,15 @@ pub struct Field {
 }
 
 impl Field {
+    /// Whether the field reads its source as it is: no condition, conversion, expression or
+    /// fallback (nor a default, which is a conversion).
+    pub fn is_bare(&self) -> bool {
+        self.when.is_none()
+            && self.convert.is_none()
+            && self.expr.is_none()
+            && self.fallback.is_none()
+    }
+
     /// A field reading `source` as `kind`, with no conversion.
     pub fn plain(source: FieldSource, kind: ValueType) -> Field {
         Field {

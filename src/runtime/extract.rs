@@ -95,21 +95,40 @@ impl<'a> At<'a> {
     }
 }
 
-/// A value that is there but not what the definition says it is.
+/// A value that is there but not what the definition says it is. Boxed: every read returns a
+/// `Result` of it, and a small one keeps the common path (no error) cheap.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("`{path}` should be {expected}, found {found}")]
-pub struct ExtractError {
+#[error("`{}` should be {}, found {}", .0.path, .0.expected, .0.found)]
+pub struct ExtractError(Box<Mismatch>);
+
+/// What an [`ExtractError`] says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mismatch {
     pub path: String,
     pub expected: &'static str,
     pub found: String,
 }
 
-fn mismatch(field: &Field, expected: &'static str, found: &Value) -> ExtractError {
-    ExtractError {
-        path: source_name(field),
-        expected,
-        found: describe(found),
+impl ExtractError {
+    pub fn new(path: String, expected: &'static str, found: String) -> ExtractError {
+        ExtractError(Box::new(Mismatch {
+            path,
+            expected,
+            found,
+        }))
     }
+}
+
+impl std::ops::Deref for ExtractError {
+    type Target = Mismatch;
+
+    fn deref(&self) -> &Mismatch {
+        &self.0
+    }
+}
+
+fn mismatch(field: &Field, expected: &'static str, found: &Value) -> ExtractError {
+    ExtractError::new(source_name(field), expected, describe(found))
 }
 
 /// Where a field reads, as messages name it.
@@ -223,14 +242,13 @@ impl Operands for ExprOperands<'_, '_> {
         };
         match path.first(root) {
             None | Some(Value::Null) => Ok(None),
-            Some(value) => operand_number(value).map(Some).ok_or_else(|| ExtractError {
-                path: if current {
+            Some(value) => operand_number(value).map(Some).ok_or_else(|| {
+                let path = if current {
                     path.as_str().replacen('$', "@", 1)
                 } else {
                     path.to_string()
-                },
-                expected: "a number",
-                found: describe(value),
+                };
+                ExtractError::new(path, "a number", describe(value))
             }),
         }
     }
@@ -244,10 +262,12 @@ impl Operands for ExprOperands<'_, '_> {
                 .ok()
                 .filter(|n| n.is_finite())
                 .map(Some)
-                .ok_or_else(|| ExtractError {
-                    path: format!("header {name}"),
-                    expected: "a number",
-                    found: describe(&Value::String(text.to_owned())),
+                .ok_or_else(|| {
+                    ExtractError::new(
+                        format!("header {name}"),
+                        "a number",
+                        describe(&Value::String(text.to_owned())),
+                    )
                 }),
         }
     }
@@ -340,9 +360,26 @@ fn values<'a>(
 }
 
 /// The first value a field reads, after its conversions, else the default.
+#[inline]
 fn single<'a>(field: &'a Field, at: &At<'a>) -> Result<Option<Cow<'a, Value>>, ExtractError> {
-    // `values(field, at, true)`'s first item, without its list: most fields read one value,
-    // and this runs for every field of every answer.
+    // Most fields are a bare path: its node as it is, none of the steps below.
+    if let FieldSource::Path(path) = &field.source
+        && field.is_bare()
+    {
+        return Ok(path
+            .first(at.root(field.scope))
+            .filter(|node| !node.is_null())
+            .map(Cow::Borrowed));
+    }
+    single_converted(field, at)
+}
+
+/// [`single`] through the whole pipeline: `values(field, at, true)`'s first item, without its
+/// list (this runs for every field of every answer).
+fn single_converted<'a>(
+    field: &'a Field,
+    at: &At<'a>,
+) -> Result<Option<Cow<'a, Value>>, ExtractError> {
     let read = field.when.as_ref().is_none_or(|when| holds(when, at));
     let own = match &field.source {
         _ if !read => None,
