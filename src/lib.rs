@@ -35,5 +35,5 @@ pub mod providers {
 
 pub use interp::Engine;
 pub use runtime::{Error, ErrorKind};
-pub use task::{File, Progress, State, TaskError, UploadTask, Warning};
+pub use task::{File, Progress, State, TaskError, UnknownName, UploadTask, Warning};
 pub use {jiff, serde_json, url};

@@ -6,12 +6,12 @@
 use std::fmt;
 
 use indexmap::IndexMap;
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Serialize, Serializer};
 
 pub use crate::spec::ProgressUnit;
 
-/// One task's status, normalized.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// One task's status, normalized. What it serializes to reads back into an equal task.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UploadTask {
     /// The definition id.
     pub provider: String,
@@ -30,22 +30,27 @@ pub struct UploadTask {
     pub started_at: Option<jiff::Timestamp>,
     pub updated_at: Option<jiff::Timestamp>,
     pub completed_at: Option<jiff::Timestamp>,
+    #[serde(default)]
     pub files: Vec<File>,
+    #[serde(default)]
     pub errors: Vec<TaskError>,
     /// Provider-specific values the definition names.
+    #[serde(default)]
     pub extra: IndexMap<String, serde_json::Value>,
     /// Values the definition reads that did not convert: each such field is null (or left
     /// out), and the rest of the task stands.
+    #[serde(default)]
     pub warnings: Vec<Warning>,
     /// The follow-up the definition hands over to once the task is done (its result on another
     /// resource): `watch` follows it to its end.
     pub next: Option<Next>,
     /// The provider's body, untouched.
+    #[serde(default)]
     pub raw: serde_json::Value,
 }
 
 /// A follow-up task on another definition.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Next {
     /// The definition id.
     pub provider: String,
@@ -56,7 +61,7 @@ pub struct Next {
 }
 
 /// The unified state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum State {
     Pending,
@@ -122,8 +127,36 @@ impl fmt::Display for State {
     }
 }
 
+impl std::str::FromStr for State {
+    type Err = UnknownName;
+
+    /// A state by the name definitions and `--json` use (`succeeded`).
+    fn from_str(name: &str) -> Result<State, UnknownName> {
+        State::from_name(name).ok_or_else(|| UnknownName::new("state", name, &State::NAMES))
+    }
+}
+
+/// A name that names no [`State`] (or [`ErrorKind`](crate::ErrorKind)).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown {what} `{given}`; expected one of {expected}")]
+pub struct UnknownName {
+    what: &'static str,
+    given: String,
+    expected: String,
+}
+
+impl UnknownName {
+    pub(crate) fn new(what: &'static str, given: &str, names: &[&str]) -> UnknownName {
+        UnknownName {
+            what,
+            given: given.to_owned(),
+            expected: names.join(", "),
+        }
+    }
+}
+
 /// How far along a task is.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Progress {
     #[serde(serialize_with = "number")]
     pub done: f64,
@@ -150,7 +183,7 @@ fn optional_number<S: Serializer>(value: &Option<f64>, serializer: S) -> Result<
 }
 
 /// A file the task produced or is about.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct File {
     pub id: Option<String>,
     pub name: Option<String>,
@@ -163,7 +196,7 @@ pub struct File {
 }
 
 /// A task-level failure the provider reported.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TaskError {
     pub code: Option<String>,
     pub message: String,
@@ -172,7 +205,7 @@ pub struct TaskError {
 
 /// A value that did not convert. Only the status is essential: any other field that cannot be
 /// read is null, and says why here.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Warning {
     /// Where in the task: `created_at`, `progress.total`, `files[2].size`, `extra.owner`.
     pub field: String,

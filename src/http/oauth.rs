@@ -315,9 +315,11 @@ async fn fetch(
             Ok(from_oauth2(&response))
         }
         Material::KeyFile { path } => {
-            let text = tokio::fs::read_to_string(path)
-                .await
-                .map_err(|e| source.failed("the key file", format!("cannot read {path}: {e}")))?;
+            let text = tokio::fs::read_to_string(path).await.map_err(|e| {
+                source
+                    .failed("the key file", format!("cannot read {path}: {e}"))
+                    .caused_by(e)
+            })?;
             let file: KeyFile = serde_json::from_str(&text).map_err(|e| {
                 // The error's position only: the file holds a private key.
                 source.failed(

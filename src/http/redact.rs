@@ -131,6 +131,68 @@ impl Redactor {
         error.excerpt = error.excerpt.as_deref().map(|e| self.redact_excerpt(e));
     }
 
+    /// Redacts every text of a task in place: what it read (status, files, errors, extra,
+    /// warnings, follow-up) and the raw body it keeps.
+    pub fn redact_task(&self, task: &mut crate::task::UploadTask) {
+        if self.is_empty() {
+            return;
+        }
+        let text = |s: &mut String| {
+            if self.needles.iter().any(|n| s.contains(n.as_str())) {
+                *s = self.redact(s);
+            }
+        };
+        let optional = |s: &mut Option<String>| {
+            if let Some(s) = s {
+                text(s);
+            }
+        };
+        text(&mut task.id);
+        text(&mut task.native_status);
+        optional(&mut task.native_label);
+        for file in &mut task.files {
+            for field in [
+                &mut file.id,
+                &mut file.name,
+                &mut file.url,
+                &mut file.source_url,
+                &mut file.path,
+                &mut file.mime,
+                &mut file.md5,
+            ] {
+                optional(field);
+            }
+        }
+        for error in &mut task.errors {
+            optional(&mut error.code);
+            text(&mut error.message);
+            optional(&mut error.item);
+        }
+        for warning in &mut task.warnings {
+            text(&mut warning.message);
+        }
+        for value in task.extra.values_mut() {
+            self.redact_value(value);
+        }
+        if let Some(next) = &mut task.next {
+            text(&mut next.task_id);
+            next.inputs.values_mut().for_each(text);
+        }
+        self.redact_value(&mut task.raw);
+    }
+
+    /// Redacts every string of a JSON value in place.
+    fn redact_value(&self, value: &mut serde_json::Value) {
+        match value {
+            serde_json::Value::String(s) if self.needles.iter().any(|n| s.contains(n.as_str())) => {
+                *s = self.redact(s);
+            }
+            serde_json::Value::Array(items) => items.iter_mut().for_each(|v| self.redact_value(v)),
+            serde_json::Value::Object(map) => map.values_mut().for_each(|v| self.redact_value(v)),
+            _ => {}
+        }
+    }
+
     /// An excerpt is cut before it is redacted, so one that was cut short (it ends in `…`) may
     /// end inside a secret: that part of the secret is hidden too.
     fn redact_excerpt(&self, excerpt: &str) -> String {

@@ -247,6 +247,37 @@ impl Client {
             redactor().redact_error(&mut error);
             error
         });
+        // A token or a signature is a secret the caller never saw, so cannot hide: a body that
+        // echoes one back (a debugging endpoint's does) has it hidden here, in the task and in
+        // the answer recorded for an example.
+        let mut fetched = Redactor::default();
+        if let Some(per_attempt) = &prepared.per_attempt {
+            fetched.add_secrets(per_attempt.secrets());
+        }
+        fetched.add_secrets(
+            tokens_used
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .iter()
+                .map(String::as_str),
+        );
+        let result = result.map(|mut task| {
+            fetched.redact_task(&mut task);
+            task
+        });
+        if let Some(record) = record
+            && !fetched.is_empty()
+            && let Some(answer) = record.lock().unwrap_or_else(|e| e.into_inner()).as_mut()
+        {
+            let body = String::from_utf8_lossy(&answer.body);
+            let redacted = fetched.redact(&body);
+            if redacted != body {
+                answer.body = redacted.into_bytes();
+            }
+            for (_, value) in &mut answer.headers {
+                *value = fetched.redact(value);
+            }
+        }
         let stats = FetchStats {
             attempts: attempts.load(Ordering::Relaxed),
         };
@@ -432,7 +463,8 @@ impl Client {
                 retryable: false,
                 retry_after: None,
                 excerpt: None,
-                details: Vec::new(),
+                details: Box::default(),
+                cause: None,
             }));
         }
         let headers: Vec<(String, String)> = response
@@ -523,10 +555,12 @@ fn http_client(
         .user_agent(concat!("unitask/", env!("CARGO_PKG_VERSION")))
         .build()
         .map_err(|e| {
+            let e = e.without_url();
             Error::local(
                 ErrorKind::Transport,
-                format!("cannot build the HTTP client: {}", e.without_url()),
+                format!("cannot build the HTTP client: {e}"),
             )
+            .caused_by(e)
         })
 }
 
@@ -539,7 +573,8 @@ fn too_large(status: u16, limit: usize) -> Error {
         retryable: false,
         retry_after: None,
         excerpt: None,
-        details: Vec::new(),
+        details: Box::default(),
+        cause: None,
     }
 }
 
@@ -586,7 +621,8 @@ fn transport_error(error: reqwest::Error) -> Error {
         retryable: kind != ErrorKind::Decode,
         retry_after: None,
         excerpt: None,
-        details: Vec::new(),
+        details: Box::default(),
+        cause: Some(crate::runtime::Cause::new(error)),
     }
 }
 

@@ -33,14 +33,28 @@ pub struct Loaded {
 /// Why definitions could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
-    /// The same diagnostics `unitask validate` prints.
-    #[error("{} invalid definition(s)", .0.len())]
+    /// The same diagnostics `unitask validate` prints (and `Display` renders, without colour).
+    #[error("{}", render_reports(.0))]
     Invalid(Vec<FileReport>),
     #[error("{0}")]
     Io(#[from] std::io::Error),
     /// A built-in definition did not compile (build.rs checks them, so this means a broken build).
     #[error("a built-in definition did not compile:\n{0}")]
     BuiltIn(String),
+}
+
+/// Every report as `unitask validate` prints it, without colour.
+fn render_reports(reports: &[FileReport]) -> String {
+    let mut out: String = reports
+        .iter()
+        .map(|report| report.render_human(false))
+        .collect();
+    let count = reports.len();
+    out.push_str(&format!(
+        "{count} invalid definition{}",
+        if count == 1 { "" } else { "s" }
+    ));
+    out
 }
 
 /// Definitions by id. A definition loaded later replaces one with the same id.

@@ -3,10 +3,13 @@
 use std::fmt;
 use std::time::Duration;
 
-use serde::{Serialize, Serializer};
+use std::sync::Arc;
 
-/// A request that did not produce a task.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// A request that did not produce a task. It serializes (and reads back) without its
+/// [`source`](std::error::Error::source), which is a live error value.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Error {
     pub kind: ErrorKind,
     /// The HTTP status, when a response arrived.
@@ -17,13 +20,17 @@ pub struct Error {
     pub message: String,
     /// Whether trying again may succeed.
     pub retryable: bool,
-    /// How long the provider asked us to wait.
-    #[serde(serialize_with = "seconds")]
+    /// How long the provider asked us to wait, in whole seconds.
+    #[serde(serialize_with = "seconds", deserialize_with = "from_seconds", default)]
     pub retry_after: Option<Duration>,
     /// The start of the body, for bodies we could not read.
     pub excerpt: Option<String>,
     /// Details the provider listed (a problem per field, a validation error per parameter).
-    pub details: Vec<crate::task::TaskError>,
+    #[serde(default)]
+    pub details: Box<[crate::task::TaskError]>,
+    /// The error underneath (the HTTP client's, an I/O error), for `source()`.
+    #[serde(skip)]
+    pub cause: Option<Cause>,
 }
 
 fn seconds<S: Serializer>(value: &Option<Duration>, serializer: S) -> Result<S::Ok, S::Error> {
@@ -33,8 +40,36 @@ fn seconds<S: Serializer>(value: &Option<Duration>, serializer: S) -> Result<S::
     }
 }
 
+fn from_seconds<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Duration>, D::Error> {
+    Ok(Option::<u64>::deserialize(deserializer)?.map(Duration::from_secs))
+}
+
+/// The error underneath an [`Error`]. Two causes are equal when they say the same thing (an
+/// error value has no equality of its own). One pointer wide, so errors stay small.
+#[derive(Clone)]
+#[allow(clippy::redundant_allocation)]
+pub struct Cause(Arc<Box<dyn std::error::Error + Send + Sync>>);
+
+impl Cause {
+    pub fn new(error: impl std::error::Error + Send + Sync + 'static) -> Cause {
+        Cause(Arc::new(Box::new(error)))
+    }
+}
+
+impl fmt::Debug for Cause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.0, f)
+    }
+}
+
+impl PartialEq for Cause {
+    fn eq(&self, other: &Cause) -> bool {
+        self.0.to_string() == other.0.to_string()
+    }
+}
+
 /// What went wrong, in provider-independent terms.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorKind {
     /// The credential is missing, invalid or expired.
@@ -118,6 +153,16 @@ impl fmt::Display for ErrorKind {
     }
 }
 
+impl std::str::FromStr for ErrorKind {
+    type Err = crate::task::UnknownName;
+
+    /// A kind by the name definitions and `--json` use (`not_found`).
+    fn from_str(name: &str) -> Result<ErrorKind, Self::Err> {
+        ErrorKind::from_name(name)
+            .ok_or_else(|| crate::task::UnknownName::new("error kind", name, &ErrorKind::NAMES))
+    }
+}
+
 impl Error {
     /// An error with no response behind it (refused input, missing credential, client set-up).
     pub fn local(kind: ErrorKind, message: impl Into<String>) -> Error {
@@ -129,7 +174,8 @@ impl Error {
             retryable: false,
             retry_after: None,
             excerpt: None,
-            details: Vec::new(),
+            details: Box::default(),
+            cause: None,
         }
     }
 
@@ -143,7 +189,8 @@ impl Error {
             retryable: false,
             retry_after: None,
             excerpt: Some(excerpt(body)),
-            details: Vec::new(),
+            details: Box::default(),
+            cause: None,
         }
     }
 }
@@ -161,7 +208,21 @@ impl fmt::Display for Error {
     }
 }
 
-impl std::error::Error for Error {}
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.cause
+            .as_ref()
+            .map(|cause| &**cause.0 as &(dyn std::error::Error + 'static))
+    }
+}
+
+impl Error {
+    /// The same error, with the error underneath it kept for `source()`.
+    pub fn caused_by(mut self, cause: impl std::error::Error + Send + Sync + 'static) -> Error {
+        self.cause = Some(Cause::new(cause));
+        self
+    }
+}
 
 /// The first 200 characters of a body, lossily decoded, for error messages.
 pub fn excerpt(body: &[u8]) -> String {

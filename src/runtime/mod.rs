@@ -10,5 +10,5 @@ pub mod extract;
 pub mod normalize;
 pub mod xml;
 
-pub use error::{Error, ErrorKind, excerpt};
+pub use error::{Cause, Error, ErrorKind, excerpt};
 pub use normalize::{Response, normalize};

@@ -684,7 +684,8 @@ fn failure(
         retryable,
         retry_after,
         excerpt,
-        details,
+        details: details.into(),
+        cause: None,
     }
 }
 

@@ -59,13 +59,24 @@ impl Diagnostic {
     }
 }
 
-/// All diagnostics of one file, with the text they point into.
-#[derive(Debug, Clone)]
+/// All diagnostics of one file, with the text they point into. `Debug` leaves the text out (a
+/// whole definition in a log line says nothing the diagnostics do not).
+#[derive(Clone)]
 pub struct FileReport {
     /// The path as given on the command line (or a name for in-memory sources).
     pub path: String,
     pub source: String,
     pub diagnostics: Vec<Diagnostic>,
+}
+
+impl std::fmt::Debug for FileReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FileReport")
+            .field("path", &self.path)
+            .field("source", &format_args!("<{} bytes>", self.source.len()))
+            .field("diagnostics", &self.diagnostics)
+            .finish()
+    }
 }
 
 /// A 1-based line and column (in characters).

@@ -269,6 +269,29 @@ async fn exit_codes_tell_failed_requests_from_usage_errors() {
     assert_eq!(requests.len(), 1, "only the valid request was sent");
 }
 
+/// A server answering `status` with the credential it was sent echoed back, in a JSON body
+/// (which reads as a task with a `PROCESSING` status) or as text.
+fn echo(status: u16, json: bool) -> impl Fn(&wiremock::Request) -> ResponseTemplate {
+    move |request: &wiremock::Request| {
+        let auth = request
+            .headers
+            .get("authorization")
+            .or_else(|| request.headers.get("access-token"));
+        let auth = auth
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        let text = format!("you sent {auth} to {}", request.url);
+        if json {
+            ResponseTemplate::new(status).set_body_json(
+                json!({"status": "PROCESSING", "confirmed": false, "error": text, "message": text}),
+            )
+        } else {
+            ResponseTemplate::new(status).set_body_string(text)
+        }
+    }
+}
+
 /// With `RUST_LOG=trace`, no output of any run contains the secret in any form, in any auth
 /// scheme: on success, on failure, on a refused redirect, on a closed port, and against servers
 /// that echo the credential back in an error message, a non-JSON body, a retried 503 and a 200.
@@ -288,25 +311,6 @@ async fn secrets_never_reach_any_output_even_at_trace() {
         b"",
     )
     .await;
-    let echo = |status: u16, json: bool| {
-        move |request: &wiremock::Request| {
-            let auth = request
-                .headers
-                .get("authorization")
-                .or_else(|| request.headers.get("access-token"));
-            let auth = auth
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or_default()
-                .to_owned();
-            let text = format!("you sent {auth} to {}", request.url);
-            if json {
-                ResponseTemplate::new(status)
-                    .set_body_json(json!({"status": "PROCESSING", "confirmed": false, "error": text, "message": text}))
-            } else {
-                ResponseTemplate::new(status).set_body_string(text)
-            }
-        }
-    };
     let mut bases: Vec<String> = [&ok, &limited, &redirect].iter().map(|s| s.uri()).collect();
     let mut echoes = Vec::new();
     for (status, json) in [(401, true), (500, false), (503, true), (200, true)] {
@@ -571,4 +575,140 @@ async fn both_engines_print_the_same_bytes() {
             );
         }
     }
+}
+
+/// OAuth at `RUST_LOG=trace`: with every grant, neither the grant's secrets (client secret,
+/// refresh token, the private key) nor the access tokens it brings reach any output, when the
+/// API echoes the token back in a 401 (the token is then replaced once), a 500 and a 200, with
+/// and without `--json`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oauth_tokens_and_grant_secrets_never_reach_any_output_even_at_trace() {
+    const ACCESS: &str = "acc3ss-T0KEN-value";
+    const ROTATED: &str = "r0tated-REFRESH-value";
+    let tokens = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "access_token": ACCESS,
+            "token_type": "Bearer",
+            "expires_in": 3600,
+            "refresh_token": ROTATED,
+        })))
+        .mount(&tokens)
+        .await;
+    let mut apis = Vec::new();
+    for (status, json) in [(401, true), (500, false), (200, true)] {
+        let server = MockServer::start().await;
+        Mock::given(method("GET"))
+            .respond_with(echo(status, json))
+            .mount(&server)
+            .await;
+        apis.push(server);
+    }
+    let private_key = include_str!("../../src/sandbox/keys/service-account.pem");
+    // A line from the middle of the key: any piece of it would be a leak.
+    let key_line = private_key.lines().nth(5).expect("a PEM body").to_owned();
+    let grants = [
+        (
+            "client_credentials",
+            "client_id_env: OAUTH_CLIENT_ID\n    client_secret_env: OAUTH_CLIENT_SECRET",
+        ),
+        (
+            "refresh_token",
+            "client_id_env: OAUTH_CLIENT_ID\n    refresh_token_env: OAUTH_REFRESH_TOKEN",
+        ),
+        (
+            "jwt_bearer",
+            "issuer_env: OAUTH_CLIENT_ID\n    private_key_env: OAUTH_PRIVATE_KEY",
+        ),
+    ];
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (grant, fields) in grants {
+        let id = format!("oauth-{}", grant.replace('_', "-"));
+        let definition = format!(
+            "id: {id}
+name: OAuth {grant}
+base_url: https://api.example.com
+inputs:
+  task_id:
+    in: path
+    role: task_id
+request:
+  path: /tasks/{{task_id}}
+auth:
+  oauth2:
+    grant: {grant}
+    token_url: https://login.example.com/oauth2/token
+    {fields}
+response:
+  state:
+    native:
+      string: $.status
+    documented: [PROCESSING, DONE]
+    map:
+      PROCESSING: running
+      DONE: succeeded
+examples:
+  - name: done
+    response:
+      body: {{status: DONE}}
+    expect:
+      state: succeeded
+      native_status: DONE
+"
+        );
+        std::fs::write(dir.path().join(format!("{id}.yaml")), definition).expect("write");
+        for api in &apis {
+            for json in [false, true] {
+                let mut args: Vec<String> = vec![
+                    "status".into(),
+                    id.clone(),
+                    "t-1".into(),
+                    "--base-url".into(),
+                    api.uri(),
+                    "--auth-url".into(),
+                    format!("{}/token", tokens.uri()),
+                    "--max-attempts".into(),
+                    "2".into(),
+                    "--definitions".into(),
+                    dir.path().display().to_string(),
+                ];
+                if json {
+                    args.push("--json".into());
+                }
+                let env = vec![
+                    ("OAUTH_CLIENT_ID".to_owned(), "client-id".to_owned()),
+                    ("OAUTH_CLIENT_SECRET".to_owned(), SECRET.to_owned()),
+                    ("OAUTH_REFRESH_TOKEN".to_owned(), SECRET.to_owned()),
+                    ("OAUTH_PRIVATE_KEY".to_owned(), private_key.to_owned()),
+                    ("RUST_LOG".to_owned(), "trace".to_owned()),
+                ];
+                let output = tokio::task::spawn_blocking(move || {
+                    std::process::Command::new(env!("CARGO_BIN_EXE_unitask"))
+                        .args(&args)
+                        .envs(env)
+                        .current_dir(root())
+                        .output()
+                        .expect("run")
+                })
+                .await
+                .expect("join");
+                let all = format!(
+                    "{}{}",
+                    String::from_utf8_lossy(&output.stdout),
+                    String::from_utf8_lossy(&output.stderr)
+                );
+                let label = format!("{grant} against a {} echo", api.uri());
+                assert!(all.contains("TRACE"), "{label}: logs were written:\n{all}");
+                for needle in [SECRET, "s3cr3t", ACCESS, ROTATED, key_line.as_str()] {
+                    assert!(!all.contains(needle), "{label}: `{needle}` leaked:\n{all}");
+                }
+            }
+        }
+    }
+    let asked = tokens.received_requests().await.expect("recorded").len();
+    // Each run fetched a token, and a 401 made each of those runs fetch a replacement.
+    assert!(
+        asked >= 3 * 3 * 2,
+        "the token endpoint was asked {asked} times"
+    );
 }
