@@ -10,7 +10,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .ok_or("usage: fetch_status <task-id>")?;
     let engine = Engine::builtin()?;
     let hubspot = &engine.get("hubspot").ok_or("hubspot is built in")?.provider;
-    let credentials = Credentials::from_env(&hubspot.auth); // or Credentials::new().set(NAME, secret)
+    let credentials = Credentials::from_env(&hubspot.auth); // or Credentials::new().with(NAME, secret)
     let client = Client::new(ClientConfig::default())?;
     let (task, _stats) = client
         .fetch(hubspot, &task_id, &Inputs::new(), None, &credentials)

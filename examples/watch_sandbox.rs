@@ -32,8 +32,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             ..watch::Options::default()
         },
     );
-    let mut credentials = Credentials::new();
-    credentials.set(
+    let credentials = Credentials::new().with(
         "HUBSPOT_ACCESS_TOKEN",
         "any value: the sandbox checks where it is",
     );

@@ -10,12 +10,14 @@
 //! 4. the [`interp`] `Engine` holds definitions (built in, or loaded at run time) and fetches
 //!    statuses through the runtime's HTTP client.
 
+#[cfg(feature = "codegen")]
 pub mod codegen;
 pub mod draft;
 pub mod http;
 pub mod interp;
 pub mod model;
 pub mod runtime;
+#[cfg(feature = "sandbox")]
 pub mod sandbox;
 pub mod spec;
 pub mod syntax;

@@ -95,6 +95,22 @@ impl Credentials {
         Credentials::default()
     }
 
+    /// These credentials with `secret` for the environment variable `name`, by value:
+    /// `Credentials::new().with("HUBSPOT_ACCESS_TOKEN", token)`.
+    #[must_use]
+    pub fn with(mut self, name: impl Into<String>, secret: impl Into<String>) -> Credentials {
+        self.set(name, secret);
+        self
+    }
+
+    /// These credentials, fetching OAuth tokens from `url` (see
+    /// [`set_token_endpoint`](Self::set_token_endpoint)), by value.
+    #[must_use]
+    pub fn with_token_endpoint(mut self, url: url::Url) -> Credentials {
+        self.set_token_endpoint(url);
+        self
+    }
+
     /// Sets the secret that the definition reads from the environment variable `name`.
     pub fn set(&mut self, name: impl Into<String>, secret: impl Into<String>) -> &mut Credentials {
         self.secrets

@@ -10,10 +10,12 @@ pub mod de;
 pub mod node;
 pub mod span;
 
+#[cfg(feature = "schema")]
 use std::borrow::Cow;
 use std::fmt;
 use std::marker::PhantomData;
 
+#[cfg(feature = "schema")]
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::Deserialize;
 use serde::de::{Deserializer, MapAccess, Visitor};
@@ -24,9 +26,10 @@ pub use span::{Span, Spanned};
 pub type Text = Spanned<String>;
 
 /// One provider's "get upload / import task status" API.
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
-#[schemars(title = "unitask provider definition")]
+#[cfg_attr(feature = "schema", schemars(title = "unitask provider definition"))]
 pub struct Definition {
     /// The provider id; must equal the file name without `.yaml` (lowercase, digits, `-`).
     pub id: Text,
@@ -78,7 +81,8 @@ fn yes() -> bool {
 }
 
 /// A value the caller passes.
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Input {
     /// Where the value goes: a `{placeholder}` in the path or the base URL's host, a query
@@ -112,7 +116,8 @@ pub struct Input {
 }
 
 /// Where an input's value is placed in the request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum InputLocation {
     Path,
@@ -127,14 +132,16 @@ pub enum InputLocation {
 }
 
 /// The role an input plays.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum InputRole {
     TaskId,
 }
 
 /// The status request.
-#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[derive(Debug, Default, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Request {
     /// `GET` (default); `POST` for APIs that read with a JSON body; `HEAD` for status in headers;
@@ -163,12 +170,16 @@ pub struct Request {
     pub body_template: Option<Text>,
     /// A fixed JSON body for `POST` or `PUT`; `in: body` inputs are added as top-level fields.
     #[serde(default)]
-    #[schemars(with = "Option<serde_json::Map<String, serde_json::Value>>")]
+    #[cfg_attr(
+        feature = "schema",
+        schemars(with = "Option<serde_json::Map<String, serde_json::Value>>")
+    )]
     pub body: Option<Spanned<serde_json::Value>>,
 }
 
 /// An HTTP method.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
 pub enum Method {
     #[default]
     #[serde(rename = "GET", alias = "get")]
@@ -203,7 +214,8 @@ impl Method {
 
 /// How the request is authenticated. A secret is read from the named environment variable unless
 /// the library caller passes it.
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Auth {
     /// No credentials.
@@ -237,7 +249,8 @@ pub enum Auth {
 /// `client_id_env` and `client_secret_env`; `refresh_token` takes `client_id_env` and
 /// `refresh_token_env` (and `client_secret_env` for a confidential client); `jwt_bearer` takes `key_file_env` (a Google service-account key
 /// file) or `issuer_env` and `private_key_env` (a PEM RSA key).
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct OAuth2Auth {
     /// `client_credentials` (RFC 6749 §4.4), `refresh_token` (§6) or `jwt_bearer` (RFC 7523,
@@ -285,7 +298,8 @@ pub struct OAuth2Auth {
 }
 
 /// AWS Signature Version 4. The keys come from the standard variables unless named here.
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct AwsSigV4Auth {
     /// The signing name of the service, e.g. `mediaconvert`, `s3`.
@@ -311,7 +325,8 @@ pub struct AwsSigV4Auth {
 }
 
 /// Alibaba Cloud's V3 signature. `x-acs-action` and `x-acs-version` are request headers.
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Acs3Auth {
     /// Default `ALIBABA_CLOUD_ACCESS_KEY_ID`.
@@ -326,7 +341,8 @@ pub struct Acs3Auth {
 }
 
 /// Azure Storage Shared Key. `x-ms-version` is a request header.
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct AzureSharedKeyAuth {
     /// The input that holds the storage account name.
@@ -337,7 +353,8 @@ pub struct AzureSharedKeyAuth {
 }
 
 /// Where a secret comes from.
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SecretSource {
     /// The environment variable that holds the secret.
@@ -345,7 +362,8 @@ pub struct SecretSource {
 }
 
 /// A secret in a named header.
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct HeaderAuth {
     /// The header name, e.g. `Access-Token`.
@@ -358,7 +376,8 @@ pub struct HeaderAuth {
 }
 
 /// A secret in a query parameter.
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct QueryAuth {
     /// The query parameter name, e.g. `access_token`.
@@ -368,7 +387,8 @@ pub struct QueryAuth {
 }
 
 /// HTTP basic auth.
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct BasicAuth {
     /// The environment variable that holds the user name (or the API key, for APIs that take
@@ -381,7 +401,8 @@ pub struct BasicAuth {
 
 /// How a successful body becomes an `UploadTask`. Paths are evaluated on the payload root (the
 /// body, or the envelope's `root`).
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Response {
     /// How bodies are written: `json` (default) or `xml` (read into a tree by fixed rules:
@@ -420,7 +441,8 @@ pub struct Response {
 }
 
 /// How answers' bodies are written.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum BodyFormat {
     #[default]
@@ -430,7 +452,8 @@ pub enum BodyFormat {
 }
 
 /// A follow-up task on another definition.
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct NextSpec {
     /// The states that hand over (default: `[succeeded]`).
@@ -447,7 +470,8 @@ pub struct NextSpec {
 }
 
 /// An HTTP status that is an answer about the task.
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct AnswerSpec {
     /// The status, or a list of them.
@@ -462,7 +486,8 @@ pub struct AnswerSpec {
 }
 
 /// An envelope around the payload.
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Envelope {
     /// Only bodies matching this condition are enveloped (e.g. `exists: $.code`); absent means all.
@@ -477,7 +502,8 @@ pub struct Envelope {
 }
 
 /// The unified state.
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct StateSpec {
     /// Where the native status comes from.
@@ -501,12 +527,13 @@ pub struct StateSpec {
     /// The status field's value when the provider leaves it out (or sends null): for a
     /// boolean it omits while false, write `default: false`.
     #[serde(default)]
-    #[schemars(with = "Option<serde_json::Value>")]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<serde_json::Value>"))]
     pub default: Option<Spanned<AnyValue>>,
 }
 
 /// Where the native status comes from, and what its text looks like.
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum NativeSource {
     /// A string field; the text is the string.
@@ -529,7 +556,7 @@ pub enum NativeSource {
     /// Two or more statuses read together (`upload: {string: $.upload.status}`, `transcode:
     /// ...`); the text is `upload=complete, transcode=in_progress`. Map keys may name some
     /// axes (`upload=error`).
-    #[schemars(with = "OrderedMap<NativeSource>")]
+    #[cfg_attr(feature = "schema", schemars(with = "OrderedMap<NativeSource>"))]
     Axes(OrderedMap<Spanned<NativeSource>>),
 }
 
@@ -574,6 +601,7 @@ impl<'de> Deserialize<'de> for Documented {
     }
 }
 
+#[cfg(feature = "schema")]
 impl JsonSchema for Documented {
     fn schema_name() -> Cow<'static, str> {
         "Documented".into()
@@ -591,7 +619,8 @@ impl JsonSchema for Documented {
 
 /// A rule: when the condition holds (and the native text is one of `native`, if given), the
 /// state is `state`.
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct StateRule {
     /// Restrict the rule to these native values.
@@ -605,7 +634,8 @@ pub struct StateRule {
 
 /// A test on the answer: its body (paths select nodes; a test on several nodes holds if it holds
 /// for one), its headers and its HTTP status.
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Condition {
     /// The value equals `value` (numbers compare by value; `ignore_case` for strings).
@@ -653,7 +683,8 @@ pub struct Target {
 }
 
 /// The written form of a [`Target`] mapping.
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
 struct TargetMap {
     /// The JSONPath.
@@ -692,6 +723,7 @@ impl<'de> Deserialize<'de> for Target {
     }
 }
 
+#[cfg(feature = "schema")]
 impl JsonSchema for Target {
     fn schema_name() -> Cow<'static, str> {
         "Target".into()
@@ -706,7 +738,8 @@ impl JsonSchema for Target {
 }
 
 /// Where a path starts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Scope {
     /// The item a `files` or `errors` entry maps (the default there).
@@ -738,6 +771,7 @@ impl<'de> Deserialize<'de> for StatusList {
     }
 }
 
+#[cfg(feature = "schema")]
 impl JsonSchema for StatusList {
     fn schema_name() -> Cow<'static, str> {
         "StatusList".into()
@@ -754,7 +788,8 @@ impl JsonSchema for StatusList {
 }
 
 /// `compare`.
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Comparing {
     /// The left number.
@@ -770,7 +805,8 @@ pub struct Comparing {
 }
 
 /// How `compare` compares.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum CompareOp {
     Eq,
@@ -782,7 +818,8 @@ pub enum CompareOp {
 }
 
 /// `equals`.
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Comparison {
     /// The JSONPath whose value is compared.
@@ -794,14 +831,15 @@ pub struct Comparison {
     /// Where the path starts: `item`, `payload` or `body`.
     #[serde(default)]
     pub from: Option<Spanned<Scope>>,
-    #[schemars(with = "serde_json::Value")]
+    #[cfg_attr(feature = "schema", schemars(with = "serde_json::Value"))]
     pub value: Spanned<serde_json::Value>,
     #[serde(default)]
     pub ignore_case: bool,
 }
 
 /// `in`.
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Membership {
     /// The JSONPath whose value is tested.
@@ -813,7 +851,7 @@ pub struct Membership {
     /// Where the path starts: `item`, `payload` or `body`.
     #[serde(default)]
     pub from: Option<Spanned<Scope>>,
-    #[schemars(with = "Vec<serde_json::Value>")]
+    #[cfg_attr(feature = "schema", schemars(with = "Vec<serde_json::Value>"))]
     pub values: Spanned<Vec<serde_json::Value>>,
     #[serde(default)]
     pub ignore_case: bool,
@@ -894,7 +932,8 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for OneOrMany<T> {
 }
 
 /// The task id and timestamps.
-#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[derive(Debug, Default, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Fields {
     /// The task id the provider reports; absent means the task-id input.
@@ -959,7 +998,8 @@ pub struct FieldSpec {
 }
 
 /// The written form of a [`FieldSpec`] mapping.
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
 struct FieldSpecMap {
     /// The JSONPath.
@@ -990,12 +1030,12 @@ struct FieldSpecMap {
     /// Read the field's own value only when this holds; otherwise its fallback, its default,
     /// or null.
     #[serde(default)]
-    #[schemars(with = "Option<Condition>")]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<Condition>"))]
     when: Option<Box<Spanned<Condition>>>,
     /// Another field, read when this one reads nothing (before `default`): `Range` on a 308,
     /// else the object's `size`.
     #[serde(default)]
-    #[schemars(with = "Option<FieldSpec>")]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<FieldSpec>"))]
     fallback: Option<Box<FieldSpec>>,
     /// The value's type: string, integer, number, boolean, timestamp, duration (in seconds) or
     /// json (default).
@@ -1019,15 +1059,18 @@ struct FieldSpecMap {
     aggregate: Option<Spanned<Aggregate>>,
     /// Provider value (as text) → the value to read instead.
     #[serde(default)]
-    #[schemars(with = "Option<serde_json::Map<String, serde_json::Value>>")]
+    #[cfg_attr(
+        feature = "schema",
+        schemars(with = "Option<serde_json::Map<String, serde_json::Value>>")
+    )]
     map: OrderedMap<Spanned<AnyValue>>,
     /// Values read as null.
     #[serde(default)]
-    #[schemars(with = "Option<Vec<serde_json::Value>>")]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<Vec<serde_json::Value>>"))]
     null_values: Vec<Spanned<AnyValue>>,
     /// The value when the field is absent or null.
     #[serde(default)]
-    #[schemars(with = "Option<serde_json::Value>")]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<serde_json::Value>"))]
     default: Option<Spanned<AnyValue>>,
 }
 
@@ -1082,6 +1125,7 @@ impl<'de> Deserialize<'de> for TextOrList {
     }
 }
 
+#[cfg(feature = "schema")]
 impl JsonSchema for TextList {
     fn schema_name() -> Cow<'static, str> {
         "TextList".into()
@@ -1095,7 +1139,8 @@ impl JsonSchema for TextList {
 }
 
 /// A typed value's type.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ValueType {
     String,
@@ -1110,7 +1155,8 @@ pub enum ValueType {
 }
 
 /// How several selected values combine.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Aggregate {
     Sum,
@@ -1202,6 +1248,7 @@ impl<'de> Deserialize<'de> for FieldSpecOrPath {
     }
 }
 
+#[cfg(feature = "schema")]
 impl JsonSchema for FieldSpec {
     fn schema_name() -> Cow<'static, str> {
         "FieldSpec".into()
@@ -1216,7 +1263,8 @@ impl JsonSchema for FieldSpec {
 }
 
 /// Progress.
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ProgressSpec {
     /// What `done` and `total` count.
@@ -1229,7 +1277,8 @@ pub struct ProgressSpec {
 }
 
 /// What progress counts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ProgressUnit {
     Items,
@@ -1249,7 +1298,8 @@ impl ProgressUnit {
 }
 
 /// Files: every node `each` selects is an item; the other paths are relative to the item.
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct FilesSpec {
     /// Selects the items (an absent path yields none); `$` is the payload itself.
@@ -1279,7 +1329,8 @@ pub struct FilesSpec {
 }
 
 /// Task-level errors: every node `each` selects is one error.
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ErrorsSpec {
     /// Selects the error items; `$` is the payload itself.
@@ -1300,7 +1351,8 @@ pub struct ErrorsSpec {
 }
 
 /// How a failed request (non-2xx, a failed envelope, or a failure inside a 200) becomes an error.
-#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[derive(Debug, Default, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Failures {
     /// Error body shapes; the one that finds the most of its fields wins (the first among equals).
@@ -1333,13 +1385,14 @@ pub struct Failures {
 }
 
 /// How large an answer may be, and whether the task keeps it whole.
-#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[derive(Debug, Default, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Limits {
     /// The largest body read, decompressed: a number of bytes or a size such as `16 MiB`
     /// (default 4 MiB). A larger body is refused while it streams in.
     #[serde(default)]
-    #[schemars(with = "Option<serde_json::Value>")]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<serde_json::Value>"))]
     pub max_body_bytes: Option<Spanned<AnyValue>>,
     /// `false`: the task's `raw` is null instead of the whole body (for huge bodies).
     #[serde(default)]
@@ -1347,7 +1400,8 @@ pub struct Limits {
 }
 
 /// One error body shape.
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ErrorBody {
     /// The provider's error code.
@@ -1363,7 +1417,8 @@ pub struct ErrorBody {
 }
 
 /// A failure reported inside a 2xx body.
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct InBodyFailure {
     /// The test, on the whole body.
@@ -1373,7 +1428,8 @@ pub struct InBodyFailure {
 }
 
 /// Polling hints for `watch`.
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Polling {
     /// The first wait between polls, e.g. `2s`.
@@ -1387,7 +1443,8 @@ pub struct Polling {
 }
 
 /// An example response and what it must produce.
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Example {
     /// A unique name (scenarios refer to it).
@@ -1411,7 +1468,8 @@ pub struct Example {
 }
 
 /// An example HTTP response.
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ExampleResponse {
     /// The HTTP status (default 200).
@@ -1433,7 +1491,8 @@ fn ok() -> Spanned<u16> {
 }
 
 /// An expected error.
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ExpectedError {
     /// The error kind.
@@ -1452,12 +1511,13 @@ pub struct ExpectedError {
     pub retry_after: Option<Spanned<u64>>,
     /// The details the body lists, each `{code, message, item}` (compared when given).
     #[serde(default)]
-    #[schemars(with = "Option<Vec<serde_json::Value>>")]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<Vec<serde_json::Value>>"))]
     pub details: Option<Spanned<Vec<AnyValue>>>,
 }
 
 /// A lifecycle the sandbox plays: each poll of `task_id` serves the next example.
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Scenario {
     pub name: Text,
@@ -1472,6 +1532,7 @@ pub struct Scenario {
 #[serde(transparent)]
 pub struct AnyValue(pub serde_json::Value);
 
+#[cfg(feature = "schema")]
 impl JsonSchema for AnyValue {
     fn schema_name() -> Cow<'static, str> {
         "AnyValue".into()
@@ -1534,6 +1595,7 @@ impl<'de, V: Deserialize<'de>> Deserialize<'de> for OrderedMap<V> {
     }
 }
 
+#[cfg(feature = "schema")]
 impl<V: JsonSchema> JsonSchema for OrderedMap<V> {
     fn schema_name() -> Cow<'static, str> {
         format!("Map_of_{}", V::schema_name()).into()
@@ -1548,6 +1610,7 @@ impl<V: JsonSchema> JsonSchema for OrderedMap<V> {
 }
 
 /// The JSON Schema of the format (draft-07, for yaml-language-server), as pretty JSON.
+#[cfg(feature = "schema")]
 pub fn json_schema() -> String {
     let settings = schemars::generate::SchemaSettings::draft07();
     let generator = settings.into_generator();

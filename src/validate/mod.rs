@@ -18,7 +18,7 @@ pub use codes::Code;
 pub use diagnostic::{Diagnostic, FileReport, Position, position};
 
 use crate::model::Provider;
-use crate::spec::{self, Definition, Span, de, node};
+use crate::spec::{Definition, Span, de, node};
 
 /// Checks one definition. `name` is how the file is shown; `stem` is the file name without
 /// `.yaml`, which the `id` must equal (pass `None` for sources that are not files).
@@ -409,6 +409,7 @@ pub fn definition_files(dir: &Path) -> Result<Vec<PathBuf>, std::io::Error> {
 }
 
 /// The JSON Schema, re-exported for the CLI and the freshness test.
+#[cfg(feature = "schema")]
 pub fn json_schema() -> String {
-    spec::json_schema()
+    crate::spec::json_schema()
 }
