@@ -137,11 +137,7 @@ impl Redactor {
         if self.is_empty() {
             return;
         }
-        let text = |s: &mut String| {
-            if self.needles.iter().any(|n| s.contains(n.as_str())) {
-                *s = self.redact(s);
-            }
-        };
+        let text = |s: &mut String| self.redact_in_place(s);
         let optional = |s: &mut Option<String>| {
             if let Some(s) = s {
                 text(s);
@@ -181,12 +177,17 @@ impl Redactor {
         self.redact_value(&mut task.raw);
     }
 
+    /// Redacts `text` in place, leaving it untouched (no copy) when it holds no secret.
+    fn redact_in_place(&self, text: &mut String) {
+        if self.needles.iter().any(|n| text.contains(n.as_str())) {
+            *text = self.redact(text);
+        }
+    }
+
     /// Redacts every string of a JSON value in place.
     fn redact_value(&self, value: &mut serde_json::Value) {
         match value {
-            serde_json::Value::String(s) if self.needles.iter().any(|n| s.contains(n.as_str())) => {
-                *s = self.redact(s);
-            }
+            serde_json::Value::String(s) => self.redact_in_place(s),
             serde_json::Value::Array(items) => items.iter_mut().for_each(|v| self.redact_value(v)),
             serde_json::Value::Object(map) => map.values_mut().for_each(|v| self.redact_value(v)),
             _ => {}

@@ -190,21 +190,27 @@ impl Client {
         let started = Instant::now();
         let budget = policy.total_budget;
         let floor = policy.min_delay;
-        // Built only when an error must be shown: most fetches never need one.
-        // Tokens sent by this fetch's attempts: an error body may echo one.
+        // Tokens sent by this fetch's attempts: an answer may echo one.
         let tokens_used: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
-        let redactor = || {
-            let mut redactor = Redactor::new(&provider.auth, credentials);
+        // The secrets this fetch made or fetched itself (tokens, signing keys).
+        let fetched_secrets = || {
+            let mut fetched = Redactor::default();
             if let Some(per_attempt) = &prepared.per_attempt {
-                redactor.add_secrets(per_attempt.secrets());
+                fetched.add_secrets(per_attempt.secrets());
             }
-            redactor.add_secrets(
+            fetched.add_secrets(
                 tokens_used
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
                     .iter()
                     .map(String::as_str),
             );
+            fetched
+        };
+        // Every secret, built only when an error must be shown: most fetches never need one.
+        let redactor = || {
+            let mut redactor = Redactor::new(&provider.auth, credentials);
+            redactor.extend(&fetched_secrets());
             redactor
         };
 
@@ -250,17 +256,7 @@ impl Client {
         // A token or a signature is a secret the caller never saw, so cannot hide: a body that
         // echoes one back (a debugging endpoint's does) has it hidden here, in the task and in
         // the answer recorded for an example.
-        let mut fetched = Redactor::default();
-        if let Some(per_attempt) = &prepared.per_attempt {
-            fetched.add_secrets(per_attempt.secrets());
-        }
-        fetched.add_secrets(
-            tokens_used
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .iter()
-                .map(String::as_str),
-        );
+        let fetched = fetched_secrets();
         let result = result.map(|mut task| {
             fetched.redact_task(&mut task);
             task

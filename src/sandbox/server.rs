@@ -203,9 +203,10 @@ async fn answer(sandbox: &Sandbox, request: &Incoming<'_>) -> (Response, Served)
         );
     };
     // `fault-token-expired`: the token expires before this step, which waits for a request
-    // with a new one.
-    let next = (sandbox.polls(id, &task_id) as usize).min(track.steps.len() - 1);
-    if track.steps[next].expires_token
+    // with a new one. Other tracks skip the look at the poll count.
+    if track.kind == TrackKind::Fault(super::Fault::TokenExpired)
+        && track.steps[(sandbox.polls(id, &task_id) as usize).min(track.steps.len() - 1)]
+            .expires_token
         && let Some(token) = super::auth::bearer_token(request.headers)
         && sandbox.ledger.expire_once(id, &task_id, token)
     {

@@ -24,6 +24,26 @@ async fn unitask(args: Vec<String>, env: Vec<(String, String)>) -> Output {
     .expect("join")
 }
 
+/// Runs the real binary with `env` at `RUST_LOG=trace`; all it wrote, stdout then stderr.
+async fn output_at_trace(args: Vec<String>, mut env: Vec<(String, String)>) -> String {
+    env.push(("RUST_LOG".into(), "trace".into()));
+    let output = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_unitask"))
+            .args(&args)
+            .envs(env)
+            .current_dir(root())
+            .output()
+            .expect("run")
+    })
+    .await
+    .expect("join");
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
 fn secret_env(names: &[&str]) -> Vec<(String, String)> {
     names
         .iter()
@@ -363,22 +383,7 @@ async fn secrets_never_reach_any_output_even_at_trace() {
                 }
                 let mut env = secret_env(&env_names());
                 env.extend(secret_env(&["JOBS_USER", "JOBS_PASSWORD"]));
-                env.push(("RUST_LOG".into(), "trace".into()));
-                let output = tokio::task::spawn_blocking(move || {
-                    std::process::Command::new(env!("CARGO_BIN_EXE_unitask"))
-                        .args(&args)
-                        .envs(env)
-                        .current_dir(root())
-                        .output()
-                        .expect("run")
-                })
-                .await
-                .expect("join");
-                let all = format!(
-                    "{}{}",
-                    String::from_utf8_lossy(&output.stdout),
-                    String::from_utf8_lossy(&output.stderr)
-                );
+                let all = output_at_trace(args, env).await;
                 assert!(
                     all.contains("TRACE") || all.contains("DEBUG"),
                     "{provider}: logs were written"
@@ -680,23 +685,8 @@ examples:
                     ("OAUTH_CLIENT_SECRET".to_owned(), SECRET.to_owned()),
                     ("OAUTH_REFRESH_TOKEN".to_owned(), SECRET.to_owned()),
                     ("OAUTH_PRIVATE_KEY".to_owned(), private_key.to_owned()),
-                    ("RUST_LOG".to_owned(), "trace".to_owned()),
                 ];
-                let output = tokio::task::spawn_blocking(move || {
-                    std::process::Command::new(env!("CARGO_BIN_EXE_unitask"))
-                        .args(&args)
-                        .envs(env)
-                        .current_dir(root())
-                        .output()
-                        .expect("run")
-                })
-                .await
-                .expect("join");
-                let all = format!(
-                    "{}{}",
-                    String::from_utf8_lossy(&output.stdout),
-                    String::from_utf8_lossy(&output.stderr)
-                );
+                let all = output_at_trace(args, env).await;
                 let label = format!("{grant} against a {} echo", api.uri());
                 assert!(all.contains("TRACE"), "{label}: logs were written:\n{all}");
                 for needle in [SECRET, "s3cr3t", ACCESS, ROTATED, key_line.as_str()] {
