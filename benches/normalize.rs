@@ -23,8 +23,8 @@ const READERS: [&str; 3] = ["hand-written", "generated", "interpreted"];
 fn cases(engine: &Engine) -> Vec<(&Provider, &'static Provider, usize)> {
     let mut cases = Vec::new();
     for loaded in engine.iter() {
-        let interpreted = &loaded.provider;
-        let generated = unitask::providers::definition(&interpreted.id)
+        let interpreted: &Provider = &loaded.provider;
+        let generated: &'static Provider = unitask::providers::definition(&interpreted.id)
             .expect("a generated module")
             .expect("compiles");
         for (i, example) in interpreted.examples.iter().enumerate() {

@@ -1,7 +1,7 @@
 //! Fetch one HubSpot import task's status with the library:
 //! `HUBSPOT_ACCESS_TOKEN=... cargo run --example fetch_status -- <task-id>`.
 
-use unitask::{Client, ClientConfig, Credentials, Engine, Inputs};
+use unitask::Engine;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -9,12 +9,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .nth(1)
         .ok_or("usage: fetch_status <task-id>")?;
     let engine = Engine::builtin()?;
-    let hubspot = &engine.get("hubspot").ok_or("hubspot is built in")?.provider;
-    let credentials = Credentials::from_env(&hubspot.auth); // or Credentials::new().with(NAME, secret)
-    let client = Client::new(ClientConfig::default())?;
-    let (task, _stats) = client
-        .fetch(hubspot, &task_id, &Inputs::new(), None, &credentials)
-        .await;
-    println!("{}", serde_json::to_string_pretty(&task?)?);
+    // Credentials come from HUBSPOT_ACCESS_TOKEN; `.credentials(Credentials::new().with(..))`
+    // gives others.
+    let task = engine.provider("hubspot")?.status(&task_id).await?;
+    println!("{}", serde_json::to_string_pretty(&task)?);
     Ok(())
 }

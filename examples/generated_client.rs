@@ -9,7 +9,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (Some(store), Some(task_id)) = (args.next(), args.next()) else {
         return Err("usage: generated_client <store-host> <task-id>".into());
     };
-    let client = shoplazza::Client::from_env(unitask::Client::new(Default::default())?)?;
+    let client = shoplazza::Client::from_env()?;
     let params = shoplazza::Params {
         store_domain: Some(store),
         api_version: None,

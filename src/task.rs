@@ -17,6 +17,7 @@ pub struct UploadTask {
     pub provider: String,
     /// The task id.
     pub id: String,
+    /// The unified state; [`State::Unknown`] for a native status the definition does not map.
     pub state: State,
     /// The provider's own value as text (`"PROCESSING"`, `"1"`, `"confirmed=false"`).
     pub native_status: String,
@@ -25,13 +26,21 @@ pub struct UploadTask {
     pub native_label: Option<String>,
     /// Whether the state is final.
     pub terminal: bool,
+    /// How far along the task is; `None` when the definition reads no progress or its `done`
+    /// does not convert.
     pub progress: Option<Progress>,
+    /// When the task was created; `None` when the provider does not say.
     pub created_at: Option<jiff::Timestamp>,
+    /// When work on the task started; `None` when the provider does not say.
     pub started_at: Option<jiff::Timestamp>,
+    /// When the provider last changed the task; `None` when it does not say.
     pub updated_at: Option<jiff::Timestamp>,
+    /// When the task finished; `None` when the provider does not say.
     pub completed_at: Option<jiff::Timestamp>,
+    /// The files the task produced or is about, in the order the definition selects them.
     #[serde(default)]
     pub files: Vec<File>,
+    /// Task-level failures the provider reported (one per failed item, for instance).
     #[serde(default)]
     pub errors: Vec<TaskError>,
     /// Provider-specific values the definition names.
@@ -64,13 +73,19 @@ pub struct Next {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum State {
+    /// Accepted, not started yet.
     Pending,
+    /// Under way.
     Running,
+    /// Finished successfully.
     Succeeded,
     /// Finished, some items failed.
     Partial,
+    /// Ended in failure.
     Failed,
+    /// Stopped before the end, by a user or the provider.
     Canceled,
+    /// Given up by the provider when its time ran out (an upload session that lapsed).
     Expired,
     /// A value the definition does not map: never terminal, never an error.
     Unknown,
@@ -101,10 +116,12 @@ impl State {
         "unknown",
     ];
 
+    /// The name written in definitions and `--json` (`succeeded`).
     pub fn as_str(self) -> &'static str {
         Self::NAMES[self as usize]
     }
 
+    /// The state of that name (as [`State::as_str`] writes it); `None` for any other text.
     pub fn from_name(name: &str) -> Option<State> {
         Self::NAMES
             .iter()
@@ -158,10 +175,13 @@ impl UnknownName {
 /// How far along a task is.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Progress {
+    /// Work done, in `unit`s (a percent for [`ProgressUnit::Percent`]).
     #[serde(serialize_with = "number")]
     pub done: f64,
+    /// Work in all, in `unit`s; `None` when the provider does not say.
     #[serde(serialize_with = "optional_number")]
     pub total: Option<f64>,
+    /// What `done` and `total` count.
     pub unit: ProgressUnit,
 }
 
@@ -185,21 +205,32 @@ fn optional_number<S: Serializer>(value: &Option<f64>, serializer: S) -> Result<
 /// A file the task produced or is about.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct File {
+    /// The provider's id for the file.
     pub id: Option<String>,
+    /// The file's name.
     pub name: Option<String>,
+    /// Where the file can be fetched.
     pub url: Option<String>,
+    /// Where the file was imported from.
     pub source_url: Option<String>,
+    /// Where the file is stored on the provider's side (a path, an object key, an `s3://` URL).
     pub path: Option<String>,
+    /// Its size in bytes.
     pub size: Option<u64>,
+    /// Its media type (`video/mp4`).
     pub mime: Option<String>,
+    /// Its MD5 digest, as the provider writes it (hex or base64).
     pub md5: Option<String>,
 }
 
 /// A task-level failure the provider reported.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TaskError {
+    /// The provider's code for the failure.
     pub code: Option<String>,
+    /// What went wrong, in the provider's words.
     pub message: String,
+    /// The item the error is about (a source URL, a file name).
     pub item: Option<String>,
 }
 

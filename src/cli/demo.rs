@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use unitask::sandbox::{self, Outcome, Sandbox, TrackKind};
 use unitask::watch::{self, Target, Watcher};
-use unitask::{Client, ClientConfig, Engine, Inputs, RetryPolicy};
+use unitask::{Engine, Inputs, RetryPolicy, Transport, TransportConfig};
 
 use super::live::{Live, Mode, ending_matches, summary};
 use super::status::EngineChoice;
@@ -43,7 +43,7 @@ pub fn run(args: Args) -> u8 {
 /// What each provider's credentials did, as the sandbox checked them: tokens issued (a token
 /// lives two seconds here, so a task's watch sees renewals) and expired, requests signed.
 fn credential_lines(
-    providers: &[unitask::model::Provider],
+    providers: &[std::sync::Arc<unitask::model::Provider>],
     activity: &[(&str, sandbox::auth::Activity)],
 ) -> String {
     use std::fmt::Write as _;
@@ -150,6 +150,22 @@ async fn demo(engine: Engine, choice: Option<EngineChoice>) -> u8 {
         }
     };
     let placeholders = sandbox::auth::placeholder_credentials(&providers, &key_file);
+    let client = match Transport::new(TransportConfig {
+        timeout: Duration::from_secs(1),
+        retry: RetryPolicy {
+            max_attempts: 4,
+            min_delay: Duration::from_millis(100),
+            max_delay: Duration::from_secs(1),
+            total_budget: Duration::from_secs(10),
+        },
+        ..TransportConfig::default()
+    }) {
+        Ok(client) => client,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return EXIT_USAGE;
+        }
+    };
     let (endpoints, redactor) = match super::watch::endpoints(
         &engine,
         &targets,
@@ -159,6 +175,7 @@ async fn demo(engine: Engine, choice: Option<EngineChoice>) -> u8 {
         },
         choice,
         |_| placeholders.clone(),
+        &client,
     ) {
         Ok(found) => found,
         Err(message) => {
@@ -167,32 +184,13 @@ async fn demo(engine: Engine, choice: Option<EngineChoice>) -> u8 {
         }
     };
     logging::init(redactor.clone());
-    let client = match Client::new(ClientConfig {
-        timeout: Duration::from_secs(1),
-        retry: RetryPolicy {
-            max_attempts: 4,
-            min_delay: Duration::from_millis(100),
-            max_delay: Duration::from_secs(1),
-            total_budget: Duration::from_secs(10),
-        },
-        ..ClientConfig::default()
-    }) {
-        Ok(client) => client,
-        Err(error) => {
-            eprintln!("error: {error}");
-            return EXIT_USAGE;
-        }
-    };
-    let mut watcher = Watcher::new(
-        client,
-        watch::Options {
-            concurrency: 16,
-            interval: Some(Duration::from_millis(100)),
-            max_interval: Some(Duration::from_millis(400)),
-            timeout: Some(Duration::from_secs(50)),
-            max_errors: 5,
-        },
-    );
+    let mut watcher = Watcher::new(watch::Options {
+        concurrency: 16,
+        interval: Some(Duration::from_millis(100)),
+        max_interval: Some(Duration::from_millis(400)),
+        timeout: Some(Duration::from_secs(50)),
+        max_errors: 5,
+    });
     for endpoint in endpoints {
         watcher.add(endpoint);
     }

@@ -134,14 +134,17 @@ impl<'a> Live<'a> {
         let _ = writeln!(out, "{text}");
     }
 
-    pub fn on_event(&mut self, event: Event<'_>) {
+    /// Shows one event of a watch whose targets were added in order (a task's key is its
+    /// index in the list).
+    pub fn on_event(&mut self, event: &Event) {
+        let index = event.key().get() as usize;
         match event {
             Event::Changed {
-                index,
                 target,
                 task,
                 polls,
                 elapsed,
+                ..
             } => match self.mode {
                 Mode::JsonLines => {
                     let line = StateLine {
@@ -149,7 +152,7 @@ impl<'a> Live<'a> {
                         index,
                         provider: &target.provider,
                         task_id: &target.task_id,
-                        polls,
+                        polls: *polls,
                         elapsed_ms: elapsed.as_millis() as u64,
                         task,
                     };
@@ -158,7 +161,7 @@ impl<'a> Live<'a> {
                 Mode::Lines => {
                     let line = format!(
                         "{:>7}  {} {}: {}",
-                        seconds(elapsed),
+                        seconds(*elapsed),
                         target.provider,
                         target.task_id,
                         describe(task)
@@ -172,12 +175,12 @@ impl<'a> Live<'a> {
                 }
             },
             Event::Failed {
-                index,
                 target,
                 error,
                 polls,
                 elapsed,
                 gives_up,
+                ..
             } => match self.mode {
                 Mode::JsonLines => {
                     let line = json!({
@@ -193,14 +196,14 @@ impl<'a> Live<'a> {
                     self.line(&line.to_string());
                 }
                 Mode::Lines => {
-                    let then = if gives_up {
+                    let then = if *gives_up {
                         "giving up"
                     } else {
                         "will poll again"
                     };
                     let line = format!(
                         "{:>7}  {} {}: {error} ({then})",
-                        seconds(elapsed),
+                        seconds(*elapsed),
                         target.provider,
                         target.task_id
                     );
@@ -213,9 +216,7 @@ impl<'a> Live<'a> {
                 }
             },
             Event::Finished {
-                index,
-                target,
-                finished,
+                target, finished, ..
             } => {
                 *self.endings.entry(finished.ending.name()).or_default() += 1;
                 match self.mode {
@@ -252,6 +253,8 @@ impl<'a> Live<'a> {
                     }
                 }
             }
+            // Kinds of event a later version adds: nothing to show for them here.
+            _ => {}
         }
     }
 
@@ -280,9 +283,9 @@ fn done_json(index: usize, target: &Target, finished: &Finished) -> serde_json::
         "provider": target.provider,
         "task_id": target.task_id,
         "ending": finished.ending.name(),
-        "state": finished.state,
-        "native_status": finished.native_status,
-        "progress": finished.progress,
+        "state": finished.state(),
+        "native_status": finished.task.as_ref().map(|t| &t.native_status),
+        "progress": finished.task.as_ref().map(|t| &t.progress),
         "polls": finished.polls,
         "elapsed_ms": finished.elapsed.as_millis() as u64,
         "error": error,
@@ -356,9 +359,12 @@ pub fn summary(targets: &[Target], report: &Report, expected: Option<&[String]>)
             target.provider.clone(),
             target.task_id.clone(),
             ending_text(task),
-            task.native_status.clone().unwrap_or_else(|| "-".into()),
-            task.progress
+            task.task
                 .as_ref()
+                .map_or_else(|| "-".into(), |t| t.native_status.clone()),
+            task.task
+                .as_ref()
+                .and_then(|t| t.progress.as_ref())
                 .map_or_else(|| "-".into(), progress_text),
             task.polls.to_string(),
             seconds(task.elapsed),

@@ -4,7 +4,8 @@ use std::path::PathBuf;
 
 use unitask::http::redact::Redactor;
 use unitask::http::request::{Credentials, Inputs, auth_env_names};
-use unitask::{Client, ClientConfig, Engine, Error, ErrorKind, UploadTask};
+use unitask::http::transport::{Fetched, Request};
+use unitask::{Engine, Error, ErrorKind, Transport, TransportConfig, UploadTask};
 
 use super::{EXIT_INVALID, EXIT_OK, EXIT_USAGE, logging};
 
@@ -151,8 +152,8 @@ pub fn run(args: Args) -> u8 {
         );
     }
     let inputs: Inputs = args.params.iter().cloned().collect();
-    let defaults = ClientConfig::default();
-    let config = ClientConfig {
+    let defaults = TransportConfig::default();
+    let config = TransportConfig {
         timeout: std::time::Duration::from_secs(args.timeout.max(1)),
         max_body_bytes: args.max_body,
         retry: unitask::RetryPolicy {
@@ -165,7 +166,7 @@ pub fn run(args: Args) -> u8 {
         Ok(runtime) => runtime,
         Err(code) => return code,
     };
-    let client = match Client::new(config) {
+    let client = match Transport::new(config) {
         Ok(client) => client,
         Err(error) => {
             eprintln!("error: {error}");
@@ -182,13 +183,14 @@ pub fn run(args: Args) -> u8 {
     tracing::debug!(provider = %provider.id, engine = ?engine, "engine chosen");
     if let Some(name) = &args.save_example {
         // The answer itself is needed: the runtime keeps it (both engines share it).
-        let (result, _, answer) = runtime.block_on(client.fetch_recorded(
-            provider,
-            &args.task_id,
-            &inputs,
-            args.base_url.as_ref(),
-            &credentials,
-        ));
+        let request = Request {
+            task_id: &args.task_id,
+            inputs: &inputs,
+            base_url: args.base_url.as_ref(),
+            credentials: &credentials,
+        };
+        let Fetched { result, answer, .. } =
+            runtime.block_on(client.fetch_detailed(provider, request, true));
         let code = match &result {
             Ok(_) => EXIT_OK,
             Err(error) => exit_code(error),
@@ -212,35 +214,23 @@ pub fn run(args: Args) -> u8 {
         eprint!("{}", redactor.redact(&summary));
         return code;
     }
+    let request = Request {
+        task_id: &args.task_id,
+        inputs: &inputs,
+        base_url: args.base_url.as_ref(),
+        credentials: &credentials,
+    };
     let result = runtime.block_on(async {
         match engine {
-            EngineChoice::Generated => unitask::providers::status(
-                &provider.id,
-                &client,
-                &args.task_id,
-                &inputs,
-                args.base_url.as_ref(),
-                &credentials,
-            )
-            .await
-            .unwrap_or_else(|| {
-                Err(unitask::Error::local(
-                    ErrorKind::Definition,
-                    format!("no generated client for `{}`", provider.id),
-                ))
-            }),
-            EngineChoice::Interpreted => {
-                client
-                    .fetch(
-                        provider,
-                        &args.task_id,
-                        &inputs,
-                        args.base_url.as_ref(),
-                        &credentials,
-                    )
-                    .await
-                    .0
-            }
+            EngineChoice::Generated => unitask::providers::status(&provider.id, &client, request)
+                .await
+                .unwrap_or_else(|| {
+                    Err(unitask::Error::local(
+                        ErrorKind::Definition,
+                        format!("no generated client for `{}`", provider.id),
+                    ))
+                }),
+            EngineChoice::Interpreted => client.fetch(provider, request).await,
         }
     });
     let (stdout, stderr, code) = match result {

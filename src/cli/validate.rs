@@ -41,7 +41,7 @@ pub fn run(args: Args) -> u8 {
     };
     // A follow-up may name a built-in definition, or one of the files checked.
     let builtins = unitask::Engine::builtin().unwrap_or_default();
-    let known: Vec<&unitask::model::Provider> = builtins.iter().map(|l| &l.provider).collect();
+    let known: Vec<&unitask::model::Provider> = builtins.iter().map(|l| &*l.provider).collect();
     validate::check_links(&mut checked, &known);
     if checked.is_empty() {
         eprintln!("error: no definitions (*.yaml) found in {}", show(&paths));

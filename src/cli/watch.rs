@@ -5,12 +5,13 @@
 use std::collections::HashSet;
 use std::io::{IsTerminal, Read};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use unitask::http::redact::Redactor;
-use unitask::http::request::{self, Credentials, Inputs};
+use unitask::http::request::{Credentials, Inputs};
 use unitask::watch::{self, Answerer, Ending, Endpoint, Report, Target, Watcher};
-use unitask::{Client, ClientConfig, Engine, RetryPolicy};
+use unitask::{Engine, RetryPolicy, Transport, TransportConfig};
 
 use super::live::{Live, Mode, summary, summary_json};
 use super::status::{EngineChoice, choose_engine, parse_param};
@@ -114,6 +115,23 @@ pub fn run(args: Args) -> u8 {
         eprintln!("warning: the task list is empty; nothing to watch");
         return EXIT_OK;
     }
+    let defaults = TransportConfig::default();
+    let config = TransportConfig {
+        timeout: args.request_timeout.max(Duration::from_millis(1)),
+        max_body_bytes: args.max_body,
+        retry: RetryPolicy {
+            max_attempts: args.max_attempts,
+            ..defaults.retry.clone()
+        },
+        ..defaults
+    };
+    let client = match Transport::new(config) {
+        Ok(client) => client,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return EXIT_USAGE;
+        }
+    };
     let (endpoints, redactor) = match endpoints(
         &engine,
         &targets,
@@ -123,6 +141,7 @@ pub fn run(args: Args) -> u8 {
         },
         args.engine,
         Credentials::from_env,
+        &client,
     ) {
         Ok(found) => found,
         Err(message) => {
@@ -135,16 +154,6 @@ pub fn run(args: Args) -> u8 {
         return EXIT_USAGE;
     }
     logging::init(redactor.clone());
-    let defaults = ClientConfig::default();
-    let config = ClientConfig {
-        timeout: args.request_timeout.max(Duration::from_millis(1)),
-        max_body_bytes: args.max_body,
-        retry: RetryPolicy {
-            max_attempts: args.max_attempts,
-            ..defaults.retry.clone()
-        },
-        ..defaults
-    };
     let options = watch::Options {
         concurrency: args.concurrency as usize,
         interval: args.interval,
@@ -163,14 +172,7 @@ pub fn run(args: Args) -> u8 {
         Ok(runtime) => runtime,
         Err(code) => return code,
     };
-    let client = match Client::new(config) {
-        Ok(client) => client,
-        Err(error) => {
-            eprintln!("error: {error}");
-            return EXIT_USAGE;
-        }
-    };
-    let mut watcher = Watcher::new(client, options);
+    let mut watcher = Watcher::new(options);
     for endpoint in endpoints {
         watcher.add(endpoint);
     }
@@ -289,16 +291,10 @@ fn check_targets(endpoints: &[Endpoint], targets: &[Target]) -> Result<(), Strin
     let mut problems = Vec::new();
     let mut count = 0;
     for target in targets {
-        let Some(endpoint) = endpoints.iter().find(|e| e.provider.id == target.provider) else {
+        let Some(endpoint) = endpoints.iter().find(|e| e.id() == target.provider) else {
             continue;
         };
-        if let Err(error) = request::prepare(
-            &endpoint.provider,
-            &target.task_id,
-            &target.inputs,
-            endpoint.base_url.as_ref(),
-            &endpoint.credentials,
-        ) {
+        if let Err(error) = endpoint.check(target) {
             count += 1;
             if problems.len() < 20 {
                 problems.push(format!(
@@ -341,6 +337,7 @@ pub fn endpoints(
     urls: Urls<'_>,
     choice: Option<EngineChoice>,
     credentials_for: impl Fn(&unitask::model::Auth) -> Credentials,
+    transport: &Transport,
 ) -> Result<(Vec<Endpoint>, Redactor), String> {
     let mut ids: Vec<&str> = targets.iter().map(|t| t.provider.as_str()).collect();
     // And every definition a follow-up hands over to, so `watch` can follow it.
@@ -421,12 +418,13 @@ pub fn endpoints(
             }
         };
         redactor.extend(&Redactor::new(&provider.auth, &credentials));
-        endpoints.push(Endpoint {
-            provider: provider.clone(),
+        endpoints.push(Endpoint::new(
+            Arc::clone(provider),
+            transport.clone(),
             base_url,
             credentials,
             answerer,
-        });
+        ));
     }
     if problems.is_empty() {
         Ok((endpoints, redactor))

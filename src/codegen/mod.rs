@@ -178,6 +178,18 @@ fn camel_case(text: &str, keep_inner: bool) -> String {
 
 fn provider_module(provider: &Provider, text: &str) -> TokenStream {
     let module = format_ident!("{}", module_name(&provider.id));
+    let token_setter = match provider.auth.env_names()[..] {
+        [name] => {
+            let doc = format!(" The `{name}` credential, the only one the definition reads.");
+            quote! {
+                #[doc = #doc]
+                pub fn token(self, secret: impl ::std::convert::Into<::std::string::String>) -> Self {
+                    self.credential(#name, secret)
+                }
+            }
+        }
+        _ => quote! {},
+    };
     let id = &provider.id;
     let text = raw_string(text);
     let title = format!(" {}", provider.name);
@@ -186,7 +198,7 @@ fn provider_module(provider: &Provider, text: &str) -> TokenStream {
         quote! { #[doc = ""] #[doc = #line] }
     });
     let unconfirmed = (!provider.base_url_confirmed).then(|| {
-        quote! { #[doc = ""] #[doc = " The base URL is not confirmed by the provider's documentation: pass your own with `Client::with_base_url`."] }
+        quote! { #[doc = ""] #[doc = " The base URL is not confirmed by the provider's documentation: pass your own with `ClientBuilder::base_url`."] }
     });
 
     let documented = &provider.response.state.documented;
@@ -305,12 +317,14 @@ fn provider_module(provider: &Provider, text: &str) -> TokenStream {
             pub const DEFINITION: &str = #text;
 
             /// The definition, validated and compiled once.
-            pub fn definition() -> ::std::result::Result<&'static ::unitask::model::Provider, ::unitask::Error> {
-                static PROVIDER: ::std::sync::OnceLock<::std::result::Result<::unitask::model::Provider, ::std::string::String>> =
+            #[doc(hidden)]
+            pub fn definition() -> ::std::result::Result<&'static ::std::sync::Arc<::unitask::model::Provider>, ::unitask::Error> {
+                static PROVIDER: ::std::sync::OnceLock<::std::result::Result<::std::sync::Arc<::unitask::model::Provider>, ::std::string::String>> =
                     ::std::sync::OnceLock::new();
                 PROVIDER
                     .get_or_init(|| {
                         ::unitask::validate::check_source(::std::concat!(#id, ".yaml"), ::std::option::Option::Some(#id), DEFINITION)
+                            .map(::std::sync::Arc::new)
                             .map_err(|report| report.render_human(false))
                     })
                     .as_ref()
@@ -377,7 +391,9 @@ fn provider_module(provider: &Provider, text: &str) -> TokenStream {
             /// One task's status, with the native status and the extra values typed.
             #[derive(Debug, Clone, PartialEq)]
             pub struct Record {
+                /// The native status, typed.
                 pub status: Status,
+                /// The provider-specific values, typed.
                 pub extra: Extra,
                 /// Everything, in the unified model.
                 pub task: ::unitask::UploadTask,
@@ -400,41 +416,124 @@ fn provider_module(provider: &Provider, text: &str) -> TokenStream {
                 }
             }
 
-            /// A client for this provider, sharing the runtime's pooled HTTP client.
+            /// A client for this provider: [`Client::from_env`], or [`Client::builder`] for
+            /// credentials, a transport or a base URL of your own. Cheap to clone.
             #[derive(Debug, Clone)]
             pub struct Client {
-                http: ::unitask::Client,
+                provider: &'static ::std::sync::Arc<::unitask::model::Provider>,
+                transport: ::unitask::Transport,
                 credentials: ::unitask::Credentials,
                 base_url: ::std::option::Option<::unitask::url::Url>,
             }
 
             impl Client {
-                /// A client with these credentials and HTTP client.
-                pub fn new(http: ::unitask::Client, credentials: ::unitask::Credentials) -> Self {
-                    Client { http, credentials, base_url: ::std::option::Option::None }
-                }
-
-                /// A client whose credentials come from the environment variables the definition names.
-                pub fn from_env(http: ::unitask::Client) -> ::std::result::Result<Self, ::unitask::Error> {
+                /// A client whose credentials come from the environment variables the definition
+                /// names, on the process's shared transport.
+                pub fn from_env() -> ::std::result::Result<Self, ::unitask::Error> {
                     let credentials = ::unitask::Credentials::from_env(&definition()?.auth);
-                    ::std::result::Result::Ok(Self::new(http, credentials))
+                    Self::builder().credentials(credentials).build()
                 }
 
-                /// Sends requests here instead of the definition's base URL.
-                pub fn with_base_url(mut self, base_url: ::unitask::url::Url) -> Self {
-                    self.base_url = ::std::option::Option::Some(base_url);
-                    self
+                /// A client to configure: no credentials until given.
+                pub fn builder() -> ClientBuilder {
+                    ClientBuilder::default()
                 }
 
                 /// Fetches one task's status.
                 pub async fn status(&self, task_id: &str, params: &Params) -> ::std::result::Result<Record, ::unitask::Error> {
-                    let provider = definition()?;
-                    let (result, _) = self
-                        .http
-                        .fetch(provider, task_id, &params.to_inputs(), self.base_url.as_ref(), &self.credentials)
-                        .await;
-                    result.map(Record::from)
+                    let inputs = params.to_inputs();
+                    let request = ::unitask::http::transport::Request {
+                        task_id,
+                        inputs: &inputs,
+                        base_url: self.base_url.as_ref(),
+                        credentials: &self.credentials,
+                    };
+                    fetch(&self.transport, request).await
                 }
+
+                /// What a [`Watcher`](::unitask::watch::Watcher) needs to poll this provider's
+                /// tasks with this client's transport, credentials and base URL.
+                pub fn endpoint(&self) -> ::unitask::watch::Endpoint {
+                    ::unitask::watch::Endpoint::new(
+                        ::std::sync::Arc::clone(self.provider),
+                        self.transport.clone(),
+                        self.base_url.clone(),
+                        self.credentials.clone(),
+                        ::unitask::watch::Answerer::Generated,
+                    )
+                }
+
+                /// One task of this provider, to watch.
+                pub fn target(&self, task_id: impl ::std::convert::Into<::std::string::String>, params: &Params) -> ::unitask::watch::Target {
+                    ::unitask::watch::Target {
+                        provider: ::std::borrow::ToOwned::to_owned(ID),
+                        task_id: task_id.into(),
+                        inputs: params.to_inputs(),
+                    }
+                }
+            }
+
+            /// Configures a [`Client`].
+            #[derive(Debug, Clone, Default)]
+            pub struct ClientBuilder {
+                transport: ::std::option::Option<::unitask::Transport>,
+                credentials: ::unitask::Credentials,
+                base_url: ::std::option::Option<::unitask::url::Url>,
+            }
+
+            impl ClientBuilder {
+                /// Sends requests through this transport instead of the shared one.
+                pub fn transport(mut self, transport: ::unitask::Transport) -> Self {
+                    self.transport = ::std::option::Option::Some(transport);
+                    self
+                }
+
+                /// These credentials (replacing any given before).
+                pub fn credentials(mut self, credentials: ::unitask::Credentials) -> Self {
+                    self.credentials = credentials;
+                    self
+                }
+
+                /// One credential, by the environment variable name the definition gives it.
+                pub fn credential(mut self, name: impl ::std::convert::Into<::std::string::String>, secret: impl ::std::convert::Into<::std::string::String>) -> Self {
+                    self.credentials.set(name, secret);
+                    self
+                }
+
+                #token_setter
+
+                /// Sends requests here instead of the definition's base URL.
+                pub fn base_url(mut self, base_url: ::unitask::url::Url) -> Self {
+                    self.base_url = ::std::option::Option::Some(base_url);
+                    self
+                }
+
+                /// The client; an error if a credential is given that the definition does not
+                /// name, or if the shared transport cannot be made.
+                pub fn build(self) -> ::std::result::Result<Client, ::unitask::Error> {
+                    let provider = definition()?;
+                    ::unitask::http::request::check_credential_names(provider, &self.credentials)?;
+                    let transport = match self.transport {
+                        ::std::option::Option::Some(transport) => transport,
+                        ::std::option::Option::None => ::unitask::Transport::shared()?,
+                    };
+                    ::std::result::Result::Ok(Client {
+                        provider,
+                        transport,
+                        credentials: self.credentials,
+                        base_url: self.base_url,
+                    })
+                }
+            }
+
+            /// Fetches with inputs already typed (the client's and the dispatcher's way in).
+            #[doc(hidden)]
+            pub async fn fetch(
+                transport: &::unitask::Transport,
+                request: ::unitask::http::transport::Request<'_>,
+            ) -> ::std::result::Result<Record, ::unitask::Error> {
+                let provider = definition()?;
+                transport.fetch(provider, request).await.map(Record::from)
             }
         }
     }
@@ -470,15 +569,13 @@ fn dispatch(providers: &[&Provider]) -> TokenStream {
         let module = format_ident!("{}", module_name(&p.id));
         quote! {
             #id => {
-                let params = match #module::Params::from_inputs(inputs) {
+                let params = match #module::Params::from_inputs(request.inputs) {
                     ::std::result::Result::Ok(params) => params,
                     ::std::result::Result::Err(error) => return ::std::option::Option::Some(::std::result::Result::Err(error)),
                 };
-                let mut client = #module::Client::new(http.clone(), credentials.clone());
-                if let ::std::option::Option::Some(base_url) = base_url {
-                    client = client.with_base_url(base_url.clone());
-                }
-                ::std::option::Option::Some(client.status(task_id, &params).await.map(::std::convert::Into::into))
+                let inputs = params.to_inputs();
+                let request = ::unitask::http::transport::Request { inputs: &inputs, ..request };
+                ::std::option::Option::Some(#module::fetch(transport, request).await.map(::std::convert::Into::into))
             }
         }
     });
@@ -490,10 +587,12 @@ fn dispatch(providers: &[&Provider]) -> TokenStream {
     });
     quote! {
         /// Every generated provider id, sorted.
+        #[doc(hidden)]
         pub const GENERATED: &[&str] = &[#(#ids),*];
 
         /// The compiled definition of the generated module for `id`.
-        pub fn definition(id: &str) -> ::std::option::Option<::std::result::Result<&'static ::unitask::model::Provider, ::unitask::Error>> {
+        #[doc(hidden)]
+        pub fn definition(id: &str) -> ::std::option::Option<::std::result::Result<&'static ::std::sync::Arc<::unitask::model::Provider>, ::unitask::Error>> {
             match id {
                 #(#definition_arms)*
                 _ => ::std::option::Option::None,
@@ -501,14 +600,12 @@ fn dispatch(providers: &[&Provider]) -> TokenStream {
         }
 
         /// Fetches with the generated client of `id`; `None` when no client was generated for it.
+        #[doc(hidden)]
         #[allow(unused_variables)]
         pub async fn status(
             id: &str,
-            http: &::unitask::Client,
-            task_id: &str,
-            inputs: &::unitask::Inputs,
-            base_url: ::std::option::Option<&::unitask::url::Url>,
-            credentials: &::unitask::Credentials,
+            transport: &::unitask::Transport,
+            request: ::unitask::http::transport::Request<'_>,
         ) -> ::std::option::Option<::std::result::Result<::unitask::UploadTask, ::unitask::Error>> {
             match id {
                 #(#arms)*

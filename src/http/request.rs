@@ -15,6 +15,7 @@ use crate::http::auth::PerAttempt;
 use crate::model::{Auth, Input, Provider};
 use crate::runtime::{Error, ErrorKind};
 use crate::spec::{InputLocation, Method};
+#[doc(hidden)]
 pub use crate::syntax::url::is_loopback;
 
 /// Everything but RFC 3986 unreserved characters is encoded inside a path segment or a query
@@ -30,6 +31,7 @@ pub(crate) const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
 pub struct Inputs(Vec<(String, String)>);
 
 impl Inputs {
+    /// No inputs.
     pub fn new() -> Inputs {
         Inputs::default()
     }
@@ -45,6 +47,7 @@ impl Inputs {
         self
     }
 
+    /// The value of `name`, if set.
     pub fn get(&self, name: &str) -> Option<&str> {
         self.0
             .iter()
@@ -52,6 +55,7 @@ impl Inputs {
             .map(|(_, v)| v.as_str())
     }
 
+    /// Every input as `(name, value)`, in the order first set.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
         self.0.iter().map(|(n, v)| (n.as_str(), v.as_str()))
     }
@@ -91,6 +95,7 @@ impl fmt::Debug for Credentials {
 }
 
 impl Credentials {
+    /// No credentials.
     pub fn new() -> Credentials {
         Credentials::default()
     }
@@ -131,6 +136,7 @@ impl Credentials {
     }
 
     /// Reads every variable `auth` names from the process environment (missing ones stay unset).
+    #[doc(hidden)]
     pub fn from_env(auth: &Auth) -> Credentials {
         let mut credentials = Credentials::new();
         for name in auth.env_names() {
@@ -173,11 +179,13 @@ impl Credentials {
 }
 
 /// The environment variables an auth scheme reads.
+#[doc(hidden)]
 pub fn auth_env_names(auth: &Auth) -> Vec<&str> {
     auth.env_names()
 }
 
 /// A request ready to send. `Debug` redacts the credential.
+#[doc(hidden)]
 #[derive(Clone)]
 pub struct PreparedRequest {
     pub method: Method,
@@ -227,6 +235,7 @@ impl fmt::Debug for PreparedRequest {
 }
 
 /// `url` with the values of the query parameters `secrets` replaced by `***`.
+#[doc(hidden)]
 pub fn redact_url(url: &url::Url, secrets: &[String]) -> String {
     if secrets.is_empty() {
         return url.to_string();
@@ -251,6 +260,7 @@ fn invalid(message: impl Into<String>) -> Error {
 
 /// Refuses input names the provider does not have, and the task-id input (it is passed as the
 /// task id). Generated clients call this too, so both engines refuse alike.
+#[doc(hidden)]
 pub fn check_input_names(provider: &Provider, inputs: &Inputs) -> Result<(), Error> {
     for (name, _) in inputs.iter() {
         if name == provider.task_id_input().name {
@@ -270,7 +280,35 @@ pub fn check_input_names(provider: &Provider, inputs: &Inputs) -> Result<(), Err
     Ok(())
 }
 
+/// Refuses credentials under names the definition never reads (a typo would otherwise surface
+/// only as a 401, or as "no credential" for the name meant).
+#[doc(hidden)]
+pub fn check_credential_names(provider: &Provider, credentials: &Credentials) -> Result<(), Error> {
+    let known = provider.auth.env_names();
+    let mut unknown: Vec<&str> = credentials
+        .names()
+        .filter(|name| !known.contains(name))
+        .collect();
+    unknown.sort_unstable();
+    match unknown.first() {
+        None => Ok(()),
+        Some(name) => Err(Error::local(
+            ErrorKind::Unauthorized,
+            format!(
+                "`{name}` is not a credential of {} (it reads: {})",
+                provider.id,
+                if known.is_empty() {
+                    "none".to_owned()
+                } else {
+                    known.join(", ")
+                }
+            ),
+        )),
+    }
+}
+
 /// The error for a required input with no value.
+#[doc(hidden)]
 pub fn missing_input(input: &Input) -> Error {
     let doc = input
         .doc
@@ -282,6 +320,7 @@ pub fn missing_input(input: &Input) -> Error {
 
 /// Builds the request for `task_id` with the other `inputs`, against the definition's base URL
 /// or `base_url` when given (host inputs are then not needed).
+#[doc(hidden)]
 pub fn prepare(
     provider: &Provider,
     task_id: &str,
@@ -502,6 +541,7 @@ fn encode(text: &str) -> String {
 }
 
 /// Credentials travel over https, or plain http to a loopback host.
+#[doc(hidden)]
 pub fn check_transport_security(url: &url::Url, auth: &Auth) -> Result<(), Error> {
     match url.scheme() {
         "https" => Ok(()),

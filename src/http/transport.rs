@@ -22,7 +22,8 @@ pub const DEFAULT_MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
 
 /// How requests are sent and retried.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ClientConfig {
+pub struct TransportConfig {
+    /// The longest wait for a connection (TCP and TLS).
     pub connect_timeout: Duration,
     /// For one attempt, from sending to the last byte of the body.
     pub timeout: Duration,
@@ -30,12 +31,13 @@ pub struct ClientConfig {
     /// says (`--max-body`); `None`: each definition's `limits.max_body_bytes`, else
     /// [`DEFAULT_MAX_BODY_BYTES`].
     pub max_body_bytes: Option<usize>,
+    /// When and how often a failed attempt is tried again.
     pub retry: RetryPolicy,
 }
 
-impl Default for ClientConfig {
+impl Default for TransportConfig {
     fn default() -> Self {
-        ClientConfig {
+        TransportConfig {
             connect_timeout: Duration::from_secs(10),
             timeout: Duration::from_secs(30),
             max_body_bytes: None,
@@ -50,7 +52,9 @@ impl Default for ClientConfig {
 pub struct RetryPolicy {
     /// Attempts in all, the first included (1 = no retry).
     pub max_attempts: u32,
+    /// The first wait between attempts (and the least, whatever `Retry-After` says).
     pub min_delay: Duration,
+    /// The longest wait between attempts the backoff grows to.
     pub max_delay: Duration,
     /// The most time one fetch may take, attempts and waits together: no retry starts whose
     /// wait would end past it, and a `Retry-After` longer than what is left ends the retries
@@ -69,21 +73,24 @@ impl Default for RetryPolicy {
     }
 }
 
-/// One pooled HTTP client, shared by every provider and both engines.
+/// The HTTP transport every status request goes through: one pooled `reqwest` client (two: one
+/// follows no redirect), the retry policy and the OAuth token cache. Cloning it is cheap and
+/// shares all of them, so a service makes one and hands clones to every client, engine and watch.
 #[derive(Debug, Clone)]
-pub struct Client {
+pub struct Transport {
     http: reqwest::Client,
     /// The same, following no redirect: for definitions that read a 3xx as an answer (a
     /// `303 See Other` from a finished job's monitor).
     unredirected: reqwest::Client,
-    config: ClientConfig,
-    /// Requests sent by this client and its clones, retries included.
+    config: TransportConfig,
+    /// Requests sent by this transport and its clones, retries included.
     sent: Arc<AtomicU64>,
     /// OAuth tokens, shared by the clones.
     tokens: Tokens,
 }
 
 /// An answer as it arrived (the last one of a fetch): what `status --save-example` writes down.
+#[doc(hidden)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Answer {
     pub status: u16,
@@ -91,15 +98,33 @@ pub struct Answer {
     pub body: Vec<u8>,
 }
 
-/// What one fetch did, besides its answer: for `watch` and for tests.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct FetchStats {
-    pub attempts: u32,
+/// One status request, besides the definition that says how to make it.
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy)]
+pub struct Request<'a> {
+    pub task_id: &'a str,
+    pub inputs: &'a Inputs,
+    /// Instead of the definition's base URL.
+    pub base_url: Option<&'a url::Url>,
+    pub credentials: &'a Credentials,
 }
 
-impl Client {
-    pub fn new(config: ClientConfig) -> Result<Client, Error> {
-        Ok(Client {
+/// A fetch's answer and what it took: for the command line and the tests.
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct Fetched {
+    pub result: Result<UploadTask, Error>,
+    /// Attempts sent (0 when the request was refused before sending).
+    pub attempts: u32,
+    /// The last answer received, when asked for and one came; as the provider sent it except for
+    /// tokens and signatures the fetch made itself: redact it before showing it.
+    pub answer: Option<Answer>,
+}
+
+impl Transport {
+    /// A transport with this configuration.
+    pub fn new(config: TransportConfig) -> Result<Transport, Error> {
+        Ok(Transport {
             http: http_client(&config, redirect_policy())?,
             unredirected: http_client(&config, reqwest::redirect::Policy::none())?,
             config,
@@ -108,71 +133,82 @@ impl Client {
         })
     }
 
-    pub fn config(&self) -> &ClientConfig {
+    /// The process's default transport ([`TransportConfig::default`]), made on first use and
+    /// shared from then on: what clients and engines built without a transport use.
+    pub fn shared() -> Result<Transport, Error> {
+        static SHARED: std::sync::OnceLock<Result<Transport, Error>> = std::sync::OnceLock::new();
+        SHARED
+            .get_or_init(|| Transport::new(TransportConfig::default()))
+            .clone()
+    }
+
+    /// How this transport sends and retries.
+    pub fn config(&self) -> &TransportConfig {
         &self.config
     }
 
-    /// Requests sent so far by this client and its clones, retries included.
+    /// Requests sent so far by this transport and its clones, retries included.
     pub fn requests_sent(&self) -> u64 {
         self.sent.load(Ordering::Relaxed)
     }
 
-    /// OAuth tokens fetched so far by this client and its clones.
+    /// Whether `other` is this transport or a clone of it (they count requests together).
+    #[doc(hidden)]
+    pub fn same_counter(&self, other: &Transport) -> bool {
+        Arc::ptr_eq(&self.sent, &other.sent)
+    }
+
+    /// OAuth tokens fetched so far by this transport and its clones.
     pub fn tokens_fetched(&self) -> u64 {
         self.tokens.fetched()
     }
 
-    /// Fetches and normalizes one task's status.
+    /// Fetches and normalizes one task's status: what generated clients and the engine call.
+    #[doc(hidden)]
     pub async fn fetch(
         &self,
         provider: &Provider,
-        task_id: &str,
-        inputs: &Inputs,
-        base_url: Option<&url::Url>,
-        credentials: &Credentials,
-    ) -> (Result<UploadTask, Error>, FetchStats) {
-        self.fetch_into(provider, task_id, inputs, base_url, credentials, None)
-            .await
+        request: Request<'_>,
+    ) -> Result<UploadTask, Error> {
+        self.fetch_detailed(provider, request, false).await.result
     }
 
-    /// [`Client::fetch`], keeping the last answer received (none when no answer came: a refused
-    /// input, a connection that failed). The answer is as the provider sent it: redact it before
-    /// showing it.
-    pub async fn fetch_recorded(
+    /// [`Transport::fetch`], counting attempts and, with `keep_answer`, keeping the last answer
+    /// received (none when no answer came: a refused input, a connection that failed).
+    #[doc(hidden)]
+    pub async fn fetch_detailed(
         &self,
         provider: &Provider,
-        task_id: &str,
-        inputs: &Inputs,
-        base_url: Option<&url::Url>,
-        credentials: &Credentials,
-    ) -> (Result<UploadTask, Error>, FetchStats, Option<Answer>) {
+        request: Request<'_>,
+        keep_answer: bool,
+    ) -> Fetched {
         let slot = std::sync::Mutex::new(None);
-        let (result, stats) = self
-            .fetch_into(
-                provider,
-                task_id,
-                inputs,
-                base_url,
-                credentials,
-                Some(&slot),
-            )
+        let (result, attempts) = self
+            .fetch_into(provider, request, keep_answer.then_some(&slot))
             .await;
         let answer = slot.into_inner().unwrap_or_else(|e| e.into_inner());
-        (result, stats, answer)
+        Fetched {
+            result,
+            attempts,
+            answer,
+        }
     }
 
     async fn fetch_into(
         &self,
         provider: &Provider,
-        task_id: &str,
-        inputs: &Inputs,
-        base_url: Option<&url::Url>,
-        credentials: &Credentials,
+        request: Request<'_>,
         record: Option<&std::sync::Mutex<Option<Answer>>>,
-    ) -> (Result<UploadTask, Error>, FetchStats) {
+    ) -> (Result<UploadTask, Error>, u32) {
+        let Request {
+            task_id,
+            inputs,
+            base_url,
+            credentials,
+        } = request;
         let prepared = match request::prepare(provider, task_id, inputs, base_url, credentials) {
             Ok(prepared) => prepared,
-            Err(error) => return (Err(error), FetchStats::default()),
+            Err(error) => return (Err(error), 0),
         };
         // What `input:` fields read (a follow-up carries them on).
         let given: Vec<(String, String)> = inputs
@@ -274,18 +310,16 @@ impl Client {
                 *value = fetched.redact(value);
             }
         }
-        let stats = FetchStats {
-            attempts: attempts.load(Ordering::Relaxed),
-        };
+        let attempts = attempts.load(Ordering::Relaxed);
         tracing::debug!(
             provider = %provider.id,
             task = task_id,
-            attempts = stats.attempts,
+            attempts,
             elapsed_ms = started.elapsed().as_millis() as u64,
             ok = result.is_ok(),
             "fetched"
         );
-        (result, stats)
+        (result, attempts)
     }
 
     /// One attempt, and with an OAuth token once more after a 401 with a new token (the
@@ -531,7 +565,7 @@ impl Client {
 
 /// A pooled reqwest client with the given redirect policy.
 fn http_client(
-    config: &ClientConfig,
+    config: &TransportConfig,
     redirects: reqwest::redirect::Policy,
 ) -> Result<reqwest::Client, Error> {
     let mut builder = reqwest::Client::builder().no_proxy();

@@ -11,6 +11,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 /// [`source`](std::error::Error::source), which is a live error value.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Error {
+    /// What went wrong, in provider-independent terms.
     pub kind: ErrorKind,
     /// The HTTP status, when a response arrived.
     pub status: Option<u16>,
@@ -51,6 +52,7 @@ fn from_seconds<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Dur
 pub struct Cause(Arc<Box<dyn std::error::Error + Send + Sync>>);
 
 impl Cause {
+    /// Wraps `error` to be the cause of an [`Error`].
     pub fn new(error: impl std::error::Error + Send + Sync + 'static) -> Cause {
         Cause(Arc::new(Box::new(error)))
     }
@@ -95,6 +97,7 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
+    /// Every kind, in the order of [`NAMES`](Self::NAMES).
     pub const ALL: [ErrorKind; 10] = [
         ErrorKind::Unauthorized,
         ErrorKind::Forbidden,
@@ -122,10 +125,12 @@ impl ErrorKind {
         "definition",
     ];
 
+    /// The name written in definitions and `--json` (`not_found`).
     pub fn as_str(self) -> &'static str {
         Self::NAMES[self as usize]
     }
 
+    /// The kind of that name (as [`ErrorKind::as_str`] writes it); `None` for any other text.
     pub fn from_name(name: &str) -> Option<ErrorKind> {
         Self::NAMES
             .iter()

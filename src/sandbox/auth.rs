@@ -31,12 +31,13 @@ const MAX_REMEMBERED: usize = 100_000;
 /// what a sandbox checks unless told otherwise. A key-file variable names `key_file` (write it
 /// with [`write_key_file`]); an Azure key is base64; every other variable holds
 /// [`PLACEHOLDER`].
-pub fn placeholder_credentials<'a>(
-    providers: impl IntoIterator<Item = &'a Provider>,
+pub fn placeholder_credentials<'a, P: std::borrow::Borrow<Provider> + 'a>(
+    providers: impl IntoIterator<Item = &'a P>,
     key_file: &std::path::Path,
 ) -> Credentials {
     let mut credentials = Credentials::new();
     for provider in providers {
+        let provider: &Provider = provider.borrow();
         for scheme in schemes(&provider.auth) {
             for name in scheme.env_names() {
                 credentials.set(name, placeholder_for(scheme, name, key_file));

@@ -24,7 +24,10 @@ use std::time::Duration;
 pub use plan::{Body, Fault, Ids, Outcome, ProviderPlan, Reply, Step, Track, TrackKind};
 pub use server::Served;
 
+use crate::http::request::Credentials;
+use crate::interp::{Engine, ProviderClient};
 use crate::model::Provider;
+use crate::runtime::Error;
 
 /// Hears of every request the sandbox answers.
 pub type RequestLog = Arc<dyn Fn(&Served) + Send + Sync>;
@@ -92,11 +95,21 @@ pub struct Sandbox {
 }
 
 impl Sandbox {
+    /// A sandbox playing every definition `engine` holds.
+    pub fn of(engine: &Engine, options: Options) -> Self {
+        Sandbox::new(engine.iter().map(|loaded| &loaded.provider), options)
+    }
+
     /// Plans every provider (the last one of an id wins).
-    pub fn new<'a>(providers: impl IntoIterator<Item = &'a Provider>, options: Options) -> Self {
+    #[doc(hidden)]
+    pub fn new<'a, P: std::borrow::Borrow<Provider> + 'a>(
+        providers: impl IntoIterator<Item = &'a P>,
+        options: Options,
+    ) -> Self {
         let mut plans: Vec<ProviderPlan> = Vec::new();
         let mut by_id = HashMap::new();
         for provider in providers {
+            let provider: &Provider = provider.borrow();
             let plan = ProviderPlan::new(provider, options.slow, options.ids_per_track);
             match by_id.get(&provider.id) {
                 Some(&i) => plans[i] = plan,
@@ -124,11 +137,18 @@ impl Sandbox {
         }
     }
 
+    /// Credentials every definition it plays accepts: placeholders for each variable they read
+    /// (for a signature or a JWT grant, the keys the sandbox checks with).
+    pub fn credentials(&self) -> &Credentials {
+        &self.credentials
+    }
+
     /// The plans, in the order the providers were given.
     pub fn plans(&self) -> &[ProviderPlan] {
         &self.plans
     }
 
+    /// The plan of provider `id`, if the sandbox serves it.
     pub fn plan(&self, id: &str) -> Option<&ProviderPlan> {
         self.by_id.get(id).map(|&i| &self.plans[i])
     }
@@ -228,6 +248,7 @@ pub struct Running {
 }
 
 impl Running {
+    /// The address the sandbox listens on.
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }
@@ -263,6 +284,21 @@ impl Running {
         url
     }
 
+    /// A client for provider `id` of `engine`, sending its requests here with credentials the
+    /// sandbox accepts (OAuth tokens fetched from [`token_url`](Self::token_url)).
+    pub fn client(&self, engine: &Engine, id: &str) -> Result<ProviderClient, Error> {
+        let credentials = self
+            .sandbox
+            .credentials()
+            .clone()
+            .with_token_endpoint(self.token_url(id));
+        Ok(engine
+            .provider(id)?
+            .base_url(self.base_url(id))
+            .credentials(credentials))
+    }
+
+    /// The sandbox being served: its plans and what it has counted.
     pub fn sandbox(&self) -> &Sandbox {
         &self.sandbox
     }

@@ -47,6 +47,7 @@ pub enum Fault {
 }
 
 impl Fault {
+    /// Every fault, in the order the sandbox plans their tracks.
     pub const ALL: [Fault; 9] = [
         Fault::RateLimited,
         Fault::ServerError,
@@ -90,7 +91,10 @@ pub enum TrackKind {
 /// repeats. Each id has its own lifecycle.
 #[derive(Debug, Clone)]
 pub struct Track {
+    /// The scenario's name, `example-<name>` for an example, or the fault's
+    /// scenario name (`fault-slow`).
     pub name: String,
+    /// What the track plays.
     pub kind: TrackKind,
     /// What a numbered id has before and after `<name>-<n>`: nothing, or a URL's start and
     /// query when the task id is a URL.
@@ -99,6 +103,7 @@ pub struct Track {
     pub task_id: Option<String>,
     /// The fresh ids that reach it.
     pub ids: Ids,
+    /// The answers, one per poll in order; the last repeats.
     pub steps: Vec<Step>,
 }
 
@@ -145,6 +150,7 @@ impl Track {
 pub struct Step {
     /// What is served, e.g. `processing` or `fault: 429`.
     pub label: String,
+    /// What the sandbox sends.
     pub reply: Reply,
     /// What the runtime makes of it.
     pub outcome: Outcome,
@@ -156,8 +162,20 @@ pub struct Step {
 /// What a poll produces.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
-    Task { state: State, terminal: bool },
-    Error { kind: ErrorKind, retryable: bool },
+    /// A task.
+    Task {
+        /// Its unified state.
+        state: State,
+        /// Whether that state is final.
+        terminal: bool,
+    },
+    /// A request error.
+    Error {
+        /// What went wrong.
+        kind: ErrorKind,
+        /// Whether trying again may succeed.
+        retryable: bool,
+    },
 }
 
 impl Outcome {
@@ -197,8 +215,11 @@ impl std::fmt::Display for Outcome {
 /// An HTTP answer.
 #[derive(Debug, Clone)]
 pub struct Reply {
+    /// The HTTP status.
     pub status: u16,
+    /// Response headers, as name and value, in order.
     pub headers: Vec<(String, String)>,
+    /// The body, rendered for the requested task id.
     pub body: Body,
     /// Wait this long before answering.
     pub delay: Duration,
@@ -209,6 +230,7 @@ pub struct Reply {
 /// A body; JSON bodies put the requested task id where the example had its own.
 #[derive(Debug, Clone)]
 pub enum Body {
+    /// Bytes sent as they are: no task id is put in.
     Bytes(Vec<u8>),
     /// Serialized JSON split around each `"<example task id>"` string.
     Json(Vec<Vec<u8>>),
@@ -291,7 +313,9 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 /// Everything the sandbox serves for one provider.
 #[derive(Debug, Clone)]
 pub struct ProviderPlan {
+    /// The definition it plays.
     pub provider: Provider,
+    /// Its tracks: the scenarios, then the faults, then the examples.
     pub tracks: Vec<Track>,
     /// By the key of a scenario task id, a track name or a generated id ([`ProviderPlan::key`]).
     ids: HashMap<String, usize>,

@@ -36,14 +36,17 @@ const MAX_REQUEST_BODY: usize = 64 * 1024;
 /// logged and a credential in the query is masked.
 #[derive(Debug, Clone)]
 pub struct Served {
+    /// The request's HTTP method.
     pub method: String,
     /// Path and query, credential masked.
     pub target: String,
+    /// The HTTP status answered.
     pub status: u16,
     /// The provider, task id and what was served, when the request reached a task.
     pub task: Option<(String, String, String)>,
     /// Why the request was refused, when it was.
     pub refused: Option<String>,
+    /// How long answering took, a slow answer's wait included.
     pub elapsed: Duration,
 }
 

@@ -1281,8 +1281,11 @@ pub struct ProgressSpec {
 #[cfg_attr(feature = "schema", derive(JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ProgressUnit {
+    /// A count of items (files, rows, records).
     Items,
+    /// A number of bytes.
     Bytes,
+    /// A percentage: `done` out of 100.
     Percent,
 }
 

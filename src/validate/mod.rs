@@ -2,8 +2,8 @@
 //!
 //! The stages run in order and each adds what it finds, so one run reports everything it can:
 //! YAML syntax (fatal for the file), duplicate keys, the typed read (unknown keys are collected,
-//! not fatal), the semantic rules in [`lower`], and, when the definition is otherwise sound, every
-//! example run through the real runtime ([`examples`]). `build.rs`, `unitask validate` and the
+//! not fatal), the semantic rules in `lower`, and, when the definition is otherwise sound, every
+//! example run through the real runtime (`examples`). `build.rs`, `unitask validate` and the
 //! `Engine` all call [`check_source`], so they report the same diagnostics.
 
 pub mod codes;

@@ -13,6 +13,7 @@ use crate::watch::Target;
 pub struct ListError {
     /// 1-based.
     pub line: usize,
+    /// What is wrong with it.
     pub message: String,
 }
 
@@ -25,6 +26,7 @@ impl fmt::Display for ListError {
 /// The tasks of a list, each once.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ParsedList {
+    /// The tasks, in the order of their first line.
     pub targets: Vec<Target>,
     /// Lines that repeat an earlier task (same provider, id and inputs); watched once.
     pub duplicates: Vec<usize>,

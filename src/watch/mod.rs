@@ -3,60 +3,151 @@
 //! transport's retries and then are forgiven up to a limit, and a global concurrency limit
 //! bounds the requests in flight.
 //!
-//! One driver loop owns every task's state (a few dozen bytes each) and a time-ordered queue of
-//! the next polls; only the polls in flight exist as futures, all in the driver's own task. So
-//! memory grows with the number of watched tasks by their inputs and last state, not by futures
-//! or bodies, and a poll costs no cross-thread wake-up (measured: 34 → 27 µs of CPU per request,
-//! same rate, against `JoinSet` tasks on a multi-thread runtime).
+//! [`Watcher::start`] gives a [`WatchHandle`] that adds and removes tasks while the watch runs,
+//! and [`Events`], a `Stream` of owned [`Event`]s. The stream *is* the driver: one loop owns
+//! every task's state (its target, counters and last answer) and a time-ordered queue of the next
+//! polls, and only the polls in flight exist as futures, all inside the stream. So nothing is
+//! polled while the consumer is busy (a slow consumer slows polling and never loses an event),
+//! memory grows with the number of watched tasks by their inputs and last answer, not by
+//! futures, and a poll costs no cross-thread wake-up (measured: 34 → 27 µs of CPU per request,
+//! same rate, against `JoinSet` tasks on a multi-thread runtime). [`Watcher::run`] is the same
+//! stream for a fixed list, with a [`Report`] at the end.
 
 mod list;
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::fmt;
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
-use futures_util::StreamExt;
-use futures_util::stream::FuturesUnordered;
+use futures_util::stream::{BoxStream, FuturesUnordered};
+use futures_util::{FutureExt as _, Stream, StreamExt as _};
+use tokio::sync::mpsc;
 use tokio::time::Instant;
 
+#[doc(hidden)]
 pub use list::{ListError, ParsedList, parse_list};
 
 use crate::http::request::{Credentials, Inputs};
-use crate::http::transport::Client;
+use crate::http::transport::{Request, Transport};
 use crate::model::Provider;
 use crate::runtime::{Error, ErrorKind};
-use crate::task::{Progress, State, UploadTask};
+use crate::task::{State, UploadTask};
 
-/// One task to watch.
+/// One task to watch: which provider, which task, and the provider's other inputs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
+    /// The provider id.
     pub provider: String,
+    /// The provider's id for the task.
     pub task_id: String,
     /// The provider's other inputs.
     pub inputs: Inputs,
 }
 
+impl Target {
+    /// Task `task_id` of provider `provider`, with no other input.
+    pub fn new(provider: impl Into<String>, task_id: impl Into<String>) -> Target {
+        Target {
+            provider: provider.into(),
+            task_id: task_id.into(),
+            inputs: Inputs::new(),
+        }
+    }
+
+    /// The same target with one more input.
+    pub fn input(mut self, name: impl Into<String>, value: impl Into<String>) -> Target {
+        self.inputs.set(name, value);
+        self
+    }
+}
+
 /// Which engine answers a provider's polls.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Answerer {
-    /// The client `build.rs` generated (built-in providers only).
+    /// The client `build.rs` generated (built-in providers only; others fall back to the
+    /// interpreter, which follows the same plan).
     Generated,
     /// The interpreter.
     Interpreted,
 }
 
-/// How one provider is reached.
+/// How one provider's tasks are reached: made by a generated client's `endpoint()` or by
+/// [`ProviderClient::endpoint`](crate::interp::ProviderClient::endpoint).
 #[derive(Debug, Clone)]
 pub struct Endpoint {
-    pub provider: Provider,
-    /// Instead of the definition's base URL.
-    pub base_url: Option<url::Url>,
-    pub credentials: Credentials,
-    /// `Generated` only for a provider compiled in whose definition was not replaced at run
-    /// time (the generated client knows only the built-in definition).
-    pub answerer: Answerer,
+    provider: Arc<Provider>,
+    transport: Transport,
+    base_url: Option<url::Url>,
+    credentials: Credentials,
+    answerer: Answerer,
+}
+
+impl Endpoint {
+    /// An endpoint answered by `answerer`; `Generated` only for a provider compiled in whose
+    /// definition was not replaced at run time (the generated client knows only the built-in
+    /// definition).
+    #[doc(hidden)]
+    pub fn new(
+        provider: Arc<Provider>,
+        transport: Transport,
+        base_url: Option<url::Url>,
+        credentials: Credentials,
+        answerer: Answerer,
+    ) -> Endpoint {
+        Endpoint {
+            provider,
+            transport,
+            base_url,
+            credentials,
+            answerer,
+        }
+    }
+
+    /// An endpoint the interpreter answers.
+    #[doc(hidden)]
+    pub fn interpreted(
+        provider: Arc<Provider>,
+        transport: Transport,
+        base_url: Option<url::Url>,
+        credentials: Credentials,
+    ) -> Endpoint {
+        Endpoint::new(
+            provider,
+            transport,
+            base_url,
+            credentials,
+            Answerer::Interpreted,
+        )
+    }
+
+    /// The provider id.
+    pub fn id(&self) -> &str {
+        &self.provider.id
+    }
+
+    /// Builds `target`'s request without sending it: refuses what every poll of it would (an
+    /// unknown input, a value its pattern refuses, a missing required input or credential).
+    pub fn check(&self, target: &Target) -> Result<(), Error> {
+        crate::http::request::prepare(
+            &self.provider,
+            &target.task_id,
+            &target.inputs,
+            self.base_url.as_ref(),
+            &self.credentials,
+        )
+        .map(drop)
+    }
+
+    /// Which engine answers its polls.
+    pub fn answerer(&self) -> Answerer {
+        self.answerer
+    }
 }
 
 /// How tasks are watched.
@@ -68,7 +159,7 @@ pub struct Options {
     pub interval: Option<Duration>,
     /// The longest wait, instead of each definition's `polling.max_interval`.
     pub max_interval: Option<Duration>,
-    /// When the whole watch gives up on the tasks still running.
+    /// When the whole watch gives up on the tasks still running, from its start.
     pub timeout: Option<Duration>,
     /// Polls in a row that may fail with a transient error before the task is given up.
     pub max_errors: u32,
@@ -88,6 +179,7 @@ impl Default for Options {
 
 /// How a watched task ended.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum Ending {
     /// The task reached a terminal state.
     Terminal(State),
@@ -97,16 +189,19 @@ pub enum Ending {
     TimedOut,
     /// The watch was stopped first.
     Interrupted,
+    /// [`WatchHandle::remove`] took it out of the watch.
+    Removed,
 }
 
 impl Ending {
-    /// `succeeded`, `failed`, …, `error`, `timeout`, `interrupted`.
+    /// `succeeded`, `failed`, …, `error`, `timeout`, `interrupted`, `removed`.
     pub fn name(&self) -> &'static str {
         match self {
             Ending::Terminal(state) => state.as_str(),
             Ending::Failed(_) => "error",
             Ending::TimedOut => "timeout",
             Ending::Interrupted => "interrupted",
+            Ending::Removed => "removed",
         }
     }
 }
@@ -114,51 +209,112 @@ impl Ending {
 /// What a watched task came to.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Finished {
+    /// Why watching it stopped.
     pub ending: Ending,
-    /// The last state seen, if any poll succeeded.
-    pub state: Option<State>,
-    pub native_status: Option<String>,
-    pub progress: Option<Progress>,
+    /// The last task a poll returned (the terminal one when it ended so), if any poll succeeded.
+    pub task: Option<UploadTask>,
+    /// Polls sent for it, follow-ups included.
     pub polls: u32,
     /// From the start of the watch.
     pub elapsed: Duration,
 }
 
+impl Finished {
+    /// The last state seen, if any poll succeeded.
+    pub fn state(&self) -> Option<State> {
+        self.task.as_ref().map(|task| task.state)
+    }
+}
+
 /// Every task's end, in the order given, and what it took.
 #[derive(Debug, Clone)]
 pub struct Report {
+    /// One per target, in the order given.
     pub tasks: Vec<Finished>,
-    /// HTTP requests sent, retries included.
+    /// HTTP requests sent through the endpoints' transports during the watch, retries included.
     pub requests: u64,
+    /// How long the watch took.
     pub elapsed: Duration,
 }
 
-/// What happens while watching, as it happens.
-#[derive(Debug)]
-pub enum Event<'a> {
+/// Names one watched task: [`WatchHandle::add`] gives it, every [`Event`] carries it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TaskKey(u64);
+
+impl TaskKey {
+    /// The number behind the key: 0 for the first task added, then counting up.
+    pub fn get(self) -> u64 {
+        self.0
+    }
+}
+
+impl fmt::Display for TaskKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "#{}", self.0)
+    }
+}
+
+/// What happens while watching, as it happens. Every task added gets exactly one `Finished`.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum Event {
     /// A poll returned a task whose state, native status or progress differs from the last.
     Changed {
-        index: usize,
-        target: &'a Target,
-        task: &'a UploadTask,
+        /// The task's key.
+        key: TaskKey,
+        /// What was polled: the target, or the follow-up it handed over to.
+        target: Arc<Target>,
+        /// The task as the poll returned it.
+        task: UploadTask,
+        /// Polls sent for this key so far.
         polls: u32,
+        /// From the start of the watch.
         elapsed: Duration,
     },
-    /// A poll failed; `gives_up` when the task ends with it.
+    /// A poll failed.
     Failed {
-        index: usize,
-        target: &'a Target,
-        error: &'a Error,
+        /// The task's key.
+        key: TaskKey,
+        /// What was polled: the target, or the follow-up it handed over to.
+        target: Arc<Target>,
+        /// Why.
+        error: Error,
+        /// Polls sent for this key so far.
         polls: u32,
+        /// From the start of the watch.
         elapsed: Duration,
+        /// Whether the task ends with it (a `Finished` follows).
         gives_up: bool,
     },
-    /// The task ended (exactly once per task).
+    /// The task ended: the last event of its key.
     Finished {
-        index: usize,
-        target: &'a Target,
-        finished: &'a Finished,
+        /// The task's key.
+        key: TaskKey,
+        /// The target as added (whatever follow-ups it took).
+        target: Arc<Target>,
+        /// How it ended, with the last task seen.
+        finished: Finished,
     },
+}
+
+impl Event {
+    /// The key of the task this event is about.
+    pub fn key(&self) -> TaskKey {
+        match self {
+            Event::Changed { key, .. }
+            | Event::Failed { key, .. }
+            | Event::Finished { key, .. } => *key,
+        }
+    }
+
+    /// The target this event is about (for `Changed` and `Failed`, a follow-up's own).
+    pub fn target(&self) -> &Target {
+        match self {
+            Event::Changed { target, .. }
+            | Event::Failed { target, .. }
+            | Event::Finished { target, .. } => target,
+        }
+    }
 }
 
 /// Whether polling again may fix an error: what the transport calls retryable, and a body that
@@ -168,259 +324,503 @@ pub fn is_transient(kind: ErrorKind, retryable: bool) -> bool {
     retryable || kind == ErrorKind::Decode
 }
 
-/// Watches tasks through one HTTP client.
+/// Sets up a watch: the providers it can poll (endpoints) and how it polls.
 #[derive(Debug)]
 pub struct Watcher {
-    client: Client,
     endpoints: Vec<Endpoint>,
     options: Options,
 }
 
-/// What the driver keeps per task between polls.
-#[derive(Debug)]
-struct Slot {
-    endpoint: Option<usize>,
-    /// The follow-up being watched instead of the target, once the target handed over.
-    following: Option<Box<Target>>,
-    /// Follow-ups taken so far.
-    hops: u8,
-    polls: u32,
-    errors_in_row: u32,
-    delay: Duration,
-    last: Option<(State, String, Option<Progress>)>,
-    finished: Option<Finished>,
-}
-
-struct Shared {
-    client: Client,
-    endpoints: Vec<Endpoint>,
-    targets: Vec<Target>,
-}
-
 impl Watcher {
-    pub fn new(client: Client, options: Options) -> Watcher {
+    /// A watcher with no endpoint yet.
+    pub fn new(options: Options) -> Watcher {
         Watcher {
-            client,
             endpoints: Vec::new(),
             options,
         }
     }
 
     /// Makes a provider watchable (a later endpoint of the same id replaces it).
-    pub fn add(&mut self, endpoint: Endpoint) {
+    pub fn add(&mut self, endpoint: Endpoint) -> &mut Watcher {
         self.endpoints
             .retain(|e| e.provider.id != endpoint.provider.id);
         self.endpoints.push(endpoint);
+        self
+    }
+
+    /// Starts watching: tasks come through the handle, what happens to them out of the stream.
+    /// Nothing is polled until the stream is polled; the stream ends once the handle is closed
+    /// (or every clone dropped) and every task has finished, or at once after a stop.
+    pub fn start(self) -> (WatchHandle, Events) {
+        let (sender, commands) = mpsc::unbounded_channel();
+        let handle = WatchHandle {
+            shared: Arc::new(HandleShared {
+                sender,
+                next_key: AtomicU64::new(0),
+                closed: AtomicBool::new(false),
+            }),
+        };
+        let driver = Driver::new(self.endpoints, self.options, commands);
+        let stream = futures_util::stream::unfold(driver, |mut driver| async move {
+            let event = driver.next_event().await?;
+            Some((event, driver))
+        })
+        .boxed();
+        (handle, Events { stream })
     }
 
     /// Polls every target until it ends, `stop` completes, or the timeout passes; `on_event`
-    /// hears of every change as it happens.
+    /// hears of every change as it happens. The same stream as [`Watcher::start`], for a fixed
+    /// list.
     pub async fn run(
         self,
         targets: Vec<Target>,
         stop: impl Future<Output = ()>,
-        mut on_event: impl FnMut(Event<'_>),
+        mut on_event: impl FnMut(&Event),
     ) -> Report {
+        let started = Instant::now();
+        let counters = distinct_transports(&self.endpoints);
+        let sent_before: u64 = counters.iter().map(Transport::requests_sent).sum();
+        let count = targets.len();
+        let (handle, mut events) = self.start();
+        let mut order = HashMap::with_capacity(count);
+        for (i, target) in targets.into_iter().enumerate() {
+            if let Ok(key) = handle.add(target) {
+                order.insert(key, i);
+            }
+        }
+        handle.close();
+        let mut tasks: Vec<Option<Finished>> = vec![None; count];
+        let mut stop = std::pin::pin!(stop.fuse());
+        loop {
+            let event = tokio::select! {
+                biased;
+                () = &mut stop => {
+                    handle.stop();
+                    continue;
+                }
+                event = events.next() => event,
+            };
+            let Some(event) = event else { break };
+            on_event(&event);
+            if let Event::Finished { key, finished, .. } = event
+                && let Some(&i) = order.get(&key)
+            {
+                tasks[i] = Some(finished);
+            }
+        }
+        let elapsed = started.elapsed();
+        Report {
+            tasks: tasks
+                .into_iter()
+                .map(|finished| {
+                    finished.unwrap_or(Finished {
+                        ending: Ending::Interrupted,
+                        task: None,
+                        polls: 0,
+                        elapsed,
+                    })
+                })
+                .collect(),
+            requests: counters.iter().map(Transport::requests_sent).sum::<u64>() - sent_before,
+            elapsed,
+        }
+    }
+}
+
+/// One transport per counter: endpoints usually share one.
+fn distinct_transports(endpoints: &[Endpoint]) -> Vec<Transport> {
+    let mut distinct: Vec<Transport> = Vec::new();
+    for endpoint in endpoints {
+        if !distinct.iter().any(|t| t.same_counter(&endpoint.transport)) {
+            distinct.push(endpoint.transport.clone());
+        }
+    }
+    distinct
+}
+
+/// Adds tasks to a running watch and takes them out; cheap to clone. Dropping every clone
+/// closes the watch (as [`WatchHandle::close`]).
+#[derive(Debug, Clone)]
+pub struct WatchHandle {
+    shared: Arc<HandleShared>,
+}
+
+#[derive(Debug)]
+struct HandleShared {
+    sender: mpsc::UnboundedSender<Command>,
+    next_key: AtomicU64,
+    closed: AtomicBool,
+}
+
+/// Why a task could not be added: the watch was closed or stopped, or its stream dropped.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the watch takes no more tasks (closed, stopped or dropped)")]
+pub struct WatchClosed;
+
+#[derive(Debug)]
+enum Command {
+    Add(TaskKey, Arc<Target>),
+    Remove(TaskKey),
+    Close,
+    Stop,
+}
+
+impl WatchHandle {
+    /// Watches one more task, from now on; its events carry the key returned. A target whose
+    /// provider has no endpoint finishes at once with an error of kind
+    /// [`ErrorKind::Definition`].
+    pub fn add(&self, target: Target) -> Result<TaskKey, WatchClosed> {
+        if self.shared.closed.load(Ordering::Acquire) {
+            return Err(WatchClosed);
+        }
+        let key = TaskKey(self.shared.next_key.fetch_add(1, Ordering::Relaxed));
+        self.shared
+            .sender
+            .send(Command::Add(key, Arc::new(target)))
+            .map_err(|_| WatchClosed)?;
+        Ok(key)
+    }
+
+    /// Stops watching a task: it finishes with [`Ending::Removed`] (unless it already ended);
+    /// a poll in flight for it is not reported.
+    pub fn remove(&self, key: TaskKey) {
+        let _ = self.shared.sender.send(Command::Remove(key));
+    }
+
+    /// Takes no more tasks: the stream ends once the watched ones have finished.
+    pub fn close(&self) {
+        self.shared.closed.store(true, Ordering::Release);
+        let _ = self.shared.sender.send(Command::Close);
+    }
+
+    /// Ends the watch now: polls in flight are dropped, every task still watched finishes with
+    /// [`Ending::Interrupted`], then the stream ends.
+    pub fn stop(&self) {
+        self.shared.closed.store(true, Ordering::Release);
+        let _ = self.shared.sender.send(Command::Stop);
+    }
+}
+
+/// The events of a watch, as a `Stream`: polling it is what drives the watch.
+pub struct Events {
+    stream: BoxStream<'static, Event>,
+}
+
+impl fmt::Debug for Events {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Events").finish_non_exhaustive()
+    }
+}
+
+impl Stream for Events {
+    type Item = Event;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Event>> {
+        self.stream.poll_next_unpin(cx)
+    }
+}
+
+/// What the driver keeps per task between polls.
+#[derive(Debug)]
+struct Slot {
+    target: Arc<Target>,
+    endpoint: usize,
+    /// The follow-up being watched instead of the target, once the target handed over.
+    following: Option<Arc<Target>>,
+    /// Follow-ups taken so far.
+    hops: u8,
+    polls: u32,
+    errors_in_row: u32,
+    delay: Duration,
+    /// The last task a poll returned (boxed: most of a slot's life is spent waiting).
+    last: Option<Box<UploadTask>>,
+    /// Whether the last answer handed over to a follow-up not polled yet.
+    handed_over: bool,
+}
+
+type PollResult = (TaskKey, Result<UploadTask, Error>);
+
+/// The watch itself: every task's slot, the queue of next polls, the polls in flight, and the
+/// events not yet handed to the consumer (a few at most: one poll makes two at most).
+struct Driver {
+    endpoints: Arc<[Endpoint]>,
+    index: HashMap<String, usize>,
+    options: Options,
+    start: Instant,
+    deadline: Option<Instant>,
+    slots: HashMap<TaskKey, Slot>,
+    queue: BinaryHeap<Reverse<(Instant, TaskKey)>>,
+    running: FuturesUnordered<futures_util::future::BoxFuture<'static, PollResult>>,
+    commands: mpsc::UnboundedReceiver<Command>,
+    /// Whether tasks may still be added: no close yet, and a handle left.
+    open: bool,
+    /// Whether a handle is left to send commands (a removal or a stop after a close).
+    listening: bool,
+    /// Set by a stop or the timeout: every slot left finishes with it, one event at a time.
+    ending: Option<Ending>,
+    pending: VecDeque<Event>,
+}
+
+impl Driver {
+    fn new(
+        endpoints: Vec<Endpoint>,
+        options: Options,
+        commands: mpsc::UnboundedReceiver<Command>,
+    ) -> Driver {
         let start = Instant::now();
-        let sent_before = self.client.requests_sent();
-        let options = self.options;
-        let concurrency = options.concurrency.max(1);
-        let index: HashMap<String, usize> = self
-            .endpoints
+        let index = endpoints
             .iter()
             .enumerate()
             .map(|(i, e)| (e.provider.id.clone(), i))
             .collect();
-        let mut slots: Vec<Slot> = targets
-            .iter()
-            .map(|t| {
-                let endpoint = index.get(t.provider.as_str()).copied();
-                Slot {
-                    endpoint,
-                    following: None,
-                    hops: 0,
-                    polls: 0,
-                    errors_in_row: 0,
-                    delay: endpoint.map_or(Duration::ZERO, |e| {
-                        first_interval(&self.endpoints[e].provider, &options)
-                    }),
-                    last: None,
-                    finished: None,
-                }
-            })
-            .collect();
-        let shared = Arc::new(Shared {
-            client: self.client,
-            endpoints: self.endpoints,
-            targets,
-        });
-        let mut queue = BinaryHeap::with_capacity(slots.len());
-        for (i, slot) in slots.iter_mut().enumerate() {
-            if slot.endpoint.is_some() {
-                queue.push(Reverse((start, i)));
-            } else {
-                let target = &shared.targets[i];
-                let known: Vec<&str> = shared
-                    .endpoints
-                    .iter()
-                    .map(|e| e.provider.id.as_str())
-                    .collect();
-                let error = Error::local(
-                    ErrorKind::Definition,
-                    format!(
-                        "no provider `{}` (known: {})",
-                        target.provider,
-                        known.join(", ")
-                    ),
-                );
-                finish(slot, Ending::Failed(error), Duration::ZERO);
-                if let Some(finished) = &slot.finished {
-                    on_event(Event::Finished {
-                        index: i,
-                        target,
-                        finished,
-                    });
-                }
-            }
+        Driver {
+            endpoints: endpoints.into(),
+            index,
+            deadline: options.timeout.and_then(|t| start.checked_add(t)),
+            options,
+            start,
+            slots: HashMap::new(),
+            queue: BinaryHeap::new(),
+            running: FuturesUnordered::new(),
+            commands,
+            open: true,
+            listening: true,
+            ending: None,
+            pending: VecDeque::new(),
         }
+    }
 
-        let deadline = options.timeout.and_then(|t| start.checked_add(t));
-        let mut running = FuturesUnordered::new();
-        let mut stopped = None;
-        let stop = std::pin::pin!(stop);
-        let mut stop = stop;
+    /// Runs the watch until it has an event to hand over, or has ended (`None`).
+    async fn next_event(&mut self) -> Option<Event> {
+        let concurrency = self.options.concurrency.max(1);
         loop {
+            if let Some(event) = self.pending.pop_front() {
+                return Some(event);
+            }
+            if let Some(ending) = &self.ending {
+                // Stopped: what is left finishes, one event per call, then the stream ends.
+                let key = *self.slots.keys().next()?;
+                let ending = ending.clone();
+                self.finish(key, ending);
+                continue;
+            }
             let now = Instant::now();
             // Checked here too: while polls keep completing, the select below may never reach
             // its deadline branch.
-            if deadline.is_some_and(|d| now >= d) {
-                stopped = Some(Ending::TimedOut);
-                break;
+            if self.deadline.is_some_and(|d| now >= d) {
+                self.end_all(Ending::TimedOut);
+                continue;
             }
-            while running.len() < concurrency {
-                let Some(&Reverse((at, i))) = queue.peek() else {
+            while self.running.len() < concurrency {
+                let Some(&Reverse((at, key))) = self.queue.peek() else {
                     break;
                 };
                 if at > now {
                     break;
                 }
-                queue.pop();
-                let Some(endpoint) = slots[i].endpoint else {
-                    continue;
-                };
-                let following = slots[i].following.as_deref().cloned();
-                running.push(poll_task(Arc::clone(&shared), i, endpoint, following));
+                self.queue.pop();
+                // A removed task's entry is left in the queue: skipped here.
+                if let Some(slot) = self.slots.get(&key) {
+                    let target = slot.following.as_ref().unwrap_or(&slot.target);
+                    self.running.push(
+                        poll(
+                            Arc::clone(&self.endpoints),
+                            slot.endpoint,
+                            Arc::clone(target),
+                        )
+                        .map(move |result| (key, result))
+                        .boxed(),
+                    );
+                }
             }
-            if running.is_empty() && queue.is_empty() {
-                break;
+            if !self.open && self.slots.is_empty() {
+                return None;
             }
-            let wake = (running.len() < concurrency)
-                .then(|| queue.peek().map(|r| r.0.0))
+            let wake = (self.running.len() < concurrency)
+                .then(|| self.queue.peek().map(|r| r.0.0))
                 .flatten();
             tokio::select! {
                 biased;
-                () = &mut stop => {
-                    stopped = Some(Ending::Interrupted);
-                    break;
+                command = self.commands.recv(), if self.listening => self.apply(command),
+                Some((key, result)) = self.running.next(), if !self.running.is_empty() => {
+                    self.answered(key, result);
                 }
-                Some((i, result)) = running.next(), if !running.is_empty() => {
-                    let elapsed = start.elapsed();
-                    let slot = &mut slots[i];
-                    // A follow-up is shown as the task it continues, under its own target.
-                    let followed = slot.following.as_deref().cloned();
-                    let target = followed.as_ref().unwrap_or(&shared.targets[i]);
-                    slot.polls += 1;
-                    let Some(endpoint) = slot.endpoint.map(|e| &shared.endpoints[e]) else { continue };
-                    match result {
-                        Ok(task) => {
-                            slot.errors_in_row = 0;
-                            let seen = (task.state, task.native_status.clone(), task.progress.clone());
-                            let changed = slot.last.as_ref() != Some(&seen);
-                            slot.last = Some(seen);
-                            if changed {
-                                on_event(Event::Changed { index: i, target, task: &task, polls: slot.polls, elapsed });
-                            }
-                            let handover = task
-                                .next
-                                .as_ref()
-                                .filter(|_| task.terminal && slot.hops < MAX_HOPS)
-                                .and_then(|next| Some((next, *index.get(&next.provider)?)));
-                            if let Some((next, e)) = handover {
-                                slot.hops += 1;
-                                slot.endpoint = Some(e);
-                                slot.following = Some(Box::new(Target {
-                                    provider: next.provider.clone(),
-                                    task_id: next.task_id.clone(),
-                                    inputs: next.inputs.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect(),
-                                }));
-                                slot.last = None;
-                                slot.errors_in_row = 0;
-                                slot.delay = first_interval(&shared.endpoints[e].provider, &options);
-                                queue.push(Reverse((Instant::now(), i)));
-                            } else if task.terminal {
-                                finish(slot, Ending::Terminal(task.state), elapsed);
-                            } else {
-                                let wait = next_wait(slot, &endpoint.provider, &options, changed, None);
-                                queue.push(Reverse((later(wait), i)));
-                            }
-                        }
-                        Err(error) => {
-                            slot.errors_in_row += 1;
-                            let forgiven = is_transient(error.kind, error.retryable)
-                                && slot.errors_in_row <= options.max_errors;
-                            on_event(Event::Failed { index: i, target, error: &error, polls: slot.polls, elapsed, gives_up: !forgiven });
-                            if forgiven {
-                                let wait = next_wait(slot, &endpoint.provider, &options, false, error.retry_after);
-                                queue.push(Reverse((later(wait), i)));
-                            } else {
-                                finish(slot, Ending::Failed(error), elapsed);
-                            }
-                        }
-                    }
-                    if let Some(finished) = &slot.finished {
-                        // The task asked for, whatever follow-ups it took.
-                        on_event(Event::Finished { index: i, target: &shared.targets[i], finished });
-                    }
-                }
-                () = sleep_until(deadline) => {
-                    stopped = Some(Ending::TimedOut);
-                    break;
-                }
+                () = sleep_until(self.deadline) => self.end_all(Ending::TimedOut),
                 () = sleep_until(wake) => {}
             }
         }
-        drop(running);
-        if let Some(ending) = stopped {
-            let elapsed = start.elapsed();
-            for (i, slot) in slots.iter_mut().enumerate() {
-                if slot.finished.is_none() {
-                    finish(slot, ending.clone(), elapsed);
-                    if let Some(finished) = &slot.finished {
-                        on_event(Event::Finished {
-                            index: i,
-                            target: &shared.targets[i],
-                            finished,
-                        });
-                    }
+    }
+
+    fn apply(&mut self, command: Option<Command>) {
+        match command {
+            Some(Command::Add(key, target)) => self.add(key, target),
+            Some(Command::Remove(key)) => {
+                if self.slots.contains_key(&key) {
+                    self.finish(key, Ending::Removed);
                 }
             }
+            Some(Command::Close) => self.open = false,
+            None => {
+                self.open = false;
+                self.listening = false;
+            }
+            Some(Command::Stop) => self.end_all(Ending::Interrupted),
         }
-        Report {
-            tasks: slots
-                .into_iter()
-                .map(|s| {
-                    s.finished.unwrap_or(Finished {
-                        ending: Ending::Interrupted,
-                        state: None,
-                        native_status: None,
-                        progress: None,
-                        polls: s.polls,
-                        elapsed: start.elapsed(),
-                    })
-                })
-                .collect(),
-            requests: shared.client.requests_sent() - sent_before,
-            elapsed: start.elapsed(),
+    }
+
+    fn add(&mut self, key: TaskKey, target: Arc<Target>) {
+        let Some(&endpoint) = self.index.get(target.provider.as_str()) else {
+            let known: Vec<&str> = self.endpoints.iter().map(|e| e.id()).collect();
+            let error = Error::local(
+                ErrorKind::Definition,
+                format!(
+                    "no provider `{}` (known: {})",
+                    target.provider,
+                    known.join(", ")
+                ),
+            );
+            let finished = Finished {
+                ending: Ending::Failed(error),
+                task: None,
+                polls: 0,
+                elapsed: self.start.elapsed(),
+            };
+            self.pending.push_back(Event::Finished {
+                key,
+                target,
+                finished,
+            });
+            return;
+        };
+        let delay = first_interval(&self.endpoints[endpoint].provider, &self.options);
+        self.slots.insert(
+            key,
+            Slot {
+                target,
+                endpoint,
+                following: None,
+                hops: 0,
+                polls: 0,
+                errors_in_row: 0,
+                delay,
+                last: None,
+                handed_over: false,
+            },
+        );
+        self.queue.push(Reverse((Instant::now(), key)));
+    }
+
+    /// No more polls: every task still watched finishes with `ending`.
+    fn end_all(&mut self, ending: Ending) {
+        self.open = false;
+        self.running = FuturesUnordered::new();
+        self.queue.clear();
+        self.ending = Some(ending);
+    }
+
+    /// The task's `Finished` event, and its slot gone.
+    fn finish(&mut self, key: TaskKey, ending: Ending) {
+        let Some(slot) = self.slots.remove(&key) else {
+            return;
+        };
+        let finished = Finished {
+            ending,
+            task: slot.last.map(|task| *task),
+            polls: slot.polls,
+            elapsed: self.start.elapsed(),
+        };
+        self.pending.push_back(Event::Finished {
+            key,
+            target: slot.target,
+            finished,
+        });
+    }
+
+    /// A poll's answer: events, and the task's next poll or its end.
+    fn answered(&mut self, key: TaskKey, result: Result<UploadTask, Error>) {
+        let elapsed = self.start.elapsed();
+        let options = &self.options;
+        // A removed task's poll is not reported.
+        let Some(slot) = self.slots.get_mut(&key) else {
+            return;
+        };
+        // A follow-up is shown as the task it continues, under its own target.
+        let target = Arc::clone(slot.following.as_ref().unwrap_or(&slot.target));
+        slot.polls += 1;
+        let provider = &self.endpoints[slot.endpoint].provider;
+        match result {
+            Ok(task) => {
+                slot.errors_in_row = 0;
+                let changed = slot.handed_over
+                    || slot.last.as_deref().is_none_or(|last| {
+                        (last.state, &last.native_status, &last.progress)
+                            != (task.state, &task.native_status, &task.progress)
+                    });
+                slot.handed_over = false;
+                let handover = task
+                    .next
+                    .as_ref()
+                    .filter(|_| task.terminal && slot.hops < MAX_HOPS)
+                    .and_then(|next| Some((next, *self.index.get(&next.provider)?)));
+                let mut ended = None;
+                if let Some((next, e)) = handover {
+                    slot.hops += 1;
+                    slot.endpoint = e;
+                    slot.following = Some(Arc::new(Target {
+                        provider: next.provider.clone(),
+                        task_id: next.task_id.clone(),
+                        inputs: next
+                            .inputs
+                            .iter()
+                            .map(|(n, v)| (n.as_str(), v.as_str()))
+                            .collect(),
+                    }));
+                    // The follow-up's first answer counts as a change.
+                    slot.handed_over = true;
+                    slot.errors_in_row = 0;
+                    slot.delay = first_interval(&self.endpoints[e].provider, options);
+                    self.queue.push(Reverse((Instant::now(), key)));
+                } else if task.terminal {
+                    ended = Some(Ending::Terminal(task.state));
+                } else {
+                    let wait = next_wait(slot, provider, options, changed, None);
+                    self.queue.push(Reverse((later(wait), key)));
+                }
+                if changed {
+                    self.pending.push_back(Event::Changed {
+                        key,
+                        target,
+                        task: task.clone(),
+                        polls: slot.polls,
+                        elapsed,
+                    });
+                }
+                slot.last = Some(Box::new(task));
+                if let Some(ending) = ended {
+                    self.finish(key, ending);
+                }
+            }
+            Err(error) => {
+                slot.errors_in_row += 1;
+                let forgiven = is_transient(error.kind, error.retryable)
+                    && slot.errors_in_row <= options.max_errors;
+                let retry_after = error.retry_after;
+                self.pending.push_back(Event::Failed {
+                    key,
+                    target,
+                    error: error.clone(),
+                    polls: slot.polls,
+                    elapsed,
+                    gives_up: !forgiven,
+                });
+                if forgiven {
+                    let wait = next_wait(slot, provider, options, false, retry_after);
+                    self.queue.push(Reverse((later(wait), key)));
+                } else {
+                    self.finish(key, Ending::Failed(error));
+                }
+            }
         }
     }
 }
@@ -442,21 +842,6 @@ async fn sleep_until(at: Option<Instant>) {
         Some(at) => tokio::time::sleep_until(at).await,
         None => std::future::pending().await,
     }
-}
-
-fn finish(slot: &mut Slot, ending: Ending, elapsed: Duration) {
-    let (state, native_status, progress) = match slot.last.take() {
-        Some((state, native, progress)) => (Some(state), Some(native), progress),
-        None => (None, None, None),
-    };
-    slot.finished = Some(Finished {
-        ending,
-        state,
-        native_status,
-        progress,
-        polls: slot.polls,
-        elapsed,
-    });
 }
 
 fn first_interval(provider: &Provider, options: &Options) -> Duration {
@@ -492,42 +877,24 @@ fn scale(duration: Duration, factor: f64) -> Duration {
     Duration::try_from_secs_f64(duration.as_secs_f64() * factor).unwrap_or(MAX_WAIT)
 }
 
-/// One poll, tagged with its target.
-async fn poll_task(
-    shared: Arc<Shared>,
-    i: usize,
-    e: usize,
-    following: Option<Target>,
-) -> (usize, Result<UploadTask, Error>) {
-    let target = following.as_ref().unwrap_or(&shared.targets[i]);
-    (i, poll(&shared, target, e).await)
-}
-
 /// One poll of `target` through endpoint `e`, by the engine the endpoint names.
-async fn poll(shared: &Shared, target: &Target, e: usize) -> Result<UploadTask, Error> {
-    let endpoint = &shared.endpoints[e];
+async fn poll(
+    endpoints: Arc<[Endpoint]>,
+    e: usize,
+    target: Arc<Target>,
+) -> Result<UploadTask, Error> {
+    let endpoint = &endpoints[e];
+    let request = Request {
+        task_id: &target.task_id,
+        inputs: &target.inputs,
+        base_url: endpoint.base_url.as_ref(),
+        credentials: &endpoint.credentials,
+    };
     if endpoint.answerer == Answerer::Generated
-        && let Some(result) = crate::providers::status(
-            &target.provider,
-            &shared.client,
-            &target.task_id,
-            &target.inputs,
-            endpoint.base_url.as_ref(),
-            &endpoint.credentials,
-        )
-        .await
+        && let Some(result) =
+            crate::providers::status(&target.provider, &endpoint.transport, request).await
     {
         return result;
     }
-    shared
-        .client
-        .fetch(
-            &endpoint.provider,
-            &target.task_id,
-            &target.inputs,
-            endpoint.base_url.as_ref(),
-            &endpoint.credentials,
-        )
-        .await
-        .0
+    endpoint.transport.fetch(&endpoint.provider, request).await
 }

@@ -3,10 +3,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use base64::Engine as _;
+use unitask::http::transport::{Fetched, Request};
 use unitask::model::Provider;
-use unitask::{Client, ClientConfig, Credentials, Engine, ErrorKind, Inputs, RetryPolicy};
+use unitask::{Credentials, Engine, ErrorKind, Inputs, RetryPolicy, Transport, TransportConfig};
 use wiremock::matchers::{header, method, path};
-use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+use wiremock::{Mock, MockServer, Request as Received, Respond, ResponseTemplate};
 
 const CLIENT_SECRET: &str = "cl13nt-S3CRET+/=";
 const PRIVATE_KEY: &str = include_str!("../../src/sandbox/keys/service-account.pem");
@@ -48,11 +49,11 @@ examples:
     );
     let mut engine = Engine::empty();
     engine.load_str("creds-jobs.yaml", &text).expect("valid");
-    engine.get("creds-jobs").expect("loaded").provider.clone()
+    (*engine.get("creds-jobs").expect("loaded").provider).clone()
 }
 
-fn client(attempts: u32) -> Client {
-    Client::new(ClientConfig {
+fn client(attempts: u32) -> Transport {
+    Transport::new(TransportConfig {
         retry: RetryPolicy {
             max_attempts: attempts,
             min_delay: Duration::from_millis(10),
@@ -60,7 +61,7 @@ fn client(attempts: u32) -> Client {
             ..RetryPolicy::default()
         },
         timeout: Duration::from_secs(5),
-        ..ClientConfig::default()
+        ..TransportConfig::default()
     })
     .expect("client")
 }
@@ -76,7 +77,7 @@ struct Issuer {
 }
 
 impl Respond for Issuer {
-    fn respond(&self, _: &Request) -> ResponseTemplate {
+    fn respond(&self, _: &Received) -> ResponseTemplate {
         let n = self.issued.fetch_add(1, Ordering::SeqCst) + 1;
         ResponseTemplate::new(200).set_body_json(serde_json::json!({
             "access_token": format!("tok-{n}"),
@@ -92,7 +93,7 @@ struct Api {
 }
 
 impl Respond for Api {
-    fn respond(&self, request: &Request) -> ResponseTemplate {
+    fn respond(&self, request: &Received) -> ResponseTemplate {
         let given = request
             .headers
             .get("authorization")
@@ -146,8 +147,18 @@ async fn concurrent_polls_share_one_token_until_it_expires() {
     let credentials = client_credentials(&server);
     let client = client(1);
     let (url, none) = (base(&server), Inputs::new());
-    let polls = (0..12).map(|_| client.fetch(&provider, "t1", &none, Some(&url), &credentials));
-    for (result, _) in futures_util::future::join_all(polls).await {
+    let polls = (0..12).map(|_| {
+        client.fetch(
+            &provider,
+            Request {
+                task_id: "t1",
+                inputs: &none,
+                base_url: Some(&url),
+                credentials: &credentials,
+            },
+        )
+    });
+    for result in futures_util::future::join_all(polls).await {
         assert_eq!(result.expect("fetched").native_status, "DONE");
     }
     assert_eq!(client.tokens_fetched(), 1, "one token for twelve polls");
@@ -209,13 +220,23 @@ async fn a_token_is_renewed_before_it_expires() {
     let credentials = client_credentials(&server);
     let client = client(1);
     let (url, none) = (base(&server), Inputs::new());
-    let fetch = || client.fetch(&provider, "t1", &none, Some(&url), &credentials);
-    fetch().await.0.expect("first");
-    fetch().await.0.expect("same token");
+    let fetch = || {
+        client.fetch(
+            &provider,
+            Request {
+                task_id: "t1",
+                inputs: &none,
+                base_url: Some(&url),
+                credentials: &credentials,
+            },
+        )
+    };
+    fetch().await.expect("first");
+    fetch().await.expect("same token");
     assert_eq!(client.tokens_fetched(), 1);
     // A one-second token is renewed a fifth of its life early.
     tokio::time::sleep(Duration::from_millis(850)).await;
-    fetch().await.0.expect("renewed");
+    fetch().await.expect("renewed");
     assert_eq!(client.tokens_fetched(), 2);
 }
 
@@ -241,13 +262,15 @@ async fn a_refused_token_is_replaced_once() {
     let provider = definition(CLIENT_CREDENTIALS);
     let credentials = client_credentials(&server);
     let client = client(1);
-    let (result, _) = client
+    let result = client
         .fetch(
             &provider,
-            "t1",
-            &Inputs::new(),
-            Some(&base(&server)),
-            &credentials,
+            Request {
+                task_id: "t1",
+                inputs: &Inputs::new(),
+                base_url: Some(&base(&server)),
+                credentials: &credentials,
+            },
         )
         .await;
     assert_eq!(
@@ -272,13 +295,15 @@ async fn a_refused_token_is_replaced_once() {
         .await;
     let credentials = client_credentials(&server);
     let client = self::client(1);
-    let (result, _) = client
+    let result = client
         .fetch(
             &provider,
-            "t1",
-            &Inputs::new(),
-            Some(&base(&server)),
-            &credentials,
+            Request {
+                task_id: "t1",
+                inputs: &Inputs::new(),
+                base_url: Some(&base(&server)),
+                credentials: &credentials,
+            },
         )
         .await;
     assert_eq!(result.expect_err("refused").kind, ErrorKind::Unauthorized);
@@ -302,13 +327,15 @@ async fn a_failed_grant_is_unauthorized_and_names_the_grant() {
         .await;
     let provider = definition(CLIENT_CREDENTIALS);
     let credentials = client_credentials(&server);
-    let (result, _) = client(1)
+    let result = client(1)
         .fetch(
             &provider,
-            "t1",
-            &Inputs::new(),
-            Some(&base(&server)),
-            &credentials,
+            Request {
+                task_id: "t1",
+                inputs: &Inputs::new(),
+                base_url: Some(&base(&server)),
+                credentials: &credentials,
+            },
         )
         .await;
     let error = result.expect_err("refused");
@@ -339,13 +366,15 @@ async fn a_token_endpoint_must_be_https_or_loopback() {
         .set("EXAMPLE_CLIENT_SECRET", CLIENT_SECRET)
         .set_token_endpoint(url::Url::parse("http://login.example.com/token").expect("url"));
     let server = MockServer::start().await;
-    let (result, _) = client(1)
+    let result = client(1)
         .fetch(
             &provider,
-            "t1",
-            &Inputs::new(),
-            Some(&base(&server)),
-            &credentials,
+            Request {
+                task_id: "t1",
+                inputs: &Inputs::new(),
+                base_url: Some(&base(&server)),
+                credentials: &credentials,
+            },
         )
         .await;
     let error = result.expect_err("refused");
@@ -366,7 +395,7 @@ struct AssertionChecker {
 }
 
 impl Respond for AssertionChecker {
-    fn respond(&self, request: &Request) -> ResponseTemplate {
+    fn respond(&self, request: &Received) -> ResponseTemplate {
         let form: std::collections::HashMap<String, String> =
             url::form_urlencoded::parse(&request.body)
                 .into_owned()
@@ -449,13 +478,15 @@ async fn a_service_account_key_file_signs_an_assertion_the_endpoint_verifies() {
         key_file.display().to_string(),
     );
     let client = client(1);
-    let (result, _) = client
+    let result = client
         .fetch(
             &provider,
-            "t1",
-            &Inputs::new(),
-            Some(&base(&server)),
-            &credentials,
+            Request {
+                task_id: "t1",
+                inputs: &Inputs::new(),
+                base_url: Some(&base(&server)),
+                credentials: &credentials,
+            },
         )
         .await;
     assert_eq!(result.expect("fetched").native_status, "DONE");
@@ -464,26 +495,30 @@ async fn a_service_account_key_file_signs_an_assertion_the_endpoint_verifies() {
     // Without the key file, the static token is used: no grant.
     let mut credentials = Credentials::new();
     credentials.set("GOOGLE_ACCESS_TOKEN", "tok-1");
-    let (result, _) = client
+    let result = client
         .fetch(
             &provider,
-            "t1",
-            &Inputs::new(),
-            Some(&base(&server)),
-            &credentials,
+            Request {
+                task_id: "t1",
+                inputs: &Inputs::new(),
+                base_url: Some(&base(&server)),
+                credentials: &credentials,
+            },
         )
         .await;
     assert_eq!(result.expect("fetched").native_status, "DONE");
     assert_eq!(client.tokens_fetched(), 1);
 
     // Neither: one error naming every variable that would do.
-    let (result, _) = client
+    let result = client
         .fetch(
             &provider,
-            "t1",
-            &Inputs::new(),
-            Some(&base(&server)),
-            &Credentials::new(),
+            Request {
+                task_id: "t1",
+                inputs: &Inputs::new(),
+                base_url: Some(&base(&server)),
+                credentials: &Credentials::new(),
+            },
         )
         .await;
     let error = result.expect_err("no credential");
@@ -499,7 +534,7 @@ struct FailOnce {
 }
 
 impl Respond for FailOnce {
-    fn respond(&self, _: &Request) -> ResponseTemplate {
+    fn respond(&self, _: &Received) -> ResponseTemplate {
         if self.seen.fetch_add(1, Ordering::SeqCst) == 0 {
             ResponseTemplate::new(503)
         } else {
@@ -528,17 +563,22 @@ async fn every_attempt_is_signed_afresh_retries_included() {
     credentials
         .set("ALIBABA_CLOUD_ACCESS_KEY_ID", "AKID")
         .set("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "acs-S3CRET");
-    let (result, stats) = client(3)
-        .fetch(
+    let Fetched {
+        result, attempts, ..
+    } = client(3)
+        .fetch_detailed(
             &provider,
-            "t1",
-            &Inputs::new(),
-            Some(&base(&server)),
-            &credentials,
+            Request {
+                task_id: "t1",
+                inputs: &Inputs::new(),
+                base_url: Some(&base(&server)),
+                credentials: &credentials,
+            },
+            false,
         )
         .await;
     assert_eq!(result.expect("fetched").native_status, "DONE");
-    assert_eq!(stats.attempts, 2);
+    assert_eq!(attempts, 2);
     let requests = server.received_requests().await.expect("recorded");
     let nonces: Vec<&str> = requests
         .iter()
@@ -582,8 +622,16 @@ async fn aws_signing_reads_its_region_from_an_input() {
         .set("AWS_SECRET_ACCESS_KEY", "aws-S3CRET")
         .set("AWS_SESSION_TOKEN", "session-S3CRET");
     let inputs: Inputs = [("region", "eu-west-1")].into_iter().collect();
-    let (result, _) = client(1)
-        .fetch(&provider, "t1", &inputs, Some(&base(&server)), &credentials)
+    let result = client(1)
+        .fetch(
+            &provider,
+            Request {
+                task_id: "t1",
+                inputs: &inputs,
+                base_url: Some(&base(&server)),
+                credentials: &credentials,
+            },
+        )
         .await;
     assert_eq!(result.expect("fetched").native_status, "RUNNING");
     let requests = server.received_requests().await.expect("recorded");
@@ -633,8 +681,16 @@ async fn through_sandbox(
     let inputs: Inputs = [("region", "eu-west-1")].into_iter().collect();
     let mut results = Vec::new();
     for _ in 0..polls {
-        let (result, _) = client
-            .fetch(provider, &task, &inputs, Some(&base), &credentials)
+        let result = client
+            .fetch(
+                provider,
+                Request {
+                    task_id: &task,
+                    inputs: &inputs,
+                    base_url: Some(&base),
+                    credentials: &credentials,
+                },
+            )
             .await;
         results.push(result);
         if polls > 1 {
@@ -770,22 +826,20 @@ async fn a_token_that_expires_mid_watch_is_replaced_and_the_watch_goes_on() {
             let label = format!("{} {name}", provider.id);
             let task_id = track.fresh_id(n).expect("an id");
             let before = running.sandbox().auth_activity();
-            let mut watcher = Watcher::new(
+            let mut watcher = Watcher::new(watch::Options {
+                concurrency: 1,
+                interval: Some(Duration::from_millis(10)),
+                max_interval: Some(Duration::from_millis(20)),
+                timeout: Some(Duration::from_secs(30)),
+                max_errors: 0,
+            });
+            watcher.add(Endpoint::new(
+                Arc::clone(provider),
                 client(3),
-                watch::Options {
-                    concurrency: 1,
-                    interval: Some(Duration::from_millis(10)),
-                    max_interval: Some(Duration::from_millis(20)),
-                    timeout: Some(Duration::from_secs(30)),
-                    max_errors: 0,
-                },
-            );
-            watcher.add(Endpoint {
-                provider: provider.clone(),
-                base_url: Some(running.base_url(&provider.id)),
+                Some(running.base_url(&provider.id)),
                 credentials,
                 answerer,
-            });
+            ));
             let target = Target {
                 provider: provider.id.clone(),
                 task_id: task_id.clone(),

@@ -162,18 +162,16 @@ async fn watch_at_scale(
     running: &sandbox::Running,
     answerer: Answerer,
 ) -> (Vec<Expected>, watch::Report, Vec<Heard>) {
-    let mut watcher = Watcher::new(
-        quick_client_waiting(REQUEST_TIMEOUT),
-        watch::Options {
-            concurrency: 64,
-            interval: Some(Duration::from_millis(5)),
-            max_interval: Some(Duration::from_millis(40)),
-            // A guard against a hang, far past what the run needs.
-            timeout: Some(Duration::from_secs(300)),
-            max_errors: MAX_ERRORS,
-        },
-    );
-    add_every_provider(&mut watcher, running, answerer);
+    let mut watcher = Watcher::new(watch::Options {
+        concurrency: 64,
+        interval: Some(Duration::from_millis(5)),
+        max_interval: Some(Duration::from_millis(40)),
+        // A guard against a hang, far past what the run needs.
+        timeout: Some(Duration::from_secs(300)),
+        max_errors: MAX_ERRORS,
+    });
+    let transport = quick_client_waiting(REQUEST_TIMEOUT);
+    add_every_provider(&mut watcher, running, answerer, &transport);
     let mut targets = Vec::new();
     let mut expected = Vec::new();
     let mut faults = HashSet::new();
@@ -231,8 +229,9 @@ async fn watch_at_scale(
     let report = watcher
         .run(targets, std::future::pending(), move |event| {
             let mut heard = listener.lock().expect("not poisoned");
+            let index = event.key().get() as usize;
             match event {
-                Event::Changed { index, task, .. } => {
+                Event::Changed { task, .. } => {
                     let entry = &mut heard[index];
                     entry.after_finish += entry.finished;
                     let change = (
@@ -245,11 +244,12 @@ async fn watch_at_scale(
                     }
                     entry.last_change = Some(change);
                 }
-                Event::Failed { index, .. } => {
+                Event::Failed { .. } => {
                     let entry = &mut heard[index];
                     entry.after_finish += entry.finished;
                 }
-                Event::Finished { index, .. } => heard[index].finished += 1,
+                Event::Finished { .. } => heard[index].finished += 1,
+                _ => unreachable!("no other event yet"),
             }
         })
         .await;

@@ -1,8 +1,9 @@
 //! Generated code: the golden copy is fresh and compiles with warnings denied, the typed API
 //! works, and the generated clients answer exactly as the interpreter does.
 
+use unitask::http::transport::Request;
 use unitask::model::Provider;
-use unitask::{Client, ClientConfig, Credentials, Engine, Inputs, RetryPolicy};
+use unitask::{Engine, Inputs, RetryPolicy, Transport, TransportConfig};
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -116,11 +117,12 @@ async fn a_generated_client_fetches_a_typed_record() {
         .expect(1)
         .mount(&server)
         .await;
-    let mut credentials = Credentials::new();
-    credentials.set("JOBS_USER", "u").set("JOBS_PASSWORD", "p");
-    let http = Client::new(ClientConfig::default()).expect("client");
-    let client = tagged_jobs::Client::new(http, credentials)
-        .with_base_url(url::Url::parse(&server.uri()).expect("uri"));
+    let client = tagged_jobs::Client::builder()
+        .credential("JOBS_USER", "u")
+        .credential("JOBS_PASSWORD", "p")
+        .base_url(url::Url::parse(&server.uri()).expect("uri"))
+        .build()
+        .expect("client");
     let record = client
         .status("job-1", &tagged_jobs::Params::default())
         .await
@@ -150,9 +152,11 @@ async fn labels_and_conversions_reach_the_typed_record() {
         .expect(1)
         .mount(&server)
         .await;
-    let http = Client::new(ClientConfig::default()).expect("client");
-    let client = converted_jobs::Client::new(http, Credentials::new())
-        .with_base_url(url::Url::parse(&server.uri()).expect("uri"));
+    let client = converted_jobs::Client::builder()
+        .transport(Transport::new(TransportConfig::default()).expect("transport"))
+        .base_url(url::Url::parse(&server.uri()).expect("uri"))
+        .build()
+        .expect("client");
     let record = client
         .status("render-1", &converted_jobs::Params::default())
         .await
@@ -185,12 +189,12 @@ async fn generated_clients_and_the_interpreter_agree_on_every_example() {
         built_in.as_slice(),
         "every built-in has a generated client"
     );
-    let http = Client::new(ClientConfig {
+    let http = Transport::new(TransportConfig {
         retry: RetryPolicy {
             max_attempts: 1,
             ..RetryPolicy::default()
         },
-        ..ClientConfig::default()
+        ..TransportConfig::default()
     })
     .expect("client");
     for loaded in engine.iter() {
@@ -213,19 +217,16 @@ async fn generated_clients_and_the_interpreter_agree_on_every_example() {
             };
             let task = crate::example_task(provider, example);
             let task = task.as_str();
-            let (interpreted, _) = http
-                .fetch(provider, task, &inputs, Some(&base), &credentials)
-                .await;
-            let generated = unitask::providers::status(
-                &provider.id,
-                &http,
-                task,
-                &inputs,
-                Some(&base),
-                &credentials,
-            )
-            .await
-            .expect("generated client exists");
+            let request = Request {
+                task_id: task,
+                inputs: &inputs,
+                base_url: Some(&base),
+                credentials: &credentials,
+            };
+            let interpreted = http.fetch(provider, request).await;
+            let generated = unitask::providers::status(&provider.id, &http, request)
+                .await
+                .expect("generated client exists");
             assert_eq!(
                 generated, interpreted,
                 "{} example `{}`",
@@ -234,11 +235,16 @@ async fn generated_clients_and_the_interpreter_agree_on_every_example() {
         }
         // Refusals agree too.
         let bad: Inputs = [("nope", "1")].into_iter().collect();
-        let (interpreted, _) = http.fetch(provider, "t-1", &bad, None, &credentials).await;
-        let generated =
-            unitask::providers::status(&provider.id, &http, "t-1", &bad, None, &credentials)
-                .await
-                .expect("generated client exists");
+        let request = Request {
+            task_id: "t-1",
+            inputs: &bad,
+            base_url: None,
+            credentials: &credentials,
+        };
+        let interpreted = http.fetch(provider, request).await;
+        let generated = unitask::providers::status(&provider.id, &http, request)
+            .await
+            .expect("generated client exists");
         assert_eq!(
             generated.expect_err("refused").message,
             interpreted.expect_err("refused").message

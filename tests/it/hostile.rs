@@ -103,14 +103,14 @@ fn invalid_utf8_is_a_diagnostic_at_its_byte() {
 fn debug_never_shows_a_credential() {
     use unitask::http::redact::Redactor;
     use unitask::watch::{Answerer, Endpoint, Watcher};
-    use unitask::{Client, ClientConfig, Engine};
+    use unitask::{Engine, Transport, TransportConfig};
 
     const SECRET: &str = "s3cr3t-T0ken+/= \"x\"";
     let mut engine = Engine::builtin().expect("built-ins");
     engine
         .load_paths(&[crate::at("tests/fixtures/valid")])
         .expect("fixtures load");
-    let http = Client::new(ClientConfig::default()).expect("client");
+    let http = Transport::new(TransportConfig::default()).expect("client");
     for loaded in engine.iter() {
         let provider = &loaded.provider;
         let credentials = crate::credentials_with(provider, SECRET);
@@ -119,13 +119,14 @@ fn debug_never_shows_a_credential() {
             // The check below can fail: the redactor sees the secret when it is there.
             assert_ne!(redactor.redact(SECRET), SECRET, "{}", provider.id);
         }
-        let endpoint = Endpoint {
-            provider: provider.clone(),
-            base_url: None,
-            credentials: credentials.clone(),
-            answerer: Answerer::Interpreted,
-        };
-        let mut watcher = Watcher::new(http.clone(), unitask::watch::Options::default());
+        let endpoint = Endpoint::new(
+            provider.clone(),
+            http.clone(),
+            None,
+            credentials.clone(),
+            Answerer::Interpreted,
+        );
+        let mut watcher = Watcher::new(unitask::watch::Options::default());
         watcher.add(endpoint.clone());
         let sample: unitask::Inputs = provider.sample_inputs().into_iter().collect();
         let prepared =
@@ -141,7 +142,11 @@ fn debug_never_shows_a_credential() {
             shown.push(prepared.redacted_url());
         }
         if provider.id == "hubspot" {
-            let generated = unitask::providers::hubspot::Client::new(http.clone(), credentials);
+            let generated = unitask::providers::hubspot::Client::builder()
+                .transport(http.clone())
+                .credentials(credentials)
+                .build()
+                .expect("client");
             shown.push(format!("{generated:?}"));
         }
         for text in shown {

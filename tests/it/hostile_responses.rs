@@ -6,25 +6,26 @@
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use unitask::http::transport::{Fetched, Request};
 use unitask::model::{Expectation, Provider};
 use unitask::runtime::{self, normalize::Response};
-use unitask::{Client, ClientConfig, Engine, ErrorKind, Inputs, RetryPolicy};
+use unitask::{Engine, ErrorKind, Inputs, RetryPolicy, Transport, TransportConfig};
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 fn builtin() -> Vec<Provider> {
     let engine = Engine::builtin().expect("built-ins");
-    engine.iter().map(|l| l.provider.clone()).collect()
+    engine.iter().map(|l| (*l.provider).clone()).collect()
 }
 
-fn one_attempt(timeout: Duration) -> Client {
-    Client::new(ClientConfig {
+fn one_attempt(timeout: Duration) -> Transport {
+    Transport::new(TransportConfig {
         timeout,
         retry: RetryPolicy {
             max_attempts: 1,
             ..RetryPolicy::default()
         },
-        ..ClientConfig::default()
+        ..TransportConfig::default()
     })
     .expect("client")
 }
@@ -74,13 +75,15 @@ async fn a_body_far_past_the_limit_is_cut_off_not_read() {
         written
     })
     .await;
-    let (result, _) = one_attempt(Duration::from_secs(20))
+    let result = one_attempt(Duration::from_secs(20))
         .fetch(
             &church,
-            "u-1",
-            &Inputs::new(),
-            Some(&base),
-            &crate::credentials_with(&church, "t"),
+            Request {
+                task_id: "u-1",
+                inputs: &Inputs::new(),
+                base_url: Some(&base),
+                credentials: &crate::credentials_with(&church, "t"),
+            },
         )
         .await;
     let error = result.expect_err("too large");
@@ -121,13 +124,15 @@ async fn a_large_body_inside_the_limit_is_read_whole() {
         .mount(&server)
         .await;
     let base = url::Url::parse(&server.uri()).expect("url");
-    let (result, _) = one_attempt(Duration::from_secs(20))
+    let result = one_attempt(Duration::from_secs(20))
         .fetch(
             &shoplazza,
-            "t-1",
-            &Inputs::new(),
-            Some(&base),
-            &crate::credentials_with(&shoplazza, "t"),
+            Request {
+                task_id: "t-1",
+                inputs: &Inputs::new(),
+                base_url: Some(&base),
+                credentials: &crate::credentials_with(&shoplazza, "t"),
+            },
         )
         .await;
     let task = result.expect("a task");
@@ -248,8 +253,16 @@ async fn an_html_page_is_named_and_a_mislabelled_json_body_is_read() {
         let task_id = provider.example_task_id(example).to_owned();
         let client = one_attempt(Duration::from_secs(5));
         let credentials = crate::credentials_with(&provider, "t");
-        let (result, _) = client
-            .fetch(&provider, &task_id, &inputs, Some(&base), &credentials)
+        let result = client
+            .fetch(
+                &provider,
+                Request {
+                    task_id: &task_id,
+                    inputs: &inputs,
+                    base_url: Some(&base),
+                    credentials: &credentials,
+                },
+            )
             .await;
         let error = result.expect_err("not JSON");
         assert_eq!(error.kind, ErrorKind::Decode, "{}: {error}", provider.id);
@@ -276,8 +289,16 @@ async fn an_html_page_is_named_and_a_mislabelled_json_body_is_read() {
             )
             .mount(&server)
             .await;
-        let (result, _) = client
-            .fetch(&provider, &task_id, &inputs, Some(&base), &credentials)
+        let result = client
+            .fetch(
+                &provider,
+                Request {
+                    task_id: &task_id,
+                    inputs: &inputs,
+                    base_url: Some(&base),
+                    credentials: &credentials,
+                },
+            )
             .await;
         let expected = runtime::normalize(
             &provider,
@@ -322,13 +343,15 @@ async fn a_dribbling_or_silent_server_ends_in_a_timeout() {
     let (quiet, second) = raw_server(silent).await;
     for base in [dribbling, quiet] {
         let started = std::time::Instant::now();
-        let (result, _) = one_attempt(Duration::from_millis(500))
+        let result = one_attempt(Duration::from_millis(500))
             .fetch(
                 &hubspot,
-                "t-1",
-                &Inputs::new(),
-                Some(&base),
-                &crate::credentials_with(&hubspot, "t"),
+                Request {
+                    task_id: "t-1",
+                    inputs: &Inputs::new(),
+                    base_url: Some(&base),
+                    credentials: &crate::credentials_with(&hubspot, "t"),
+                },
             )
             .await;
         let error = result.expect_err("timed out");
@@ -379,8 +402,19 @@ async fn a_credential_with_a_line_break_never_reaches_a_header() {
             .first()
             .map_or("t-1", |e| provider.example_task_id(e))
             .to_owned();
-        let (result, stats) = client
-            .fetch(provider, &task_id, &inputs, Some(&base), &credentials)
+        let Fetched {
+            result, attempts, ..
+        } = client
+            .fetch_detailed(
+                provider,
+                Request {
+                    task_id: &task_id,
+                    inputs: &inputs,
+                    base_url: Some(&base),
+                    credentials: &credentials,
+                },
+                false,
+            )
             .await;
         let after = server.received_requests().await.unwrap_or_default();
         let scheme = match crate::test_scheme(&provider.auth) {
@@ -410,7 +444,7 @@ async fn a_credential_with_a_line_break_never_reaches_a_header() {
             unitask::model::Auth::Bearer { .. } | unitask::model::Auth::Header { .. } => {
                 let error = result.expect_err("refused");
                 assert_eq!(
-                    (error.kind, stats.attempts),
+                    (error.kind, attempts),
                     (ErrorKind::InvalidRequest, 0),
                     "{}",
                     provider.id

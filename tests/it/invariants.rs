@@ -19,12 +19,15 @@ use std::sync::OnceLock;
 use percent_encoding::percent_decode_str;
 use proptest::prelude::*;
 use serde_json::Value;
+use unitask::http::transport::{Fetched, Request};
 use unitask::model::{Expectation, NativePlan, Provider};
 use unitask::runtime::{self, normalize::Response};
 use unitask::spec::InputLocation;
 use unitask::syntax::jsonpath::{Step as PathStep, locate_mut as locate};
 use unitask::syntax::template::Part;
-use unitask::{Client, ClientConfig, Credentials, Engine, ErrorKind, Inputs, RetryPolicy, State};
+use unitask::{
+    Credentials, Engine, ErrorKind, Inputs, RetryPolicy, State, Transport, TransportConfig,
+};
 
 fn cases(default: u32) -> ProptestConfig {
     let cases = std::env::var("PROPTEST_CASES")
@@ -45,7 +48,7 @@ fn interpreted() -> &'static [Provider] {
         engine
             .load_paths(&[crate::at("providers"), crate::at("tests/fixtures/valid")])
             .expect("every definition loads");
-        engine.iter().map(|l| l.provider.clone()).collect()
+        engine.iter().map(|l| (*l.provider).clone()).collect()
     })
 }
 
@@ -383,12 +386,12 @@ proptest! {
             let Err(refused) = unitask::http::request::prepare(provider, &task_id, &inputs, Some(&base), &credentials) else {
                 continue;
             };
-            static CLIENT: OnceLock<Client> = OnceLock::new();
-            let client = CLIENT.get_or_init(|| Client::new(ClientConfig::default()).expect("client"));
+            static CLIENT: OnceLock<Transport> = OnceLock::new();
+            let client = CLIENT.get_or_init(|| Transport::new(TransportConfig::default()).expect("client"));
             let sent = client.requests_sent();
-            let (result, stats) = runtime().block_on(client.fetch(provider, &task_id, &inputs, Some(&base), &credentials));
+            let Fetched { result, attempts, .. } = runtime().block_on(client.fetch_detailed(provider, Request { task_id: &task_id, inputs: &inputs, base_url: Some(&base), credentials: &credentials }, false));
             prop_assert_eq!(result.expect_err("refused"), refused);
-            prop_assert_eq!(stats.attempts, 0);
+            prop_assert_eq!(attempts, 0);
             prop_assert_eq!(client.requests_sent(), sent);
             // A connection would sit in the listener's queue, accepted or not.
             prop_assert_eq!(
@@ -659,10 +662,11 @@ fn generated_seeds() -> &'static [Provider] {
         unitask::providers::GENERATED
             .iter()
             .map(|id| {
-                unitask::providers::definition(id)
-                    .expect("generated")
-                    .expect("compiles")
-                    .clone()
+                Provider::clone(
+                    unitask::providers::definition(id)
+                        .expect("generated")
+                        .expect("compiles"),
+                )
             })
             .collect()
     })
@@ -684,9 +688,9 @@ proptest! {
             .iter()
             .find(|p| p.id == generated.id)
             .expect("loaded from its file");
-        let client = Client::new(ClientConfig {
+        let client = Transport::new(TransportConfig {
             retry: RetryPolicy { max_attempts: 1, ..RetryPolicy::default() },
-            ..ClientConfig::default()
+            ..TransportConfig::default()
         })
         .expect("client");
         let example = &generated.examples[example];
@@ -701,14 +705,11 @@ proptest! {
             }
             Mock::given(wiremock::matchers::any()).respond_with(template).mount(&server).await;
             let base = unitask::url::Url::parse(&server.uri()).expect("url");
-            let by_generated = unitask::providers::status(
-                &generated.id, &client, &task_id, &inputs, Some(&base), &credentials,
-            )
-            .await
-            .expect("a generated client");
-            let (by_interpreter, _) = client
-                .fetch(interpreter, &task_id, &inputs, Some(&base), &credentials)
-                .await;
+            let request = Request { task_id: &task_id, inputs: &inputs, base_url: Some(&base), credentials: &credentials };
+            let by_generated = unitask::providers::status(&generated.id, &client, request)
+                .await
+                .expect("a generated client");
+            let by_interpreter = client.fetch(interpreter, request).await;
             (by_generated, by_interpreter)
         });
         prop_assert_eq!(by_generated, by_interpreter);

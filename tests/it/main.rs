@@ -39,6 +39,8 @@ mod sandbox_cli;
 mod status;
 /// `unitask status` end to end through the real binary.
 mod status_cli;
+/// The watch as a stream: tasks added and removed while it runs, backpressure, stop.
+mod watch_stream;
 
 use std::path::{Path, PathBuf};
 

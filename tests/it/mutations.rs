@@ -152,15 +152,14 @@ fn build_seeds() -> Vec<Seed> {
     for loaded in engine.iter() {
         let generated = unitask::providers::definition(&loaded.provider.id)
             .expect("every built-in has a generated module")
-            .expect("generated definition")
-            .clone();
+            .expect("generated definition");
         for example in &loaded.provider.examples {
             if example.response.status == 200
                 && serde_json::from_slice::<Value>(&example.response.body).is_ok()
             {
                 out.push((
-                    loaded.provider.clone(),
-                    generated.clone(),
+                    Provider::clone(&loaded.provider),
+                    Provider::clone(generated),
                     example.name.clone(),
                     example.response.body.clone(),
                 ));

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use proptest::prelude::*;
 use serde_json::Value;
+use unitask::http::transport::Request;
 use unitask::task::{Next, ProgressUnit};
 use unitask::{Error, ErrorKind, File, Progress, State, TaskError, UploadTask, Warning};
 
@@ -241,25 +242,27 @@ async fn a_transport_error_keeps_the_error_underneath() {
     drop(listener);
     let engine = unitask::Engine::builtin().expect("built-ins");
     let provider = &engine.get("hubspot").expect("hubspot").provider;
-    let client = unitask::Client::new(unitask::ClientConfig {
+    let client = unitask::Transport::new(unitask::TransportConfig {
         retry: unitask::RetryPolicy {
             max_attempts: 1,
             ..unitask::RetryPolicy::default()
         },
-        ..unitask::ClientConfig::default()
+        ..unitask::TransportConfig::default()
     })
     .expect("client");
     let mut credentials = unitask::Credentials::new();
     for name in provider.auth.env_names() {
         credentials.set(name, "token");
     }
-    let (result, _) = client
+    let result = client
         .fetch(
             provider,
-            "1",
-            &unitask::Inputs::default(),
-            Some(&url::Url::parse(&closed).expect("url")),
-            &credentials,
+            Request {
+                task_id: "1",
+                inputs: &unitask::Inputs::default(),
+                base_url: Some(&url::Url::parse(&closed).expect("url")),
+                credentials: &credentials,
+            },
         )
         .await;
     let error = result.expect_err("nothing listens");

@@ -2,26 +2,27 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use unitask::http::transport::Request;
 use unitask::sandbox::{self, Outcome, Sandbox, TrackKind};
 use unitask::watch::{self, Answerer, Ending, Endpoint, Event, Target, Watcher};
-use unitask::{Client, ClientConfig, Credentials, Engine, ErrorKind, Inputs, RetryPolicy};
+use unitask::{Credentials, Engine, ErrorKind, Inputs, RetryPolicy, Transport, TransportConfig};
 
 /// A client quick enough for tests, with room for a loaded machine: the sandbox's slow answer
 /// (2.5 s) is past its timeout (1 s).
-pub fn quick_client() -> Client {
+pub fn quick_client() -> Transport {
     quick_client_waiting(Duration::from_secs(1))
 }
 
 /// A client that retries quickly and gives each answer `timeout`.
-pub fn quick_client_waiting(timeout: Duration) -> Client {
-    Client::new(ClientConfig {
+pub fn quick_client_waiting(timeout: Duration) -> Transport {
+    Transport::new(TransportConfig {
         timeout,
         retry: RetryPolicy {
             min_delay: Duration::from_millis(20),
             max_delay: Duration::from_millis(200),
             ..RetryPolicy::default()
         },
-        ..ClientConfig::default()
+        ..TransportConfig::default()
     })
     .expect("client")
 }
@@ -94,15 +95,21 @@ async fn every_track_of_every_provider_ends_where_its_plan_says() {
 }
 
 /// Points `watcher` at the sandbox for every provider it plays, with sandbox credentials.
-pub fn add_every_provider(watcher: &mut Watcher, running: &sandbox::Running, answerer: Answerer) {
+pub fn add_every_provider(
+    watcher: &mut Watcher,
+    running: &sandbox::Running,
+    answerer: Answerer,
+    transport: &Transport,
+) {
     for plan in running.sandbox().plans() {
         let provider = &plan.provider;
-        watcher.add(Endpoint {
-            provider: provider.clone(),
-            base_url: Some(running.base_url(&provider.id)),
-            credentials: sandbox_credentials(provider),
+        watcher.add(Endpoint::new(
+            Arc::new(provider.clone()),
+            transport.clone(),
+            Some(running.base_url(&provider.id)),
+            sandbox_credentials(provider),
             answerer,
-        });
+        ));
     }
 }
 
@@ -125,14 +132,11 @@ pub fn asks_a_long_wait(
 /// Watches the tracks that end (`endless` false: the watch ends when they all have) or the ones
 /// that never do (an example of a running task, repeated forever: they must time out).
 async fn watch_every_track(running: &sandbox::Running, answerer: Answerer, endless: bool) {
-    let mut watcher = Watcher::new(
-        quick_client(),
-        watch::Options {
-            timeout: Some(Duration::from_secs(if endless { 2 } else { 90 })),
-            ..watch_options()
-        },
-    );
-    add_every_provider(&mut watcher, running, answerer);
+    let mut watcher = Watcher::new(watch::Options {
+        timeout: Some(Duration::from_secs(if endless { 2 } else { 90 })),
+        ..watch_options()
+    });
+    add_every_provider(&mut watcher, running, answerer, &quick_client());
     let mut targets = Vec::new();
     let mut expected = Vec::new();
     for plan in running.sandbox().plans() {
@@ -219,13 +223,15 @@ async fn the_sandbox_checks_credentials_and_advances_per_poll() {
         if provider.auth != unitask::model::Auth::None {
             let mut anonymous = provider.clone();
             anonymous.auth = unitask::model::Auth::None;
-            let (without, _) = client
+            let without = client
                 .fetch(
                     &anonymous,
-                    &scenario.task_id,
-                    &inputs,
-                    Some(&base),
-                    &Credentials::new(),
+                    Request {
+                        task_id: &scenario.task_id,
+                        inputs: &inputs,
+                        base_url: Some(&base),
+                        credentials: &Credentials::new(),
+                    },
                 )
                 .await;
             let error = without.expect_err("no credential");
@@ -239,8 +245,16 @@ async fn the_sandbox_checks_credentials_and_advances_per_poll() {
         let credentials = sandbox_credentials(provider);
         // A task id the input takes (a URL task id has its own shape) and no track plays.
         if provider.task_id_input().refusal("not-served").is_none() {
-            let (missing, _) = client
-                .fetch(provider, "not-served", &inputs, Some(&base), &credentials)
+            let missing = client
+                .fetch(
+                    provider,
+                    Request {
+                        task_id: "not-served",
+                        inputs: &inputs,
+                        base_url: Some(&base),
+                        credentials: &credentials,
+                    },
+                )
                 .await;
             assert_eq!(
                 missing.expect_err("not served").kind,
@@ -250,13 +264,15 @@ async fn the_sandbox_checks_credentials_and_advances_per_poll() {
             );
         }
         for (poll, &step) in scenario.steps.iter().enumerate() {
-            let (answer, _) = client
+            let answer = client
                 .fetch(
                     provider,
-                    &scenario.task_id,
-                    &inputs,
-                    Some(&base),
-                    &credentials,
+                    Request {
+                        task_id: &scenario.task_id,
+                        inputs: &inputs,
+                        base_url: Some(&base),
+                        credentials: &credentials,
+                    },
                 )
                 .await;
             let example = &provider.examples[step];
@@ -318,13 +334,15 @@ async fn hostile_requests_never_stop_the_sandbox() {
     }
     // Still serving.
     let hubspot = &engine.get("hubspot").expect("hubspot").provider;
-    let (task, _) = quick_client()
+    let task = quick_client()
         .fetch(
             hubspot,
-            "import-succeeds-1",
-            &Inputs::new(),
-            Some(&running.base_url("hubspot")),
-            &sandbox_credentials(hubspot),
+            Request {
+                task_id: "import-succeeds-1",
+                inputs: &Inputs::new(),
+                base_url: Some(&running.base_url("hubspot")),
+                credentials: &sandbox_credentials(hubspot),
+            },
         )
         .await;
     assert_eq!(task.expect("a task").state, unitask::State::Pending);
@@ -347,18 +365,20 @@ async fn stopping_the_sandbox_does_not_wait_for_slow_answers() {
         .expect("sandbox");
     let url = running.base_url("hubspot");
     let request = tokio::spawn(async move {
-        let client = Client::new(ClientConfig {
+        let client = Transport::new(TransportConfig {
             timeout: Duration::from_secs(120),
-            ..ClientConfig::default()
+            ..TransportConfig::default()
         })
         .expect("client");
         client
             .fetch(
                 &hubspot,
-                "fault-slow-1",
-                &Inputs::new(),
-                Some(&url),
-                &sandbox_credentials(&hubspot),
+                Request {
+                    task_id: "fault-slow-1",
+                    inputs: &Inputs::new(),
+                    base_url: Some(&url),
+                    credentials: &sandbox_credentials(&hubspot),
+                },
             )
             .await
     });
@@ -388,20 +408,18 @@ async fn an_absurd_retry_after_is_capped() {
         .await;
     let engine = Engine::builtin().expect("built-ins");
     let hubspot = engine.get("hubspot").expect("hubspot").provider.clone();
-    let mut watcher = Watcher::new(
-        quick_client(),
-        watch::Options {
-            timeout: Some(Duration::from_secs(1)),
-            ..watch_options()
-        },
-    );
-    let base_url = url::Url::parse(&server.uri()).expect("url");
-    watcher.add(Endpoint {
-        credentials: sandbox_credentials(&hubspot),
-        provider: hubspot,
-        base_url: Some(base_url),
-        answerer: Answerer::Interpreted,
+    let mut watcher = Watcher::new(watch::Options {
+        timeout: Some(Duration::from_secs(1)),
+        ..watch_options()
     });
+    let base_url = url::Url::parse(&server.uri()).expect("url");
+    watcher.add(Endpoint::new(
+        Arc::clone(&hubspot),
+        quick_client(),
+        Some(base_url),
+        sandbox_credentials(&hubspot),
+        Answerer::Interpreted,
+    ));
     let target = Target {
         provider: "hubspot".into(),
         task_id: "t1".into(),
@@ -473,13 +491,13 @@ async fn every_track_is_reachable_whatever_the_task_id_pattern() {
     for pattern in REALISTIC_PATTERNS {
         let engine = tightened_engine(pattern);
         let running = sandbox_of(&engine, quick_options()).await;
-        let one_attempt = Client::new(ClientConfig {
+        let one_attempt = Transport::new(TransportConfig {
             timeout: Duration::from_secs(1),
             retry: RetryPolicy {
                 max_attempts: 1,
                 ..RetryPolicy::default()
             },
-            ..ClientConfig::default()
+            ..TransportConfig::default()
         })
         .expect("client");
         let mut polls = Vec::new();
@@ -503,8 +521,16 @@ async fn every_track_is_reachable_whatever_the_task_id_pattern() {
                 let (client, inputs, base) = (&one_attempt, inputs.clone(), base.clone());
                 polls.push(async move {
                     let credentials = sandbox_credentials(provider);
-                    let (answer, _) = client
-                        .fetch(provider, &id, &inputs, Some(&base), &credentials)
+                    let answer = client
+                        .fetch(
+                            provider,
+                            Request {
+                                task_id: &id,
+                                inputs: &inputs,
+                                base_url: Some(&base),
+                                credentials: &credentials,
+                            },
+                        )
                         .await;
                     let expected = track.steps[0].outcome;
                     let got = Outcome::of(&answer);
@@ -615,13 +641,15 @@ async fn a_mistyped_field_costs_only_that_field() {
         };
         let inputs: Inputs = provider.sample_inputs().into_iter().collect();
         let id = track.first_id().expect("an id");
-        let (answer, _) = client
+        let answer = client
             .fetch(
                 provider,
-                &id,
-                &inputs,
-                Some(&running.base_url(&provider.id)),
-                &sandbox_credentials(provider),
+                Request {
+                    task_id: &id,
+                    inputs: &inputs,
+                    base_url: Some(&running.base_url(&provider.id)),
+                    credentials: &sandbox_credentials(provider),
+                },
             )
             .await;
         let task = answer.unwrap_or_else(|e| panic!("{}: {e}", provider.id));
@@ -683,7 +711,8 @@ async fn a_follow_up_is_watched_to_its_end_as_one_task() {
         .collect();
     let item = "01MOWKYVJML57KN2ANMBA3JZJS2MBGC7KM";
     let before = running.sandbox().polls(&next.provider, item);
-    let mut watcher = Watcher::new(quick_client(), watch_options());
+    let mut watcher = Watcher::new(watch_options());
+    let transport = quick_client();
     for id in [plan.provider.id.as_str(), next.provider.as_str()] {
         let provider = running
             .sandbox()
@@ -693,29 +722,27 @@ async fn a_follow_up_is_watched_to_its_end_as_one_task() {
             .expect("served")
             .provider
             .clone();
-        watcher.add(Endpoint {
-            base_url: Some(running.base_url(id)),
-            credentials: sandbox_credentials(&provider),
-            provider,
-            answerer: Answerer::Interpreted,
-        });
+        watcher.add(Endpoint::new(
+            Arc::new(provider.clone()),
+            transport.clone(),
+            Some(running.base_url(id)),
+            sandbox_credentials(&provider),
+            Answerer::Interpreted,
+        ));
     }
     let events = std::sync::Mutex::new(Vec::new());
     let report = watcher
         .run(targets.clone(), std::future::pending(), |event| {
+            let index = event.key().get() as usize;
             let seen = match event {
-                Event::Changed {
-                    index,
-                    target,
-                    task,
-                    ..
-                } => (index, "changed", target.provider.clone(), task.next.clone()),
-                Event::Failed { index, target, .. } => {
-                    (index, "failed", target.provider.clone(), None)
+                Event::Changed { target, task, .. } => {
+                    (index, "changed", target.provider.clone(), task.next.clone())
                 }
-                Event::Finished { index, target, .. } => {
+                Event::Failed { target, .. } => (index, "failed", target.provider.clone(), None),
+                Event::Finished { target, .. } => {
                     (index, "finished", target.provider.clone(), None)
                 }
+                _ => unreachable!("no other event yet"),
             };
             events.lock().expect("not poisoned").push(seen);
         })
@@ -724,7 +751,7 @@ async fn a_follow_up_is_watched_to_its_end_as_one_task() {
     for (index, finished) in report.tasks.iter().enumerate() {
         assert_eq!(finished.ending, Ending::Terminal(unitask::State::Succeeded));
         assert_eq!(
-            finished.native_status.as_deref(),
+            finished.task.as_ref().map(|t| t.native_status.as_str()),
             Some("file"),
             "the follow-up's status"
         );

@@ -1,10 +1,11 @@
 use std::time::{Duration, Instant};
 
+use unitask::http::transport::{Fetched, Request};
 use unitask::model::{Expectation, Provider};
 use unitask::runtime::{self, normalize::Response};
-use unitask::{Client, ClientConfig, Credentials, Engine, ErrorKind, Inputs, RetryPolicy};
+use unitask::{Credentials, Engine, ErrorKind, Inputs, RetryPolicy, Transport, TransportConfig};
 use wiremock::matchers::{header, method, path};
-use wiremock::{Mock, MockServer, Request, ResponseTemplate};
+use wiremock::{Mock, MockServer, Request as Received, ResponseTemplate};
 
 pub const SECRET: &str = "s3cr3t-T0ken+/=";
 
@@ -13,17 +14,17 @@ fn engine() -> Engine {
 }
 
 pub fn provider(id: &str) -> Provider {
-    engine().get(id).expect("provider").provider.clone()
+    Provider::clone(&engine().get(id).expect("provider").provider)
 }
 
-fn no_retry() -> Client {
-    Client::new(ClientConfig {
+fn no_retry() -> Transport {
+    Transport::new(TransportConfig {
         retry: RetryPolicy {
             max_attempts: 1,
             ..RetryPolicy::default()
         },
         timeout: Duration::from_secs(5),
-        ..ClientConfig::default()
+        ..TransportConfig::default()
     })
     .expect("client")
 }
@@ -59,8 +60,8 @@ fn expected_path(id: &str, task: &str, inputs: &Inputs) -> String {
 }
 
 /// The credential is where the definition says, and (for SMH) the bare `?upload` flag is sent.
-fn credential_in_place(id: &'static str) -> impl Fn(&Request) -> bool + Send + Sync + 'static {
-    move |request: &Request| {
+fn credential_in_place(id: &'static str) -> impl Fn(&Received) -> bool + Send + Sync + 'static {
+    move |request: &Received| {
         let header = |name: &str| {
             request
                 .headers
@@ -88,19 +89,20 @@ fn credential_in_place(id: &'static str) -> impl Fn(&Request) -> bool + Send + S
 
 /// Fetches `task` from `server` with the test credential in every variable the provider reads.
 async fn fetch_from(
-    client: &Client,
+    client: &Transport,
     provider: &Provider,
     task: &str,
     inputs: &Inputs,
     server: &MockServer,
-) -> (
-    Result<unitask::UploadTask, unitask::Error>,
-    unitask::http::transport::FetchStats,
-) {
+) -> Fetched {
     let base = url::Url::parse(&server.uri()).expect("uri");
-    client
-        .fetch(provider, task, inputs, Some(&base), &credentials(provider))
-        .await
+    let request = Request {
+        task_id: task,
+        inputs,
+        base_url: Some(&base),
+        credentials: &credentials(provider),
+    };
+    client.fetch_detailed(provider, request, false).await
 }
 
 /// Every example of every seed provider, played by a real HTTP server: the client makes exactly
@@ -136,8 +138,21 @@ async fn every_example_of_every_seed_provider_over_http() {
                 .mount(&server)
                 .await;
             let base = url::Url::parse(&server.uri()).expect("uri");
-            let (got, stats) = client
-                .fetch(&provider, &task, &other, Some(&base), &credentials)
+            let Fetched {
+                result: got,
+                attempts,
+                ..
+            } = client
+                .fetch_detailed(
+                    &provider,
+                    Request {
+                        task_id: &task,
+                        inputs: &other,
+                        base_url: Some(&base),
+                        credentials: &credentials,
+                    },
+                    false,
+                )
                 .await;
             let want = runtime::normalize(
                 &provider,
@@ -154,7 +169,7 @@ async fn every_example_of_every_seed_provider_over_http() {
                 assert_eq!(task.raw, want.as_ref().expect("same outcome").raw);
             }
             assert_eq!(got, want, "{id} example `{}`", example.name);
-            assert_eq!(stats.attempts, 1);
+            assert_eq!(attempts, 1);
             if let Expectation::Task(expected) = &example.expect {
                 let task = got.expect("a task");
                 assert_eq!(Some(&serde_json::json!(task.state)), expected.get("state"));
@@ -182,23 +197,28 @@ async fn retries_honour_retry_after_then_succeed() {
         .expect(1)
         .mount(&server)
         .await;
-    let client = Client::new(ClientConfig::default()).expect("client");
+    let client = Transport::new(TransportConfig::default()).expect("client");
     let base = url::Url::parse(&server.uri()).expect("uri");
     let started = Instant::now();
-    let (result, stats) = client
-        .fetch(
+    let Fetched {
+        result, attempts, ..
+    } = client
+        .fetch_detailed(
             &provider,
-            "t-1",
-            &Inputs::new(),
-            Some(&base),
-            &credentials(&provider),
+            Request {
+                task_id: "t-1",
+                inputs: &Inputs::new(),
+                base_url: Some(&base),
+                credentials: &credentials(&provider),
+            },
+            false,
         )
         .await;
     assert_eq!(
         result.expect("second attempt succeeds").native_status,
         "PROCESSING"
     );
-    assert_eq!(stats.attempts, 2);
+    assert_eq!(attempts, 2);
     assert!(
         started.elapsed() >= Duration::from_secs(1),
         "waited as the provider asked"
@@ -214,24 +234,26 @@ async fn retries_stop_at_the_attempt_limit() {
         .expect(3)
         .mount(&server)
         .await;
-    let client = Client::new(ClientConfig {
+    let client = Transport::new(TransportConfig {
         retry: RetryPolicy {
             max_attempts: 3,
             min_delay: Duration::from_millis(10),
             max_delay: Duration::from_millis(50),
             total_budget: Duration::from_secs(5),
         },
-        ..ClientConfig::default()
+        ..TransportConfig::default()
     })
     .expect("client");
-    let (result, stats) = fetch_from(&client, &provider, "u-1", &Inputs::new(), &server).await;
+    let Fetched {
+        result, attempts, ..
+    } = fetch_from(&client, &provider, "u-1", &Inputs::new(), &server).await;
     let error = result.expect_err("always 503");
     assert_eq!(
         (error.kind, error.status, error.retryable),
         (ErrorKind::Server, Some(503), true)
     );
     assert_eq!(error.excerpt.as_deref(), Some("busy"));
-    assert_eq!(stats.attempts, 3);
+    assert_eq!(attempts, 3);
 }
 
 #[tokio::test]
@@ -243,12 +265,14 @@ async fn a_retry_after_beyond_the_budget_is_reported_not_waited() {
         .expect(1)
         .mount(&server)
         .await;
-    let client = Client::new(ClientConfig::default()).expect("client");
-    let (result, stats) = fetch_from(&client, &provider, "t-1", &Inputs::new(), &server).await;
+    let client = Transport::new(TransportConfig::default()).expect("client");
+    let Fetched {
+        result, attempts, ..
+    } = fetch_from(&client, &provider, "t-1", &Inputs::new(), &server).await;
     let error = result.expect_err("rate limited");
     assert_eq!(error.kind, ErrorKind::RateLimited);
     assert_eq!(error.retry_after, Some(Duration::from_secs(3600)));
-    assert_eq!(stats.attempts, 1);
+    assert_eq!(attempts, 1);
 }
 
 #[tokio::test]
@@ -273,13 +297,15 @@ async fn a_redirect_to_another_host_is_not_followed() {
             .mount(&server)
             .await;
         let base = url::Url::parse(&server.uri()).expect("uri");
-        let (result, _) = no_retry()
+        let result = no_retry()
             .fetch(
                 &provider,
-                "t-1",
-                &base_inputs(id),
-                Some(&base),
-                &credentials(&provider),
+                Request {
+                    task_id: "t-1",
+                    inputs: &base_inputs(id),
+                    base_url: Some(&base),
+                    credentials: &credentials(&provider),
+                },
             )
             .await;
         let error = result.expect_err("redirect refused");
@@ -302,12 +328,13 @@ async fn an_oversized_body_is_refused() {
         .respond_with(ResponseTemplate::new(200).set_body_string(huge))
         .mount(&server)
         .await;
-    let client = Client::new(ClientConfig {
+    let client = Transport::new(TransportConfig {
         max_body_bytes: Some(16 * 1024),
-        ..ClientConfig::default()
+        ..TransportConfig::default()
     })
     .expect("client");
-    let (result, _) = fetch_from(&client, &provider, "u-1", &Inputs::new(), &server).await;
+    let Fetched { result, .. } =
+        fetch_from(&client, &provider, "u-1", &Inputs::new(), &server).await;
     let error = result.expect_err("too large");
     assert_eq!(error.kind, ErrorKind::Decode);
     assert!(
@@ -339,12 +366,13 @@ async fn a_large_answer_is_read_within_its_definitions_limit() {
         .await;
     let client = no_retry();
     let credentials = crate::credentials_with(&large, SECRET);
-    let (result, _) = fetch_from(&client, &large, "job-1", &Inputs::new(), &server).await;
+    let Fetched { result, .. } =
+        fetch_from(&client, &large, "job-1", &Inputs::new(), &server).await;
     let task = result.expect("read whole");
     assert_eq!(task.state, unitask::State::Succeeded);
     assert_eq!(task.raw, serde_json::Value::Null, "not kept");
     // The same answer for a definition without a limit of its own: the default 4 MiB.
-    let (result, _) = fetch_from(
+    let Fetched { result, .. } = fetch_from(
         &client,
         &provider("church-tech"),
         "u-1",
@@ -358,14 +386,22 @@ async fn a_large_answer_is_read_within_its_definitions_limit() {
         "{error}"
     );
     // The caller's limit wins over the definition's.
-    let capped = Client::new(ClientConfig {
+    let capped = Transport::new(TransportConfig {
         max_body_bytes: Some(1 << 20),
-        ..ClientConfig::default()
+        ..TransportConfig::default()
     })
     .expect("client");
     let base = url::Url::parse(&server.uri()).expect("uri");
-    let (result, _) = capped
-        .fetch(&large, "job-1", &Inputs::new(), Some(&base), &credentials)
+    let result = capped
+        .fetch(
+            &large,
+            Request {
+                task_id: "job-1",
+                inputs: &Inputs::new(),
+                base_url: Some(&base),
+                credentials: &credentials,
+            },
+        )
         .await;
     let error = result.expect_err("too large");
     assert!(
@@ -393,13 +429,15 @@ async fn a_truncated_body_is_a_transport_error() {
     });
     let provider = provider("church-tech");
     let base = url::Url::parse(&format!("http://{address}")).expect("uri");
-    let (result, _) = no_retry()
+    let result = no_retry()
         .fetch(
             &provider,
-            "u-1",
-            &Inputs::new(),
-            Some(&base),
-            &credentials(&provider),
+            Request {
+                task_id: "u-1",
+                inputs: &Inputs::new(),
+                base_url: Some(&base),
+                credentials: &credentials(&provider),
+            },
         )
         .await;
     let error = result.expect_err("truncated");
@@ -440,13 +478,18 @@ async fn hostile_inputs_are_refused_before_any_request() {
     ] {
         let provider = provider(id);
         let inputs: Inputs = params.into_iter().collect();
-        let (result, stats) = client
-            .fetch(
+        let Fetched {
+            result, attempts, ..
+        } = client
+            .fetch_detailed(
                 &provider,
-                task,
-                &inputs,
-                Some(&base),
-                &credentials(&provider),
+                Request {
+                    task_id: task,
+                    inputs: &inputs,
+                    base_url: Some(&base),
+                    credentials: &credentials(&provider),
+                },
+                false,
             )
             .await;
         let error = result.expect_err("refused");
@@ -455,7 +498,7 @@ async fn hostile_inputs_are_refused_before_any_request() {
             (ErrorKind::InvalidRequest, None),
             "{id} {task:?}: {error}"
         );
-        assert_eq!(stats.attempts, 0);
+        assert_eq!(attempts, 0);
     }
     server.verify().await;
 }
@@ -609,8 +652,16 @@ async fn a_post_with_a_json_body_and_basic_auth() {
         .into_iter()
         .collect();
     let base = url::Url::parse(&server.uri()).expect("uri");
-    let (result, _) = no_retry()
-        .fetch(&provider, "build-42", &inputs, Some(&base), &credentials)
+    let result = no_retry()
+        .fetch(
+            &provider,
+            Request {
+                task_id: "build-42",
+                inputs: &inputs,
+                base_url: Some(&base),
+                credentials: &credentials,
+            },
+        )
         .await;
     let task = result.expect("task");
     assert_eq!(
@@ -653,13 +704,15 @@ async fn a_definitions_content_type_replaces_the_default() {
             .set("JOBS_USER", "ci")
             .set("JOBS_PASSWORD", "pw");
         let base = url::Url::parse(&server.uri()).expect("uri");
-        let (result, _) = no_retry()
+        let result = no_retry()
             .fetch(
                 &provider,
-                "build-42",
-                &Inputs::new(),
-                Some(&base),
-                &credentials,
+                Request {
+                    task_id: "build-42",
+                    inputs: &Inputs::new(),
+                    base_url: Some(&base),
+                    credentials: &credentials,
+                },
             )
             .await;
         result.expect("task");
@@ -811,7 +864,8 @@ async fn the_limit_applies_to_decompressed_bytes() {
         .mount(&server)
         .await;
     let provider = provider("church-tech");
-    let (result, _) = fetch_from(&no_retry(), &provider, "u-1", &Inputs::new(), &server).await;
+    let Fetched { result, .. } =
+        fetch_from(&no_retry(), &provider, "u-1", &Inputs::new(), &server).await;
     let error = result.expect_err("inflates past 4 MiB");
     assert_eq!(error.kind, ErrorKind::Decode);
     assert!(
@@ -834,14 +888,16 @@ async fn a_corrupt_gzip_body_is_a_decode_error_with_its_status() {
         .mount(&server)
         .await;
     let provider = provider("church-tech");
-    let client = Client::new(ClientConfig::default()).expect("client");
-    let (result, stats) = fetch_from(&client, &provider, "u-1", &Inputs::new(), &server).await;
+    let client = Transport::new(TransportConfig::default()).expect("client");
+    let Fetched {
+        result, attempts, ..
+    } = fetch_from(&client, &provider, "u-1", &Inputs::new(), &server).await;
     let error = result.expect_err("bad gzip");
     assert_eq!(
         (error.kind, error.status, error.retryable),
         (ErrorKind::Decode, Some(200), false)
     );
-    assert_eq!(stats.attempts, 1);
+    assert_eq!(attempts, 1);
 }
 
 /// Connection errors carry no URL, so a query credential cannot ride along in the message.
@@ -852,13 +908,15 @@ async fn connection_errors_never_carry_the_url() {
     drop(listener);
     let provider = provider("tencent-smh");
     let base = url::Url::parse(&format!("http://{closed}")).expect("url");
-    let (result, _) = no_retry()
+    let result = no_retry()
         .fetch(
             &provider,
-            "key",
-            &base_inputs("tencent-smh"),
-            Some(&base),
-            &credentials(&provider),
+            Request {
+                task_id: "key",
+                inputs: &base_inputs("tencent-smh"),
+                base_url: Some(&base),
+                credentials: &credentials(&provider),
+            },
         )
         .await;
     let error = result.expect_err("refused");
@@ -874,7 +932,7 @@ async fn connection_errors_never_carry_the_url() {
 async fn echoed_credentials_are_redacted_from_errors() {
     let server = MockServer::start().await;
     Mock::given(method("GET"))
-        .respond_with(|request: &Request| {
+        .respond_with(|request: &Received| {
             let auth = request
                 .headers
                 .get("authorization")
@@ -888,7 +946,8 @@ async fn echoed_credentials_are_redacted_from_errors() {
         .mount(&server)
         .await;
     let provider = provider("church-tech");
-    let (result, _) = fetch_from(&no_retry(), &provider, "u-1", &Inputs::new(), &server).await;
+    let Fetched { result, .. } =
+        fetch_from(&no_retry(), &provider, "u-1", &Inputs::new(), &server).await;
     let error = result.expect_err("401");
     assert!(
         error.message.contains("bad token Bearer ***"),
@@ -906,20 +965,21 @@ async fn retry_after_zero_still_backs_off() {
         .expect(2)
         .mount(&server)
         .await;
-    let client = Client::new(ClientConfig {
+    let client = Transport::new(TransportConfig {
         retry: RetryPolicy {
             max_attempts: 2,
             min_delay: Duration::from_millis(300),
             max_delay: Duration::from_secs(1),
             total_budget: Duration::from_secs(10),
         },
-        ..ClientConfig::default()
+        ..TransportConfig::default()
     })
     .expect("client");
     let provider = provider("church-tech");
     let started = Instant::now();
-    let (_, stats) = fetch_from(&client, &provider, "u-1", &Inputs::new(), &server).await;
-    assert_eq!(stats.attempts, 2);
+    let Fetched { attempts, .. } =
+        fetch_from(&client, &provider, "u-1", &Inputs::new(), &server).await;
+    assert_eq!(attempts, 2);
     assert!(started.elapsed() >= Duration::from_millis(300));
 }
 

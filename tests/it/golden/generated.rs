@@ -119,12 +119,16 @@ scenarios:
     steps: [transcoding, broken]
 "#;
     /// The definition, validated and compiled once.
+    #[doc(hidden)]
     pub fn definition() -> ::std::result::Result<
-        &'static ::unitask::model::Provider,
+        &'static ::std::sync::Arc<::unitask::model::Provider>,
         ::unitask::Error,
     > {
         static PROVIDER: ::std::sync::OnceLock<
-            ::std::result::Result<::unitask::model::Provider, ::std::string::String>,
+            ::std::result::Result<
+                ::std::sync::Arc<::unitask::model::Provider>,
+                ::std::string::String,
+            >,
         > = ::std::sync::OnceLock::new();
         PROVIDER
             .get_or_init(|| {
@@ -133,6 +137,7 @@ scenarios:
                         ::std::option::Option::Some("converted-jobs"),
                         DEFINITION,
                     )
+                    .map(::std::sync::Arc::new)
                     .map_err(|report| report.render_human(false))
             })
             .as_ref()
@@ -213,7 +218,9 @@ scenarios:
     /// One task's status, with the native status and the extra values typed.
     #[derive(Debug, Clone, PartialEq)]
     pub struct Record {
+        /// The native status, typed.
         pub status: Status,
+        /// The provider-specific values, typed.
         pub extra: Extra,
         /// Everything, in the unified model.
         pub task: ::unitask::UploadTask,
@@ -254,36 +261,25 @@ scenarios:
             record.task
         }
     }
-    /// A client for this provider, sharing the runtime's pooled HTTP client.
+    /// A client for this provider: [`Client::from_env`], or [`Client::builder`] for
+    /// credentials, a transport or a base URL of your own. Cheap to clone.
     #[derive(Debug, Clone)]
     pub struct Client {
-        http: ::unitask::Client,
+        provider: &'static ::std::sync::Arc<::unitask::model::Provider>,
+        transport: ::unitask::Transport,
         credentials: ::unitask::Credentials,
         base_url: ::std::option::Option<::unitask::url::Url>,
     }
     impl Client {
-        /// A client with these credentials and HTTP client.
-        pub fn new(
-            http: ::unitask::Client,
-            credentials: ::unitask::Credentials,
-        ) -> Self {
-            Client {
-                http,
-                credentials,
-                base_url: ::std::option::Option::None,
-            }
-        }
-        /// A client whose credentials come from the environment variables the definition names.
-        pub fn from_env(
-            http: ::unitask::Client,
-        ) -> ::std::result::Result<Self, ::unitask::Error> {
+        /// A client whose credentials come from the environment variables the definition
+        /// names, on the process's shared transport.
+        pub fn from_env() -> ::std::result::Result<Self, ::unitask::Error> {
             let credentials = ::unitask::Credentials::from_env(&definition()?.auth);
-            ::std::result::Result::Ok(Self::new(http, credentials))
+            Self::builder().credentials(credentials).build()
         }
-        /// Sends requests here instead of the definition's base URL.
-        pub fn with_base_url(mut self, base_url: ::unitask::url::Url) -> Self {
-            self.base_url = ::std::option::Option::Some(base_url);
-            self
+        /// A client to configure: no credentials until given.
+        pub fn builder() -> ClientBuilder {
+            ClientBuilder::default()
         }
         /// Fetches one task's status.
         pub async fn status(
@@ -291,19 +287,99 @@ scenarios:
             task_id: &str,
             params: &Params,
         ) -> ::std::result::Result<Record, ::unitask::Error> {
-            let provider = definition()?;
-            let (result, _) = self
-                .http
-                .fetch(
-                    provider,
-                    task_id,
-                    &params.to_inputs(),
-                    self.base_url.as_ref(),
-                    &self.credentials,
-                )
-                .await;
-            result.map(Record::from)
+            let inputs = params.to_inputs();
+            let request = ::unitask::http::transport::Request {
+                task_id,
+                inputs: &inputs,
+                base_url: self.base_url.as_ref(),
+                credentials: &self.credentials,
+            };
+            fetch(&self.transport, request).await
         }
+        /// What a [`Watcher`](::unitask::watch::Watcher) needs to poll this provider's
+        /// tasks with this client's transport, credentials and base URL.
+        pub fn endpoint(&self) -> ::unitask::watch::Endpoint {
+            ::unitask::watch::Endpoint::new(
+                ::std::sync::Arc::clone(self.provider),
+                self.transport.clone(),
+                self.base_url.clone(),
+                self.credentials.clone(),
+                ::unitask::watch::Answerer::Generated,
+            )
+        }
+        /// One task of this provider, to watch.
+        pub fn target(
+            &self,
+            task_id: impl ::std::convert::Into<::std::string::String>,
+            params: &Params,
+        ) -> ::unitask::watch::Target {
+            ::unitask::watch::Target {
+                provider: ::std::borrow::ToOwned::to_owned(ID),
+                task_id: task_id.into(),
+                inputs: params.to_inputs(),
+            }
+        }
+    }
+    /// Configures a [`Client`].
+    #[derive(Debug, Clone, Default)]
+    pub struct ClientBuilder {
+        transport: ::std::option::Option<::unitask::Transport>,
+        credentials: ::unitask::Credentials,
+        base_url: ::std::option::Option<::unitask::url::Url>,
+    }
+    impl ClientBuilder {
+        /// Sends requests through this transport instead of the shared one.
+        pub fn transport(mut self, transport: ::unitask::Transport) -> Self {
+            self.transport = ::std::option::Option::Some(transport);
+            self
+        }
+        /// These credentials (replacing any given before).
+        pub fn credentials(mut self, credentials: ::unitask::Credentials) -> Self {
+            self.credentials = credentials;
+            self
+        }
+        /// One credential, by the environment variable name the definition gives it.
+        pub fn credential(
+            mut self,
+            name: impl ::std::convert::Into<::std::string::String>,
+            secret: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.credentials.set(name, secret);
+            self
+        }
+        /// Sends requests here instead of the definition's base URL.
+        pub fn base_url(mut self, base_url: ::unitask::url::Url) -> Self {
+            self.base_url = ::std::option::Option::Some(base_url);
+            self
+        }
+        /// The client; an error if a credential is given that the definition does not
+        /// name, or if the shared transport cannot be made.
+        pub fn build(self) -> ::std::result::Result<Client, ::unitask::Error> {
+            let provider = definition()?;
+            ::unitask::http::request::check_credential_names(
+                provider,
+                &self.credentials,
+            )?;
+            let transport = match self.transport {
+                ::std::option::Option::Some(transport) => transport,
+                ::std::option::Option::None => ::unitask::Transport::shared()?,
+            };
+            ::std::result::Result::Ok(Client {
+                provider,
+                transport,
+                credentials: self.credentials,
+                base_url: self.base_url,
+            })
+        }
+    }
+    /// Fetches with inputs already typed (the client's and the dispatcher's way in).
+    #[doc(hidden)]
+    pub async fn fetch(
+        transport: &::unitask::Transport,
+        request: ::unitask::http::transport::Request<'_>,
+    ) -> ::std::result::Result<Record, ::unitask::Error> {
+        let provider = definition()?;
+        transport.fetch(provider, request).await.map(Record::from)
     }
 }
 /// Failing jobs (format coverage)
@@ -452,12 +528,16 @@ scenarios:
     steps: [running, done]
 "#;
     /// The definition, validated and compiled once.
+    #[doc(hidden)]
     pub fn definition() -> ::std::result::Result<
-        &'static ::unitask::model::Provider,
+        &'static ::std::sync::Arc<::unitask::model::Provider>,
         ::unitask::Error,
     > {
         static PROVIDER: ::std::sync::OnceLock<
-            ::std::result::Result<::unitask::model::Provider, ::std::string::String>,
+            ::std::result::Result<
+                ::std::sync::Arc<::unitask::model::Provider>,
+                ::std::string::String,
+            >,
         > = ::std::sync::OnceLock::new();
         PROVIDER
             .get_or_init(|| {
@@ -466,6 +546,7 @@ scenarios:
                         ::std::option::Option::Some("failing-jobs"),
                         DEFINITION,
                     )
+                    .map(::std::sync::Arc::new)
                     .map_err(|report| report.render_human(false))
             })
             .as_ref()
@@ -533,7 +614,9 @@ scenarios:
     /// One task's status, with the native status and the extra values typed.
     #[derive(Debug, Clone, PartialEq)]
     pub struct Record {
+        /// The native status, typed.
         pub status: Status,
+        /// The provider-specific values, typed.
         pub extra: Extra,
         /// Everything, in the unified model.
         pub task: ::unitask::UploadTask,
@@ -552,36 +635,25 @@ scenarios:
             record.task
         }
     }
-    /// A client for this provider, sharing the runtime's pooled HTTP client.
+    /// A client for this provider: [`Client::from_env`], or [`Client::builder`] for
+    /// credentials, a transport or a base URL of your own. Cheap to clone.
     #[derive(Debug, Clone)]
     pub struct Client {
-        http: ::unitask::Client,
+        provider: &'static ::std::sync::Arc<::unitask::model::Provider>,
+        transport: ::unitask::Transport,
         credentials: ::unitask::Credentials,
         base_url: ::std::option::Option<::unitask::url::Url>,
     }
     impl Client {
-        /// A client with these credentials and HTTP client.
-        pub fn new(
-            http: ::unitask::Client,
-            credentials: ::unitask::Credentials,
-        ) -> Self {
-            Client {
-                http,
-                credentials,
-                base_url: ::std::option::Option::None,
-            }
-        }
-        /// A client whose credentials come from the environment variables the definition names.
-        pub fn from_env(
-            http: ::unitask::Client,
-        ) -> ::std::result::Result<Self, ::unitask::Error> {
+        /// A client whose credentials come from the environment variables the definition
+        /// names, on the process's shared transport.
+        pub fn from_env() -> ::std::result::Result<Self, ::unitask::Error> {
             let credentials = ::unitask::Credentials::from_env(&definition()?.auth);
-            ::std::result::Result::Ok(Self::new(http, credentials))
+            Self::builder().credentials(credentials).build()
         }
-        /// Sends requests here instead of the definition's base URL.
-        pub fn with_base_url(mut self, base_url: ::unitask::url::Url) -> Self {
-            self.base_url = ::std::option::Option::Some(base_url);
-            self
+        /// A client to configure: no credentials until given.
+        pub fn builder() -> ClientBuilder {
+            ClientBuilder::default()
         }
         /// Fetches one task's status.
         pub async fn status(
@@ -589,19 +661,106 @@ scenarios:
             task_id: &str,
             params: &Params,
         ) -> ::std::result::Result<Record, ::unitask::Error> {
-            let provider = definition()?;
-            let (result, _) = self
-                .http
-                .fetch(
-                    provider,
-                    task_id,
-                    &params.to_inputs(),
-                    self.base_url.as_ref(),
-                    &self.credentials,
-                )
-                .await;
-            result.map(Record::from)
+            let inputs = params.to_inputs();
+            let request = ::unitask::http::transport::Request {
+                task_id,
+                inputs: &inputs,
+                base_url: self.base_url.as_ref(),
+                credentials: &self.credentials,
+            };
+            fetch(&self.transport, request).await
         }
+        /// What a [`Watcher`](::unitask::watch::Watcher) needs to poll this provider's
+        /// tasks with this client's transport, credentials and base URL.
+        pub fn endpoint(&self) -> ::unitask::watch::Endpoint {
+            ::unitask::watch::Endpoint::new(
+                ::std::sync::Arc::clone(self.provider),
+                self.transport.clone(),
+                self.base_url.clone(),
+                self.credentials.clone(),
+                ::unitask::watch::Answerer::Generated,
+            )
+        }
+        /// One task of this provider, to watch.
+        pub fn target(
+            &self,
+            task_id: impl ::std::convert::Into<::std::string::String>,
+            params: &Params,
+        ) -> ::unitask::watch::Target {
+            ::unitask::watch::Target {
+                provider: ::std::borrow::ToOwned::to_owned(ID),
+                task_id: task_id.into(),
+                inputs: params.to_inputs(),
+            }
+        }
+    }
+    /// Configures a [`Client`].
+    #[derive(Debug, Clone, Default)]
+    pub struct ClientBuilder {
+        transport: ::std::option::Option<::unitask::Transport>,
+        credentials: ::unitask::Credentials,
+        base_url: ::std::option::Option<::unitask::url::Url>,
+    }
+    impl ClientBuilder {
+        /// Sends requests through this transport instead of the shared one.
+        pub fn transport(mut self, transport: ::unitask::Transport) -> Self {
+            self.transport = ::std::option::Option::Some(transport);
+            self
+        }
+        /// These credentials (replacing any given before).
+        pub fn credentials(mut self, credentials: ::unitask::Credentials) -> Self {
+            self.credentials = credentials;
+            self
+        }
+        /// One credential, by the environment variable name the definition gives it.
+        pub fn credential(
+            mut self,
+            name: impl ::std::convert::Into<::std::string::String>,
+            secret: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.credentials.set(name, secret);
+            self
+        }
+        /// The `FAILING_JOBS_TOKEN` credential, the only one the definition reads.
+        pub fn token(
+            self,
+            secret: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.credential("FAILING_JOBS_TOKEN", secret)
+        }
+        /// Sends requests here instead of the definition's base URL.
+        pub fn base_url(mut self, base_url: ::unitask::url::Url) -> Self {
+            self.base_url = ::std::option::Option::Some(base_url);
+            self
+        }
+        /// The client; an error if a credential is given that the definition does not
+        /// name, or if the shared transport cannot be made.
+        pub fn build(self) -> ::std::result::Result<Client, ::unitask::Error> {
+            let provider = definition()?;
+            ::unitask::http::request::check_credential_names(
+                provider,
+                &self.credentials,
+            )?;
+            let transport = match self.transport {
+                ::std::option::Option::Some(transport) => transport,
+                ::std::option::Option::None => ::unitask::Transport::shared()?,
+            };
+            ::std::result::Result::Ok(Client {
+                provider,
+                transport,
+                credentials: self.credentials,
+                base_url: self.base_url,
+            })
+        }
+    }
+    /// Fetches with inputs already typed (the client's and the dispatcher's way in).
+    #[doc(hidden)]
+    pub async fn fetch(
+        transport: &::unitask::Transport,
+        request: ::unitask::http::transport::Request<'_>,
+    ) -> ::std::result::Result<Record, ::unitask::Error> {
+        let provider = definition()?;
+        transport.fetch(provider, request).await.map(Record::from)
     }
 }
 /// Presence jobs (format coverage)
@@ -723,12 +882,16 @@ examples:
       progress: { done: 0, total: 0, unit: items }
 "#;
     /// The definition, validated and compiled once.
+    #[doc(hidden)]
     pub fn definition() -> ::std::result::Result<
-        &'static ::unitask::model::Provider,
+        &'static ::std::sync::Arc<::unitask::model::Provider>,
         ::unitask::Error,
     > {
         static PROVIDER: ::std::sync::OnceLock<
-            ::std::result::Result<::unitask::model::Provider, ::std::string::String>,
+            ::std::result::Result<
+                ::std::sync::Arc<::unitask::model::Provider>,
+                ::std::string::String,
+            >,
         > = ::std::sync::OnceLock::new();
         PROVIDER
             .get_or_init(|| {
@@ -737,6 +900,7 @@ examples:
                         ::std::option::Option::Some("presence-jobs"),
                         DEFINITION,
                     )
+                    .map(::std::sync::Arc::new)
                     .map_err(|report| report.render_human(false))
             })
             .as_ref()
@@ -826,7 +990,9 @@ examples:
     /// One task's status, with the native status and the extra values typed.
     #[derive(Debug, Clone, PartialEq)]
     pub struct Record {
+        /// The native status, typed.
         pub status: Status,
+        /// The provider-specific values, typed.
         pub extra: Extra,
         /// Everything, in the unified model.
         pub task: ::unitask::UploadTask,
@@ -845,36 +1011,25 @@ examples:
             record.task
         }
     }
-    /// A client for this provider, sharing the runtime's pooled HTTP client.
+    /// A client for this provider: [`Client::from_env`], or [`Client::builder`] for
+    /// credentials, a transport or a base URL of your own. Cheap to clone.
     #[derive(Debug, Clone)]
     pub struct Client {
-        http: ::unitask::Client,
+        provider: &'static ::std::sync::Arc<::unitask::model::Provider>,
+        transport: ::unitask::Transport,
         credentials: ::unitask::Credentials,
         base_url: ::std::option::Option<::unitask::url::Url>,
     }
     impl Client {
-        /// A client with these credentials and HTTP client.
-        pub fn new(
-            http: ::unitask::Client,
-            credentials: ::unitask::Credentials,
-        ) -> Self {
-            Client {
-                http,
-                credentials,
-                base_url: ::std::option::Option::None,
-            }
-        }
-        /// A client whose credentials come from the environment variables the definition names.
-        pub fn from_env(
-            http: ::unitask::Client,
-        ) -> ::std::result::Result<Self, ::unitask::Error> {
+        /// A client whose credentials come from the environment variables the definition
+        /// names, on the process's shared transport.
+        pub fn from_env() -> ::std::result::Result<Self, ::unitask::Error> {
             let credentials = ::unitask::Credentials::from_env(&definition()?.auth);
-            ::std::result::Result::Ok(Self::new(http, credentials))
+            Self::builder().credentials(credentials).build()
         }
-        /// Sends requests here instead of the definition's base URL.
-        pub fn with_base_url(mut self, base_url: ::unitask::url::Url) -> Self {
-            self.base_url = ::std::option::Option::Some(base_url);
-            self
+        /// A client to configure: no credentials until given.
+        pub fn builder() -> ClientBuilder {
+            ClientBuilder::default()
         }
         /// Fetches one task's status.
         pub async fn status(
@@ -882,19 +1037,106 @@ examples:
             task_id: &str,
             params: &Params,
         ) -> ::std::result::Result<Record, ::unitask::Error> {
-            let provider = definition()?;
-            let (result, _) = self
-                .http
-                .fetch(
-                    provider,
-                    task_id,
-                    &params.to_inputs(),
-                    self.base_url.as_ref(),
-                    &self.credentials,
-                )
-                .await;
-            result.map(Record::from)
+            let inputs = params.to_inputs();
+            let request = ::unitask::http::transport::Request {
+                task_id,
+                inputs: &inputs,
+                base_url: self.base_url.as_ref(),
+                credentials: &self.credentials,
+            };
+            fetch(&self.transport, request).await
         }
+        /// What a [`Watcher`](::unitask::watch::Watcher) needs to poll this provider's
+        /// tasks with this client's transport, credentials and base URL.
+        pub fn endpoint(&self) -> ::unitask::watch::Endpoint {
+            ::unitask::watch::Endpoint::new(
+                ::std::sync::Arc::clone(self.provider),
+                self.transport.clone(),
+                self.base_url.clone(),
+                self.credentials.clone(),
+                ::unitask::watch::Answerer::Generated,
+            )
+        }
+        /// One task of this provider, to watch.
+        pub fn target(
+            &self,
+            task_id: impl ::std::convert::Into<::std::string::String>,
+            params: &Params,
+        ) -> ::unitask::watch::Target {
+            ::unitask::watch::Target {
+                provider: ::std::borrow::ToOwned::to_owned(ID),
+                task_id: task_id.into(),
+                inputs: params.to_inputs(),
+            }
+        }
+    }
+    /// Configures a [`Client`].
+    #[derive(Debug, Clone, Default)]
+    pub struct ClientBuilder {
+        transport: ::std::option::Option<::unitask::Transport>,
+        credentials: ::unitask::Credentials,
+        base_url: ::std::option::Option<::unitask::url::Url>,
+    }
+    impl ClientBuilder {
+        /// Sends requests through this transport instead of the shared one.
+        pub fn transport(mut self, transport: ::unitask::Transport) -> Self {
+            self.transport = ::std::option::Option::Some(transport);
+            self
+        }
+        /// These credentials (replacing any given before).
+        pub fn credentials(mut self, credentials: ::unitask::Credentials) -> Self {
+            self.credentials = credentials;
+            self
+        }
+        /// One credential, by the environment variable name the definition gives it.
+        pub fn credential(
+            mut self,
+            name: impl ::std::convert::Into<::std::string::String>,
+            secret: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.credentials.set(name, secret);
+            self
+        }
+        /// The `EXPORTS_TOKEN` credential, the only one the definition reads.
+        pub fn token(
+            self,
+            secret: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.credential("EXPORTS_TOKEN", secret)
+        }
+        /// Sends requests here instead of the definition's base URL.
+        pub fn base_url(mut self, base_url: ::unitask::url::Url) -> Self {
+            self.base_url = ::std::option::Option::Some(base_url);
+            self
+        }
+        /// The client; an error if a credential is given that the definition does not
+        /// name, or if the shared transport cannot be made.
+        pub fn build(self) -> ::std::result::Result<Client, ::unitask::Error> {
+            let provider = definition()?;
+            ::unitask::http::request::check_credential_names(
+                provider,
+                &self.credentials,
+            )?;
+            let transport = match self.transport {
+                ::std::option::Option::Some(transport) => transport,
+                ::std::option::Option::None => ::unitask::Transport::shared()?,
+            };
+            ::std::result::Result::Ok(Client {
+                provider,
+                transport,
+                credentials: self.credentials,
+                base_url: self.base_url,
+            })
+        }
+    }
+    /// Fetches with inputs already typed (the client's and the dispatcher's way in).
+    #[doc(hidden)]
+    pub async fn fetch(
+        transport: &::unitask::Transport,
+        request: ::unitask::http::transport::Request<'_>,
+    ) -> ::std::result::Result<Record, ::unitask::Error> {
+        let provider = definition()?;
+        transport.fetch(provider, request).await.map(Record::from)
     }
 }
 /// Reckoned jobs (format coverage)
@@ -1075,12 +1317,16 @@ scenarios:
     steps: [queued, working, done-with-a-failed-step]
 "#;
     /// The definition, validated and compiled once.
+    #[doc(hidden)]
     pub fn definition() -> ::std::result::Result<
-        &'static ::unitask::model::Provider,
+        &'static ::std::sync::Arc<::unitask::model::Provider>,
         ::unitask::Error,
     > {
         static PROVIDER: ::std::sync::OnceLock<
-            ::std::result::Result<::unitask::model::Provider, ::std::string::String>,
+            ::std::result::Result<
+                ::std::sync::Arc<::unitask::model::Provider>,
+                ::std::string::String,
+            >,
         > = ::std::sync::OnceLock::new();
         PROVIDER
             .get_or_init(|| {
@@ -1089,6 +1335,7 @@ scenarios:
                         ::std::option::Option::Some("reckoned-jobs"),
                         DEFINITION,
                     )
+                    .map(::std::sync::Arc::new)
                     .map_err(|report| report.render_human(false))
             })
             .as_ref()
@@ -1167,7 +1414,9 @@ scenarios:
     /// One task's status, with the native status and the extra values typed.
     #[derive(Debug, Clone, PartialEq)]
     pub struct Record {
+        /// The native status, typed.
         pub status: Status,
+        /// The provider-specific values, typed.
         pub extra: Extra,
         /// Everything, in the unified model.
         pub task: ::unitask::UploadTask,
@@ -1195,36 +1444,25 @@ scenarios:
             record.task
         }
     }
-    /// A client for this provider, sharing the runtime's pooled HTTP client.
+    /// A client for this provider: [`Client::from_env`], or [`Client::builder`] for
+    /// credentials, a transport or a base URL of your own. Cheap to clone.
     #[derive(Debug, Clone)]
     pub struct Client {
-        http: ::unitask::Client,
+        provider: &'static ::std::sync::Arc<::unitask::model::Provider>,
+        transport: ::unitask::Transport,
         credentials: ::unitask::Credentials,
         base_url: ::std::option::Option<::unitask::url::Url>,
     }
     impl Client {
-        /// A client with these credentials and HTTP client.
-        pub fn new(
-            http: ::unitask::Client,
-            credentials: ::unitask::Credentials,
-        ) -> Self {
-            Client {
-                http,
-                credentials,
-                base_url: ::std::option::Option::None,
-            }
-        }
-        /// A client whose credentials come from the environment variables the definition names.
-        pub fn from_env(
-            http: ::unitask::Client,
-        ) -> ::std::result::Result<Self, ::unitask::Error> {
+        /// A client whose credentials come from the environment variables the definition
+        /// names, on the process's shared transport.
+        pub fn from_env() -> ::std::result::Result<Self, ::unitask::Error> {
             let credentials = ::unitask::Credentials::from_env(&definition()?.auth);
-            ::std::result::Result::Ok(Self::new(http, credentials))
+            Self::builder().credentials(credentials).build()
         }
-        /// Sends requests here instead of the definition's base URL.
-        pub fn with_base_url(mut self, base_url: ::unitask::url::Url) -> Self {
-            self.base_url = ::std::option::Option::Some(base_url);
-            self
+        /// A client to configure: no credentials until given.
+        pub fn builder() -> ClientBuilder {
+            ClientBuilder::default()
         }
         /// Fetches one task's status.
         pub async fn status(
@@ -1232,19 +1470,99 @@ scenarios:
             task_id: &str,
             params: &Params,
         ) -> ::std::result::Result<Record, ::unitask::Error> {
-            let provider = definition()?;
-            let (result, _) = self
-                .http
-                .fetch(
-                    provider,
-                    task_id,
-                    &params.to_inputs(),
-                    self.base_url.as_ref(),
-                    &self.credentials,
-                )
-                .await;
-            result.map(Record::from)
+            let inputs = params.to_inputs();
+            let request = ::unitask::http::transport::Request {
+                task_id,
+                inputs: &inputs,
+                base_url: self.base_url.as_ref(),
+                credentials: &self.credentials,
+            };
+            fetch(&self.transport, request).await
         }
+        /// What a [`Watcher`](::unitask::watch::Watcher) needs to poll this provider's
+        /// tasks with this client's transport, credentials and base URL.
+        pub fn endpoint(&self) -> ::unitask::watch::Endpoint {
+            ::unitask::watch::Endpoint::new(
+                ::std::sync::Arc::clone(self.provider),
+                self.transport.clone(),
+                self.base_url.clone(),
+                self.credentials.clone(),
+                ::unitask::watch::Answerer::Generated,
+            )
+        }
+        /// One task of this provider, to watch.
+        pub fn target(
+            &self,
+            task_id: impl ::std::convert::Into<::std::string::String>,
+            params: &Params,
+        ) -> ::unitask::watch::Target {
+            ::unitask::watch::Target {
+                provider: ::std::borrow::ToOwned::to_owned(ID),
+                task_id: task_id.into(),
+                inputs: params.to_inputs(),
+            }
+        }
+    }
+    /// Configures a [`Client`].
+    #[derive(Debug, Clone, Default)]
+    pub struct ClientBuilder {
+        transport: ::std::option::Option<::unitask::Transport>,
+        credentials: ::unitask::Credentials,
+        base_url: ::std::option::Option<::unitask::url::Url>,
+    }
+    impl ClientBuilder {
+        /// Sends requests through this transport instead of the shared one.
+        pub fn transport(mut self, transport: ::unitask::Transport) -> Self {
+            self.transport = ::std::option::Option::Some(transport);
+            self
+        }
+        /// These credentials (replacing any given before).
+        pub fn credentials(mut self, credentials: ::unitask::Credentials) -> Self {
+            self.credentials = credentials;
+            self
+        }
+        /// One credential, by the environment variable name the definition gives it.
+        pub fn credential(
+            mut self,
+            name: impl ::std::convert::Into<::std::string::String>,
+            secret: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.credentials.set(name, secret);
+            self
+        }
+        /// Sends requests here instead of the definition's base URL.
+        pub fn base_url(mut self, base_url: ::unitask::url::Url) -> Self {
+            self.base_url = ::std::option::Option::Some(base_url);
+            self
+        }
+        /// The client; an error if a credential is given that the definition does not
+        /// name, or if the shared transport cannot be made.
+        pub fn build(self) -> ::std::result::Result<Client, ::unitask::Error> {
+            let provider = definition()?;
+            ::unitask::http::request::check_credential_names(
+                provider,
+                &self.credentials,
+            )?;
+            let transport = match self.transport {
+                ::std::option::Option::Some(transport) => transport,
+                ::std::option::Option::None => ::unitask::Transport::shared()?,
+            };
+            ::std::result::Result::Ok(Client {
+                provider,
+                transport,
+                credentials: self.credentials,
+                base_url: self.base_url,
+            })
+        }
+    }
+    /// Fetches with inputs already typed (the client's and the dispatcher's way in).
+    #[doc(hidden)]
+    pub async fn fetch(
+        transport: &::unitask::Transport,
+        request: ::unitask::http::transport::Request<'_>,
+    ) -> ::std::result::Result<Record, ::unitask::Error> {
+        let provider = definition()?;
+        transport.fetch(provider, request).await.map(Record::from)
     }
 }
 /// Session uploads (format coverage)
@@ -1385,12 +1703,16 @@ scenarios:
     steps: [half, expired]
 "#;
     /// The definition, validated and compiled once.
+    #[doc(hidden)]
     pub fn definition() -> ::std::result::Result<
-        &'static ::unitask::model::Provider,
+        &'static ::std::sync::Arc<::unitask::model::Provider>,
         ::unitask::Error,
     > {
         static PROVIDER: ::std::sync::OnceLock<
-            ::std::result::Result<::unitask::model::Provider, ::std::string::String>,
+            ::std::result::Result<
+                ::std::sync::Arc<::unitask::model::Provider>,
+                ::std::string::String,
+            >,
         > = ::std::sync::OnceLock::new();
         PROVIDER
             .get_or_init(|| {
@@ -1399,6 +1721,7 @@ scenarios:
                         ::std::option::Option::Some("session-uploads"),
                         DEFINITION,
                     )
+                    .map(::std::sync::Arc::new)
                     .map_err(|report| report.render_human(false))
             })
             .as_ref()
@@ -1474,7 +1797,9 @@ scenarios:
     /// One task's status, with the native status and the extra values typed.
     #[derive(Debug, Clone, PartialEq)]
     pub struct Record {
+        /// The native status, typed.
         pub status: Status,
+        /// The provider-specific values, typed.
         pub extra: Extra,
         /// Everything, in the unified model.
         pub task: ::unitask::UploadTask,
@@ -1493,36 +1818,25 @@ scenarios:
             record.task
         }
     }
-    /// A client for this provider, sharing the runtime's pooled HTTP client.
+    /// A client for this provider: [`Client::from_env`], or [`Client::builder`] for
+    /// credentials, a transport or a base URL of your own. Cheap to clone.
     #[derive(Debug, Clone)]
     pub struct Client {
-        http: ::unitask::Client,
+        provider: &'static ::std::sync::Arc<::unitask::model::Provider>,
+        transport: ::unitask::Transport,
         credentials: ::unitask::Credentials,
         base_url: ::std::option::Option<::unitask::url::Url>,
     }
     impl Client {
-        /// A client with these credentials and HTTP client.
-        pub fn new(
-            http: ::unitask::Client,
-            credentials: ::unitask::Credentials,
-        ) -> Self {
-            Client {
-                http,
-                credentials,
-                base_url: ::std::option::Option::None,
-            }
-        }
-        /// A client whose credentials come from the environment variables the definition names.
-        pub fn from_env(
-            http: ::unitask::Client,
-        ) -> ::std::result::Result<Self, ::unitask::Error> {
+        /// A client whose credentials come from the environment variables the definition
+        /// names, on the process's shared transport.
+        pub fn from_env() -> ::std::result::Result<Self, ::unitask::Error> {
             let credentials = ::unitask::Credentials::from_env(&definition()?.auth);
-            ::std::result::Result::Ok(Self::new(http, credentials))
+            Self::builder().credentials(credentials).build()
         }
-        /// Sends requests here instead of the definition's base URL.
-        pub fn with_base_url(mut self, base_url: ::unitask::url::Url) -> Self {
-            self.base_url = ::std::option::Option::Some(base_url);
-            self
+        /// A client to configure: no credentials until given.
+        pub fn builder() -> ClientBuilder {
+            ClientBuilder::default()
         }
         /// Fetches one task's status.
         pub async fn status(
@@ -1530,19 +1844,99 @@ scenarios:
             task_id: &str,
             params: &Params,
         ) -> ::std::result::Result<Record, ::unitask::Error> {
-            let provider = definition()?;
-            let (result, _) = self
-                .http
-                .fetch(
-                    provider,
-                    task_id,
-                    &params.to_inputs(),
-                    self.base_url.as_ref(),
-                    &self.credentials,
-                )
-                .await;
-            result.map(Record::from)
+            let inputs = params.to_inputs();
+            let request = ::unitask::http::transport::Request {
+                task_id,
+                inputs: &inputs,
+                base_url: self.base_url.as_ref(),
+                credentials: &self.credentials,
+            };
+            fetch(&self.transport, request).await
         }
+        /// What a [`Watcher`](::unitask::watch::Watcher) needs to poll this provider's
+        /// tasks with this client's transport, credentials and base URL.
+        pub fn endpoint(&self) -> ::unitask::watch::Endpoint {
+            ::unitask::watch::Endpoint::new(
+                ::std::sync::Arc::clone(self.provider),
+                self.transport.clone(),
+                self.base_url.clone(),
+                self.credentials.clone(),
+                ::unitask::watch::Answerer::Generated,
+            )
+        }
+        /// One task of this provider, to watch.
+        pub fn target(
+            &self,
+            task_id: impl ::std::convert::Into<::std::string::String>,
+            params: &Params,
+        ) -> ::unitask::watch::Target {
+            ::unitask::watch::Target {
+                provider: ::std::borrow::ToOwned::to_owned(ID),
+                task_id: task_id.into(),
+                inputs: params.to_inputs(),
+            }
+        }
+    }
+    /// Configures a [`Client`].
+    #[derive(Debug, Clone, Default)]
+    pub struct ClientBuilder {
+        transport: ::std::option::Option<::unitask::Transport>,
+        credentials: ::unitask::Credentials,
+        base_url: ::std::option::Option<::unitask::url::Url>,
+    }
+    impl ClientBuilder {
+        /// Sends requests through this transport instead of the shared one.
+        pub fn transport(mut self, transport: ::unitask::Transport) -> Self {
+            self.transport = ::std::option::Option::Some(transport);
+            self
+        }
+        /// These credentials (replacing any given before).
+        pub fn credentials(mut self, credentials: ::unitask::Credentials) -> Self {
+            self.credentials = credentials;
+            self
+        }
+        /// One credential, by the environment variable name the definition gives it.
+        pub fn credential(
+            mut self,
+            name: impl ::std::convert::Into<::std::string::String>,
+            secret: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.credentials.set(name, secret);
+            self
+        }
+        /// Sends requests here instead of the definition's base URL.
+        pub fn base_url(mut self, base_url: ::unitask::url::Url) -> Self {
+            self.base_url = ::std::option::Option::Some(base_url);
+            self
+        }
+        /// The client; an error if a credential is given that the definition does not
+        /// name, or if the shared transport cannot be made.
+        pub fn build(self) -> ::std::result::Result<Client, ::unitask::Error> {
+            let provider = definition()?;
+            ::unitask::http::request::check_credential_names(
+                provider,
+                &self.credentials,
+            )?;
+            let transport = match self.transport {
+                ::std::option::Option::Some(transport) => transport,
+                ::std::option::Option::None => ::unitask::Transport::shared()?,
+            };
+            ::std::result::Result::Ok(Client {
+                provider,
+                transport,
+                credentials: self.credentials,
+                base_url: self.base_url,
+            })
+        }
+    }
+    /// Fetches with inputs already typed (the client's and the dispatcher's way in).
+    #[doc(hidden)]
+    pub async fn fetch(
+        transport: &::unitask::Transport,
+        request: ::unitask::http::transport::Request<'_>,
+    ) -> ::std::result::Result<Record, ::unitask::Error> {
+        let provider = definition()?;
+        transport.fetch(provider, request).await.map(Record::from)
     }
 }
 /// Tagged jobs (format coverage)
@@ -1738,12 +2132,16 @@ scenarios:
     steps: [running, done-with-skips]
 "#;
     /// The definition, validated and compiled once.
+    #[doc(hidden)]
     pub fn definition() -> ::std::result::Result<
-        &'static ::unitask::model::Provider,
+        &'static ::std::sync::Arc<::unitask::model::Provider>,
         ::unitask::Error,
     > {
         static PROVIDER: ::std::sync::OnceLock<
-            ::std::result::Result<::unitask::model::Provider, ::std::string::String>,
+            ::std::result::Result<
+                ::std::sync::Arc<::unitask::model::Provider>,
+                ::std::string::String,
+            >,
         > = ::std::sync::OnceLock::new();
         PROVIDER
             .get_or_init(|| {
@@ -1752,6 +2150,7 @@ scenarios:
                         ::std::option::Option::Some("tagged-jobs"),
                         DEFINITION,
                     )
+                    .map(::std::sync::Arc::new)
                     .map_err(|report| report.render_human(false))
             })
             .as_ref()
@@ -1852,7 +2251,9 @@ scenarios:
     /// One task's status, with the native status and the extra values typed.
     #[derive(Debug, Clone, PartialEq)]
     pub struct Record {
+        /// The native status, typed.
         pub status: Status,
+        /// The provider-specific values, typed.
         pub extra: Extra,
         /// Everything, in the unified model.
         pub task: ::unitask::UploadTask,
@@ -1877,36 +2278,25 @@ scenarios:
             record.task
         }
     }
-    /// A client for this provider, sharing the runtime's pooled HTTP client.
+    /// A client for this provider: [`Client::from_env`], or [`Client::builder`] for
+    /// credentials, a transport or a base URL of your own. Cheap to clone.
     #[derive(Debug, Clone)]
     pub struct Client {
-        http: ::unitask::Client,
+        provider: &'static ::std::sync::Arc<::unitask::model::Provider>,
+        transport: ::unitask::Transport,
         credentials: ::unitask::Credentials,
         base_url: ::std::option::Option<::unitask::url::Url>,
     }
     impl Client {
-        /// A client with these credentials and HTTP client.
-        pub fn new(
-            http: ::unitask::Client,
-            credentials: ::unitask::Credentials,
-        ) -> Self {
-            Client {
-                http,
-                credentials,
-                base_url: ::std::option::Option::None,
-            }
-        }
-        /// A client whose credentials come from the environment variables the definition names.
-        pub fn from_env(
-            http: ::unitask::Client,
-        ) -> ::std::result::Result<Self, ::unitask::Error> {
+        /// A client whose credentials come from the environment variables the definition
+        /// names, on the process's shared transport.
+        pub fn from_env() -> ::std::result::Result<Self, ::unitask::Error> {
             let credentials = ::unitask::Credentials::from_env(&definition()?.auth);
-            ::std::result::Result::Ok(Self::new(http, credentials))
+            Self::builder().credentials(credentials).build()
         }
-        /// Sends requests here instead of the definition's base URL.
-        pub fn with_base_url(mut self, base_url: ::unitask::url::Url) -> Self {
-            self.base_url = ::std::option::Option::Some(base_url);
-            self
+        /// A client to configure: no credentials until given.
+        pub fn builder() -> ClientBuilder {
+            ClientBuilder::default()
         }
         /// Fetches one task's status.
         pub async fn status(
@@ -1914,19 +2304,99 @@ scenarios:
             task_id: &str,
             params: &Params,
         ) -> ::std::result::Result<Record, ::unitask::Error> {
-            let provider = definition()?;
-            let (result, _) = self
-                .http
-                .fetch(
-                    provider,
-                    task_id,
-                    &params.to_inputs(),
-                    self.base_url.as_ref(),
-                    &self.credentials,
-                )
-                .await;
-            result.map(Record::from)
+            let inputs = params.to_inputs();
+            let request = ::unitask::http::transport::Request {
+                task_id,
+                inputs: &inputs,
+                base_url: self.base_url.as_ref(),
+                credentials: &self.credentials,
+            };
+            fetch(&self.transport, request).await
         }
+        /// What a [`Watcher`](::unitask::watch::Watcher) needs to poll this provider's
+        /// tasks with this client's transport, credentials and base URL.
+        pub fn endpoint(&self) -> ::unitask::watch::Endpoint {
+            ::unitask::watch::Endpoint::new(
+                ::std::sync::Arc::clone(self.provider),
+                self.transport.clone(),
+                self.base_url.clone(),
+                self.credentials.clone(),
+                ::unitask::watch::Answerer::Generated,
+            )
+        }
+        /// One task of this provider, to watch.
+        pub fn target(
+            &self,
+            task_id: impl ::std::convert::Into<::std::string::String>,
+            params: &Params,
+        ) -> ::unitask::watch::Target {
+            ::unitask::watch::Target {
+                provider: ::std::borrow::ToOwned::to_owned(ID),
+                task_id: task_id.into(),
+                inputs: params.to_inputs(),
+            }
+        }
+    }
+    /// Configures a [`Client`].
+    #[derive(Debug, Clone, Default)]
+    pub struct ClientBuilder {
+        transport: ::std::option::Option<::unitask::Transport>,
+        credentials: ::unitask::Credentials,
+        base_url: ::std::option::Option<::unitask::url::Url>,
+    }
+    impl ClientBuilder {
+        /// Sends requests through this transport instead of the shared one.
+        pub fn transport(mut self, transport: ::unitask::Transport) -> Self {
+            self.transport = ::std::option::Option::Some(transport);
+            self
+        }
+        /// These credentials (replacing any given before).
+        pub fn credentials(mut self, credentials: ::unitask::Credentials) -> Self {
+            self.credentials = credentials;
+            self
+        }
+        /// One credential, by the environment variable name the definition gives it.
+        pub fn credential(
+            mut self,
+            name: impl ::std::convert::Into<::std::string::String>,
+            secret: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.credentials.set(name, secret);
+            self
+        }
+        /// Sends requests here instead of the definition's base URL.
+        pub fn base_url(mut self, base_url: ::unitask::url::Url) -> Self {
+            self.base_url = ::std::option::Option::Some(base_url);
+            self
+        }
+        /// The client; an error if a credential is given that the definition does not
+        /// name, or if the shared transport cannot be made.
+        pub fn build(self) -> ::std::result::Result<Client, ::unitask::Error> {
+            let provider = definition()?;
+            ::unitask::http::request::check_credential_names(
+                provider,
+                &self.credentials,
+            )?;
+            let transport = match self.transport {
+                ::std::option::Option::Some(transport) => transport,
+                ::std::option::Option::None => ::unitask::Transport::shared()?,
+            };
+            ::std::result::Result::Ok(Client {
+                provider,
+                transport,
+                credentials: self.credentials,
+                base_url: self.base_url,
+            })
+        }
+    }
+    /// Fetches with inputs already typed (the client's and the dispatcher's way in).
+    #[doc(hidden)]
+    pub async fn fetch(
+        transport: &::unitask::Transport,
+        request: ::unitask::http::transport::Request<'_>,
+    ) -> ::std::result::Result<Record, ::unitask::Error> {
+        let provider = definition()?;
+        transport.fetch(provider, request).await.map(Record::from)
     }
 }
 /// XML jobs (format coverage)
@@ -2130,12 +2600,16 @@ scenarios:
     steps: [active, complete-with-failures]
 "#;
     /// The definition, validated and compiled once.
+    #[doc(hidden)]
     pub fn definition() -> ::std::result::Result<
-        &'static ::unitask::model::Provider,
+        &'static ::std::sync::Arc<::unitask::model::Provider>,
         ::unitask::Error,
     > {
         static PROVIDER: ::std::sync::OnceLock<
-            ::std::result::Result<::unitask::model::Provider, ::std::string::String>,
+            ::std::result::Result<
+                ::std::sync::Arc<::unitask::model::Provider>,
+                ::std::string::String,
+            >,
         > = ::std::sync::OnceLock::new();
         PROVIDER
             .get_or_init(|| {
@@ -2144,6 +2618,7 @@ scenarios:
                         ::std::option::Option::Some("xml-jobs"),
                         DEFINITION,
                     )
+                    .map(::std::sync::Arc::new)
                     .map_err(|report| report.render_human(false))
             })
             .as_ref()
@@ -2226,7 +2701,9 @@ scenarios:
     /// One task's status, with the native status and the extra values typed.
     #[derive(Debug, Clone, PartialEq)]
     pub struct Record {
+        /// The native status, typed.
         pub status: Status,
+        /// The provider-specific values, typed.
         pub extra: Extra,
         /// Everything, in the unified model.
         pub task: ::unitask::UploadTask,
@@ -2252,36 +2729,25 @@ scenarios:
             record.task
         }
     }
-    /// A client for this provider, sharing the runtime's pooled HTTP client.
+    /// A client for this provider: [`Client::from_env`], or [`Client::builder`] for
+    /// credentials, a transport or a base URL of your own. Cheap to clone.
     #[derive(Debug, Clone)]
     pub struct Client {
-        http: ::unitask::Client,
+        provider: &'static ::std::sync::Arc<::unitask::model::Provider>,
+        transport: ::unitask::Transport,
         credentials: ::unitask::Credentials,
         base_url: ::std::option::Option<::unitask::url::Url>,
     }
     impl Client {
-        /// A client with these credentials and HTTP client.
-        pub fn new(
-            http: ::unitask::Client,
-            credentials: ::unitask::Credentials,
-        ) -> Self {
-            Client {
-                http,
-                credentials,
-                base_url: ::std::option::Option::None,
-            }
-        }
-        /// A client whose credentials come from the environment variables the definition names.
-        pub fn from_env(
-            http: ::unitask::Client,
-        ) -> ::std::result::Result<Self, ::unitask::Error> {
+        /// A client whose credentials come from the environment variables the definition
+        /// names, on the process's shared transport.
+        pub fn from_env() -> ::std::result::Result<Self, ::unitask::Error> {
             let credentials = ::unitask::Credentials::from_env(&definition()?.auth);
-            ::std::result::Result::Ok(Self::new(http, credentials))
+            Self::builder().credentials(credentials).build()
         }
-        /// Sends requests here instead of the definition's base URL.
-        pub fn with_base_url(mut self, base_url: ::unitask::url::Url) -> Self {
-            self.base_url = ::std::option::Option::Some(base_url);
-            self
+        /// A client to configure: no credentials until given.
+        pub fn builder() -> ClientBuilder {
+            ClientBuilder::default()
         }
         /// Fetches one task's status.
         pub async fn status(
@@ -2289,22 +2755,103 @@ scenarios:
             task_id: &str,
             params: &Params,
         ) -> ::std::result::Result<Record, ::unitask::Error> {
-            let provider = definition()?;
-            let (result, _) = self
-                .http
-                .fetch(
-                    provider,
-                    task_id,
-                    &params.to_inputs(),
-                    self.base_url.as_ref(),
-                    &self.credentials,
-                )
-                .await;
-            result.map(Record::from)
+            let inputs = params.to_inputs();
+            let request = ::unitask::http::transport::Request {
+                task_id,
+                inputs: &inputs,
+                base_url: self.base_url.as_ref(),
+                credentials: &self.credentials,
+            };
+            fetch(&self.transport, request).await
         }
+        /// What a [`Watcher`](::unitask::watch::Watcher) needs to poll this provider's
+        /// tasks with this client's transport, credentials and base URL.
+        pub fn endpoint(&self) -> ::unitask::watch::Endpoint {
+            ::unitask::watch::Endpoint::new(
+                ::std::sync::Arc::clone(self.provider),
+                self.transport.clone(),
+                self.base_url.clone(),
+                self.credentials.clone(),
+                ::unitask::watch::Answerer::Generated,
+            )
+        }
+        /// One task of this provider, to watch.
+        pub fn target(
+            &self,
+            task_id: impl ::std::convert::Into<::std::string::String>,
+            params: &Params,
+        ) -> ::unitask::watch::Target {
+            ::unitask::watch::Target {
+                provider: ::std::borrow::ToOwned::to_owned(ID),
+                task_id: task_id.into(),
+                inputs: params.to_inputs(),
+            }
+        }
+    }
+    /// Configures a [`Client`].
+    #[derive(Debug, Clone, Default)]
+    pub struct ClientBuilder {
+        transport: ::std::option::Option<::unitask::Transport>,
+        credentials: ::unitask::Credentials,
+        base_url: ::std::option::Option<::unitask::url::Url>,
+    }
+    impl ClientBuilder {
+        /// Sends requests through this transport instead of the shared one.
+        pub fn transport(mut self, transport: ::unitask::Transport) -> Self {
+            self.transport = ::std::option::Option::Some(transport);
+            self
+        }
+        /// These credentials (replacing any given before).
+        pub fn credentials(mut self, credentials: ::unitask::Credentials) -> Self {
+            self.credentials = credentials;
+            self
+        }
+        /// One credential, by the environment variable name the definition gives it.
+        pub fn credential(
+            mut self,
+            name: impl ::std::convert::Into<::std::string::String>,
+            secret: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.credentials.set(name, secret);
+            self
+        }
+        /// Sends requests here instead of the definition's base URL.
+        pub fn base_url(mut self, base_url: ::unitask::url::Url) -> Self {
+            self.base_url = ::std::option::Option::Some(base_url);
+            self
+        }
+        /// The client; an error if a credential is given that the definition does not
+        /// name, or if the shared transport cannot be made.
+        pub fn build(self) -> ::std::result::Result<Client, ::unitask::Error> {
+            let provider = definition()?;
+            ::unitask::http::request::check_credential_names(
+                provider,
+                &self.credentials,
+            )?;
+            let transport = match self.transport {
+                ::std::option::Option::Some(transport) => transport,
+                ::std::option::Option::None => ::unitask::Transport::shared()?,
+            };
+            ::std::result::Result::Ok(Client {
+                provider,
+                transport,
+                credentials: self.credentials,
+                base_url: self.base_url,
+            })
+        }
+    }
+    /// Fetches with inputs already typed (the client's and the dispatcher's way in).
+    #[doc(hidden)]
+    pub async fn fetch(
+        transport: &::unitask::Transport,
+        request: ::unitask::http::transport::Request<'_>,
+    ) -> ::std::result::Result<Record, ::unitask::Error> {
+        let provider = definition()?;
+        transport.fetch(provider, request).await.map(Record::from)
     }
 }
 /// Every generated provider id, sorted.
+#[doc(hidden)]
 pub const GENERATED: &[&str] = &[
     "converted-jobs",
     "failing-jobs",
@@ -2315,10 +2862,14 @@ pub const GENERATED: &[&str] = &[
     "xml-jobs",
 ];
 /// The compiled definition of the generated module for `id`.
+#[doc(hidden)]
 pub fn definition(
     id: &str,
 ) -> ::std::option::Option<
-    ::std::result::Result<&'static ::unitask::model::Provider, ::unitask::Error>,
+    ::std::result::Result<
+        &'static ::std::sync::Arc<::unitask::model::Provider>,
+        ::unitask::Error,
+    >,
 > {
     match id {
         "converted-jobs" => ::std::option::Option::Some(converted_jobs::definition()),
@@ -2332,136 +2883,138 @@ pub fn definition(
     }
 }
 /// Fetches with the generated client of `id`; `None` when no client was generated for it.
+#[doc(hidden)]
 #[allow(unused_variables)]
 pub async fn status(
     id: &str,
-    http: &::unitask::Client,
-    task_id: &str,
-    inputs: &::unitask::Inputs,
-    base_url: ::std::option::Option<&::unitask::url::Url>,
-    credentials: &::unitask::Credentials,
+    transport: &::unitask::Transport,
+    request: ::unitask::http::transport::Request<'_>,
 ) -> ::std::option::Option<
     ::std::result::Result<::unitask::UploadTask, ::unitask::Error>,
 > {
     match id {
         "converted-jobs" => {
-            let params = match converted_jobs::Params::from_inputs(inputs) {
+            let params = match converted_jobs::Params::from_inputs(request.inputs) {
                 ::std::result::Result::Ok(params) => params,
                 ::std::result::Result::Err(error) => {
                     return ::std::option::Option::Some(::std::result::Result::Err(error));
                 }
             };
-            let mut client = converted_jobs::Client::new(
-                http.clone(),
-                credentials.clone(),
-            );
-            if let ::std::option::Option::Some(base_url) = base_url {
-                client = client.with_base_url(base_url.clone());
-            }
+            let inputs = params.to_inputs();
+            let request = ::unitask::http::transport::Request {
+                inputs: &inputs,
+                ..request
+            };
             ::std::option::Option::Some(
-                client.status(task_id, &params).await.map(::std::convert::Into::into),
+                converted_jobs::fetch(transport, request)
+                    .await
+                    .map(::std::convert::Into::into),
             )
         }
         "failing-jobs" => {
-            let params = match failing_jobs::Params::from_inputs(inputs) {
+            let params = match failing_jobs::Params::from_inputs(request.inputs) {
                 ::std::result::Result::Ok(params) => params,
                 ::std::result::Result::Err(error) => {
                     return ::std::option::Option::Some(::std::result::Result::Err(error));
                 }
             };
-            let mut client = failing_jobs::Client::new(
-                http.clone(),
-                credentials.clone(),
-            );
-            if let ::std::option::Option::Some(base_url) = base_url {
-                client = client.with_base_url(base_url.clone());
-            }
+            let inputs = params.to_inputs();
+            let request = ::unitask::http::transport::Request {
+                inputs: &inputs,
+                ..request
+            };
             ::std::option::Option::Some(
-                client.status(task_id, &params).await.map(::std::convert::Into::into),
+                failing_jobs::fetch(transport, request)
+                    .await
+                    .map(::std::convert::Into::into),
             )
         }
         "presence-jobs" => {
-            let params = match presence_jobs::Params::from_inputs(inputs) {
+            let params = match presence_jobs::Params::from_inputs(request.inputs) {
                 ::std::result::Result::Ok(params) => params,
                 ::std::result::Result::Err(error) => {
                     return ::std::option::Option::Some(::std::result::Result::Err(error));
                 }
             };
-            let mut client = presence_jobs::Client::new(
-                http.clone(),
-                credentials.clone(),
-            );
-            if let ::std::option::Option::Some(base_url) = base_url {
-                client = client.with_base_url(base_url.clone());
-            }
+            let inputs = params.to_inputs();
+            let request = ::unitask::http::transport::Request {
+                inputs: &inputs,
+                ..request
+            };
             ::std::option::Option::Some(
-                client.status(task_id, &params).await.map(::std::convert::Into::into),
+                presence_jobs::fetch(transport, request)
+                    .await
+                    .map(::std::convert::Into::into),
             )
         }
         "reckoned-jobs" => {
-            let params = match reckoned_jobs::Params::from_inputs(inputs) {
+            let params = match reckoned_jobs::Params::from_inputs(request.inputs) {
                 ::std::result::Result::Ok(params) => params,
                 ::std::result::Result::Err(error) => {
                     return ::std::option::Option::Some(::std::result::Result::Err(error));
                 }
             };
-            let mut client = reckoned_jobs::Client::new(
-                http.clone(),
-                credentials.clone(),
-            );
-            if let ::std::option::Option::Some(base_url) = base_url {
-                client = client.with_base_url(base_url.clone());
-            }
+            let inputs = params.to_inputs();
+            let request = ::unitask::http::transport::Request {
+                inputs: &inputs,
+                ..request
+            };
             ::std::option::Option::Some(
-                client.status(task_id, &params).await.map(::std::convert::Into::into),
+                reckoned_jobs::fetch(transport, request)
+                    .await
+                    .map(::std::convert::Into::into),
             )
         }
         "session-uploads" => {
-            let params = match session_uploads::Params::from_inputs(inputs) {
+            let params = match session_uploads::Params::from_inputs(request.inputs) {
                 ::std::result::Result::Ok(params) => params,
                 ::std::result::Result::Err(error) => {
                     return ::std::option::Option::Some(::std::result::Result::Err(error));
                 }
             };
-            let mut client = session_uploads::Client::new(
-                http.clone(),
-                credentials.clone(),
-            );
-            if let ::std::option::Option::Some(base_url) = base_url {
-                client = client.with_base_url(base_url.clone());
-            }
+            let inputs = params.to_inputs();
+            let request = ::unitask::http::transport::Request {
+                inputs: &inputs,
+                ..request
+            };
             ::std::option::Option::Some(
-                client.status(task_id, &params).await.map(::std::convert::Into::into),
+                session_uploads::fetch(transport, request)
+                    .await
+                    .map(::std::convert::Into::into),
             )
         }
         "tagged-jobs" => {
-            let params = match tagged_jobs::Params::from_inputs(inputs) {
+            let params = match tagged_jobs::Params::from_inputs(request.inputs) {
                 ::std::result::Result::Ok(params) => params,
                 ::std::result::Result::Err(error) => {
                     return ::std::option::Option::Some(::std::result::Result::Err(error));
                 }
             };
-            let mut client = tagged_jobs::Client::new(http.clone(), credentials.clone());
-            if let ::std::option::Option::Some(base_url) = base_url {
-                client = client.with_base_url(base_url.clone());
-            }
+            let inputs = params.to_inputs();
+            let request = ::unitask::http::transport::Request {
+                inputs: &inputs,
+                ..request
+            };
             ::std::option::Option::Some(
-                client.status(task_id, &params).await.map(::std::convert::Into::into),
+                tagged_jobs::fetch(transport, request)
+                    .await
+                    .map(::std::convert::Into::into),
             )
         }
         "xml-jobs" => {
-            let params = match xml_jobs::Params::from_inputs(inputs) {
+            let params = match xml_jobs::Params::from_inputs(request.inputs) {
                 ::std::result::Result::Ok(params) => params,
                 ::std::result::Result::Err(error) => {
                     return ::std::option::Option::Some(::std::result::Result::Err(error));
                 }
             };
-            let mut client = xml_jobs::Client::new(http.clone(), credentials.clone());
-            if let ::std::option::Option::Some(base_url) = base_url {
-                client = client.with_base_url(base_url.clone());
-            }
+            let inputs = params.to_inputs();
+            let request = ::unitask::http::transport::Request {
+                inputs: &inputs,
+                ..request
+            };
             ::std::option::Option::Some(
-                client.status(task_id, &params).await.map(::std::convert::Into::into),
+                xml_jobs::fetch(transport, request).await.map(::std::convert::Into::into),
             )
         }
         _ => ::std::option::Option::None,

@@ -1,0 +1,336 @@
+//! The watch as a stream, against the in-process sandbox: tasks added and removed while it
+//! runs, a consumer slower than the polls, a stop, and a generated client watched directly.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use futures_util::StreamExt as _;
+use unitask::sandbox::{self, Outcome, Running, Sandbox, Track};
+use unitask::watch::{
+    self, Answerer, Ending, Event, Events, Target, TaskKey, WatchClosed, Watcher,
+};
+use unitask::{Engine, State};
+
+/// Polls are quick; every wait on the stream is bounded.
+fn options() -> watch::Options {
+    watch::Options {
+        concurrency: 8,
+        interval: Some(Duration::from_millis(10)),
+        max_interval: Some(Duration::from_millis(20)),
+        timeout: Some(Duration::from_secs(60)),
+        max_errors: 0,
+    }
+}
+
+async fn hubspot_sandbox() -> (Engine, Running) {
+    let engine = Engine::builtin().expect("built-ins");
+    let running = Sandbox::of(&engine, sandbox::Options::default())
+        .start(0)
+        .await
+        .expect("sandbox");
+    (engine, running)
+}
+
+/// HubSpot's track named `name`.
+fn track<'a>(running: &'a Running, name: &str) -> &'a Track {
+    let plan = running
+        .sandbox()
+        .plan("hubspot")
+        .expect("hubspot is played");
+    plan.tracks
+        .iter()
+        .find(|t| t.name == name)
+        .unwrap_or_else(|| panic!("no track {name}"))
+}
+
+/// A HubSpot track that never ends (an example of a running import, repeated).
+fn endless(running: &Running) -> &Track {
+    let plan = running
+        .sandbox()
+        .plan("hubspot")
+        .expect("hubspot is played");
+    plan.tracks
+        .iter()
+        .find(|t| {
+            matches!(
+                t.expected_end(watch::is_transient),
+                Outcome::Task {
+                    terminal: false,
+                    ..
+                }
+            )
+        })
+        .expect("an example of a running import")
+}
+
+/// The track's states, one per change.
+fn states_of(track: &Track) -> Vec<State> {
+    let mut states: Vec<State> = track
+        .steps
+        .iter()
+        .filter_map(|s| match s.outcome {
+            Outcome::Task { state, .. } => Some(state),
+            Outcome::Error { .. } => None,
+        })
+        .collect();
+    states.dedup();
+    states
+}
+
+/// The next event, or a failure after ten seconds.
+async fn next(events: &mut Events) -> Option<Event> {
+    tokio::time::timeout(Duration::from_secs(10), events.next())
+        .await
+        .expect("an event within ten seconds")
+}
+
+#[tokio::test]
+async fn tasks_added_while_the_stream_runs_are_watched_and_each_finishes_once() {
+    let (engine, running) = hubspot_sandbox().await;
+    let succeeds = track(&running, "import-succeeds");
+    let fails = track(&running, "import-fails");
+    let mut watcher = Watcher::new(options());
+    watcher.add(
+        running
+            .client(&engine, "hubspot")
+            .expect("hubspot")
+            .endpoint(),
+    );
+    let (handle, mut events) = watcher.start();
+    let first = handle
+        .add(Target::new("hubspot", succeeds.fresh_id(3).expect("id")))
+        .expect("open");
+    let mut second = None;
+    let mut finished: HashMap<TaskKey, Vec<Ending>> = HashMap::new();
+    let mut changes: HashMap<TaskKey, Vec<State>> = HashMap::new();
+    let mut last_polls: HashMap<TaskKey, u32> = HashMap::new();
+    while let Some(event) = next(&mut events).await {
+        // The second task arrives once the first is under way; then the watch takes no more.
+        if second.is_none() {
+            second = Some(
+                handle
+                    .add(Target::new("hubspot", fails.fresh_id(3).expect("id")))
+                    .expect("open"),
+            );
+            handle.close();
+            assert_eq!(handle.add(Target::new("hubspot", "late")), Err(WatchClosed));
+        }
+        let key = event.key();
+        match event {
+            Event::Changed { task, polls, .. } => {
+                assert!(polls > last_polls.get(&key).copied().unwrap_or(0));
+                last_polls.insert(key, polls);
+                changes.entry(key).or_default().push(task.state);
+            }
+            Event::Finished { finished: f, .. } => {
+                let last = f.task.as_ref().expect("the last task seen");
+                if let Ending::Terminal(state) = f.ending {
+                    assert_eq!(last.state, state, "the final task comes with the ending");
+                }
+                finished.entry(key).or_default().push(f.ending);
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    let second = second.expect("added");
+    assert_eq!(finished.len(), 2, "{finished:?}");
+    for (key, track) in [(first, succeeds), (second, fails)] {
+        let Outcome::Task { state, .. } = track.expected_end(watch::is_transient) else {
+            panic!("{} ends in a task", track.name);
+        };
+        assert_eq!(
+            finished[&key],
+            vec![Ending::Terminal(state)],
+            "{}",
+            track.name
+        );
+        let mut seen = changes[&key].clone();
+        seen.dedup();
+        assert_eq!(
+            seen,
+            states_of(track),
+            "{}: every change, in order",
+            track.name
+        );
+    }
+    let _ = running.stop().await;
+}
+
+#[tokio::test]
+async fn a_removed_task_finishes_as_removed_and_is_polled_no_more() {
+    let (engine, running) = hubspot_sandbox().await;
+    let id = endless(&running).fresh_id(4).expect("id");
+    let mut watcher = Watcher::new(options());
+    watcher.add(
+        running
+            .client(&engine, "hubspot")
+            .expect("hubspot")
+            .endpoint(),
+    );
+    let (handle, mut events) = watcher.start();
+    let key = handle
+        .add(Target::new("hubspot", id.clone()))
+        .expect("open");
+    let Some(Event::Changed { task, .. }) = next(&mut events).await else {
+        panic!("the first answer is a change");
+    };
+    assert!(!task.terminal);
+    // Polled a few more times (no change: no event), then taken out.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    handle.remove(key);
+    handle.close();
+    let Some(Event::Finished {
+        key: ended,
+        finished,
+        ..
+    }) = next(&mut events).await
+    else {
+        panic!("the removal ends it");
+    };
+    assert_eq!(ended, key);
+    assert_eq!(finished.ending, Ending::Removed);
+    assert_eq!(finished.task.map(|t| t.state), Some(task.state));
+    assert!(next(&mut events).await.is_none(), "closed and nothing left");
+    let polls = running.sandbox().polls("hubspot", &id);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(running.sandbox().polls("hubspot", &id), polls);
+    let _ = running.stop().await;
+}
+
+#[tokio::test]
+async fn a_slow_consumer_slows_polling_and_loses_nothing() {
+    let (engine, running) = hubspot_sandbox().await;
+    let succeeds = track(&running, "import-succeeds");
+    let id = succeeds.fresh_id(5).expect("id");
+    let mut watcher = Watcher::new(options());
+    watcher.add(
+        running
+            .client(&engine, "hubspot")
+            .expect("hubspot")
+            .endpoint(),
+    );
+    let (handle, mut events) = watcher.start();
+    handle
+        .add(Target::new("hubspot", id.clone()))
+        .expect("open");
+    handle.close();
+    let mut states = Vec::new();
+    let mut ended = None;
+    while let Some(event) = next(&mut events).await {
+        // While the consumer is busy, nothing is polled: the stream drives the watch.
+        let before = running.sandbox().polls("hubspot", &id);
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        assert_eq!(running.sandbox().polls("hubspot", &id), before);
+        match event {
+            Event::Changed { task, .. } => states.push(task.state),
+            Event::Finished { finished, .. } => ended = Some(finished.ending),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    states.dedup();
+    assert_eq!(states, states_of(succeeds), "every change, in order");
+    assert!(matches!(ended, Some(Ending::Terminal(State::Succeeded))));
+    // Each step served once: waiting for the consumer cost no extra request.
+    assert_eq!(
+        running.sandbox().polls("hubspot", &id) as usize,
+        succeeds.end_step(watch::is_transient).expect("ends") + 1
+    );
+    let _ = running.stop().await;
+}
+
+#[tokio::test]
+async fn stop_ends_every_task_still_watched_as_interrupted_then_the_stream() {
+    let (engine, running) = hubspot_sandbox().await;
+    let endless = endless(&running);
+    let mut watcher = Watcher::new(options());
+    watcher.add(
+        running
+            .client(&engine, "hubspot")
+            .expect("hubspot")
+            .endpoint(),
+    );
+    let (handle, mut events) = watcher.start();
+    let keys: Vec<TaskKey> = (6..8)
+        .map(|n| {
+            handle
+                .add(Target::new("hubspot", endless.fresh_id(n).expect("id")))
+                .expect("open")
+        })
+        .collect();
+    let mut changed = 0;
+    while changed < keys.len() {
+        if let Some(Event::Changed { .. }) = next(&mut events).await {
+            changed += 1;
+        }
+    }
+    // Closed first (no more tasks), then stopped: the stop still reaches the watch.
+    handle.close();
+    handle.stop();
+    let mut interrupted = Vec::new();
+    while let Some(event) = next(&mut events).await {
+        let Event::Finished { key, finished, .. } = event else {
+            panic!("only endings after a stop: {event:?}");
+        };
+        assert_eq!(finished.ending, Ending::Interrupted);
+        assert!(finished.task.is_some());
+        interrupted.push(key);
+    }
+    interrupted.sort();
+    assert_eq!(interrupted, keys);
+    assert!(handle.add(Target::new("hubspot", "late")).is_err());
+    let _ = running.stop().await;
+}
+
+#[tokio::test]
+async fn a_generated_client_is_watched_directly() {
+    use unitask::providers::hubspot;
+    let (_engine, running) = hubspot_sandbox().await;
+    let succeeds = track(&running, "import-succeeds");
+    let token = running
+        .sandbox()
+        .credentials()
+        .value("HUBSPOT_ACCESS_TOKEN")
+        .expect("a placeholder")
+        .to_owned();
+    let client = hubspot::Client::builder()
+        .token(token)
+        .base_url(running.base_url("hubspot"))
+        .build()
+        .expect("client");
+    let endpoint = client.endpoint();
+    assert_eq!(endpoint.answerer(), Answerer::Generated);
+    let mut watcher = Watcher::new(options());
+    watcher.add(endpoint);
+    let target = client.target(succeeds.fresh_id(6).expect("id"), &hubspot::Params {});
+    let report = watcher
+        .run(vec![target], std::future::pending(), |_| {})
+        .await;
+    assert_eq!(report.tasks[0].ending, Ending::Terminal(State::Succeeded));
+    assert_eq!(report.tasks[0].state(), Some(State::Succeeded));
+    assert!(report.requests >= 1);
+    let _ = running.stop().await;
+}
+
+#[tokio::test]
+async fn a_target_of_a_provider_with_no_endpoint_finishes_at_once_with_a_definition_error() {
+    let mut watcher = Watcher::new(options());
+    watcher.add(
+        Engine::builtin()
+            .expect("built-ins")
+            .provider("hubspot")
+            .expect("hubspot")
+            .endpoint(),
+    );
+    let (handle, mut events) = watcher.start();
+    handle.add(Target::new("nobody", "t1")).expect("open");
+    drop(handle);
+    let Some(Event::Finished { finished, .. }) = next(&mut events).await else {
+        panic!("it ends at once");
+    };
+    let Ending::Failed(error) = finished.ending else {
+        panic!("an error");
+    };
+    assert_eq!(error.kind, unitask::ErrorKind::Definition);
+    assert!(error.message.contains("hubspot"), "{}", error.message);
+    assert!(next(&mut events).await.is_none(), "every handle dropped");
+}
