@@ -73,6 +73,7 @@ impl PartialEq for Cause {
 /// What went wrong, in provider-independent terms.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum ErrorKind {
     /// The credential is missing, invalid or expired.
     Unauthorized,
