@@ -283,9 +283,9 @@ fn done_json(index: usize, target: &Target, finished: &Finished) -> serde_json::
         "provider": target.provider,
         "task_id": target.task_id,
         "ending": finished.ending.name(),
-        "state": finished.state(),
-        "native_status": finished.task.as_ref().map(|t| &t.native_status),
-        "progress": finished.task.as_ref().map(|t| &t.progress),
+        "state": finished.state,
+        "native_status": finished.native_status,
+        "progress": finished.progress,
         "polls": finished.polls,
         "elapsed_ms": finished.elapsed.as_millis() as u64,
         "error": error,
@@ -359,12 +359,9 @@ pub fn summary(targets: &[Target], report: &Report, expected: Option<&[String]>)
             target.provider.clone(),
             target.task_id.clone(),
             ending_text(task),
-            task.task
+            task.native_status.clone().unwrap_or_else(|| "-".into()),
+            task.progress
                 .as_ref()
-                .map_or_else(|| "-".into(), |t| t.native_status.clone()),
-            task.task
-                .as_ref()
-                .and_then(|t| t.progress.as_ref())
                 .map_or_else(|| "-".into(), progress_text),
             task.polls.to_string(),
             seconds(task.elapsed),

@@ -5,11 +5,12 @@
 //!
 //! [`Watcher::start`] gives a [`WatchHandle`] that adds and removes tasks while the watch runs,
 //! and [`Events`], a `Stream` of owned [`Event`]s. The stream *is* the driver: one loop owns
-//! every task's state (its target, counters and last answer) and a time-ordered queue of the next
-//! polls, and only the polls in flight exist as futures, all inside the stream. So nothing is
-//! polled while the consumer is busy (a slow consumer slows polling and never loses an event),
-//! memory grows with the number of watched tasks by their inputs and last answer, not by
-//! futures, and a poll costs no cross-thread wake-up (measured: 34 → 27 µs of CPU per request,
+//! every task's state (its target, counters and what it last was) and a time-ordered queue of the
+//! next polls, and only the polls in flight exist as futures, all inside the stream. So nothing
+//! is polled while the consumer is busy (a slow consumer slows polling and never loses an event),
+//! memory grows with the number of watched tasks by their inputs and last state, not by futures
+//! or bodies (a task returned by a poll goes out in its event, not into the slot), and a poll
+//! costs no cross-thread wake-up (measured: 34 → 27 µs of CPU per request,
 //! same rate, against `JoinSet` tasks on a multi-thread runtime). [`Watcher::run`] is the same
 //! stream for a fixed list, with a [`Report`] at the end.
 
@@ -37,7 +38,7 @@ use crate::http::request::{Credentials, Inputs};
 use crate::http::transport::{Request, Transport};
 use crate::model::Provider;
 use crate::runtime::{Error, ErrorKind};
-use crate::task::{State, UploadTask};
+use crate::task::{Progress, State, UploadTask};
 
 /// One task to watch: which provider, which task, and the provider's other inputs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -211,25 +212,26 @@ impl Ending {
 pub struct Finished {
     /// Why watching it stopped.
     pub ending: Ending,
-    /// The last task a poll returned (the terminal one when it ended so), if any poll succeeded.
+    /// The task that ended it, when it reached a terminal state (in a [`Report`], `None`: the
+    /// `Finished` event had it).
     pub task: Option<UploadTask>,
+    /// The last state seen, if any poll succeeded.
+    pub state: Option<State>,
+    /// The last native status seen.
+    pub native_status: Option<String>,
+    /// The last progress seen.
+    pub progress: Option<Progress>,
     /// Polls sent for it, follow-ups included.
     pub polls: u32,
     /// From the start of the watch.
     pub elapsed: Duration,
 }
 
-impl Finished {
-    /// The last state seen, if any poll succeeded.
-    pub fn state(&self) -> Option<State> {
-        self.task.as_ref().map(|task| task.state)
-    }
-}
-
 /// Every task's end, in the order given, and what it took.
 #[derive(Debug, Clone)]
 pub struct Report {
-    /// One per target, in the order given.
+    /// One per target, in the order given; without the terminal task (the `Finished` event
+    /// carried it), so a report of many tasks stays small.
     pub tasks: Vec<Finished>,
     /// HTTP requests sent through the endpoints' transports during the watch, retries included.
     pub requests: u64,
@@ -292,7 +294,7 @@ pub enum Event {
         key: TaskKey,
         /// The target as added (whatever follow-ups it took).
         target: Arc<Target>,
-        /// How it ended, with the last task seen.
+        /// How it ended: the terminal task if one ended it, and the last state seen.
         finished: Finished,
     },
 }
@@ -406,7 +408,10 @@ impl Watcher {
             if let Event::Finished { key, finished, .. } = event
                 && let Some(&i) = order.get(&key)
             {
-                tasks[i] = Some(finished);
+                tasks[i] = Some(Finished {
+                    task: None,
+                    ..finished
+                });
             }
         }
         let elapsed = started.elapsed();
@@ -417,6 +422,9 @@ impl Watcher {
                     finished.unwrap_or(Finished {
                         ending: Ending::Interrupted,
                         task: None,
+                        state: None,
+                        native_status: None,
+                        progress: None,
                         polls: 0,
                         elapsed,
                     })
@@ -533,10 +541,18 @@ struct Slot {
     polls: u32,
     errors_in_row: u32,
     delay: Duration,
-    /// The last task a poll returned (boxed: most of a slot's life is spent waiting).
-    last: Option<Box<UploadTask>>,
+    /// What the last task a poll returned was (the task itself went out in its event).
+    last: Option<Box<Seen>>,
     /// Whether the last answer handed over to a follow-up not polled yet.
     handed_over: bool,
+}
+
+/// What a task was when last polled: what a change is measured against.
+#[derive(Debug, PartialEq)]
+struct Seen {
+    state: State,
+    native_status: String,
+    progress: Option<Progress>,
 }
 
 type PollResult = (TaskKey, Result<UploadTask, Error>);
@@ -602,7 +618,7 @@ impl Driver {
                 // Stopped: what is left finishes, one event per call, then the stream ends.
                 let key = *self.slots.keys().next()?;
                 let ending = ending.clone();
-                self.finish(key, ending);
+                self.finish(key, ending, None);
                 continue;
             }
             let now = Instant::now();
@@ -657,7 +673,7 @@ impl Driver {
             Some(Command::Add(key, target)) => self.add(key, target),
             Some(Command::Remove(key)) => {
                 if self.slots.contains_key(&key) {
-                    self.finish(key, Ending::Removed);
+                    self.finish(key, Ending::Removed, None);
                 }
             }
             Some(Command::Close) => self.open = false,
@@ -683,6 +699,9 @@ impl Driver {
             let finished = Finished {
                 ending: Ending::Failed(error),
                 task: None,
+                state: None,
+                native_status: None,
+                progress: None,
                 polls: 0,
                 elapsed: self.start.elapsed(),
             };
@@ -719,14 +738,21 @@ impl Driver {
         self.ending = Some(ending);
     }
 
-    /// The task's `Finished` event, and its slot gone.
-    fn finish(&mut self, key: TaskKey, ending: Ending) {
+    /// The task's `Finished` event (with the task that ended it, if one did), and its slot gone.
+    fn finish(&mut self, key: TaskKey, ending: Ending, task: Option<UploadTask>) {
         let Some(slot) = self.slots.remove(&key) else {
             return;
         };
+        let (state, native_status, progress) = match slot.last {
+            Some(seen) => (Some(seen.state), Some(seen.native_status), seen.progress),
+            None => (None, None, None),
+        };
         let finished = Finished {
             ending,
-            task: slot.last.map(|task| *task),
+            task,
+            state,
+            native_status,
+            progress,
             polls: slot.polls,
             elapsed: self.start.elapsed(),
         };
@@ -752,18 +778,20 @@ impl Driver {
         match result {
             Ok(task) => {
                 slot.errors_in_row = 0;
-                let changed = slot.handed_over
-                    || slot.last.as_deref().is_none_or(|last| {
-                        (last.state, &last.native_status, &last.progress)
-                            != (task.state, &task.native_status, &task.progress)
-                    });
+                let seen = Seen {
+                    state: task.state,
+                    native_status: task.native_status.clone(),
+                    progress: task.progress.clone(),
+                };
+                let changed = slot.handed_over || slot.last.as_deref() != Some(&seen);
                 slot.handed_over = false;
+                slot.last = Some(Box::new(seen));
                 let handover = task
                     .next
                     .as_ref()
                     .filter(|_| task.terminal && slot.hops < MAX_HOPS)
                     .and_then(|next| Some((next, *self.index.get(&next.provider)?)));
-                let mut ended = None;
+                let mut ended = false;
                 if let Some((next, e)) = handover {
                     slot.hops += 1;
                     slot.endpoint = e;
@@ -782,23 +810,33 @@ impl Driver {
                     slot.delay = first_interval(&self.endpoints[e].provider, options);
                     self.queue.push(Reverse((Instant::now(), key)));
                 } else if task.terminal {
-                    ended = Some(Ending::Terminal(task.state));
+                    ended = true;
                 } else {
                     let wait = next_wait(slot, provider, options, changed, None);
                     self.queue.push(Reverse((later(wait), key)));
                 }
-                if changed {
-                    self.pending.push_back(Event::Changed {
+                let polls = slot.polls;
+                // The task goes out in its events: cloned only when it both changed and ended.
+                match (changed, ended) {
+                    (true, true) => {
+                        self.pending.push_back(Event::Changed {
+                            key,
+                            target,
+                            task: task.clone(),
+                            polls,
+                            elapsed,
+                        });
+                        self.finish(key, Ending::Terminal(task.state), Some(task));
+                    }
+                    (false, true) => self.finish(key, Ending::Terminal(task.state), Some(task)),
+                    (true, false) => self.pending.push_back(Event::Changed {
                         key,
                         target,
-                        task: task.clone(),
-                        polls: slot.polls,
+                        task,
+                        polls,
                         elapsed,
-                    });
-                }
-                slot.last = Some(Box::new(task));
-                if let Some(ending) = ended {
-                    self.finish(key, ending);
+                    }),
+                    (false, false) => {}
                 }
             }
             Err(error) => {
@@ -818,7 +856,7 @@ impl Driver {
                     let wait = next_wait(slot, provider, options, false, retry_after);
                     self.queue.push(Reverse((later(wait), key)));
                 } else {
-                    self.finish(key, Ending::Failed(error));
+                    self.finish(key, Ending::Failed(error), None);
                 }
             }
         }

@@ -751,7 +751,7 @@ async fn a_follow_up_is_watched_to_its_end_as_one_task() {
     for (index, finished) in report.tasks.iter().enumerate() {
         assert_eq!(finished.ending, Ending::Terminal(unitask::State::Succeeded));
         assert_eq!(
-            finished.task.as_ref().map(|t| t.native_status.as_str()),
+            finished.native_status.as_deref(),
             Some("file"),
             "the follow-up's status"
         );
