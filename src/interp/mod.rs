@@ -12,7 +12,7 @@ use crate::model::Provider;
 use crate::runtime::{Error, ErrorKind};
 use crate::task::UploadTask;
 use crate::validate::{self, FileReport};
-use crate::watch::Endpoint;
+use crate::watch::{Endpoint, Target};
 
 /// Where a definition came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -268,8 +268,10 @@ impl ProviderClient {
         self.status_with(task_id, &self.inputs).await
     }
 
-    /// Fetches one task's status with these inputs instead of the client's.
+    /// Fetches one task's status with these inputs instead of the client's. Credentials under
+    /// a name the definition does not read are refused (a typo would otherwise surface as a 401).
     pub async fn status_with(&self, task_id: &str, inputs: &Inputs) -> Result<UploadTask, Error> {
+        crate::http::request::check_credential_names(&self.provider, &self.credentials)?;
         let request = Request {
             task_id,
             inputs,
@@ -279,8 +281,18 @@ impl ProviderClient {
         self.transport.fetch(&self.provider, request).await
     }
 
-    /// What a [`Watcher`](crate::watch::Watcher) needs to poll this provider's tasks the way
-    /// this client fetches them.
+    /// One task of this provider to watch, with this client's inputs.
+    pub fn target(&self, task_id: impl Into<String>) -> Target {
+        Target {
+            provider: self.provider.id.clone(),
+            task_id: task_id.into(),
+            inputs: self.inputs.clone(),
+        }
+    }
+
+    /// What a [`Watcher`](crate::watch::Watcher) needs to poll this provider's tasks with this
+    /// client's transport, credentials and base URL (the inputs go with each target: see
+    /// [`ProviderClient::target`]).
     pub fn endpoint(&self) -> Endpoint {
         Endpoint::interpreted(
             Arc::clone(&self.provider),

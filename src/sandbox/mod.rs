@@ -287,15 +287,17 @@ impl Running {
     /// A client for provider `id` of `engine`, sending its requests here with credentials the
     /// sandbox accepts (OAuth tokens fetched from [`token_url`](Self::token_url)).
     pub fn client(&self, engine: &Engine, id: &str) -> Result<ProviderClient, Error> {
-        let credentials = self
-            .sandbox
-            .credentials()
-            .clone()
-            .with_token_endpoint(self.token_url(id));
-        Ok(engine
-            .provider(id)?
-            .base_url(self.base_url(id))
-            .credentials(credentials))
+        let client = engine.provider(id)?;
+        let provider = engine.get(id).map(|l| &l.provider);
+        let names = provider.map(|p| p.auth.env_names()).unwrap_or_default();
+        // Only the provider's own: the sandbox holds every definition's placeholders.
+        let mut credentials = Credentials::new().with_token_endpoint(self.token_url(id));
+        for name in names {
+            if let Some(value) = self.sandbox.credentials().value(name) {
+                credentials.set(name, value);
+            }
+        }
+        Ok(client.base_url(self.base_url(id)).credentials(credentials))
     }
 
     /// The sandbox being served: its plans and what it has counted.

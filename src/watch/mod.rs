@@ -6,13 +6,15 @@
 //! [`Watcher::start`] gives a [`WatchHandle`] that adds and removes tasks while the watch runs,
 //! and [`Events`], a `Stream` of owned [`Event`]s. The stream *is* the driver: one loop owns
 //! every task's state (its target, counters and what it last was) and a time-ordered queue of the
-//! next polls, and only the polls in flight exist as futures, all inside the stream. So nothing
-//! is polled while the consumer is busy (a slow consumer slows polling and never loses an event),
-//! memory grows with the number of watched tasks by their inputs and last state, not by futures
-//! or bodies (a task returned by a poll goes out in its event, not into the slot), and a poll
-//! costs no cross-thread wake-up (measured: 34 → 27 µs of CPU per request,
-//! same rate, against `JoinSet` tasks on a multi-thread runtime). [`Watcher::run`] is the same
-//! stream for a fixed list, with a [`Report`] at the end.
+//! next polls, and runs only while the consumer asks for the next event. So no poll starts while
+//! the consumer is busy (a slow consumer slows polling and never loses an event), and memory
+//! grows with the number of watched tasks by their inputs and last state, not by bodies (a task
+//! returned by a poll goes out in its event, not into the slot). The polls in flight, at most
+//! `concurrency`, are tasks of the runtime: an answer that arrives while the consumer is busy is
+//! read at once, so a slow consumer never makes a request time out. On a current-thread runtime
+//! (the CLI's) they cost no cross-thread wake-up (measured: 34 → 27 µs of CPU per request against
+//! a multi-thread runtime). [`Watcher::run`] is the same stream for a fixed list, with a
+//! [`Report`] at the end.
 
 mod list;
 
@@ -21,14 +23,15 @@ use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use futures_util::stream::{BoxStream, FuturesUnordered};
+use futures_util::stream::{BoxStream, FusedStream};
 use futures_util::{FutureExt as _, Stream, StreamExt as _};
 use tokio::sync::mpsc;
+use tokio::task::{AbortHandle, JoinSet};
 use tokio::time::Instant;
 
 #[doc(hidden)]
@@ -160,7 +163,9 @@ pub struct Options {
     pub interval: Option<Duration>,
     /// The longest wait, instead of each definition's `polling.max_interval`.
     pub max_interval: Option<Duration>,
-    /// When the whole watch gives up on the tasks still running, from its start.
+    /// When the whole watch gives up on the tasks still watched, counted from
+    /// [`Watcher::start`]: for a fixed list ([`Watcher::run`], the CLI's `watch`); a watch that
+    /// takes tasks for as long as it runs leaves it `None` and removes what it no longer wants.
     pub timeout: Option<Duration>,
     /// Polls in a row that may fail with a transient error before the task is given up.
     pub max_errors: u32,
@@ -221,7 +226,7 @@ pub struct Finished {
     pub native_status: Option<String>,
     /// The last progress seen.
     pub progress: Option<Progress>,
-    /// Polls sent for it, follow-ups included.
+    /// Polls answered for it (an answer or an error), follow-ups included.
     pub polls: u32,
     /// From the start of the watch.
     pub elapsed: Duration,
@@ -233,13 +238,15 @@ pub struct Report {
     /// One per target, in the order given; without the terminal task (the `Finished` event
     /// carried it), so a report of many tasks stays small.
     pub tasks: Vec<Finished>,
-    /// HTTP requests sent through the endpoints' transports during the watch, retries included.
+    /// HTTP requests sent through the endpoints' transports during the watch, retries included
+    /// (anything else sent through the same transports meanwhile counts too).
     pub requests: u64,
     /// How long the watch took.
     pub elapsed: Duration,
 }
 
-/// Names one watched task: [`WatchHandle::add`] gives it, every [`Event`] carries it.
+/// Names one watched task within its watch: [`WatchHandle::add`] gives it, every [`Event`]
+/// carries it. Keys of two watches may be equal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct TaskKey(u64);
 
@@ -268,7 +275,7 @@ pub enum Event {
         target: Arc<Target>,
         /// The task as the poll returned it.
         task: UploadTask,
-        /// Polls sent for this key so far.
+        /// Polls answered for this key so far.
         polls: u32,
         /// From the start of the watch.
         elapsed: Duration,
@@ -281,7 +288,7 @@ pub enum Event {
         target: Arc<Target>,
         /// Why.
         error: Error,
-        /// Polls sent for this key so far.
+        /// Polls answered for this key so far.
         polls: u32,
         /// From the start of the watch.
         elapsed: Duration,
@@ -352,22 +359,25 @@ impl Watcher {
 
     /// Starts watching: tasks come through the handle, what happens to them out of the stream.
     /// Nothing is polled until the stream is polled; the stream ends once the handle is closed
-    /// (or every clone dropped) and every task has finished, or at once after a stop.
+    /// (or every clone dropped) and every task has finished, or after a stop or the timeout
+    /// once every task still watched has had its `Finished`. Call it inside a Tokio runtime.
     pub fn start(self) -> (WatchHandle, Events) {
         let (sender, commands) = mpsc::unbounded_channel();
+        let closed = Arc::new(Mutex::new(false));
         let handle = WatchHandle {
             shared: Arc::new(HandleShared {
                 sender,
                 next_key: AtomicU64::new(0),
-                closed: AtomicBool::new(false),
+                closed: Arc::clone(&closed),
             }),
         };
-        let driver = Driver::new(self.endpoints, self.options, commands);
+        let driver = Driver::new(self.endpoints, self.options, commands, closed);
         let stream = futures_util::stream::unfold(driver, |mut driver| async move {
             let event = driver.next_event().await?;
             Some((event, driver))
         })
-        .boxed();
+        .boxed()
+        .fuse();
         (handle, Events { stream })
     }
 
@@ -458,7 +468,16 @@ pub struct WatchHandle {
 struct HandleShared {
     sender: mpsc::UnboundedSender<Command>,
     next_key: AtomicU64,
-    closed: AtomicBool,
+    /// Whether tasks may no longer be added, shared with the driver (which sets it at the
+    /// timeout). Checked and the command sent under the lock, so no task is added after a close,
+    /// a stop or the timeout has been decided.
+    closed: Arc<Mutex<bool>>,
+}
+
+impl HandleShared {
+    fn closed(&self) -> std::sync::MutexGuard<'_, bool> {
+        self.closed.lock().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 /// Why a task could not be added: the watch was closed or stopped, or its stream dropped.
@@ -479,7 +498,8 @@ impl WatchHandle {
     /// provider has no endpoint finishes at once with an error of kind
     /// [`ErrorKind::Definition`].
     pub fn add(&self, target: Target) -> Result<TaskKey, WatchClosed> {
-        if self.shared.closed.load(Ordering::Acquire) {
+        let closed = self.shared.closed();
+        if *closed {
             return Err(WatchClosed);
         }
         let key = TaskKey(self.shared.next_key.fetch_add(1, Ordering::Relaxed));
@@ -491,28 +511,31 @@ impl WatchHandle {
     }
 
     /// Stops watching a task: it finishes with [`Ending::Removed`] (unless it already ended);
-    /// a poll in flight for it is not reported.
+    /// a poll in flight for it is cancelled.
     pub fn remove(&self, key: TaskKey) {
         let _ = self.shared.sender.send(Command::Remove(key));
     }
 
     /// Takes no more tasks: the stream ends once the watched ones have finished.
     pub fn close(&self) {
-        self.shared.closed.store(true, Ordering::Release);
+        let mut closed = self.shared.closed();
+        *closed = true;
         let _ = self.shared.sender.send(Command::Close);
     }
 
-    /// Ends the watch now: polls in flight are dropped, every task still watched finishes with
+    /// Ends the watch now: polls in flight are cancelled, every task still watched finishes with
     /// [`Ending::Interrupted`], then the stream ends.
     pub fn stop(&self) {
-        self.shared.closed.store(true, Ordering::Release);
+        let mut closed = self.shared.closed();
+        *closed = true;
         let _ = self.shared.sender.send(Command::Stop);
     }
 }
 
-/// The events of a watch, as a `Stream`: polling it is what drives the watch.
+/// The events of a watch, as a `Stream`: polling it is what drives the watch. Once ended it
+/// stays ended (`FusedStream`).
 pub struct Events {
-    stream: BoxStream<'static, Event>,
+    stream: futures_util::stream::Fuse<BoxStream<'static, Event>>,
 }
 
 impl fmt::Debug for Events {
@@ -526,6 +549,12 @@ impl Stream for Events {
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Event>> {
         self.stream.poll_next_unpin(cx)
+    }
+}
+
+impl FusedStream for Events {
+    fn is_terminated(&self) -> bool {
+        self.stream.is_terminated()
     }
 }
 
@@ -545,6 +574,8 @@ struct Slot {
     last: Option<Box<Seen>>,
     /// Whether the last answer handed over to a follow-up not polled yet.
     handed_over: bool,
+    /// The poll in flight, if any: cancelled when the task is removed.
+    in_flight: Option<AbortHandle>,
 }
 
 /// What a task was when last polled: what a change is measured against.
@@ -567,14 +598,20 @@ struct Driver {
     deadline: Option<Instant>,
     slots: HashMap<TaskKey, Slot>,
     queue: BinaryHeap<Reverse<(Instant, TaskKey)>>,
-    running: FuturesUnordered<futures_util::future::BoxFuture<'static, PollResult>>,
+    /// The polls in flight, as runtime tasks, and whose each is.
+    running: JoinSet<PollResult>,
+    polling: HashMap<tokio::task::Id, TaskKey>,
     commands: mpsc::UnboundedReceiver<Command>,
+    /// The handle's flag, set here at the timeout.
+    closed: Arc<Mutex<bool>>,
     /// Whether tasks may still be added: no close yet, and a handle left.
     open: bool,
     /// Whether a handle is left to send commands (a removal or a stop after a close).
     listening: bool,
-    /// Set by a stop or the timeout: every slot left finishes with it, one event at a time.
+    /// Set by a stop or the timeout: every task left finishes with it, one event at a time.
     ending: Option<Ending>,
+    /// The tasks left to finish after a stop or the timeout.
+    leftover: VecDeque<TaskKey>,
     pending: VecDeque<Event>,
 }
 
@@ -583,6 +620,7 @@ impl Driver {
         endpoints: Vec<Endpoint>,
         options: Options,
         commands: mpsc::UnboundedReceiver<Command>,
+        closed: Arc<Mutex<bool>>,
     ) -> Driver {
         let start = Instant::now();
         let index = endpoints
@@ -598,11 +636,14 @@ impl Driver {
             start,
             slots: HashMap::new(),
             queue: BinaryHeap::new(),
-            running: FuturesUnordered::new(),
+            running: JoinSet::new(),
+            polling: HashMap::new(),
             commands,
+            closed,
             open: true,
             listening: true,
             ending: None,
+            leftover: VecDeque::new(),
             pending: VecDeque::new(),
         }
     }
@@ -616,7 +657,7 @@ impl Driver {
             }
             if let Some(ending) = &self.ending {
                 // Stopped: what is left finishes, one event per call, then the stream ends.
-                let key = *self.slots.keys().next()?;
+                let key = self.leftover.pop_front()?;
                 let ending = ending.clone();
                 self.finish(key, ending, None);
                 continue;
@@ -637,17 +678,17 @@ impl Driver {
                 }
                 self.queue.pop();
                 // A removed task's entry is left in the queue: skipped here.
-                if let Some(slot) = self.slots.get(&key) {
+                if let Some(slot) = self.slots.get_mut(&key) {
                     let target = slot.following.as_ref().unwrap_or(&slot.target);
-                    self.running.push(
-                        poll(
-                            Arc::clone(&self.endpoints),
-                            slot.endpoint,
-                            Arc::clone(target),
-                        )
-                        .map(move |result| (key, result))
-                        .boxed(),
-                    );
+                    let poll = poll(
+                        Arc::clone(&self.endpoints),
+                        slot.endpoint,
+                        Arc::clone(target),
+                    )
+                    .map(move |result| (key, result));
+                    let handle = self.running.spawn(poll);
+                    self.polling.insert(handle.id(), key);
+                    slot.in_flight = Some(handle);
                 }
             }
             if !self.open && self.slots.is_empty() {
@@ -659,8 +700,8 @@ impl Driver {
             tokio::select! {
                 biased;
                 command = self.commands.recv(), if self.listening => self.apply(command),
-                Some((key, result)) = self.running.next(), if !self.running.is_empty() => {
-                    self.answered(key, result);
+                Some(joined) = self.running.join_next_with_id(), if !self.running.is_empty() => {
+                    self.joined(joined);
                 }
                 () = sleep_until(self.deadline) => self.end_all(Ending::TimedOut),
                 () = sleep_until(wake) => {}
@@ -725,6 +766,7 @@ impl Driver {
                 delay,
                 last: None,
                 handed_over: false,
+                in_flight: None,
             },
         );
         self.queue.push(Reverse((Instant::now(), key)));
@@ -732,10 +774,67 @@ impl Driver {
 
     /// No more polls: every task still watched finishes with `ending`.
     fn end_all(&mut self, ending: Ending) {
+        *self.closed.lock().unwrap_or_else(|e| e.into_inner()) = true;
         self.open = false;
-        self.running = FuturesUnordered::new();
+        self.listening = false;
+        // Dropping the set cancels the polls in flight.
+        self.running = JoinSet::new();
+        self.polling.clear();
         self.queue.clear();
+        self.commands.close();
+        let mut unseen = Vec::new();
+        while let Ok(command) = self.commands.try_recv() {
+            if let Command::Add(key, target) = command {
+                unseen.push((key, target));
+            }
+        }
+        let elapsed = self.start.elapsed();
+        for (key, target) in unseen {
+            let finished = Finished {
+                ending: ending.clone(),
+                task: None,
+                state: None,
+                native_status: None,
+                progress: None,
+                polls: 0,
+                elapsed,
+            };
+            self.pending.push_back(Event::Finished {
+                key,
+                target,
+                finished,
+            });
+        }
+        let mut leftover: Vec<TaskKey> = self.slots.keys().copied().collect();
+        leftover.sort_unstable();
+        self.leftover = leftover.into();
         self.ending = Some(ending);
+    }
+
+    /// A poll's task came back: its answer, or (cancelled: its task was removed) nothing.
+    fn joined(&mut self, joined: Result<(tokio::task::Id, PollResult), tokio::task::JoinError>) {
+        match joined {
+            Ok((id, (key, result))) => {
+                self.polling.remove(&id);
+                if let Some(slot) = self.slots.get_mut(&key) {
+                    slot.in_flight = None;
+                }
+                self.answered(key, result);
+            }
+            Err(error) => {
+                let key = self.polling.remove(&error.id());
+                if let (Some(key), true) = (key, error.is_panic()) {
+                    if let Some(slot) = self.slots.get_mut(&key) {
+                        slot.in_flight = None;
+                    }
+                    let error = Error::local(
+                        ErrorKind::Definition,
+                        "the poll panicked (a bug in unitask: please report it)",
+                    );
+                    self.answered(key, Err(error));
+                }
+            }
+        }
     }
 
     /// The task's `Finished` event (with the task that ended it, if one did), and its slot gone.
@@ -743,6 +842,9 @@ impl Driver {
         let Some(slot) = self.slots.remove(&key) else {
             return;
         };
+        if let Some(poll) = slot.in_flight {
+            poll.abort();
+        }
         let (state, native_status, progress) = match slot.last {
             Some(seen) => (Some(seen.state), Some(seen.native_status), seen.progress),
             None => (None, None, None),
@@ -786,12 +888,31 @@ impl Driver {
                 let changed = slot.handed_over || slot.last.as_deref() != Some(&seen);
                 slot.handed_over = false;
                 slot.last = Some(Box::new(seen));
-                let handover = task
+                let next = task
                     .next
                     .as_ref()
-                    .filter(|_| task.terminal && slot.hops < MAX_HOPS)
-                    .and_then(|next| Some((next, *self.index.get(&next.provider)?)));
+                    .filter(|_| task.terminal && slot.hops < MAX_HOPS);
+                let handover = next.and_then(|next| Some((next, *self.index.get(&next.provider)?)));
                 let mut ended = false;
+                if let (Some(next), None) = (next, handover) {
+                    // The task goes on elsewhere, where this watch cannot follow: not an end.
+                    let error = Error::local(
+                        ErrorKind::Definition,
+                        format!(
+                            "{} hands over to `{}` (task {}), which this watch has no endpoint for: add one",
+                            task.provider, next.provider, next.task_id
+                        ),
+                    );
+                    self.pending.push_back(Event::Changed {
+                        key,
+                        target,
+                        task,
+                        polls: slot.polls,
+                        elapsed,
+                    });
+                    self.finish(key, Ending::Failed(error), None);
+                    return;
+                }
                 if let Some((next, e)) = handover {
                     slot.hops += 1;
                     slot.endpoint = e;

@@ -179,10 +179,16 @@ async fn a_removed_task_finishes_as_removed_and_is_polled_no_more() {
         panic!("the first answer is a change");
     };
     assert!(!task.terminal);
-    // Polled a few more times (no change: no event), then taken out.
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // Another task keeps the watch busy while the first is taken out.
+    let other = endless(&running).fresh_id(5).expect("id");
+    let other_key = handle
+        .add(Target::new("hubspot", other.clone()))
+        .expect("open");
+    assert!(matches!(
+        next(&mut events).await,
+        Some(Event::Changed { .. })
+    ));
     handle.remove(key);
-    handle.close();
     let Some(Event::Finished {
         key: ended,
         finished,
@@ -193,15 +199,31 @@ async fn a_removed_task_finishes_as_removed_and_is_polled_no_more() {
     };
     assert_eq!(ended, key);
     assert_eq!(finished.ending, Ending::Removed);
+    // The watch runs on (the other task is polled) and the removed one is polled no more.
+    let removed_polls = running.sandbox().polls("hubspot", &id);
+    let other_polls = running.sandbox().polls("hubspot", &other);
+    let quiet = tokio::time::timeout(Duration::from_millis(300), events.next()).await;
+    assert!(quiet.is_err(), "no event: the other task does not change");
+    assert!(running.sandbox().polls("hubspot", &other) > other_polls);
+    assert_eq!(running.sandbox().polls("hubspot", &id), removed_polls);
     assert_eq!(
         finished.task, None,
         "only a terminal answer comes with the ending"
     );
     assert_eq!(finished.state, Some(task.state), "the last state seen");
+    // The other goes too: closed with nothing left, the stream ends, and stays ended.
+    handle.remove(other_key);
+    handle.close();
+    let Some(Event::Finished { key, finished, .. }) = next(&mut events).await else {
+        panic!("the other task ends");
+    };
+    assert_eq!((key, finished.ending), (other_key, Ending::Removed));
     assert!(next(&mut events).await.is_none(), "closed and nothing left");
-    let polls = running.sandbox().polls("hubspot", &id);
+    assert!(next(&mut events).await.is_none(), "still ended");
+    assert!(futures_util::stream::FusedStream::is_terminated(&events));
+    let polls = running.sandbox().polls("hubspot", &other);
     tokio::time::sleep(Duration::from_millis(100)).await;
-    assert_eq!(running.sandbox().polls("hubspot", &id), polls);
+    assert_eq!(running.sandbox().polls("hubspot", &other), polls);
     let _ = running.stop().await;
 }
 
@@ -341,4 +363,112 @@ async fn a_target_of_a_provider_with_no_endpoint_finishes_at_once_with_a_definit
     assert_eq!(error.kind, unitask::ErrorKind::Definition);
     assert!(error.message.contains("hubspot"), "{}", error.message);
     assert!(next(&mut events).await.is_none(), "every handle dropped");
+}
+
+#[tokio::test]
+async fn the_timeout_ends_every_task_and_closes_the_handle() {
+    let (engine, running) = hubspot_sandbox().await;
+    let id = endless(&running).fresh_id(8).expect("id");
+    let mut watcher = Watcher::new(watch::Options {
+        timeout: Some(Duration::from_millis(300)),
+        ..options()
+    });
+    watcher.add(
+        running
+            .client(&engine, "hubspot")
+            .expect("hubspot")
+            .endpoint(),
+    );
+    let (handle, mut events) = watcher.start();
+    let key = handle.add(Target::new("hubspot", id)).expect("open");
+    assert!(matches!(
+        next(&mut events).await,
+        Some(Event::Changed { .. })
+    ));
+    let Some(Event::Finished {
+        key: ended,
+        finished,
+        ..
+    }) = next(&mut events).await
+    else {
+        panic!("the timeout ends it");
+    };
+    assert_eq!((ended, finished.ending), (key, Ending::TimedOut));
+    assert!(next(&mut events).await.is_none());
+    assert_eq!(
+        handle.add(Target::new("hubspot", "late")),
+        Err(WatchClosed),
+        "a task added after the timeout is refused, not lost"
+    );
+    let _ = running.stop().await;
+}
+
+/// Tasks still in the handle's queue when the timeout passes end with it, each once.
+#[tokio::test]
+async fn tasks_queued_when_the_timeout_passes_end_timed_out() {
+    let (engine, running) = hubspot_sandbox().await;
+    let mut watcher = Watcher::new(watch::Options {
+        timeout: Some(Duration::ZERO),
+        ..options()
+    });
+    watcher.add(
+        running
+            .client(&engine, "hubspot")
+            .expect("hubspot")
+            .endpoint(),
+    );
+    let targets: Vec<Target> = (1..=3)
+        .map(|n| Target::new("hubspot", format!("import-succeeds-{}", 20 + n)))
+        .collect();
+    let mut finished = 0;
+    let report = watcher
+        .run(targets, std::future::pending(), |event| {
+            if matches!(event, Event::Finished { .. }) {
+                finished += 1;
+            }
+        })
+        .await;
+    assert_eq!(finished, 3);
+    for task in &report.tasks {
+        assert_eq!(task.ending, Ending::TimedOut);
+        assert_eq!(task.polls, 0);
+    }
+    let _ = running.stop().await;
+}
+
+/// A task that hands over to a provider the watch has no endpoint for is not reported as
+/// ended: it fails, naming the follow-up.
+#[tokio::test]
+async fn a_follow_up_without_an_endpoint_is_an_error_not_an_end() {
+    let (engine, running) = hubspot_sandbox().await;
+    let plan = running
+        .sandbox()
+        .plan("msgraph-copy-monitor")
+        .expect("the monitor");
+    let track = plan
+        .tracks
+        .iter()
+        .find(|t| t.name == "copy-completes")
+        .expect("a copy that completes");
+    let next_provider = plan.provider.response.next.as_ref().expect("a follow-up");
+    let mut watcher = Watcher::new(options());
+    let monitor = running
+        .client(&engine, "msgraph-copy-monitor")
+        .expect("the monitor");
+    watcher.add(monitor.endpoint());
+    let mut target = monitor.target(track.fresh_id(7).expect("id"));
+    target.inputs = plan.provider.sample_inputs().into_iter().collect();
+    let report = watcher
+        .run(vec![target], std::future::pending(), |_| {})
+        .await;
+    let Ending::Failed(error) = &report.tasks[0].ending else {
+        panic!("{:?}", report.tasks[0].ending);
+    };
+    assert_eq!(error.kind, unitask::ErrorKind::Definition);
+    assert!(
+        error.message.contains(&next_provider.provider),
+        "{}",
+        error.message
+    );
+    let _ = running.stop().await;
 }
