@@ -35,6 +35,8 @@ pub struct Provider {
     pub response: ResponsePlan,
     pub failures: FailurePlan,
     pub polling: Polling,
+    /// The request limits the provider documents, each kept by `watch`.
+    pub rate_limits: Vec<RateLimit>,
     pub limits: Limits,
     pub examples: Vec<Example>,
     pub scenarios: Vec<Scenario>,
@@ -862,6 +864,25 @@ impl Default for Limits {
             max_body_bytes: None,
             keep_raw: true,
         }
+    }
+}
+
+/// A documented request limit: `requests` per `per`, at most `burst` at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct RateLimit {
+    /// At least 1.
+    pub requests: u32,
+    pub per: Duration,
+    /// From 1 to `requests` when the provider documents a bucket; `None`: a window, which no
+    /// `per` may hold more than `requests` of (a client spaces requests evenly).
+    pub burst: Option<u32>,
+    pub scope: crate::spec::RateLimitScope,
+}
+
+impl RateLimit {
+    /// The time one request's allowance takes to come back: `per / requests`.
+    pub fn interval(&self) -> Duration {
+        self.per / self.requests.max(1)
     }
 }
 

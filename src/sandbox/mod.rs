@@ -85,6 +85,11 @@ pub struct Sandbox {
     by_id: HashMap<String, usize>,
     polls: Mutex<HashMap<(usize, String), u32>>,
     served: AtomicU64,
+    /// Per provider with declared rate limits, one limiter per limit, exactly as declared (the
+    /// sandbox holds one set of credentials, so a provider's credential is its key).
+    limiters: HashMap<String, Vec<DeclaredLimit>>,
+    /// Requests answered `429` for going over a declared limit.
+    rate_limited: AtomicU64,
     /// Set when the sandbox stops: slow answers end at once.
     stopping: tokio::sync::watch::Sender<bool>,
     options: Options,
@@ -125,16 +130,71 @@ impl Sandbox {
                 std::path::Path::new(""),
             )
         });
+        let limiters = plans
+            .iter()
+            .filter(|p| !p.provider.rate_limits.is_empty())
+            .map(|p| {
+                let limiters = p
+                    .provider
+                    .rate_limits
+                    .iter()
+                    .map(declared_limiter)
+                    .collect();
+                (p.provider.id.clone(), limiters)
+            })
+            .collect();
         Sandbox {
             plans,
             by_id,
             polls: Mutex::new(HashMap::new()),
             served: AtomicU64::new(0),
+            limiters,
+            rate_limited: AtomicU64::new(0),
             stopping: tokio::sync::watch::Sender::new(false),
             options,
             credentials,
             ledger: auth::Ledger::default(),
         }
+    }
+
+    /// Requests answered `429` so far for going over a limit their definition declares.
+    pub fn rate_limited(&self) -> u64 {
+        self.rate_limited.load(Ordering::Relaxed)
+    }
+
+    /// `None` when provider `id` may be answered now (the request is counted), else how long
+    /// until it may.
+    fn over_limit(&self, id: &str) -> Option<Duration> {
+        use governor::clock::Clock as _;
+        let clock = governor::clock::DefaultClock::default();
+        let wait = self
+            .limiters
+            .get(id)?
+            .iter()
+            .find_map(|limit| match limit {
+                DeclaredLimit::Bucket(limiter) => limiter
+                    .check()
+                    .err()
+                    .map(|not_until| not_until.wait_time_from(clock.now())),
+                DeclaredLimit::Window { requests, per, log } => {
+                    let now = std::time::Instant::now();
+                    let mut log = log.lock().unwrap_or_else(|e| e.into_inner());
+                    while log
+                        .front()
+                        .is_some_and(|at| now.duration_since(*at) >= *per)
+                    {
+                        log.pop_front();
+                    }
+                    if log.len() < *requests {
+                        log.push_back(now);
+                        None
+                    } else {
+                        log.front().map(|oldest| *per - now.duration_since(*oldest))
+                    }
+                }
+            })?;
+        self.rate_limited.fetch_add(1, Ordering::Relaxed);
+        Some(wait)
     }
 
     /// Credentials every definition it plays accepts: placeholders for each variable they read
@@ -234,6 +294,37 @@ impl Sandbox {
             stop,
             task,
         })
+    }
+}
+
+/// A limit as its definition declares it, enforced exactly (a watch paces itself a little
+/// under it).
+#[derive(Debug)]
+enum DeclaredLimit {
+    /// A bucket of `burst` requests refilled at `requests` per `per`.
+    Bucket(governor::DefaultDirectRateLimiter),
+    /// No window of `per` holds more than `requests`: the times of the last ones answered.
+    Window {
+        requests: usize,
+        per: Duration,
+        log: Mutex<std::collections::VecDeque<std::time::Instant>>,
+    },
+}
+
+fn declared_limiter(limit: &crate::model::RateLimit) -> DeclaredLimit {
+    match limit.burst {
+        Some(burst) => {
+            let burst = std::num::NonZeroU32::new(burst).unwrap_or(std::num::NonZeroU32::MIN);
+            let quota = governor::Quota::with_period(limit.interval().max(Duration::from_nanos(1)))
+                .unwrap_or_else(|| governor::Quota::per_second(std::num::NonZeroU32::MIN))
+                .allow_burst(burst);
+            DeclaredLimit::Bucket(governor::DefaultDirectRateLimiter::direct(quota))
+        }
+        None => DeclaredLimit::Window {
+            requests: limit.requests as usize,
+            per: limit.per,
+            log: Mutex::new(std::collections::VecDeque::new()),
+        },
     }
 }
 

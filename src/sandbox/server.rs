@@ -189,6 +189,18 @@ async fn answer(sandbox: &Sandbox, request: &Incoming<'_>) -> (Response, Served)
         served.refused = Some(why);
         return (render(sandbox, reply, "", false).await, served);
     }
+    if let Some(wait) = sandbox.over_limit(id) {
+        served.status = 429;
+        served.refused = Some(format!("over a rate limit {id} declares"));
+        let mut response = plain(429, &format!("over a rate limit {id} declares"));
+        let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        if let Ok(value) = axum::http::HeaderValue::from_str(&seconds.max(1).to_string()) {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, value);
+        }
+        return (response, served);
+    }
     let values = match read_inputs(plan, rest, request) {
         Ok(values) => values,
         Err(why) => return (refuse(&mut served, 400, why), served),

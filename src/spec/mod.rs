@@ -65,6 +65,9 @@ pub struct Definition {
     /// Polling hints for `watch`.
     #[serde(default)]
     pub polling: Option<Polling>,
+    /// The limits the provider documents on these requests: `watch` keeps under every one.
+    #[serde(default)]
+    pub rate_limits: Vec<RateLimit>,
     /// How large an answer may be, and whether the task keeps it whole.
     #[serde(default)]
     pub limits: Option<Limits>,
@@ -1428,6 +1431,39 @@ pub struct InBodyFailure {
     pub when: Spanned<Condition>,
     /// The error kind (a provider code found in `codes` wins).
     pub kind: Text,
+}
+
+/// A limit the provider documents on requests, e.g. 100 requests per 10 seconds.
+#[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct RateLimit {
+    /// Requests allowed in each window (1 to 1,000,000).
+    pub requests: Spanned<u64>,
+    /// The window, e.g. `10s` or `1m`.
+    pub per: Text,
+    /// Requests that may go at once after a quiet spell, when the provider documents a bucket
+    /// that refills at `requests` per `per`. Left out, the limit is a window: no `per` holds
+    /// more than `requests` (a watch spaces its requests evenly).
+    #[serde(default)]
+    pub burst: Option<Spanned<u64>>,
+    /// What the provider counts against the limit (default `credential`).
+    #[serde(default)]
+    pub scope: Option<Spanned<RateLimitScope>>,
+    /// Where the provider documents the limit.
+    #[serde(default)]
+    pub docs: Option<String>,
+}
+
+/// What a rate limit counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum RateLimitScope {
+    /// Each set of credentials (an app, a token) has its own allowance.
+    Credential,
+    /// Every request to the API's host counts, whatever the credential.
+    Host,
 }
 
 /// Polling hints for `watch`.

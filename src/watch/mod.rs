@@ -16,6 +16,7 @@
 //! a multi-thread runtime). [`Watcher::run`] is the same stream for a fixed list, with a
 //! [`Report`] at the end.
 
+mod limit;
 mod list;
 
 use std::cmp::Reverse;
@@ -593,6 +594,8 @@ type PollResult = (TaskKey, Result<UploadTask, Error>);
 struct Driver {
     endpoints: Arc<[Endpoint]>,
     index: HashMap<String, usize>,
+    /// The declared rate limits, per endpoint.
+    limits: limit::Limits,
     options: Options,
     start: Instant,
     deadline: Option<Instant>,
@@ -629,6 +632,7 @@ impl Driver {
             .map(|(i, e)| (e.provider.id.clone(), i))
             .collect();
         Driver {
+            limits: limit::Limits::new(&endpoints),
             endpoints: endpoints.into(),
             index,
             deadline: options.timeout.and_then(|t| start.checked_add(t)),
@@ -669,6 +673,13 @@ impl Driver {
                 self.end_all(Ending::TimedOut);
                 continue;
             }
+            // Tasks a declared limit held back go first, in turn.
+            while self.running.len() < concurrency {
+                let Some(key) = self.limits.release(now) else {
+                    break;
+                };
+                self.launch(key);
+            }
             while self.running.len() < concurrency {
                 let Some(&Reverse((at, key))) = self.queue.peek() else {
                     break;
@@ -678,24 +689,24 @@ impl Driver {
                 }
                 self.queue.pop();
                 // A removed task's entry is left in the queue: skipped here.
-                if let Some(slot) = self.slots.get_mut(&key) {
-                    let target = slot.following.as_ref().unwrap_or(&slot.target);
-                    let poll = poll(
-                        Arc::clone(&self.endpoints),
-                        slot.endpoint,
-                        Arc::clone(target),
-                    )
-                    .map(move |result| (key, result));
-                    let handle = self.running.spawn(poll);
-                    self.polling.insert(handle.id(), key);
-                    slot.in_flight = Some(handle);
+                let Some(slot) = self.slots.get(&key) else {
+                    continue;
+                };
+                if self.limits.admit(slot.endpoint, key, now) {
+                    self.launch(key);
                 }
             }
             if !self.open && self.slots.is_empty() {
                 return None;
             }
             let wake = (self.running.len() < concurrency)
-                .then(|| self.queue.peek().map(|r| r.0.0))
+                .then(|| {
+                    let due = self.queue.peek().map(|r| r.0.0);
+                    match (due, self.limits.next_wake()) {
+                        (Some(due), Some(held)) => Some(due.min(held)),
+                        (due, held) => due.or(held),
+                    }
+                })
                 .flatten();
             tokio::select! {
                 biased;
@@ -707,6 +718,23 @@ impl Driver {
                 () = sleep_until(wake) => {}
             }
         }
+    }
+
+    /// Starts a poll of task `key` (if it is still watched).
+    fn launch(&mut self, key: TaskKey) {
+        let Some(slot) = self.slots.get_mut(&key) else {
+            return;
+        };
+        let target = slot.following.as_ref().unwrap_or(&slot.target);
+        let poll = poll(
+            Arc::clone(&self.endpoints),
+            slot.endpoint,
+            Arc::clone(target),
+        )
+        .map(move |result| (key, result));
+        let handle = self.running.spawn(poll);
+        self.polling.insert(handle.id(), key);
+        slot.in_flight = Some(handle);
     }
 
     fn apply(&mut self, command: Option<Command>) {
@@ -961,6 +989,10 @@ impl Driver {
                 }
             }
             Err(error) => {
+                if error.kind == ErrorKind::RateLimited {
+                    let wait = error.retry_after.unwrap_or(Duration::from_secs(1));
+                    self.limits.pause(slot.endpoint, Instant::now() + wait);
+                }
                 slot.errors_in_row += 1;
                 let forgiven = is_transient(error.kind, error.retryable)
                     && slot.errors_in_row <= options.max_errors;

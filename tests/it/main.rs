@@ -29,6 +29,8 @@ mod invariants;
 mod mutations;
 /// The seed providers: valid, schema fresh, and every corruption reported where it is.
 mod providers;
+/// Declared rate limits: kept by the watch, enforced by the sandbox.
+mod rate_limits;
 /// The library's types read back what they write: tasks, errors, states, kinds; load errors.
 mod roundtrip;
 /// The sandbox plays every track of every seed provider; `watch` follows each to its end.

@@ -74,6 +74,7 @@ pub(super) fn lower(
     l.check_carried_inputs(def, response.as_ref());
     let failures = l.lower_failures(&def.failures);
     let polling = l.lower_polling(def.polling.as_ref());
+    let rate_limits = l.lower_rate_limits(&def.rate_limits);
     let limits = l.lower_limits(def.limits.as_ref());
     let examples = l.lower_examples(def, &inputs);
     let scenarios = examples.as_ref().and_then(|examples| {
@@ -95,6 +96,7 @@ pub(super) fn lower(
         response: response?,
         failures: failures?,
         polling: polling?,
+        rate_limits: rate_limits?,
         limits: limits?,
         examples: examples?,
         scenarios: scenarios?,

@@ -858,6 +858,59 @@ impl Lowerer<'_> {
             backoff: backoff?,
         })
     }
+
+    pub(super) fn lower_rate_limits(
+        &mut self,
+        limits: &[spec::RateLimit],
+    ) -> Option<Vec<model::RateLimit>> {
+        let mut lowered = Vec::new();
+        let mut valid = true;
+        for limit in limits {
+            let requests = limit.requests.value;
+            if !(1..=1_000_000).contains(&requests) {
+                self.push(
+                    Diagnostic::new(
+                        Code::InvalidValue,
+                        limit.requests.span,
+                        format!("`requests: {requests}` is outside 1–1,000,000"),
+                    )
+                    .help("the number of requests the provider allows in each `per` window"),
+                );
+                valid = false;
+                continue;
+            }
+            let burst = match &limit.burst {
+                Some(burst) if (1..=requests).contains(&burst.value) => Some(burst.value as u32),
+                Some(burst) => {
+                    self.push(
+                        Diagnostic::new(
+                            Code::InvalidValue,
+                            burst.span,
+                            format!("`burst: {}` is outside 1–{requests} (`requests`)", burst.value),
+                        )
+                        .help("how many requests may go at once after a quiet spell; leave it out to space requests evenly"),
+                    );
+                    valid = false;
+                    continue;
+                }
+                None => None,
+            };
+            let Some(per) = self.duration(&limit.per) else {
+                valid = false;
+                continue;
+            };
+            lowered.push(model::RateLimit {
+                requests: requests as u32,
+                per,
+                burst,
+                scope: limit
+                    .scope
+                    .as_ref()
+                    .map_or(spec::RateLimitScope::Credential, |s| s.value),
+            });
+        }
+        valid.then_some(lowered)
+    }
 }
 
 /// The headers an auth scheme sets, with where the definition names the scheme.

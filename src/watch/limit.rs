@@ -1,0 +1,175 @@
+//! Keeping under the request limits definitions declare (`rate_limits:`): one `governor`
+//! limiter per limit and scope (a credential's own, or one shared by every endpoint on the same
+//! host), checked before a poll starts. A task the limit holds back waits in its endpoint's
+//! line, and the line goes first, one task each time the limiter allows one, so no task is
+//! overtaken and no allowance is wasted on tasks that all wake at once. A `429` from the
+//! provider holds the endpoint for as long as it asked.
+
+use std::collections::{HashMap, VecDeque};
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::Duration;
+
+use governor::clock::{Clock as _, DefaultClock};
+use governor::{DefaultDirectRateLimiter, Quota};
+use tokio::time::Instant;
+
+use super::{Endpoint, TaskKey};
+use crate::model::RateLimit;
+use crate::spec::RateLimitScope;
+use crate::syntax::template::Part;
+
+/// How much slower than the declared rate a watch paces itself: requests reach the provider
+/// with some jitter, and one that arrives early must not be the one over the limit.
+pub const PACE_MARGIN: f64 = 1.02;
+
+/// The limiters of every endpoint of a watch, and the tasks they hold back.
+pub(super) struct Limits {
+    /// Per endpoint, one limiter per declared limit.
+    limiters: Vec<Vec<Arc<DefaultDirectRateLimiter>>>,
+    /// Per endpoint, the tasks held back, in the order they were.
+    waiting: Vec<VecDeque<TaskKey>>,
+    /// Per endpoint, when the first task held back may try again.
+    wake: Vec<Instant>,
+    /// Per endpoint, until when a `429` holds it.
+    paused: Vec<Option<Instant>>,
+    clock: DefaultClock,
+}
+
+impl Limits {
+    pub(super) fn new(endpoints: &[Endpoint]) -> Limits {
+        let mut by_host: HashMap<(String, RateLimit), Arc<DefaultDirectRateLimiter>> =
+            HashMap::new();
+        let limiters: Vec<Vec<Arc<DefaultDirectRateLimiter>>> = endpoints
+            .iter()
+            .map(|endpoint| {
+                endpoint
+                    .provider
+                    .rate_limits
+                    .iter()
+                    .map(|limit| match limit.scope {
+                        RateLimitScope::Credential => Arc::new(limiter(limit)),
+                        RateLimitScope::Host => Arc::clone(
+                            by_host
+                                .entry((host(endpoint), *limit))
+                                .or_insert_with(|| Arc::new(limiter(limit))),
+                        ),
+                    })
+                    .collect()
+            })
+            .collect();
+        let now = Instant::now();
+        Limits {
+            waiting: vec![VecDeque::new(); limiters.len()],
+            wake: vec![now; limiters.len()],
+            paused: vec![None; limiters.len()],
+            limiters,
+            clock: DefaultClock::default(),
+        }
+    }
+
+    /// Whether task `key` of endpoint `e`, due now, may be polled now (it is then counted);
+    /// if not, it waits in the endpoint's line.
+    pub(super) fn admit(&mut self, e: usize, key: TaskKey, now: Instant) -> bool {
+        if !self.waiting[e].is_empty() {
+            self.waiting[e].push_back(key);
+            return false;
+        }
+        match self.blocked(e, now) {
+            None => true,
+            Some(wait) => {
+                self.waiting[e].push_back(key);
+                self.wake[e] = now + wait;
+                false
+            }
+        }
+    }
+
+    /// A task held back that may be polled now (it is counted), first come first served.
+    pub(super) fn release(&mut self, now: Instant) -> Option<TaskKey> {
+        for e in 0..self.waiting.len() {
+            if self.waiting[e].is_empty() || self.wake[e] > now {
+                continue;
+            }
+            match self.blocked(e, now) {
+                None => return self.waiting[e].pop_front(),
+                Some(wait) => self.wake[e] = now + wait,
+            }
+        }
+        None
+    }
+
+    /// When the first task held back may try again, if any is.
+    pub(super) fn next_wake(&self) -> Option<Instant> {
+        (0..self.waiting.len())
+            .filter(|&e| !self.waiting[e].is_empty())
+            .map(|e| self.wake[e])
+            .min()
+    }
+
+    /// The provider answered `429`: no poll of endpoint `e` before `until`.
+    pub(super) fn pause(&mut self, e: usize, until: Instant) {
+        if self.paused[e].is_none_or(|paused| paused < until) {
+            self.paused[e] = Some(until);
+        }
+    }
+
+    /// `None` when endpoint `e` may send now (counted by every limiter), else how long to wait.
+    fn blocked(&self, e: usize, now: Instant) -> Option<Duration> {
+        if let Some(until) = self.paused[e].filter(|until| *until > now) {
+            return Some(until - now);
+        }
+        self.limiters[e].iter().find_map(|limiter| {
+            limiter
+                .check()
+                .err()
+                .map(|not_until| not_until.wait_time_from(self.clock.now()))
+        })
+    }
+}
+
+/// One limit's quota: paced [`PACE_MARGIN`] slower than declared, with at most 1 + 1% of
+/// `requests` at once. That burst lets a watch catch up after a late wake-up (timers tick in
+/// milliseconds: at 1,000 a second, one request per wake-up would halve the rate), yet keeps a
+/// window within its count (the 2% margin pays for it), and never empties a provider's bucket:
+/// what it has left absorbs requests that arrive bunched.
+fn limiter(limit: &RateLimit) -> DefaultDirectRateLimiter {
+    let period = limit
+        .interval()
+        .mul_f64(PACE_MARGIN)
+        .max(Duration::from_nanos(1));
+    let catch_up = 1 + limit.requests / 100;
+    let burst =
+        NonZeroU32::new(catch_up.min(limit.burst.unwrap_or(u32::MAX))).unwrap_or(NonZeroU32::MIN);
+    let quota = Quota::with_period(period)
+        .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN))
+        .allow_burst(burst);
+    DefaultDirectRateLimiter::direct(quota)
+}
+
+/// The host an endpoint's requests go to: its base URL's, else the definition's base URL up to
+/// its path (placeholders as written), else the provider id (task ids that are whole URLs).
+fn host(endpoint: &Endpoint) -> String {
+    if let Some(host) = endpoint.base_url.as_ref().and_then(|url| url.host_str()) {
+        return host.to_owned();
+    }
+    let Some(template) = &endpoint.provider.base_url else {
+        return endpoint.provider.id.clone();
+    };
+    let text: String = template
+        .parts
+        .iter()
+        .map(|part| match part {
+            Part::Literal(text) => text.clone(),
+            Part::Placeholder { name, .. } => format!("{{{name}}}"),
+        })
+        .collect();
+    let after_scheme = text
+        .split_once("://")
+        .map_or(text.as_str(), |(_, rest)| rest);
+    after_scheme
+        .split('/')
+        .next()
+        .unwrap_or_default()
+        .to_owned()
+}
