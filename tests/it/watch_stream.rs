@@ -472,3 +472,93 @@ async fn a_follow_up_without_an_endpoint_is_an_error_not_an_end() {
     );
     let _ = running.stop().await;
 }
+
+/// A consumer that holds an event longer than the transport's timeout while another task's poll
+/// is in flight: that poll's answer is read when it arrives, not left to time out.
+#[tokio::test]
+async fn a_consumer_slower_than_the_timeout_never_times_a_poll_out() {
+    use wiremock::matchers::path;
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let server = MockServer::start().await;
+    for (id, delay) in [("quick", 50), ("slow", 400)] {
+        Mock::given(path(format!("/v1/jobs/{id}")))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .set_body_json(serde_json::json!({ "status": "done" }))
+                    .set_delay(Duration::from_millis(delay)),
+            )
+            .mount(&server)
+            .await;
+    }
+    let mut engine = Engine::empty();
+    engine
+        .load_str(
+            "held-jobs.yaml",
+            r#"
+id: held-jobs
+name: Held jobs
+base_url: https://api.held.example
+inputs:
+  job_id: { in: path, role: task_id }
+request:
+  path: /v1/jobs/{job_id}
+auth:
+  bearer: { env: HELD_TOKEN }
+response:
+  state:
+    native: { string: $.status }
+    documented: [done]
+    map: { done: succeeded }
+examples:
+  - name: done
+    response: { body: { status: done } }
+    expect: { state: succeeded, native_status: done }
+"#,
+        )
+        .expect("valid");
+    let transport = unitask::Transport::new(unitask::TransportConfig {
+        timeout: Duration::from_millis(700),
+        retry: unitask::RetryPolicy {
+            max_attempts: 1,
+            ..unitask::RetryPolicy::default()
+        },
+        ..unitask::TransportConfig::default()
+    })
+    .expect("transport");
+    let client = engine
+        .provider("held-jobs")
+        .expect("loaded")
+        .credentials(unitask::Credentials::new().with("HELD_TOKEN", "t"))
+        .base_url(url::Url::parse(&server.uri()).expect("url"))
+        .transport(transport);
+    let mut watcher = Watcher::new(options());
+    watcher.add(client.endpoint());
+    let (handle, mut events) = watcher.start();
+    handle.add(client.target("quick")).expect("open");
+    handle.add(client.target("slow")).expect("open");
+    handle.close();
+    let first = next(&mut events).await.expect("an event");
+    assert_eq!(first.target().task_id, "quick");
+    // Held past the timeout, with the slow poll in flight.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let mut endings = Vec::new();
+    while let Some(event) = next(&mut events).await {
+        if let Event::Failed { error, .. } = &event {
+            panic!("{}: {error}", event.target().task_id);
+        }
+        if let Event::Finished {
+            target, finished, ..
+        } = event
+        {
+            endings.push((target.task_id.clone(), finished.ending));
+        }
+    }
+    endings.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(
+        endings,
+        [
+            ("quick".to_owned(), Ending::Terminal(State::Succeeded)),
+            ("slow".to_owned(), Ending::Terminal(State::Succeeded)),
+        ]
+    );
+}
