@@ -79,7 +79,7 @@ impl Limits {
             None => true,
             Some(wait) => {
                 self.waiting[e].push_back(key);
-                self.wake[e] = now + wait;
+                self.wake[e] = now + wait.min(super::MAX_WAIT);
                 false
             }
         }
@@ -93,7 +93,7 @@ impl Limits {
             }
             match self.blocked(e, now) {
                 None => return self.waiting[e].pop_front(),
-                Some(wait) => self.wake[e] = now + wait,
+                Some(wait) => self.wake[e] = now + wait.min(super::MAX_WAIT),
             }
         }
         None

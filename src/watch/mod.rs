@@ -991,7 +991,7 @@ impl Driver {
             Err(error) => {
                 if error.kind == ErrorKind::RateLimited {
                     let wait = error.retry_after.unwrap_or(Duration::from_secs(1));
-                    self.limits.pause(slot.endpoint, Instant::now() + wait);
+                    self.limits.pause(slot.endpoint, later(wait));
                 }
                 slot.errors_in_row += 1;
                 let forgiven = is_transient(error.kind, error.retryable)
