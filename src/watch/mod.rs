@@ -200,6 +200,21 @@ pub enum Ending {
     Removed,
 }
 
+impl Finished {
+    /// A task that ended before any poll of it was answered.
+    fn unpolled(ending: Ending, elapsed: Duration) -> Finished {
+        Finished {
+            ending,
+            task: None,
+            state: None,
+            native_status: None,
+            progress: None,
+            polls: 0,
+            elapsed,
+        }
+    }
+}
+
 impl Ending {
     /// `succeeded`, `failed`, …, `error`, `timeout`, `interrupted`, `removed`.
     pub fn name(&self) -> &'static str {
@@ -430,15 +445,7 @@ impl Watcher {
             tasks: tasks
                 .into_iter()
                 .map(|finished| {
-                    finished.unwrap_or(Finished {
-                        ending: Ending::Interrupted,
-                        task: None,
-                        state: None,
-                        native_status: None,
-                        progress: None,
-                        polls: 0,
-                        elapsed,
-                    })
+                    finished.unwrap_or_else(|| Finished::unpolled(Ending::Interrupted, elapsed))
                 })
                 .collect(),
             requests: counters.iter().map(Transport::requests_sent).sum::<u64>() - sent_before,
@@ -765,20 +772,7 @@ impl Driver {
                     known.join(", ")
                 ),
             );
-            let finished = Finished {
-                ending: Ending::Failed(error),
-                task: None,
-                state: None,
-                native_status: None,
-                progress: None,
-                polls: 0,
-                elapsed: self.start.elapsed(),
-            };
-            self.pending.push_back(Event::Finished {
-                key,
-                target,
-                finished,
-            });
+            self.finish_unpolled(key, target, Ending::Failed(error));
             return;
         };
         let delay = first_interval(&self.endpoints[endpoint].provider, &self.options);
@@ -816,22 +810,8 @@ impl Driver {
                 unseen.push((key, target));
             }
         }
-        let elapsed = self.start.elapsed();
         for (key, target) in unseen {
-            let finished = Finished {
-                ending: ending.clone(),
-                task: None,
-                state: None,
-                native_status: None,
-                progress: None,
-                polls: 0,
-                elapsed,
-            };
-            self.pending.push_back(Event::Finished {
-                key,
-                target,
-                finished,
-            });
+            self.finish_unpolled(key, target, ending.clone());
         }
         let mut leftover: Vec<TaskKey> = self.slots.keys().copied().collect();
         leftover.sort_unstable();
@@ -863,6 +843,17 @@ impl Driver {
                 }
             }
         }
+    }
+
+    /// The `Finished` event of a task that never had a slot (an unknown provider, or added as
+    /// the watch ended).
+    fn finish_unpolled(&mut self, key: TaskKey, target: Arc<Target>, ending: Ending) {
+        let finished = Finished::unpolled(ending, self.start.elapsed());
+        self.pending.push_back(Event::Finished {
+            key,
+            target,
+            finished,
+        });
     }
 
     /// The task's `Finished` event (with the task that ended it, if one did), and its slot gone.
