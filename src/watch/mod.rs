@@ -16,6 +16,7 @@
 //! a multi-thread runtime). [`Watcher::run`] is the same stream for a fixed list, with a
 //! [`Report`] at the end.
 
+mod course;
 mod limit;
 mod list;
 
@@ -35,8 +36,11 @@ use tokio::sync::mpsc;
 use tokio::task::{AbortHandle, JoinSet};
 use tokio::time::Instant;
 
+pub use course::{MAX_HOPS, MAX_WAIT};
 #[doc(hidden)]
 pub use list::{ListError, ParsedList, parse_list};
+
+use course::{Course, News, Next};
 
 use crate::http::request::{Credentials, Inputs};
 use crate::http::transport::{Request, Transport};
@@ -571,27 +575,9 @@ impl FusedStream for Events {
 struct Slot {
     target: Arc<Target>,
     endpoint: usize,
-    /// The follow-up being watched instead of the target, once the target handed over.
-    following: Option<Arc<Target>>,
-    /// Follow-ups taken so far.
-    hops: u8,
-    polls: u32,
-    errors_in_row: u32,
-    delay: Duration,
-    /// What the last task a poll returned was (the task itself went out in its event).
-    last: Option<Box<Seen>>,
-    /// Whether the last answer handed over to a follow-up not polled yet.
-    handed_over: bool,
+    course: Course,
     /// The poll in flight, if any: cancelled when the task is removed.
     in_flight: Option<AbortHandle>,
-}
-
-/// What a task was when last polled: what a change is measured against.
-#[derive(Debug, PartialEq)]
-struct Seen {
-    state: State,
-    native_status: String,
-    progress: Option<Progress>,
 }
 
 type PollResult = (TaskKey, Result<UploadTask, Error>);
@@ -732,7 +718,7 @@ impl Driver {
         let Some(slot) = self.slots.get_mut(&key) else {
             return;
         };
-        let target = slot.following.as_ref().unwrap_or(&slot.target);
+        let target = slot.course.polled(&slot.target);
         let poll = poll(
             Arc::clone(&self.endpoints),
             slot.endpoint,
@@ -775,19 +761,13 @@ impl Driver {
             self.finish_unpolled(key, target, Ending::Failed(error));
             return;
         };
-        let delay = first_interval(&self.endpoints[endpoint].provider, &self.options);
+        let course = Course::new(&self.endpoints[endpoint].provider, &self.options);
         self.slots.insert(
             key,
             Slot {
                 target,
                 endpoint,
-                following: None,
-                hops: 0,
-                polls: 0,
-                errors_in_row: 0,
-                delay,
-                last: None,
-                handed_over: false,
+                course,
                 in_flight: None,
             },
         );
@@ -864,7 +844,7 @@ impl Driver {
         if let Some(poll) = slot.in_flight {
             poll.abort();
         }
-        let (state, native_status, progress) = match slot.last {
+        let (state, native_status, progress) = match slot.course.last {
             Some(seen) => (Some(seen.state), Some(seen.native_status), seen.progress),
             None => (None, None, None),
         };
@@ -874,7 +854,7 @@ impl Driver {
             state,
             native_status,
             progress,
-            polls: slot.polls,
+            polls: slot.course.polls,
             elapsed: self.start.elapsed(),
         };
         self.pending.push_back(Event::Finished {
@@ -887,131 +867,48 @@ impl Driver {
     /// A poll's answer: events, and the task's next poll or its end.
     fn answered(&mut self, key: TaskKey, result: Result<UploadTask, Error>) {
         let elapsed = self.start.elapsed();
-        let options = &self.options;
         // A removed task's poll is not reported.
         let Some(slot) = self.slots.get_mut(&key) else {
             return;
         };
         // A follow-up is shown as the task it continues, under its own target.
-        let target = Arc::clone(slot.following.as_ref().unwrap_or(&slot.target));
-        slot.polls += 1;
-        let provider = &self.endpoints[slot.endpoint].provider;
-        match result {
-            Ok(task) => {
-                slot.errors_in_row = 0;
-                let seen = Seen {
-                    state: task.state,
-                    native_status: task.native_status.clone(),
-                    progress: task.progress.clone(),
-                };
-                let changed = slot.handed_over || slot.last.as_deref() != Some(&seen);
-                slot.handed_over = false;
-                slot.last = Some(Box::new(seen));
-                let next = task
-                    .next
-                    .as_ref()
-                    .filter(|_| task.terminal && slot.hops < MAX_HOPS);
-                let handover = next.and_then(|next| Some((next, *self.index.get(&next.provider)?)));
-                let mut ended = false;
-                if let (Some(next), None) = (next, handover) {
-                    // The task goes on elsewhere, where this watch cannot follow: not an end.
-                    let error = Error::local(
-                        ErrorKind::Definition,
-                        format!(
-                            "{} hands over to `{}` (task {}), which this watch has no endpoint for: add one",
-                            task.provider, next.provider, next.task_id
-                        ),
-                    );
-                    self.pending.push_back(Event::Changed {
-                        key,
-                        target,
-                        task,
-                        polls: slot.polls,
-                        elapsed,
-                    });
-                    self.finish(key, Ending::Failed(error), None);
-                    return;
-                }
-                if let Some((next, e)) = handover {
-                    slot.hops += 1;
-                    slot.endpoint = e;
-                    slot.following = Some(Arc::new(Target {
-                        provider: next.provider.clone(),
-                        task_id: next.task_id.clone(),
-                        inputs: next
-                            .inputs
-                            .iter()
-                            .map(|(n, v)| (n.as_str(), v.as_str()))
-                            .collect(),
-                    }));
-                    // The follow-up's first answer counts as a change.
-                    slot.handed_over = true;
-                    slot.errors_in_row = 0;
-                    slot.delay = first_interval(&self.endpoints[e].provider, options);
-                    self.queue.push(Reverse((Instant::now(), key)));
-                } else if task.terminal {
-                    ended = true;
-                } else {
-                    let wait = next_wait(slot, provider, options, changed, None);
-                    self.queue.push(Reverse((later(wait), key)));
-                }
-                let polls = slot.polls;
-                // The task goes out in its events: cloned only when it both changed and ended.
-                match (changed, ended) {
-                    (true, true) => {
-                        self.pending.push_back(Event::Changed {
-                            key,
-                            target,
-                            task: task.clone(),
-                            polls,
-                            elapsed,
-                        });
-                        self.finish(key, Ending::Terminal(task.state), Some(task));
-                    }
-                    (false, true) => self.finish(key, Ending::Terminal(task.state), Some(task)),
-                    (true, false) => self.pending.push_back(Event::Changed {
-                        key,
-                        target,
-                        task,
-                        polls,
-                        elapsed,
-                    }),
-                    (false, false) => {}
-                }
-            }
-            Err(error) => {
-                if error.kind == ErrorKind::RateLimited {
-                    let wait = error.retry_after.unwrap_or(Duration::from_secs(1));
-                    self.limits.pause(slot.endpoint, later(wait));
-                }
-                slot.errors_in_row += 1;
-                let forgiven = is_transient(error.kind, error.retryable)
-                    && slot.errors_in_row <= options.max_errors;
-                let retry_after = error.retry_after;
-                self.pending.push_back(Event::Failed {
-                    key,
-                    target,
-                    error: error.clone(),
-                    polls: slot.polls,
-                    elapsed,
-                    gives_up: !forgiven,
-                });
-                if forgiven {
-                    let wait = next_wait(slot, provider, options, false, retry_after);
-                    self.queue.push(Reverse((later(wait), key)));
-                } else {
-                    self.finish(key, Ending::Failed(error), None);
-                }
-            }
+        let target = Arc::clone(slot.course.polled(&slot.target));
+        let polled = slot.endpoint;
+        let outcome = slot.course.answered(
+            &mut slot.endpoint,
+            &self.endpoints,
+            &self.index,
+            &self.options,
+            result,
+        );
+        let polls = slot.course.polls;
+        if let Some(wait) = outcome.pause {
+            self.limits.pause(polled, later(wait));
+        }
+        match outcome.news {
+            Some(News::Changed(task)) => self.pending.push_back(Event::Changed {
+                key,
+                target,
+                task,
+                polls,
+                elapsed,
+            }),
+            Some(News::Failed { error, gives_up }) => self.pending.push_back(Event::Failed {
+                key,
+                target,
+                error,
+                polls,
+                elapsed,
+                gives_up,
+            }),
+            None => {}
+        }
+        match outcome.next {
+            Next::After(wait) => self.queue.push(Reverse((later(wait), key))),
+            Next::End(ending, task) => self.finish(key, ending, task),
         }
     }
 }
-
-/// Follow-ups one watched task may take (a definition that hands over to itself stops here).
-pub const MAX_HOPS: u8 = 4;
-
-/// The longest wait between two polls of a task, whatever a provider asks.
-pub const MAX_WAIT: Duration = Duration::from_secs(3600);
 
 /// `wait` from now, `wait` capped at [`MAX_WAIT`].
 fn later(wait: Duration) -> Instant {
@@ -1024,39 +921,6 @@ async fn sleep_until(at: Option<Instant>) {
         Some(at) => tokio::time::sleep_until(at).await,
         None => std::future::pending().await,
     }
-}
-
-fn first_interval(provider: &Provider, options: &Options) -> Duration {
-    options.interval.unwrap_or(provider.polling.interval)
-}
-
-/// The wait before the next poll: back to the first interval when the task changed, else grown by
-/// the definition's factor up to the longest wait; never shorter than what the provider asked;
-/// jittered by ±20% so many tasks do not poll in lockstep.
-fn next_wait(
-    slot: &mut Slot,
-    provider: &Provider,
-    options: &Options,
-    changed: bool,
-    asked: Option<Duration>,
-) -> Duration {
-    let first = first_interval(provider, options).min(MAX_WAIT);
-    let longest = options
-        .max_interval
-        .unwrap_or(provider.polling.max_interval)
-        .clamp(first, MAX_WAIT);
-    slot.delay = if changed || slot.polls <= 1 {
-        first
-    } else {
-        scale(slot.delay, provider.polling.backoff).min(longest)
-    };
-    let jittered = scale(slot.delay, 0.8 + 0.4 * fastrand::f64());
-    jittered.max(asked.unwrap_or_default()).min(MAX_WAIT)
-}
-
-/// `duration × factor`, saturating instead of panicking.
-fn scale(duration: Duration, factor: f64) -> Duration {
-    Duration::try_from_secs_f64(duration.as_secs_f64() * factor).unwrap_or(MAX_WAIT)
 }
 
 /// One poll of `target` through endpoint `e`, by the engine the endpoint names.
