@@ -189,6 +189,8 @@ pub mod spec;
 #[doc(hidden)]
 pub mod syntax;
 pub mod task;
+#[cfg(feature = "store")]
+pub mod track;
 #[doc(hidden)]
 pub mod validate;
 pub mod watch;

@@ -24,7 +24,7 @@ use crate::syntax::template::Part;
 pub const PACE_MARGIN: f64 = 1.02;
 
 /// The limiters of every endpoint of a watch, and the tasks they hold back.
-pub(super) struct Limits {
+pub(crate) struct Limits {
     /// Per endpoint, one limiter per declared limit.
     limiters: Vec<Vec<Arc<DefaultDirectRateLimiter>>>,
     /// Per endpoint, the tasks held back, in the order they were.
@@ -37,7 +37,7 @@ pub(super) struct Limits {
 }
 
 impl Limits {
-    pub(super) fn new(endpoints: &[Endpoint]) -> Limits {
+    pub(crate) fn new(endpoints: &[Endpoint]) -> Limits {
         let mut by_host: HashMap<(String, RateLimit), Arc<DefaultDirectRateLimiter>> =
             HashMap::new();
         let limiters: Vec<Vec<Arc<DefaultDirectRateLimiter>>> = endpoints
@@ -70,7 +70,7 @@ impl Limits {
 
     /// Whether task `key` of endpoint `e`, due now, may be polled now (it is then counted);
     /// if not, it waits in the endpoint's line.
-    pub(super) fn admit(&mut self, e: usize, key: TaskKey, now: Instant) -> bool {
+    pub(crate) fn admit(&mut self, e: usize, key: TaskKey, now: Instant) -> bool {
         if !self.waiting[e].is_empty() {
             self.waiting[e].push_back(key);
             return false;
@@ -86,7 +86,7 @@ impl Limits {
     }
 
     /// A task held back that may be polled now (it is counted), first come first served.
-    pub(super) fn release(&mut self, now: Instant) -> Option<TaskKey> {
+    pub(crate) fn release(&mut self, now: Instant) -> Option<TaskKey> {
         for e in 0..self.waiting.len() {
             if self.waiting[e].is_empty() || self.wake[e] > now {
                 continue;
@@ -100,7 +100,7 @@ impl Limits {
     }
 
     /// When the first task held back may try again, if any is.
-    pub(super) fn next_wake(&self) -> Option<Instant> {
+    pub(crate) fn next_wake(&self) -> Option<Instant> {
         (0..self.waiting.len())
             .filter(|&e| !self.waiting[e].is_empty())
             .map(|e| self.wake[e])
@@ -108,7 +108,7 @@ impl Limits {
     }
 
     /// The provider answered `429`: no poll of endpoint `e` before `until`.
-    pub(super) fn pause(&mut self, e: usize, until: Instant) {
+    pub(crate) fn pause(&mut self, e: usize, until: Instant) {
         if self.paused[e].is_none_or(|paused| paused < until) {
             self.paused[e] = Some(until);
         }

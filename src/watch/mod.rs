@@ -16,8 +16,8 @@
 //! a multi-thread runtime). [`Watcher::run`] is the same stream for a fixed list, with a
 //! [`Report`] at the end.
 
-mod course;
-mod limit;
+pub(crate) mod course;
+pub(crate) mod limit;
 mod list;
 
 use std::cmp::Reverse;
@@ -90,8 +90,8 @@ pub enum Answerer {
 /// [`ProviderClient::endpoint`](crate::interp::ProviderClient::endpoint).
 #[derive(Debug, Clone)]
 pub struct Endpoint {
-    provider: Arc<Provider>,
-    transport: Transport,
+    pub(crate) provider: Arc<Provider>,
+    pub(crate) transport: Transport,
     base_url: Option<url::Url>,
     credentials: Credentials,
     answerer: Answerer,
@@ -206,7 +206,7 @@ pub enum Ending {
 
 impl Finished {
     /// A task that ended before any poll of it was answered.
-    fn unpolled(ending: Ending, elapsed: Duration) -> Finished {
+    pub(crate) fn unpolled(ending: Ending, elapsed: Duration) -> Finished {
         Finished {
             ending,
             task: None,
@@ -268,7 +268,7 @@ pub struct Report {
 /// Names one watched task within its watch: [`WatchHandle::add`] gives it, every [`Event`]
 /// carries it. Keys of two watches may be equal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct TaskKey(u64);
+pub struct TaskKey(pub(crate) u64);
 
 impl TaskKey {
     /// The number behind the key: 0 for the first task added, then counting up.
@@ -459,7 +459,7 @@ impl Watcher {
 }
 
 /// One transport per counter: endpoints usually share one.
-fn distinct_transports(endpoints: &[Endpoint]) -> Vec<Transport> {
+pub(crate) fn distinct_transports(endpoints: &[Endpoint]) -> Vec<Transport> {
     let mut distinct: Vec<Transport> = Vec::new();
     for endpoint in endpoints {
         if !distinct.iter().any(|t| t.same_counter(&endpoint.transport)) {
@@ -911,7 +911,7 @@ impl Driver {
 }
 
 /// `wait` from now, `wait` capped at [`MAX_WAIT`].
-fn later(wait: Duration) -> Instant {
+pub(crate) fn later(wait: Duration) -> Instant {
     Instant::now() + wait.min(MAX_WAIT)
 }
 
@@ -924,7 +924,7 @@ async fn sleep_until(at: Option<Instant>) {
 }
 
 /// One poll of `target` through endpoint `e`, by the engine the endpoint names.
-async fn poll(
+pub(crate) async fn poll(
     endpoints: Arc<[Endpoint]>,
     e: usize,
     target: Arc<Target>,

@@ -41,6 +41,9 @@ mod sandbox_cli;
 mod status;
 /// `unitask status` end to end through the real binary.
 mod status_cli;
+/// Tracking in a store (SQLite on a file): every task ends once in the journal, and a
+/// tracker stopped halfway resumes without polling an ended task or telling a change twice.
+mod tracking;
 /// The watch as a stream: tasks added and removed while it runs, backpressure, stop.
 mod watch_stream;
 

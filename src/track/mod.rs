@@ -1,0 +1,427 @@
+//! Tracking tasks durably: the tasks live in a [`Store`] (SQLite or PostgreSQL), and a
+//! [`Tracker`] polls those that are due until each ends, however long that takes and however
+//! often the process restarts.
+//!
+//! The tracker is the watch's scheduler with the store as its queue. It claims due tasks in
+//! batches with a lease, polls each through the same [`Endpoint`]s and declared rate limits as a
+//! watch, decides with the same course (`watch::course`: what is a change, when to poll next,
+//! when to give up, where a follow-up goes), and writes each outcome back in one transaction
+//! with its journal entries, only while its lease holds. Memory holds only the polls in flight;
+//! a task's state between polls is its row. Several trackers may share one PostgreSQL store:
+//! each claims different rows, and a tracker that dies leaves leases that run out.
+
+pub mod store;
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::FutureExt as _;
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+
+pub use store::{Filter, Journaled, NewTask, Store, StoreError, Tracked, Tracking};
+
+use crate::http::transport::Transport;
+use crate::runtime::{Error, ErrorKind};
+use crate::watch::course::{Course, News, Next};
+use crate::watch::limit::Limits;
+use crate::watch::{self, Ending, Endpoint, Event, Finished, Options, Target, TaskKey};
+use store::{Claim, Settlement};
+
+/// How a tracker polls.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrackOptions {
+    /// Polls in flight at once, intervals, and polls that may fail in a row (`timeout` is
+    /// when [`Tracker::run`] returns, counted from its start).
+    pub watch: Options,
+    /// How long a claim holds a task: longer than a poll can take (its retries included), or
+    /// another worker polls the task meanwhile. A worker that dies leaves its tasks due again
+    /// after this long.
+    pub lease: Duration,
+    /// How often an idle tracker looks for tasks another process tracked or made due.
+    pub idle_check: Duration,
+    /// Return once no task in the store is left to poll (the CLI's `watch --store`), instead of
+    /// waiting for more (a service).
+    pub until_idle: bool,
+    /// Names this tracker's leases; unique per process (a random one by default).
+    pub worker: String,
+}
+
+impl Default for TrackOptions {
+    fn default() -> Self {
+        TrackOptions {
+            watch: Options::default(),
+            lease: Duration::from_secs(300),
+            idle_check: Duration::from_secs(1),
+            until_idle: false,
+            worker: format!("w{:016x}", fastrand::u64(..)),
+        }
+    }
+}
+
+/// Why [`Tracker::run`] returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Stopped {
+    /// Nothing was left to poll (`until_idle`).
+    Idle,
+    /// The stop future completed.
+    Interrupted,
+    /// The timeout passed.
+    TimedOut,
+}
+
+/// What a tracker's run did.
+#[derive(Debug, Clone)]
+pub struct TrackReport {
+    /// Why it returned.
+    pub stopped: Stopped,
+    /// Polls answered and written.
+    pub polls: u64,
+    /// Polls whose outcome was dropped: the task was removed or claimed by another worker.
+    pub dropped: u64,
+    /// Errors of the store (each poll's write is retried by polling again after the lease).
+    pub store_errors: u64,
+    /// HTTP requests sent through the endpoints' transports, retries included.
+    pub requests: u64,
+    /// How long it ran.
+    pub elapsed: Duration,
+}
+
+/// Polls the due tasks of a store until each ends.
+#[derive(Debug)]
+pub struct Tracker {
+    store: Store,
+    endpoints: Vec<Endpoint>,
+    options: TrackOptions,
+}
+
+/// What one poll came to, back in the tracker's loop.
+struct Polled {
+    /// The events to tell (none when the outcome was dropped).
+    events: Vec<Event>,
+    /// A `429`: the endpoint polled holds its polls this long.
+    pause: Option<(usize, Duration)>,
+    /// When the task is due again, if it is.
+    due_in: Option<Duration>,
+    written: Result<bool, StoreError>,
+}
+
+impl Tracker {
+    /// A tracker of `store` with no endpoint yet.
+    pub fn new(store: Store, options: TrackOptions) -> Tracker {
+        Tracker {
+            store,
+            endpoints: Vec::new(),
+            options,
+        }
+    }
+
+    /// Makes a provider pollable (a later endpoint of the same id replaces it).
+    pub fn add(&mut self, endpoint: Endpoint) -> &mut Tracker {
+        self.endpoints.retain(|e| e.id() != endpoint.id());
+        self.endpoints.push(endpoint);
+        self
+    }
+
+    /// Polls due tasks until `stop` completes, the timeout passes, or (`until_idle`) none is
+    /// left; `on_event` hears of every change, failed poll and end written to the store (a
+    /// task's key is its row id). On return, the polls in flight are cancelled and their tasks
+    /// given back, due at once.
+    pub async fn run(
+        self,
+        stop: impl Future<Output = ()>,
+        mut on_event: impl FnMut(&Event),
+    ) -> Result<TrackReport, StoreError> {
+        let started = Instant::now();
+        let transports = watch::distinct_transports(&self.endpoints);
+        let sent_before: u64 = transports.iter().map(Transport::requests_sent).sum();
+        let options = &self.options;
+        let concurrency = options.watch.concurrency.max(1);
+        // Claims come in batches: one query per quarter of the slots, not per slot.
+        let batch = concurrency.div_ceil(4);
+        let deadline = options.watch.timeout.and_then(|t| started.checked_add(t));
+        let shared = Arc::new(Shared {
+            store: self.store.clone(),
+            index: self
+                .endpoints
+                .iter()
+                .enumerate()
+                .map(|(i, e)| (e.id().to_owned(), i))
+                .collect(),
+            endpoints: self.endpoints.clone().into(),
+            options: options.watch.clone(),
+            started,
+        });
+        let mut limits = Limits::new(&self.endpoints);
+        let mut running: JoinSet<Polled> = JoinSet::new();
+        let mut held: HashMap<TaskKey, (usize, Claim)> = HashMap::new();
+        let mut next_claim = started;
+        let mut report = TrackReport {
+            stopped: Stopped::Interrupted,
+            polls: 0,
+            dropped: 0,
+            store_errors: 0,
+            requests: 0,
+            elapsed: Duration::ZERO,
+        };
+        let mut stop = std::pin::pin!(stop.fuse());
+        let stopped = loop {
+            let now = Instant::now();
+            if deadline.is_some_and(|d| now >= d) {
+                break Stopped::TimedOut;
+            }
+            while running.len() < concurrency {
+                let Some(key) = limits.release(now) else {
+                    break;
+                };
+                if let Some((e, claim)) = held.remove(&key) {
+                    running.spawn(poll(Arc::clone(&shared), e, claim));
+                }
+            }
+            let free = concurrency.saturating_sub(running.len() + held.len());
+            let may_claim = free > 0 && (free >= batch || running.is_empty());
+            if may_claim && now >= next_claim {
+                match self.store.claim(&options.worker, free, options.lease).await {
+                    Ok(claims) => {
+                        let full = claims.len() == free;
+                        for claim in claims {
+                            let key = TaskKey(claim.id as u64);
+                            let provider = &claim.course.polled(&claim.target).provider;
+                            let Some(&e) = shared.index.get(provider.as_str()) else {
+                                running.spawn(unknown(Arc::clone(&shared), claim));
+                                continue;
+                            };
+                            if limits.admit(e, key, now) {
+                                running.spawn(poll(Arc::clone(&shared), e, claim));
+                            } else {
+                                held.insert(key, (e, claim));
+                            }
+                        }
+                        next_claim = if full {
+                            now
+                        } else {
+                            match self.store.next_due().await {
+                                Ok(Some(due)) => now + due.min(options.idle_check),
+                                Ok(None)
+                                    if options.until_idle
+                                        && running.is_empty()
+                                        && held.is_empty() =>
+                                {
+                                    break Stopped::Idle;
+                                }
+                                Ok(None) => now + options.idle_check,
+                                Err(error) => {
+                                    report.store_errors += 1;
+                                    tracing::warn!("{error}");
+                                    now + options.idle_check
+                                }
+                            }
+                        };
+                    }
+                    Err(error) => {
+                        report.store_errors += 1;
+                        tracing::warn!("{error}");
+                        next_claim = now + options.idle_check;
+                    }
+                }
+            }
+            // A claim waits for its time and for a batch's worth of free slots (a join frees one).
+            let claim_at = may_claim.then_some(next_claim);
+            let wake = match (
+                claim_at,
+                limits.next_wake().filter(|_| running.len() < concurrency),
+            ) {
+                (Some(claim), Some(held)) => Some(claim.min(held)),
+                (claim, held) => claim.or(held),
+            };
+            tokio::select! {
+                biased;
+                () = &mut stop => break Stopped::Interrupted,
+                Some(joined) = running.join_next(), if !running.is_empty() => {
+                    let Ok(polled) = joined else { continue };
+                    match polled.written {
+                        Ok(true) => report.polls += 1,
+                        Ok(false) => report.dropped += 1,
+                        Err(error) => {
+                            report.store_errors += 1;
+                            tracing::warn!("{error}");
+                        }
+                    }
+                    if let Some((e, wait)) = polled.pause {
+                        limits.pause(e, watch::later(wait));
+                    }
+                    if let Some(due) = polled.due_in {
+                        next_claim = next_claim.min(Instant::now() + due);
+                    }
+                    for event in &polled.events {
+                        on_event(event);
+                    }
+                    if options.until_idle && running.is_empty() && held.is_empty() {
+                        // Perhaps the last: look now rather than at the next idle check.
+                        next_claim = Instant::now();
+                    }
+                }
+                () = self.store.tracked() => next_claim = Instant::now(),
+                () = sleep_until(deadline) => break Stopped::TimedOut,
+                () = sleep_until(wake) => {}
+            }
+        };
+        // The polls in flight are cancelled; their tasks (and those held back) are due again.
+        running.abort_all();
+        while running.join_next().await.is_some() {}
+        if let Err(error) = self.store.release(&options.worker).await {
+            report.store_errors += 1;
+            tracing::warn!("{error}");
+        }
+        report.stopped = stopped;
+        report.requests =
+            transports.iter().map(Transport::requests_sent).sum::<u64>() - sent_before;
+        report.elapsed = started.elapsed();
+        Ok(report)
+    }
+}
+
+/// What every poll of a run reads.
+struct Shared {
+    store: Store,
+    endpoints: Arc<[Endpoint]>,
+    index: HashMap<String, usize>,
+    options: Options,
+    started: Instant,
+}
+
+/// Polls a claimed task through endpoint `e`, decides with its course, and writes the outcome.
+async fn poll(shared: Arc<Shared>, e: usize, claim: Claim) -> Polled {
+    let polled = Arc::clone(claim.course.polled(&claim.target));
+    let result = watch::poll(Arc::clone(&shared.endpoints), e, Arc::clone(&polled)).await;
+    let mut course = claim.course.clone();
+    let mut endpoint = e;
+    let outcome = course.answered(
+        &mut endpoint,
+        &shared.endpoints,
+        &shared.index,
+        &shared.options,
+        result,
+    );
+    let pause = outcome.pause.map(|wait| (e, wait));
+    let mut polled_result =
+        settle(&shared, claim, polled, course, outcome.news, outcome.next).await;
+    polled_result.pause = pause;
+    polled_result
+}
+
+/// A claimed task of a provider this tracker has no endpoint for ends with an error saying so.
+async fn unknown(shared: Arc<Shared>, claim: Claim) -> Polled {
+    let polled = Arc::clone(claim.course.polled(&claim.target));
+    let known: Vec<&str> = shared.endpoints.iter().map(Endpoint::id).collect();
+    let error = Error::local(
+        ErrorKind::Definition,
+        format!(
+            "no provider `{}` here (known: {})",
+            polled.provider,
+            known.join(", ")
+        ),
+    );
+    let course = claim.course.clone();
+    settle(
+        &shared,
+        claim,
+        polled,
+        course,
+        None,
+        Next::End(Ending::Failed(error), None),
+    )
+    .await
+}
+
+/// Writes an outcome and turns it into the events to tell.
+async fn settle(
+    shared: &Shared,
+    claim: Claim,
+    polled: Arc<Target>,
+    course: Course,
+    news: Option<News>,
+    next: Next,
+) -> Polled {
+    let (ending, end_task) = match &next {
+        Next::End(ending, task) => (Some(ending), task.as_ref()),
+        Next::After(_) => (None, None),
+    };
+    let (changed_task, poll_error) = match &news {
+        Some(News::Changed(task)) => (Some(task), None),
+        Some(News::Failed { error, .. }) => (None, Some(error)),
+        None => (None, None),
+    };
+    let ended_error = match ending {
+        Some(Ending::Failed(error)) => Some(error),
+        _ => None,
+    };
+    let due_in = match &next {
+        Next::After(wait) => Some((*wait).min(watch::MAX_WAIT)),
+        Next::End(..) => None,
+    };
+    let settlement = Settlement {
+        course: &course,
+        task: changed_task.or(end_task),
+        error: poll_error.or(ended_error),
+        ending: ending.map(Ending::name),
+        next_poll: due_in,
+        changed: changed_task.is_some(),
+    };
+    let written = shared.store.settle(&claim, &settlement).await;
+    let mut events = Vec::new();
+    if matches!(written, Ok(true)) {
+        let key = TaskKey(claim.id as u64);
+        let elapsed = shared.started.elapsed();
+        match news {
+            Some(News::Changed(task)) => events.push(Event::Changed {
+                key,
+                target: Arc::clone(&polled),
+                task,
+                polls: course.polls,
+                elapsed,
+            }),
+            Some(News::Failed { error, gives_up }) => events.push(Event::Failed {
+                key,
+                target: Arc::clone(&polled),
+                error,
+                polls: course.polls,
+                elapsed,
+                gives_up,
+            }),
+            None => {}
+        }
+        if let Next::End(ending, task) = next {
+            let mut finished = Finished::unpolled(ending, elapsed);
+            finished.task = task;
+            finished.polls = course.polls;
+            if let Some(seen) = course.last {
+                finished.state = Some(seen.state);
+                finished.native_status = Some(seen.native_status);
+                finished.progress = seen.progress;
+            }
+            events.push(Event::Finished {
+                key,
+                target: claim.target,
+                finished,
+            });
+        }
+    }
+    Polled {
+        events,
+        pause: None,
+        due_in,
+        written,
+    }
+}
+
+/// Sleeps until `at`, or forever when there is nothing to wait for.
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}

@@ -1,0 +1,824 @@
+//! The store a tracker keeps its tasks in: SQLite (one file, the default) or PostgreSQL (shared
+//! by several workers), through one set of queries on sqlx's `Any` driver, with the schema
+//! migrated at open from migrations embedded in the binary (`migrations/sqlite`,
+//! `migrations/postgres`).
+//!
+//! A tracked task is one row: what to poll (provider, task id, inputs), the caller's labels and
+//! callback, the last task a poll returned, how it ended, and its course (what decides the next
+//! poll). A worker claims due rows with a lease: the claim moves a row's due time to the end of
+//! the lease, so a row whose worker died is due again when the lease runs out, and a worker
+//! writes a poll's outcome only while its lease still holds (else another worker has the row and
+//! the outcome is dropped). A change and an end are journaled (`events`) in the same transaction
+//! as the row, so no change is lost or told twice across crashes. Credentials are never stored.
+
+use std::collections::BTreeMap;
+use std::str::FromStr as _;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::{AnyPool, AssertSqlSafe, Executor as _, Row as _, SqlSafeStr as _};
+use tokio::sync::Notify;
+
+use crate::http::request::Inputs;
+use crate::runtime::Error;
+use crate::task::{Progress, State, UploadTask};
+use crate::watch::Target;
+use crate::watch::course::{Course, Seen};
+
+/// A store could not be opened, read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The store's URL is not one this build reads.
+    #[error("{0}")]
+    Url(String),
+    /// The database refused or failed.
+    #[error("{doing}: {source}")]
+    Database {
+        /// What the store was doing.
+        doing: &'static str,
+        /// The driver's error.
+        #[source]
+        source: sqlx::Error,
+    },
+    /// The schema could not be brought up to date.
+    #[error("cannot migrate the store: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A stored value is not what this version writes (a newer unitask wrote it, or it was edited).
+    #[error("row {id}: the stored {column} cannot be read: {message}")]
+    Corrupt {
+        /// The row's id.
+        id: i64,
+        /// The column.
+        column: &'static str,
+        /// Why.
+        message: String,
+    },
+}
+
+fn database(doing: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
+    move |source| StoreError::Database { doing, source }
+}
+
+/// One tracked task as the store holds it and the service shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Tracked {
+    /// The provider id.
+    pub provider: String,
+    /// The provider's id for the task.
+    pub task_id: String,
+    /// The provider's other inputs.
+    pub inputs: BTreeMap<String, String>,
+    /// The caller's labels.
+    pub labels: BTreeMap<String, String>,
+    /// Where each change is posted, if anywhere.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub callback_url: Option<String>,
+    /// The last task a poll returned; `None` before the first answer.
+    pub task: Option<UploadTask>,
+    /// `None` while tracked, else how it ended: a terminal state's name, `error` (a request
+    /// failed for good) or `removed`.
+    pub ending: Option<String>,
+    /// The last poll's error, if it failed (the one that ended the task, for `error`).
+    #[serde(default)]
+    pub error: Option<Error>,
+    /// Polls answered, follow-ups included.
+    pub polls: u32,
+    /// When it was first tracked.
+    pub created_at: jiff::Timestamp,
+    /// When the row was last written.
+    pub updated_at: jiff::Timestamp,
+}
+
+impl Tracked {
+    /// What is polled for it.
+    pub fn target(&self) -> Target {
+        Target {
+            provider: self.provider.clone(),
+            task_id: self.task_id.clone(),
+            inputs: self.inputs.iter().collect(),
+        }
+    }
+}
+
+/// A task to track: what to poll, and the caller's labels and callback.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct NewTask {
+    /// The provider id.
+    pub provider: String,
+    /// The provider's id for the task.
+    pub task_id: String,
+    /// The provider's other inputs.
+    pub inputs: BTreeMap<String, String>,
+    /// The caller's labels.
+    pub labels: BTreeMap<String, String>,
+    /// Where each change is posted.
+    pub callback_url: Option<String>,
+}
+
+impl From<&Target> for NewTask {
+    fn from(target: &Target) -> NewTask {
+        NewTask {
+            provider: target.provider.clone(),
+            task_id: target.task_id.clone(),
+            inputs: inputs_map(&target.inputs),
+            ..NewTask::default()
+        }
+    }
+}
+
+fn inputs_map(inputs: &Inputs) -> BTreeMap<String, String> {
+    inputs
+        .iter()
+        .map(|(n, v)| (n.to_owned(), v.to_owned()))
+        .collect()
+}
+
+/// What [`Store::track`] did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Tracking {
+    /// The task is tracked from now on.
+    Created(Tracked),
+    /// It was already (its record as it is; a removed one is tracked again).
+    Existing(Tracked),
+}
+
+/// Which tracked tasks to list, a page at a time (by id, oldest first).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Filter {
+    /// Only this provider's.
+    pub provider: Option<String>,
+    /// Only those whose last task is in this state.
+    pub state: Option<State>,
+    /// Only those with this label (name, value).
+    pub label: Option<(String, String)>,
+    /// Only those still tracked (`Some(false)`) or ended (`Some(true)`).
+    pub ended: Option<bool>,
+    /// Only rows after this id (the previous page's last).
+    pub after: Option<i64>,
+    /// At most this many (capped at 1,000).
+    pub limit: u32,
+}
+
+/// A row of the journal: a change or an end, with the tracked record as it was then.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Journaled {
+    /// Its place in the journal: ids grow in the order events were written.
+    pub id: i64,
+    /// `task.changed` or `task.ended`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// When it was written.
+    pub timestamp: jiff::Timestamp,
+    /// The tracked record then.
+    pub data: Tracked,
+}
+
+/// The journal's event types.
+pub(crate) const CHANGED: &str = "task.changed";
+pub(crate) const ENDED: &str = "task.ended";
+
+/// A course as stored (JSON): a task not polled yet stores `{}`.
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
+struct StoredCourse {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    following: Option<StoredTarget>,
+    hops: u8,
+    polls: u32,
+    errors_in_row: u32,
+    delay_ms: u64,
+    handed_over: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    last: Option<StoredSeen>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct StoredTarget {
+    provider: String,
+    task_id: String,
+    #[serde(default)]
+    inputs: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct StoredSeen {
+    state: State,
+    native_status: String,
+    #[serde(default)]
+    progress: Option<Progress>,
+}
+
+impl From<&Course> for StoredCourse {
+    fn from(course: &Course) -> StoredCourse {
+        StoredCourse {
+            following: course.following.as_deref().map(|t| StoredTarget {
+                provider: t.provider.clone(),
+                task_id: t.task_id.clone(),
+                inputs: inputs_map(&t.inputs),
+            }),
+            hops: course.hops,
+            polls: course.polls,
+            errors_in_row: course.errors_in_row,
+            delay_ms: course.delay.as_millis().try_into().unwrap_or(u64::MAX),
+            handed_over: course.handed_over,
+            last: course.last.as_deref().map(|seen| StoredSeen {
+                state: seen.state,
+                native_status: seen.native_status.clone(),
+                progress: seen.progress.clone(),
+            }),
+        }
+    }
+}
+
+impl From<StoredCourse> for Course {
+    fn from(stored: StoredCourse) -> Course {
+        Course {
+            following: stored.following.map(|t| {
+                Arc::new(Target {
+                    provider: t.provider,
+                    task_id: t.task_id,
+                    inputs: t.inputs.into_iter().collect(),
+                })
+            }),
+            hops: stored.hops,
+            polls: stored.polls,
+            errors_in_row: stored.errors_in_row,
+            delay: Duration::from_millis(stored.delay_ms),
+            last: stored.last.map(|seen| {
+                Box::new(Seen {
+                    state: seen.state,
+                    native_status: seen.native_status,
+                    progress: seen.progress,
+                })
+            }),
+            handed_over: stored.handed_over,
+        }
+    }
+}
+
+/// A due task a worker holds: what to poll, and its course.
+#[derive(Debug)]
+pub(crate) struct Claim {
+    pub(crate) id: i64,
+    pub(crate) lease: String,
+    pub(crate) target: Arc<Target>,
+    pub(crate) course: Course,
+}
+
+/// What one poll's outcome writes.
+#[derive(Debug)]
+pub(crate) struct Settlement<'a> {
+    pub(crate) course: &'a Course,
+    /// The task the poll returned, if it returned one.
+    pub(crate) task: Option<&'a UploadTask>,
+    /// The poll's error, if it failed.
+    pub(crate) error: Option<&'a Error>,
+    /// How the task ended, if it did.
+    pub(crate) ending: Option<&'a str>,
+    /// When it is due next, if it did not end.
+    pub(crate) next_poll: Option<Duration>,
+    /// Whether the answer was a change (journaled as `task.changed`).
+    pub(crate) changed: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Where tracked tasks live; cheap to clone (one pool of connections).
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+    /// Woken when a task is tracked here, so this process's tracker claims it at once.
+    tracked: Arc<Notify>,
+}
+
+/// The columns a [`Tracked`] is read from.
+const RECORD: &str = "id, provider, task_id, inputs, labels, callback_url, task, ending, error, course, created_at, updated_at";
+
+impl Store {
+    /// Opens (and creates, for SQLite) the store at `url` and brings its schema up to date:
+    /// `sqlite://PATH`, `postgres://…` (or `postgresql://…`), or a plain path to a SQLite file.
+    pub async fn open(url: &str) -> Result<Store, StoreError> {
+        sqlx::any::install_default_drivers();
+        let (backend, url) = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            (Backend::Postgres, url.to_owned())
+        } else if let Some(path) = url
+            .strip_prefix("sqlite://")
+            .or(url.strip_prefix("sqlite:"))
+        {
+            (Backend::Sqlite, sqlite_url(path))
+        } else if url.contains("://") {
+            return Err(StoreError::Url(format!(
+                "{url:?} is not a store URL: use sqlite://PATH or postgres://…"
+            )));
+        } else {
+            (Backend::Sqlite, sqlite_url(url))
+        };
+        let options = AnyConnectOptions::from_str(&url)
+            .map_err(|e| StoreError::Url(format!("{}: {e}", redact_url(&url))))?;
+        let pool = AnyPoolOptions::new()
+            // SQLite takes one writer at a time: more connections only wait on its lock.
+            .max_connections(match backend {
+                Backend::Sqlite => 4,
+                Backend::Postgres => 16,
+            })
+            .after_connect(move |connection, _| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        // WAL: readers never wait for the writer; NORMAL: a commit is durable
+                        // once the WAL is synced at checkpoints, the usual trade for WAL.
+                        connection
+                            .execute(
+                                "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON",
+                            )
+                            .await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await
+            .map_err(database("cannot open the store"))?;
+        migrator(backend).run(&pool).await?;
+        Ok(Store {
+            pool,
+            backend,
+            tracked: Arc::new(Notify::new()),
+        })
+    }
+
+    /// Whether the store is PostgreSQL (else SQLite).
+    pub fn is_postgres(&self) -> bool {
+        self.backend == Backend::Postgres
+    }
+
+    /// Tracks a task (once: a task already tracked is left as it is, unless it was removed,
+    /// when it is tracked again).
+    pub async fn track(&self, task: &NewTask) -> Result<Tracking, StoreError> {
+        let now = now_ms();
+        let inputs = json(&task.inputs);
+        let labels = json(&task.labels);
+        let inserted = sqlx::query(
+            "INSERT INTO tracked (provider, task_id, inputs, labels, callback_url, course, next_poll_at, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, '{}', $6, $6, $6) ON CONFLICT (provider, task_id) DO NOTHING RETURNING id",
+        )
+        .bind(&task.provider)
+        .bind(&task.task_id)
+        .bind(inputs)
+        .bind(labels)
+        .bind(task.callback_url.as_deref())
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(database("cannot track the task"))?;
+        if inserted.is_some() {
+            self.tracked.notify_one();
+            let record = self.get(&task.provider, &task.task_id).await?;
+            return record.map(Tracking::Created).ok_or_else(vanished);
+        }
+        let revived = sqlx::query(
+            "UPDATE tracked SET ending = NULL, error = NULL, next_poll_at = $3, lease = NULL, updated_at = $3 \
+             WHERE provider = $1 AND task_id = $2 AND ending = 'removed'",
+        )
+        .bind(&task.provider)
+        .bind(&task.task_id)
+        .bind(now)
+        .execute(&self.pool)
+        .await
+        .map_err(database("cannot track the task again"))?;
+        if revived.rows_affected() > 0 {
+            self.tracked.notify_one();
+        }
+        self.get(&task.provider, &task.task_id)
+            .await?
+            .map(Tracking::Existing)
+            .ok_or_else(vanished)
+    }
+
+    /// The record of a tracked task, if it is (or was) tracked.
+    pub async fn get(&self, provider: &str, task_id: &str) -> Result<Option<Tracked>, StoreError> {
+        let sql = format!("SELECT {RECORD} FROM tracked WHERE provider = $1 AND task_id = $2");
+        let row = sqlx::query(AssertSqlSafe(sql))
+            .bind(provider)
+            .bind(task_id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(database("cannot read the task"))?;
+        row.as_ref().map(record).transpose()
+    }
+
+    /// A page of tracked tasks (with each one's id, for the next page's `after`).
+    pub async fn list(&self, filter: &Filter) -> Result<Vec<(i64, Tracked)>, StoreError> {
+        let mut sql = format!("SELECT {RECORD} FROM tracked WHERE id > $1");
+        let mut next = 2;
+        let mut placeholder = |sql: &mut String, clause: &str| {
+            sql.push_str(&clause.replace('?', &format!("${next}")));
+            next += 1;
+        };
+        if filter.provider.is_some() {
+            placeholder(&mut sql, " AND provider = ?");
+        }
+        if filter.state.is_some() {
+            placeholder(&mut sql, " AND state = ?");
+        }
+        if filter.label.is_some() {
+            let clause = match self.backend {
+                Backend::Sqlite => " AND json_extract(labels, '$.\"' || ? || '\"')",
+                Backend::Postgres => " AND (labels::jsonb ->> ?)",
+            };
+            placeholder(&mut sql, clause);
+            placeholder(&mut sql, " = ?");
+        }
+        match filter.ended {
+            Some(true) => sql.push_str(" AND ending IS NOT NULL"),
+            Some(false) => sql.push_str(" AND ending IS NULL"),
+            None => {}
+        }
+        placeholder(&mut sql, " ORDER BY id LIMIT ?");
+        let mut query = sqlx::query(AssertSqlSafe(sql)).bind(filter.after.unwrap_or(0));
+        if let Some(provider) = &filter.provider {
+            query = query.bind(provider.clone());
+        }
+        if let Some(state) = filter.state {
+            query = query.bind(state.as_str());
+        }
+        if let Some((name, value)) = &filter.label {
+            query = query.bind(name.clone()).bind(value.clone());
+        }
+        let rows = query
+            .bind(i64::from(filter.limit.clamp(1, 1000)))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(database("cannot list tasks"))?;
+        rows.iter()
+            .map(|row| {
+                Ok((
+                    row.try_get("id").map_err(database("cannot list tasks"))?,
+                    record(row)?,
+                ))
+            })
+            .collect()
+    }
+
+    /// Stops tracking a task: it ends `removed` (journaled). `None` if it is not tracked;
+    /// a task that already ended is left as it is.
+    pub async fn untrack(
+        &self,
+        provider: &str,
+        task_id: &str,
+    ) -> Result<Option<Tracked>, StoreError> {
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(database("cannot remove the task"))?;
+        let now = now_ms();
+        let removed = sqlx::query(
+            "UPDATE tracked SET ending = 'removed', next_poll_at = NULL, lease = NULL, updated_at = $3 \
+             WHERE provider = $1 AND task_id = $2 AND ending IS NULL RETURNING id",
+        )
+        .bind(provider)
+        .bind(task_id)
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(database("cannot remove the task"))?;
+        if let Some(row) = removed {
+            let id: i64 = row
+                .try_get("id")
+                .map_err(database("cannot remove the task"))?;
+            self.journal(&mut tx, id, ENDED, now).await?;
+        }
+        tx.commit()
+            .await
+            .map_err(database("cannot remove the task"))?;
+        self.get(provider, task_id).await
+    }
+
+    /// The journal after event `after`, oldest first, at most `limit` (capped at 1,000).
+    pub async fn events_after(&self, after: i64, limit: u32) -> Result<Vec<Journaled>, StoreError> {
+        let rows =
+            sqlx::query("SELECT id, type, at, data FROM events WHERE id > $1 ORDER BY id LIMIT $2")
+                .bind(after)
+                .bind(i64::from(limit.clamp(1, 1000)))
+                .fetch_all(&self.pool)
+                .await
+                .map_err(database("cannot read the journal"))?;
+        rows.iter()
+            .map(|row| {
+                let failed = database("cannot read the journal");
+                let id: i64 = row
+                    .try_get("id")
+                    .map_err(database("cannot read the journal"))?;
+                let data: String = row.try_get("data").map_err(failed)?;
+                Ok(Journaled {
+                    id,
+                    kind: row
+                        .try_get("type")
+                        .map_err(database("cannot read the journal"))?,
+                    timestamp: timestamp(
+                        row.try_get("at")
+                            .map_err(database("cannot read the journal"))?,
+                    ),
+                    data: serde_json::from_str(&data).map_err(|e| corrupt(id, "data", e))?,
+                })
+            })
+            .collect()
+    }
+
+    /// Tasks still tracked, and tasks ended, in the whole store.
+    pub async fn counts(&self) -> Result<(u64, u64), StoreError> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) - COUNT(ending) AS tracked, COUNT(ending) AS ended FROM tracked",
+        )
+        .fetch_one(&self.pool)
+        .await
+        .map_err(database("cannot count tasks"))?;
+        let get = |name| row.try_get::<i64, _>(name).map(|n| n.max(0) as u64);
+        Ok((
+            get("tracked").map_err(database("cannot count tasks"))?,
+            get("ended").map_err(database("cannot count tasks"))?,
+        ))
+    }
+
+    /// Claims up to `limit` due tasks for `lease` (named `{worker}/{n}`), oldest due first.
+    pub(crate) async fn claim(
+        &self,
+        worker: &str,
+        limit: usize,
+        lease: Duration,
+    ) -> Result<Vec<Claim>, StoreError> {
+        static CLAIMS: AtomicU64 = AtomicU64::new(0);
+        let name = format!("{worker}/{}", CLAIMS.fetch_add(1, Ordering::Relaxed));
+        let now = now_ms();
+        let locking = match self.backend {
+            // Rows another worker is claiming are skipped, not waited for.
+            Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+            // SQLite runs one writer at a time: nothing to skip.
+            Backend::Sqlite => "",
+        };
+        let sql = format!(
+            "UPDATE tracked SET lease = $1, next_poll_at = $2 WHERE id IN \
+             (SELECT id FROM tracked WHERE next_poll_at <= $3 ORDER BY next_poll_at LIMIT $4{locking}) \
+             RETURNING id, provider, task_id, inputs, course"
+        );
+        let rows = sqlx::query(AssertSqlSafe(sql))
+            .bind(&name)
+            .bind(now.saturating_add(millis(lease)))
+            .bind(now)
+            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(database("cannot claim due tasks"))?;
+        rows.iter()
+            .map(|row| {
+                let failed = || database("cannot claim due tasks");
+                let id: i64 = row.try_get("id").map_err(failed())?;
+                let inputs: String = row.try_get("inputs").map_err(failed())?;
+                let inputs: BTreeMap<String, String> =
+                    serde_json::from_str(&inputs).map_err(|e| corrupt(id, "inputs", e))?;
+                let course: String = row.try_get("course").map_err(failed())?;
+                let course: StoredCourse =
+                    serde_json::from_str(&course).map_err(|e| corrupt(id, "course", e))?;
+                Ok(Claim {
+                    id,
+                    lease: name.clone(),
+                    target: Arc::new(Target {
+                        provider: row.try_get("provider").map_err(failed())?,
+                        task_id: row.try_get("task_id").map_err(failed())?,
+                        inputs: inputs.into_iter().collect(),
+                    }),
+                    course: course.into(),
+                })
+            })
+            .collect()
+    }
+
+    /// Writes a poll's outcome, and journals its change and its end, if its claim still holds
+    /// the task; `false` (nothing written) if it does not (removed, or claimed by another
+    /// worker after the lease ran out).
+    pub(crate) async fn settle(
+        &self,
+        claim: &Claim,
+        settlement: &Settlement<'_>,
+    ) -> Result<bool, StoreError> {
+        let now = now_ms();
+        let course = json(&StoredCourse::from(settlement.course));
+        let task = settlement.task.map(json);
+        let state = settlement.task.map(|t| t.state.as_str());
+        let error = settlement.error.map(json);
+        let next_poll = settlement
+            .next_poll
+            .map(|wait| now.saturating_add(millis(wait)));
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(database("cannot save a poll"))?;
+        let updated = sqlx::query(
+            "UPDATE tracked SET course = $1, task = COALESCE($2, task), state = COALESCE($3, state), \
+             error = $4, ending = $5, next_poll_at = $6, lease = NULL, updated_at = $7 \
+             WHERE id = $8 AND lease = $9",
+        )
+        .bind(course)
+        .bind(task)
+        .bind(state)
+        .bind(error)
+        .bind(settlement.ending)
+        .bind(next_poll)
+        .bind(now)
+        .bind(claim.id)
+        .bind(&claim.lease)
+        .execute(&mut *tx)
+        .await
+        .map_err(database("cannot save a poll"))?;
+        if updated.rows_affected() == 0 {
+            return Ok(false);
+        }
+        if settlement.changed {
+            self.journal(&mut tx, claim.id, CHANGED, now).await?;
+        }
+        if settlement.ending.is_some() {
+            self.journal(&mut tx, claim.id, ENDED, now).await?;
+        }
+        tx.commit().await.map_err(database("cannot save a poll"))?;
+        Ok(true)
+    }
+
+    /// Gives back every task `worker` holds, due now (a worker stopping before its polls
+    /// answered).
+    pub(crate) async fn release(&self, worker: &str) -> Result<u64, StoreError> {
+        let released = sqlx::query(
+            "UPDATE tracked SET lease = NULL, next_poll_at = $2 WHERE lease LIKE $1 AND ending IS NULL",
+        )
+        .bind(format!("{}/%", worker.replace(['%', '_'], "")))
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await
+        .map_err(database("cannot give back claimed tasks"))?;
+        Ok(released.rows_affected())
+    }
+
+    /// How long until the next task is due (zero if one is), `None` if none is tracked.
+    pub(crate) async fn next_due(&self) -> Result<Option<Duration>, StoreError> {
+        let row = sqlx::query(
+            "SELECT MIN(next_poll_at) AS due FROM tracked WHERE next_poll_at IS NOT NULL",
+        )
+        .fetch_one(&self.pool)
+        .await
+        .map_err(database("cannot read when tasks are due"))?;
+        let due: Option<i64> = row
+            .try_get("due")
+            .map_err(database("cannot read when tasks are due"))?;
+        Ok(due.map(|at| Duration::from_millis(at.saturating_sub(now_ms()).max(0) as u64)))
+    }
+
+    /// Completes when a task is tracked through this store (or a clone of it).
+    pub(crate) async fn tracked(&self) {
+        self.tracked.notified().await;
+    }
+
+    /// Appends the record of row `id`, as it is in `tx`, to the journal.
+    async fn journal(
+        &self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        id: i64,
+        kind: &str,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        if self.backend == Backend::Postgres {
+            // Event ids must grow in commit order, or a reader following the journal by id
+            // could pass an event committed late: writers of events take turns.
+            sqlx::query("SELECT pg_advisory_xact_lock(7315273)")
+                .execute(&mut **tx)
+                .await
+                .map_err(database("cannot journal an event"))?;
+        }
+        let sql = format!("SELECT {RECORD} FROM tracked WHERE id = $1");
+        let row = sqlx::query(AssertSqlSafe(sql))
+            .bind(id)
+            .fetch_one(&mut **tx)
+            .await
+            .map_err(database("cannot journal an event"))?;
+        let data = json(&record(&row)?);
+        sqlx::query("INSERT INTO events (tracked_id, type, at, data) VALUES ($1, $2, $3, $4)")
+            .bind(id)
+            .bind(kind)
+            .bind(now)
+            .bind(data)
+            .execute(&mut **tx)
+            .await
+            .map_err(database("cannot journal an event"))?;
+        Ok(())
+    }
+}
+
+/// The migrations of `backend`, embedded.
+fn migrator(backend: Backend) -> Migrator {
+    let sql: &'static str = match backend {
+        Backend::Sqlite => include_str!("../../migrations/sqlite/0001_tracking.sql"),
+        Backend::Postgres => include_str!("../../migrations/postgres/0001_tracking.sql"),
+    };
+    Migrator::with_migrations(vec![Migration::new(
+        1,
+        "tracking".into(),
+        MigrationType::Simple,
+        sql.into_sql_str(),
+        false,
+    )])
+}
+
+/// A SQLite URL that creates the file if it is missing.
+fn sqlite_url(path: &str) -> String {
+    if path.contains("mode=") {
+        format!("sqlite://{path}")
+    } else if path.contains('?') {
+        format!("sqlite://{path}&mode=rwc")
+    } else {
+        format!("sqlite://{path}?mode=rwc")
+    }
+}
+
+/// A URL without its password, for messages.
+pub(crate) fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}
+
+fn record(row: &AnyRow) -> Result<Tracked, StoreError> {
+    let failed = || database("cannot read a tracked task");
+    let id: i64 = row.try_get("id").map_err(failed())?;
+    let text = |column: &'static str| -> Result<Option<String>, StoreError> {
+        row.try_get::<Option<String>, _>(column).map_err(failed())
+    };
+    fn parse<T: serde::de::DeserializeOwned>(
+        id: i64,
+        column: &'static str,
+        text: Option<String>,
+    ) -> Result<Option<T>, StoreError> {
+        text.map(|t| serde_json::from_str(&t).map_err(|e| corrupt(id, column, e)))
+            .transpose()
+    }
+    let course: StoredCourse = parse(id, "course", text("course")?)?.unwrap_or_default();
+    Ok(Tracked {
+        provider: row.try_get("provider").map_err(failed())?,
+        task_id: row.try_get("task_id").map_err(failed())?,
+        inputs: parse(id, "inputs", text("inputs")?)?.unwrap_or_default(),
+        labels: parse(id, "labels", text("labels")?)?.unwrap_or_default(),
+        callback_url: text("callback_url")?,
+        task: parse(id, "task", text("task")?)?,
+        ending: text("ending")?,
+        error: parse(id, "error", text("error")?)?,
+        polls: course.polls,
+        created_at: timestamp(row.try_get("created_at").map_err(failed())?),
+        updated_at: timestamp(row.try_get("updated_at").map_err(failed())?),
+    })
+}
+
+fn corrupt(id: i64, column: &'static str, error: serde_json::Error) -> StoreError {
+    StoreError::Corrupt {
+        id,
+        column,
+        message: error.to_string(),
+    }
+}
+
+fn vanished() -> StoreError {
+    StoreError::Database {
+        doing: "cannot read the task just tracked",
+        source: sqlx::Error::RowNotFound,
+    }
+}
+
+fn json<T: Serialize + ?Sized>(value: &T) -> String {
+    // Maps of strings, courses and tasks always serialize.
+    serde_json::to_string(value).unwrap_or_else(|_| "null".into())
+}
+
+/// Milliseconds since the Unix epoch.
+pub(crate) fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis().try_into().unwrap_or(i64::MAX))
+}
+
+fn millis(duration: Duration) -> i64 {
+    duration.as_millis().try_into().unwrap_or(i64::MAX)
+}
+
+fn timestamp(ms: i64) -> jiff::Timestamp {
+    jiff::Timestamp::from_millisecond(ms).unwrap_or(jiff::Timestamp::UNIX_EPOCH)
+}
