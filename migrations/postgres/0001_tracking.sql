@@ -24,8 +24,9 @@ CREATE TABLE tracked (
     -- When it is due; NULL once ended. A claim moves it to the end of the claim's lease, so a
     -- task whose worker died is due again when the lease runs out.
     next_poll_at BIGINT,
-    -- The claim holding it (worker and claim number), NULL when none does.
+    -- The claim holding it (worker and claim number) and its worker, NULL when none does.
     lease TEXT,
+    worker TEXT,
     created_at BIGINT NOT NULL,
     updated_at BIGINT NOT NULL,
     UNIQUE (provider, task_id)
@@ -34,6 +35,16 @@ CREATE TABLE tracked (
 -- Claims read the due end of this index only, however long the table grows.
 CREATE INDEX tracked_due ON tracked (next_poll_at) WHERE next_poll_at IS NOT NULL;
 CREATE INDEX tracked_state ON tracked (state, id);
+-- A dead worker's tasks are found without reading the table.
+CREATE INDEX tracked_worker ON tracked (worker) WHERE worker IS NOT NULL;
+
+-- Live workers: each writes `seen_at` every heartbeat; the tasks of one not seen for a few
+-- heartbeats are given back by the others, long before its leases run out.
+CREATE TABLE workers (
+    id TEXT PRIMARY KEY,
+    started_at BIGINT NOT NULL,
+    seen_at BIGINT NOT NULL
+);
 
 -- Append-only: one row per change and per end, with the tracked record as it was then.
 CREATE TABLE events (

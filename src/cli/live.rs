@@ -137,7 +137,11 @@ impl<'a> Live<'a> {
     /// Shows one event of a watch whose targets were added in order (a task's key is its
     /// index in the list).
     pub fn on_event(&mut self, event: &Event) {
-        let index = event.key().get() as usize;
+        self.on_event_at(event.key().get() as usize, event);
+    }
+
+    /// Shows one event of the task at `index` in the list.
+    pub fn on_event_at(&mut self, index: usize, event: &Event) {
         match event {
             Event::Changed {
                 target,

@@ -14,6 +14,7 @@ mod sandbox;
 mod status;
 mod validate;
 mod watch;
+mod watch_store;
 
 use std::process::ExitCode;
 

@@ -29,57 +29,63 @@ pub const EXIT_INTERRUPTED: u8 = 130;
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The provider of the task ids given here.
-    provider: Option<String>,
+    pub(super) provider: Option<String>,
     /// Task ids to watch.
-    task_ids: Vec<String>,
+    pub(super) task_ids: Vec<String>,
     /// Read tasks from a file (`-` for stdin): one `provider,task_id[,name=value…]` per line.
     #[arg(long, value_name = "FILE")]
-    from: Option<PathBuf>,
+    pub(super) from: Option<PathBuf>,
     /// An input for every task that does not set it, e.g. `--param library_id=smh01`.
     #[arg(long = "param", value_name = "NAME=VALUE", value_parser = parse_param)]
-    params: Vec<(String, String)>,
+    pub(super) params: Vec<(String, String)>,
     /// Polls in flight at once, across every task.
     #[arg(long, value_name = "N", default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..=4096))]
-    concurrency: u32,
+    pub(super) concurrency: u32,
     /// The first wait between polls of a task [default: each definition's polling.interval].
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
-    interval: Option<Duration>,
+    pub(super) interval: Option<Duration>,
     /// The longest wait between polls [default: each definition's polling.max_interval].
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
-    max_interval: Option<Duration>,
+    pub(super) max_interval: Option<Duration>,
     /// Stop after this long; tasks still running count as timed out (exit code 4).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
-    timeout: Option<Duration>,
+    pub(super) timeout: Option<Duration>,
     /// The longest one request attempt may take.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "30s")]
-    request_timeout: Duration,
+    pub(super) request_timeout: Duration,
     /// Attempts per poll on connection errors, timeouts, 429 and 5xx (1 = no retry).
     #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=20))]
-    max_attempts: u32,
+    pub(super) max_attempts: u32,
     /// The largest body read (`16MiB`, `500kB`, bytes), instead of each definition's
     /// `limits.max_body_bytes` (4 MiB by default).
     #[arg(long, value_name = "SIZE", value_parser = super::status::parse_max_body)]
-    max_body: Option<usize>,
+    pub(super) max_body: Option<usize>,
     /// Polls in a row that may fail (after their retries) before a task is given up.
     #[arg(long, value_name = "N", default_value_t = 5)]
-    max_errors: u32,
+    pub(super) max_errors: u32,
     /// Send requests here instead of each definition's base URL; `{provider}` is replaced by
     /// the provider id (the sandbox serves each provider under `/<id>`).
     #[arg(long, value_name = "URL")]
-    base_url: Option<String>,
+    pub(super) base_url: Option<String>,
     /// Fetch OAuth tokens here instead of each definition's token URL; `{provider}` is replaced
     /// by the provider id (the sandbox serves one at `/_oauth/<id>/token`).
     #[arg(long, value_name = "URL")]
-    auth_url: Option<String>,
+    pub(super) auth_url: Option<String>,
     /// More definitions (files or folders), loaded at run time.
     #[arg(long = "definitions", value_name = "PATH")]
-    definitions: Vec<PathBuf>,
+    pub(super) definitions: Vec<PathBuf>,
     /// Which engine answers built-in providers (run-time definitions always use the interpreter).
     #[arg(long, value_enum)]
-    engine: Option<EngineChoice>,
+    pub(super) engine: Option<EngineChoice>,
     /// Print one JSON line per change even on a terminal.
     #[arg(long)]
-    json: bool,
+    pub(super) json: bool,
+    /// Keep the tasks in this SQLite file (or `postgres://…` URL): the tasks given are tracked
+    /// in it, every task it tracks is watched, and a watch stopped or killed resumes where it
+    /// was when run again (with or without tasks), never polling an ended task again nor
+    /// telling a change twice.
+    #[arg(long, value_name = "PATH")]
+    pub(super) store: Option<String>,
 }
 
 /// The longest duration the command line takes.
@@ -105,12 +111,16 @@ pub fn run(args: Args) -> u8 {
     };
     let targets = match targets(&args) {
         Ok(targets) => targets,
+        // With a store, the tasks it tracks are the list.
+        Err(_) if args.store.is_some() && args.provider.is_none() && args.from.is_none() => {
+            Vec::new()
+        }
         Err(message) => {
             eprintln!("error: {message}");
             return EXIT_USAGE;
         }
     };
-    if targets.is_empty() {
+    if targets.is_empty() && args.store.is_none() {
         // An empty list (generated, say) is not an error: nothing to watch, nothing failed.
         eprintln!("warning: the task list is empty; nothing to watch");
         return EXIT_OK;
@@ -132,6 +142,9 @@ pub fn run(args: Args) -> u8 {
             return EXIT_USAGE;
         }
     };
+    if let Some(url) = &args.store {
+        return super::watch_store::run(&args, &engine, url, targets, &client);
+    }
     let (endpoints, redactor) = match endpoints(
         &engine,
         &targets,
@@ -154,19 +167,8 @@ pub fn run(args: Args) -> u8 {
         return EXIT_USAGE;
     }
     logging::init(redactor.clone());
-    let options = watch::Options {
-        concurrency: args.concurrency as usize,
-        interval: args.interval,
-        max_interval: args.max_interval,
-        timeout: args.timeout,
-        max_errors: args.max_errors,
-    };
-    let terminal = std::io::stdout().is_terminal() && std::io::stderr().is_terminal();
-    let mode = if args.json || !terminal {
-        Mode::JsonLines
-    } else {
-        Mode::Bars
-    };
+    let options = options(&args);
+    let mode = mode(&args);
     // One thread: every poll runs in the watcher's own task, so more threads only add wake-ups.
     let runtime = match super::runtime(false) {
         Ok(runtime) => runtime,
@@ -190,6 +192,27 @@ pub fn run(args: Args) -> u8 {
         print!("{}", redactor.redact(&table));
     }
     code
+}
+
+/// How tasks are polled, from the flags.
+pub(super) fn options(args: &Args) -> watch::Options {
+    watch::Options {
+        concurrency: args.concurrency as usize,
+        interval: args.interval,
+        max_interval: args.max_interval,
+        timeout: args.timeout,
+        max_errors: args.max_errors,
+    }
+}
+
+/// Bars on a terminal, else (or with `--json`) JSON lines.
+pub(super) fn mode(args: &Args) -> Mode {
+    let terminal = std::io::stdout().is_terminal() && std::io::stderr().is_terminal();
+    if args.json || !terminal {
+        Mode::JsonLines
+    } else {
+        Mode::Bars
+    }
 }
 
 /// Completes on Ctrl-C (never, if the signal cannot be caught).
@@ -287,7 +310,7 @@ fn targets(args: &Args) -> Result<Vec<Target>, String> {
 /// Every target's request is built once before anything is sent, so a bad input (an unknown
 /// name, a value its pattern refuses, a missing required input) is a usage error, not a task
 /// that fails halfway through a run.
-fn check_targets(endpoints: &[Endpoint], targets: &[Target]) -> Result<(), String> {
+pub(super) fn check_targets(endpoints: &[Endpoint], targets: &[Target]) -> Result<(), String> {
     let mut problems = Vec::new();
     let mut count = 0;
     for target in targets {

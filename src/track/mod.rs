@@ -42,6 +42,9 @@ pub struct TrackOptions {
     pub lease: Duration,
     /// How often an idle tracker looks for tasks another process tracked or made due.
     pub idle_check: Duration,
+    /// How often the tracker says it is alive. A worker silent for five heartbeats is taken
+    /// for dead: the others give its tasks back (due at once) without waiting for its leases.
+    pub heartbeat: Duration,
     /// Return once no task in the store is left to poll (the CLI's `watch --store`), instead of
     /// waiting for more (a service).
     pub until_idle: bool,
@@ -55,6 +58,7 @@ impl Default for TrackOptions {
             watch: Options::default(),
             lease: Duration::from_secs(300),
             idle_check: Duration::from_secs(1),
+            heartbeat: Duration::from_secs(2),
             until_idle: false,
             worker: format!("w{:016x}", fastrand::u64(..)),
         }
@@ -159,6 +163,8 @@ impl Tracker {
         let mut running: JoinSet<Polled> = JoinSet::new();
         let mut held: HashMap<TaskKey, (usize, Claim)> = HashMap::new();
         let mut next_claim = started;
+        let mut next_heartbeat = started;
+        let stale = options.heartbeat.saturating_mul(5);
         let mut report = TrackReport {
             stopped: Stopped::Interrupted,
             polls: 0,
@@ -172,6 +178,18 @@ impl Tracker {
             let now = Instant::now();
             if deadline.is_some_and(|d| now >= d) {
                 break Stopped::TimedOut;
+            }
+            if now >= next_heartbeat {
+                match self.store.heartbeat(&options.worker, stale).await {
+                    Ok(0) => {}
+                    // A dead worker's tasks are due again.
+                    Ok(_) => next_claim = now,
+                    Err(error) => {
+                        report.store_errors += 1;
+                        tracing::warn!("{error}");
+                    }
+                }
+                next_heartbeat = now + options.heartbeat;
             }
             while running.len() < concurrency {
                 let Some(key) = limits.release(now) else {
@@ -229,7 +247,7 @@ impl Tracker {
                 }
             }
             // A claim waits for its time and for a batch's worth of free slots (a join frees one).
-            let claim_at = may_claim.then_some(next_claim);
+            let claim_at = may_claim.then_some(next_claim.min(next_heartbeat));
             let wake = match (
                 claim_at,
                 limits.next_wake().filter(|_| running.len() < concurrency),

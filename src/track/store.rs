@@ -8,7 +8,9 @@
 //! poll). A worker claims due rows with a lease: the claim moves a row's due time to the end of
 //! the lease, so a row whose worker died is due again when the lease runs out, and a worker
 //! writes a poll's outcome only while its lease still holds (else another worker has the row and
-//! the outcome is dropped). A change and an end are journaled (`events`) in the same transaction
+//! the outcome is dropped). Workers write a heartbeat; the tasks of a worker not heard from for
+//! a few heartbeats are given back by the others at once, so a killed worker's tasks wait
+//! seconds, not a whole lease. A change and an end are journaled (`events`) in the same transaction
 //! as the row, so no change is lost or told twice across crashes. Credentials are never stored.
 
 use std::collections::BTreeMap;
@@ -385,7 +387,7 @@ impl Store {
             return record.map(Tracking::Created).ok_or_else(vanished);
         }
         let revived = sqlx::query(
-            "UPDATE tracked SET ending = NULL, error = NULL, next_poll_at = $3, lease = NULL, updated_at = $3 \
+            "UPDATE tracked SET ending = NULL, error = NULL, next_poll_at = $3, lease = NULL, worker = NULL, updated_at = $3 \
              WHERE provider = $1 AND task_id = $2 AND ending = 'removed'",
         )
         .bind(&task.provider)
@@ -482,7 +484,7 @@ impl Store {
             .map_err(database("cannot remove the task"))?;
         let now = now_ms();
         let removed = sqlx::query(
-            "UPDATE tracked SET ending = 'removed', next_poll_at = NULL, lease = NULL, updated_at = $3 \
+            "UPDATE tracked SET ending = 'removed', next_poll_at = NULL, lease = NULL, worker = NULL, updated_at = $3 \
              WHERE provider = $1 AND task_id = $2 AND ending IS NULL RETURNING id",
         )
         .bind(provider)
@@ -566,7 +568,7 @@ impl Store {
             Backend::Sqlite => "",
         };
         let sql = format!(
-            "UPDATE tracked SET lease = $1, next_poll_at = $2 WHERE id IN \
+            "UPDATE tracked SET lease = $1, worker = $5, next_poll_at = $2 WHERE id IN \
              (SELECT id FROM tracked WHERE next_poll_at <= $3 ORDER BY next_poll_at LIMIT $4{locking}) \
              RETURNING id, provider, task_id, inputs, course"
         );
@@ -575,6 +577,7 @@ impl Store {
             .bind(now.saturating_add(millis(lease)))
             .bind(now)
             .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+            .bind(worker)
             .fetch_all(&self.pool)
             .await
             .map_err(database("cannot claim due tasks"))?;
@@ -625,7 +628,7 @@ impl Store {
             .map_err(database("cannot save a poll"))?;
         let updated = sqlx::query(
             "UPDATE tracked SET course = $1, task = COALESCE($2, task), state = COALESCE($3, state), \
-             error = $4, ending = $5, next_poll_at = $6, lease = NULL, updated_at = $7 \
+             error = $4, ending = $5, next_poll_at = $6, lease = NULL, worker = NULL, updated_at = $7 \
              WHERE id = $8 AND lease = $9",
         )
         .bind(course)
@@ -653,17 +656,61 @@ impl Store {
         Ok(true)
     }
 
-    /// Gives back every task `worker` holds, due now (a worker stopping before its polls
-    /// answered).
+    /// Gives back every task `worker` holds, due now, and forgets the worker (a worker
+    /// stopping before its polls answered).
     pub(crate) async fn release(&self, worker: &str) -> Result<u64, StoreError> {
         let released = sqlx::query(
-            "UPDATE tracked SET lease = NULL, next_poll_at = $2 WHERE lease LIKE $1 AND ending IS NULL",
+            "UPDATE tracked SET lease = NULL, worker = NULL, next_poll_at = $2 WHERE worker = $1",
         )
-        .bind(format!("{}/%", worker.replace(['%', '_'], "")))
+        .bind(worker)
         .bind(now_ms())
         .execute(&self.pool)
         .await
         .map_err(database("cannot give back claimed tasks"))?;
+        sqlx::query("DELETE FROM workers WHERE id = $1")
+            .bind(worker)
+            .execute(&self.pool)
+            .await
+            .map_err(database("cannot give back claimed tasks"))?;
+        Ok(released.rows_affected())
+    }
+
+    /// Says `worker` is alive, and gives back the tasks of every worker not seen for `stale`
+    /// (killed, or cut off): they are due at once. Returns how many tasks were given back.
+    pub(crate) async fn heartbeat(&self, worker: &str, stale: Duration) -> Result<u64, StoreError> {
+        let now = now_ms();
+        sqlx::query(
+            "INSERT INTO workers (id, started_at, seen_at) VALUES ($1, $2, $2) \
+             ON CONFLICT (id) DO UPDATE SET seen_at = $2",
+        )
+        .bind(worker)
+        .bind(now)
+        .execute(&self.pool)
+        .await
+        .map_err(database("cannot write the heartbeat"))?;
+        let before = now.saturating_sub(millis(stale));
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(database("cannot give back a dead worker's tasks"))?;
+        let released = sqlx::query(
+            "UPDATE tracked SET lease = NULL, worker = NULL, next_poll_at = $2 \
+             WHERE worker IN (SELECT id FROM workers WHERE seen_at < $1)",
+        )
+        .bind(before)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(database("cannot give back a dead worker's tasks"))?;
+        sqlx::query("DELETE FROM workers WHERE seen_at < $1")
+            .bind(before)
+            .execute(&mut *tx)
+            .await
+            .map_err(database("cannot give back a dead worker's tasks"))?;
+        tx.commit()
+            .await
+            .map_err(database("cannot give back a dead worker's tasks"))?;
         Ok(released.rows_affected())
     }
 

@@ -585,3 +585,125 @@ fn tightened_definitions_are_reachable_through_the_binary() {
         drop(sandbox);
     }
 }
+
+/// `watch --store`, killed with SIGKILL a third of the way through and run again with the store
+/// alone: every task ends exactly once in the store's journal, where its plan says; no task is
+/// reported done by both runs; no change is journaled twice in a row.
+#[test]
+fn a_watch_with_a_store_killed_midway_resumes_from_the_store() {
+    let sandbox = SandboxProcess::start();
+    let engine = Engine::builtin().expect("built-ins");
+    let providers: Vec<_> = engine.iter().map(|l| l.provider.clone()).collect();
+    let plans = Sandbox::new(&providers, unitask::sandbox::Options::default());
+    let mut list = String::new();
+    let mut expected = std::collections::HashMap::new();
+    for plan in plans.plans() {
+        let params: String = plan
+            .provider
+            .sample_inputs()
+            .iter()
+            .map(|(n, v)| format!(",{n}={v}"))
+            .collect();
+        for track in &plan.tracks {
+            if !matches!(track.kind, TrackKind::Scenario | TrackKind::Fault(_)) {
+                continue;
+            }
+            for n in 1..=2 {
+                let id = track.fresh_id(n).expect("a fresh id");
+                list.push_str(&format!("{},{id}{params}\n", plan.provider.id));
+                let end = match track.expected_end(watch::is_transient) {
+                    Outcome::Task { state, .. } => state.to_string(),
+                    Outcome::Error { .. } => "error".into(),
+                };
+                expected.insert((plan.provider.id.clone(), id), end);
+            }
+        }
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let list_file = dir.path().join("tasks.csv");
+    std::fs::write(&list_file, &list).expect("list written");
+    let store = dir.path().join("watch.db");
+    let mut first = Command::cargo_bin("unitask")
+        .expect("binary")
+        .args(quick_watch(&sandbox.url))
+        .arg("--store")
+        .arg(&store)
+        .arg("--from")
+        .arg(&list_file)
+        .envs(env())
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("watch starts");
+    let mut done_first = Vec::new();
+    {
+        let stdout = BufReader::new(first.stdout.take().expect("stdout"));
+        for line in stdout.lines() {
+            let line = line.expect("a line");
+            let event: Value = serde_json::from_str(&line).expect("JSON");
+            if event["event"] == "done" {
+                done_first.push((
+                    event["provider"].as_str().unwrap_or_default().to_owned(),
+                    event["task_id"].as_str().unwrap_or_default().to_owned(),
+                ));
+                if done_first.len() >= expected.len() / 3 {
+                    break;
+                }
+            }
+        }
+    }
+    // SIGKILL: no clean-up, leases left held.
+    first.kill().expect("killed");
+    let _ = first.wait();
+    assert!(done_first.len() >= expected.len() / 3);
+    let second = unitask()
+        .args(quick_watch(&sandbox.url))
+        .arg("--store")
+        .arg(&store)
+        .timeout(Duration::from_secs(120))
+        .output()
+        .expect("watch runs again");
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    // How this run's tasks ended: some with a request error or a failed task, none cut short.
+    assert!(
+        matches!(second.status.code(), Some(1 | 3)),
+        "{:?} {stderr}",
+        second.status
+    );
+    for event in lines(&second.stdout)
+        .iter()
+        .filter(|e| e["event"] == "done")
+    {
+        let key = (
+            event["provider"].as_str().unwrap_or_default().to_owned(),
+            event["task_id"].as_str().unwrap_or_default().to_owned(),
+        );
+        assert!(!done_first.contains(&key), "{key:?} done in both runs");
+    }
+    // The store's journal: each task ended once, where its plan says.
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    runtime.block_on(async {
+        let store = unitask::track::Store::open(&store.display().to_string())
+            .await
+            .expect("store");
+        let journal = crate::tracking::journal(&store).await;
+        assert_eq!(journal.len(), expected.len());
+        for ((provider, task_id), ending) in &expected {
+            let events = &journal[&(provider.clone(), task_id.clone())];
+            let ends: Vec<_> = events.iter().filter(|(k, _)| k == "task.ended").collect();
+            assert_eq!(ends.len(), 1, "{provider} {task_id}: {events:?}");
+            let record = store
+                .get(provider, task_id)
+                .await
+                .expect("get")
+                .expect("tracked");
+            assert_eq!(record.ending.as_ref(), Some(ending), "{provider} {task_id}");
+            let changes: Vec<_> = events.iter().filter(|(k, _)| k == "task.changed").collect();
+            for pair in changes.windows(2) {
+                assert_ne!(pair[0], pair[1], "{provider} {task_id}: {events:?}");
+            }
+        }
+        assert_eq!(store.counts().await.expect("counts").0, 0);
+    });
+}

@@ -95,6 +95,7 @@ pub fn tracker(engine: &Engine, running: &Running, store: Store, worker: &str) -
             },
             lease: Duration::from_secs(10),
             idle_check: Duration::from_millis(200),
+            heartbeat: Duration::from_millis(200),
             until_idle: true,
             worker: worker.to_owned(),
         },
