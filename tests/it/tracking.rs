@@ -151,11 +151,21 @@ fn temp_store_url(dir: &tempfile::TempDir) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_task_ends_once_in_the_journal_where_its_plan_says() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    every_task_ends_once(&temp_store_url(&dir)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_task_ends_once_in_the_journal_on_postgres() {
+    let cluster = crate::postgres::Cluster::start();
+    every_task_ends_once(&cluster.url()).await;
+}
+
+async fn every_task_ends_once(url: &str) {
     let engine = Engine::builtin().expect("built-ins");
     let running = sandbox_of_everything(&engine).await;
     let played = played(&running);
-    let dir = tempfile::tempdir().expect("temp dir");
-    let store = Store::open(&temp_store_url(&dir)).await.expect("store");
+    let store = Store::open(url).await.expect("store");
     for p in &played {
         assert!(matches!(
             store.track(&p.task).await.expect("track"),
@@ -373,5 +383,85 @@ async fn a_tracker_stopped_halfway_resumes_without_polling_ended_tasks_or_tellin
             assert_ne!(pair[0], pair[1], "{}: {events:?}", p.task.task_id);
         }
     }
+    let _ = running.stop().await;
+}
+
+/// Two trackers on one PostgreSQL store share the tasks; one is killed (its run dropped midway:
+/// no clean-up, leases held, heartbeat silent) and the other takes its tasks over: every task
+/// ends once in the journal, where its plan says.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_trackers_share_a_postgres_store_and_one_killed_loses_nothing() {
+    let cluster = crate::postgres::Cluster::start();
+    let engine = Engine::builtin().expect("built-ins");
+    let running = sandbox_of_everything(&engine).await;
+    let played = played(&running);
+    let store = Store::open(&cluster.url()).await.expect("store");
+    for p in &played {
+        store.track(&p.task).await.expect("track");
+    }
+    let (first_store, second_store) = (
+        Store::open(&cluster.url()).await.expect("store"),
+        Store::open(&cluster.url()).await.expect("store"),
+    );
+    let first_ends = Arc::new(Mutex::new(0usize));
+    let first = {
+        let first_ends = Arc::clone(&first_ends);
+        let tracker = tracker(&engine, &running, first_store, "doomed");
+        tokio::spawn(async move {
+            tracker
+                .run(std::future::pending(), move |event| {
+                    if matches!(event, Event::Finished { .. }) {
+                        *first_ends.lock().expect("lock") += 1;
+                    }
+                })
+                .await
+        })
+    };
+    let second = tokio::spawn(
+        tracker(&engine, &running, second_store, "survivor").run(std::future::pending(), |_| {}),
+    );
+    // Killed once it has ended a few tasks, with polls in flight.
+    tokio::time::timeout(Duration::from_secs(60), async {
+        while *first_ends.lock().expect("lock") < 5 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await
+    .expect("the first tracker ends tasks");
+    first.abort();
+    assert!(first.await.is_err(), "the first tracker was killed");
+    let report = second.await.expect("joined").expect("tracker");
+    assert_eq!(report.stopped, unitask::track::Stopped::Idle, "{report:?}");
+    assert!(report.polls > 0);
+    let journal = journal(&store).await;
+    for p in &played {
+        let record = store
+            .get(&p.task.provider, &p.task.task_id)
+            .await
+            .expect("get")
+            .expect("tracked");
+        assert!(
+            ending_matches(&record, &p.expected),
+            "{} {}: ended {:?}, its plan says {}",
+            p.task.provider,
+            p.task.task_id,
+            record.ending,
+            p.expected
+        );
+        let events = &journal[&(p.task.provider.clone(), p.task.task_id.clone())];
+        assert_eq!(
+            events
+                .iter()
+                .filter(|(kind, _)| kind == "task.ended")
+                .count(),
+            1,
+            "{}: {events:?}",
+            p.task.task_id
+        );
+    }
+    assert_eq!(
+        store.counts().await.expect("counts"),
+        (0, played.len() as u64)
+    );
     let _ = running.stop().await;
 }
