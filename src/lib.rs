@@ -184,6 +184,8 @@ pub mod prelude;
 pub mod runtime;
 #[cfg(feature = "sandbox")]
 pub mod sandbox;
+#[cfg(feature = "serve")]
+pub mod serve;
 #[doc(hidden)]
 pub mod spec;
 #[doc(hidden)]

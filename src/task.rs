@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize, Serializer};
 pub use crate::spec::ProgressUnit;
 
 /// One task's status, normalized. What it serializes to reads back into an equal task.
+#[cfg_attr(feature = "serve", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UploadTask {
     /// The definition id.
@@ -59,6 +60,7 @@ pub struct UploadTask {
 }
 
 /// A follow-up task on another definition.
+#[cfg_attr(feature = "serve", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Next {
     /// The definition id.
@@ -70,6 +72,7 @@ pub struct Next {
 }
 
 /// The unified state.
+#[cfg_attr(feature = "serve", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum State {
@@ -173,6 +176,7 @@ impl UnknownName {
 }
 
 /// How far along a task is.
+#[cfg_attr(feature = "serve", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Progress {
     /// Work done, in `unit`s (a percent for [`ProgressUnit::Percent`]).
@@ -203,6 +207,7 @@ fn optional_number<S: Serializer>(value: &Option<f64>, serializer: S) -> Result<
 }
 
 /// A file the task produced or is about.
+#[cfg_attr(feature = "serve", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct File {
     /// The provider's id for the file.
@@ -224,6 +229,7 @@ pub struct File {
 }
 
 /// A task-level failure the provider reported.
+#[cfg_attr(feature = "serve", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TaskError {
     /// The provider's code for the failure.
@@ -236,6 +242,7 @@ pub struct TaskError {
 
 /// A value that did not convert. Only the status is essential: any other field that cannot be
 /// read is null, and says why here.
+#[cfg_attr(feature = "serve", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Warning {
     /// Where in the task: `created_at`, `progress.total`, `files[2].size`, `extra.owner`.

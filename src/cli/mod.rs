@@ -11,6 +11,7 @@ mod live;
 mod logging;
 mod providers;
 mod sandbox;
+mod serve;
 mod status;
 mod validate;
 mod watch;
@@ -40,6 +41,8 @@ enum Command {
     Status(status::Args),
     /// Poll tasks until each ends: live bars on a terminal, else JSON lines; then a summary.
     Watch(watch::Args),
+    /// Track tasks durably over HTTP: a store, the journal as Server-Sent Events, webhooks.
+    Serve(serve::Args),
     /// Serve every definition on loopback: scenarios, examples and faults, no credentials needed.
     Sandbox(sandbox::Args),
     /// Start the sandbox in-process and watch every provider's lifecycles and faults to their end.
@@ -87,6 +90,7 @@ pub fn main() -> ExitCode {
     };
     let code = match cli.command {
         Command::Validate(args) => validate::run(args),
+        Command::Serve(args) => serve::run(args),
         Command::Init(args) => init::run(args),
         Command::Explain(args) => explain::run(args),
         Command::Status(args) => status::run(args),

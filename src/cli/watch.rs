@@ -38,6 +38,25 @@ pub struct Args {
     /// An input for every task that does not set it, e.g. `--param library_id=smh01`.
     #[arg(long = "param", value_name = "NAME=VALUE", value_parser = parse_param)]
     pub(super) params: Vec<(String, String)>,
+    #[command(flatten)]
+    pub(super) polling: Polling,
+    /// Stop after this long; tasks still running count as timed out (exit code 4).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub(super) timeout: Option<Duration>,
+    /// Print one JSON line per change even on a terminal.
+    #[arg(long)]
+    pub(super) json: bool,
+    /// Keep the tasks in this SQLite file (or `postgres://…` URL): the tasks given are tracked
+    /// in it, every task it tracks is watched, and a watch stopped or killed resumes where it
+    /// was when run again (with or without tasks), never polling an ended task again nor
+    /// telling a change twice.
+    #[arg(long, value_name = "PATH")]
+    pub(super) store: Option<String>,
+}
+
+/// How tasks are polled and where: the flags `watch` and `serve` share.
+#[derive(Debug, clap::Args)]
+pub struct Polling {
     /// Polls in flight at once, across every task.
     #[arg(long, value_name = "N", default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..=4096))]
     pub(super) concurrency: u32,
@@ -47,9 +66,6 @@ pub struct Args {
     /// The longest wait between polls [default: each definition's polling.max_interval].
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub(super) max_interval: Option<Duration>,
-    /// Stop after this long; tasks still running count as timed out (exit code 4).
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
-    pub(super) timeout: Option<Duration>,
     /// The longest one request attempt may take.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "30s")]
     pub(super) request_timeout: Duration,
@@ -77,15 +93,6 @@ pub struct Args {
     /// Which engine answers built-in providers (run-time definitions always use the interpreter).
     #[arg(long, value_enum)]
     pub(super) engine: Option<EngineChoice>,
-    /// Print one JSON line per change even on a terminal.
-    #[arg(long)]
-    pub(super) json: bool,
-    /// Keep the tasks in this SQLite file (or `postgres://…` URL): the tasks given are tracked
-    /// in it, every task it tracks is watched, and a watch stopped or killed resumes where it
-    /// was when run again (with or without tasks), never polling an ended task again nor
-    /// telling a change twice.
-    #[arg(long, value_name = "PATH")]
-    pub(super) store: Option<String>,
 }
 
 /// The longest duration the command line takes.
@@ -105,7 +112,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 }
 
 pub fn run(args: Args) -> u8 {
-    let engine = match super::status::engine(&args.definitions) {
+    let engine = match super::status::engine(&args.polling.definitions) {
         Ok(engine) => engine,
         Err(code) => return code,
     };
@@ -125,17 +132,7 @@ pub fn run(args: Args) -> u8 {
         eprintln!("warning: the task list is empty; nothing to watch");
         return EXIT_OK;
     }
-    let defaults = TransportConfig::default();
-    let config = TransportConfig {
-        timeout: args.request_timeout.max(Duration::from_millis(1)),
-        max_body_bytes: args.max_body,
-        retry: RetryPolicy {
-            max_attempts: args.max_attempts,
-            ..defaults.retry.clone()
-        },
-        ..defaults
-    };
-    let client = match Transport::new(config) {
+    let client = match transport(&args.polling) {
         Ok(client) => client,
         Err(error) => {
             eprintln!("error: {error}");
@@ -149,10 +146,10 @@ pub fn run(args: Args) -> u8 {
         &engine,
         &targets,
         Urls {
-            base: args.base_url.as_deref(),
-            auth: args.auth_url.as_deref(),
+            base: args.polling.base_url.as_deref(),
+            auth: args.polling.auth_url.as_deref(),
         },
-        args.engine,
+        args.polling.engine,
         Credentials::from_env,
         &client,
     ) {
@@ -194,14 +191,28 @@ pub fn run(args: Args) -> u8 {
     code
 }
 
+/// The transport the flags describe.
+pub(super) fn transport(polling: &Polling) -> Result<Transport, unitask::Error> {
+    let defaults = TransportConfig::default();
+    Transport::new(TransportConfig {
+        timeout: polling.request_timeout.max(Duration::from_millis(1)),
+        max_body_bytes: polling.max_body,
+        retry: RetryPolicy {
+            max_attempts: polling.max_attempts,
+            ..defaults.retry.clone()
+        },
+        ..defaults
+    })
+}
+
 /// How tasks are polled, from the flags.
 pub(super) fn options(args: &Args) -> watch::Options {
     watch::Options {
-        concurrency: args.concurrency as usize,
-        interval: args.interval,
-        max_interval: args.max_interval,
+        concurrency: args.polling.concurrency as usize,
+        interval: args.polling.interval,
+        max_interval: args.polling.max_interval,
         timeout: args.timeout,
-        max_errors: args.max_errors,
+        max_errors: args.polling.max_errors,
     }
 }
 

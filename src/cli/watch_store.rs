@@ -39,8 +39,8 @@ async fn watch(
     transport: &Transport,
 ) -> u8 {
     let urls = Urls {
-        base: args.base_url.as_deref(),
-        auth: args.auth_url.as_deref(),
+        base: args.polling.base_url.as_deref(),
+        auth: args.polling.auth_url.as_deref(),
     };
     let store = match Store::open(url).await {
         Ok(store) => store,
@@ -55,7 +55,7 @@ async fn watch(
             engine,
             &given,
             urls,
-            args.engine,
+            args.polling.engine,
             Credentials::from_env,
             transport,
         )
@@ -104,7 +104,7 @@ async fn watch(
             engine,
             &targets,
             urls,
-            args.engine,
+            args.polling.engine,
             Credentials::from_env,
             transport,
         ) {
@@ -242,8 +242,9 @@ async fn still_tracked(store: &Store) -> Result<Vec<(i64, Tracked)>, unitask::tr
 
 /// How long a claim holds a task: longer than a poll with every retry can take.
 fn lease(args: &Args) -> Duration {
-    args.request_timeout
-        .saturating_mul(args.max_attempts)
+    args.polling
+        .request_timeout
+        .saturating_mul(args.polling.max_attempts)
         .saturating_add(Duration::from_secs(60))
 }
 

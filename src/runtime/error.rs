@@ -9,6 +9,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// A request that did not produce a task. It serializes (and reads back) without its
 /// [`source`](std::error::Error::source), which is a live error value.
+#[cfg_attr(feature = "serve", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Error {
     /// What went wrong, in provider-independent terms.
@@ -23,11 +24,13 @@ pub struct Error {
     pub retryable: bool,
     /// How long the provider asked us to wait, in whole seconds.
     #[serde(serialize_with = "seconds", deserialize_with = "from_seconds", default)]
+    #[cfg_attr(feature = "serve", schema(value_type = Option<u64>))]
     pub retry_after: Option<Duration>,
     /// The start of the body, for bodies we could not read.
     pub excerpt: Option<String>,
     /// Details the provider listed (a problem per field, a validation error per parameter).
     #[serde(default)]
+    #[cfg_attr(feature = "serve", schema(value_type = Vec<crate::task::TaskError>))]
     pub details: Box<[crate::task::TaskError]>,
     /// The error underneath (the HTTP client's, an I/O error), for `source()`.
     #[serde(skip)]
@@ -71,6 +74,7 @@ impl PartialEq for Cause {
 }
 
 /// What went wrong, in provider-independent terms.
+#[cfg_attr(feature = "serve", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]

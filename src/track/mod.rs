@@ -15,6 +15,7 @@ pub mod store;
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use futures_util::FutureExt as _;
@@ -100,10 +101,53 @@ pub struct Tracker {
     store: Store,
     endpoints: Vec<Endpoint>,
     options: TrackOptions,
+    metrics: Arc<TrackMetrics>,
+}
+
+/// What a tracker counts as it runs, read while it runs (the service's `/metrics`).
+#[derive(Debug, Default)]
+pub struct TrackMetrics {
+    /// Polls answered and written.
+    pub polls: AtomicU64,
+    /// Polls that failed (after the transport's retries).
+    pub poll_errors: AtomicU64,
+    /// Polls the provider refused with `429`.
+    pub rate_limited: AtomicU64,
+    /// Outcomes dropped: the task was removed or claimed by another worker meanwhile.
+    pub dropped: AtomicU64,
+    /// Errors of the store.
+    pub store_errors: AtomicU64,
+    /// How long polls took, as counts at or under each of [`LATENCY_BUCKETS`] (seconds), then
+    /// all of them.
+    pub latency: [AtomicU64; LATENCY_BUCKETS.len() + 1],
+    /// The sum of every poll's duration, in microseconds.
+    pub latency_micros: AtomicU64,
+}
+
+/// The upper bounds, in seconds, of the poll latency histogram.
+pub const LATENCY_BUCKETS: [f64; 10] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0];
+
+impl TrackMetrics {
+    fn poll_took(&self, took: Duration) {
+        let seconds = took.as_secs_f64();
+        for (bucket, bound) in self.latency.iter().zip(LATENCY_BUCKETS) {
+            if seconds <= bound {
+                bucket.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        self.latency[LATENCY_BUCKETS.len()].fetch_add(1, Ordering::Relaxed);
+        self.latency_micros.fetch_add(
+            took.as_micros().try_into().unwrap_or(u64::MAX),
+            Ordering::Relaxed,
+        );
+    }
 }
 
 /// What one poll came to, back in the tracker's loop.
 struct Polled {
+    /// How long the poll took, and whether it failed (`Some(true)` for a `429`); `None` when
+    /// nothing was sent.
+    took: Option<(Duration, Option<bool>)>,
     /// The events to tell (none when the outcome was dropped).
     events: Vec<Event>,
     /// A `429`: the endpoint polled holds its polls this long.
@@ -120,7 +164,13 @@ impl Tracker {
             store,
             endpoints: Vec::new(),
             options,
+            metrics: Arc::default(),
         }
+    }
+
+    /// Its counters, shared: they move while it runs.
+    pub fn metrics(&self) -> Arc<TrackMetrics> {
+        Arc::clone(&self.metrics)
     }
 
     /// Makes a provider pollable (a later endpoint of the same id replaces it).
@@ -260,11 +310,32 @@ impl Tracker {
                 () = &mut stop => break Stopped::Interrupted,
                 Some(joined) = running.join_next(), if !running.is_empty() => {
                     let Ok(polled) = joined else { continue };
+                    let metrics = &self.metrics;
+                    if let Some((took, failed)) = polled.took {
+                        metrics.poll_took(took);
+                        match failed {
+                            Some(true) => {
+                                metrics.poll_errors.fetch_add(1, Ordering::Relaxed);
+                                metrics.rate_limited.fetch_add(1, Ordering::Relaxed);
+                            }
+                            Some(false) => {
+                                metrics.poll_errors.fetch_add(1, Ordering::Relaxed);
+                            }
+                            None => {}
+                        }
+                    }
                     match polled.written {
-                        Ok(true) => report.polls += 1,
-                        Ok(false) => report.dropped += 1,
+                        Ok(true) => {
+                            report.polls += 1;
+                            metrics.polls.fetch_add(1, Ordering::Relaxed);
+                        }
+                        Ok(false) => {
+                            report.dropped += 1;
+                            metrics.dropped.fetch_add(1, Ordering::Relaxed);
+                        }
                         Err(error) => {
                             report.store_errors += 1;
+                            metrics.store_errors.fetch_add(1, Ordering::Relaxed);
                             tracing::warn!("{error}");
                         }
                     }
@@ -314,7 +385,15 @@ struct Shared {
 /// Polls a claimed task through endpoint `e`, decides with its course, and writes the outcome.
 async fn poll(shared: Arc<Shared>, e: usize, claim: Claim) -> Polled {
     let polled = Arc::clone(claim.course.polled(&claim.target));
+    let sent = Instant::now();
     let result = watch::poll(Arc::clone(&shared.endpoints), e, Arc::clone(&polled)).await;
+    let took = (
+        sent.elapsed(),
+        result
+            .as_ref()
+            .err()
+            .map(|error| error.kind == ErrorKind::RateLimited),
+    );
     let mut course = claim.course.clone();
     let mut endpoint = e;
     let outcome = course.answered(
@@ -328,6 +407,7 @@ async fn poll(shared: Arc<Shared>, e: usize, claim: Claim) -> Polled {
     let mut polled_result =
         settle(&shared, claim, polled, course, outcome.news, outcome.next).await;
     polled_result.pause = pause;
+    polled_result.took = Some(took);
     polled_result
 }
 
@@ -429,6 +509,7 @@ async fn settle(
         }
     }
     Polled {
+        took: None,
         events,
         pause: None,
         due_in,

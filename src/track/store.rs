@@ -67,6 +67,7 @@ fn database(doing: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
 
 /// One tracked task as the store holds it and the service shows it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "serve", derive(utoipa::ToSchema))]
 pub struct Tracked {
     /// The provider id.
     pub provider: String,
@@ -167,6 +168,7 @@ pub struct Filter {
 
 /// A row of the journal: a change or an end, with the tracked record as it was then.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "serve", derive(utoipa::ToSchema))]
 pub struct Journaled {
     /// Its place in the journal: ids grow in the order events were written.
     pub id: i64,
@@ -177,6 +179,65 @@ pub struct Journaled {
     pub timestamp: jiff::Timestamp,
     /// The tracked record then.
     pub data: Tracked,
+}
+
+/// A journal row.
+fn journaled(row: &AnyRow) -> Result<Journaled, StoreError> {
+    let failed = || database("cannot read the journal");
+    let id: i64 = row.try_get("id").map_err(failed())?;
+    let data: String = row.try_get("data").map_err(failed())?;
+    Ok(Journaled {
+        id,
+        kind: row.try_get("type").map_err(failed())?,
+        timestamp: timestamp(row.try_get("at").map_err(failed())?),
+        data: serde_json::from_str(&data).map_err(|e| corrupt(id, "data", e))?,
+    })
+}
+
+/// The `webhook-id` of the webhook of journal event `id`: the same for every attempt.
+pub fn webhook_id(event_id: i64) -> String {
+    format!("evt_{event_id}")
+}
+
+/// A webhook delivery as the service shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "serve", derive(utoipa::ToSchema))]
+pub struct Delivery {
+    /// The `webhook-id` header of every attempt.
+    pub webhook_id: String,
+    /// The journal event it carries.
+    pub event_id: i64,
+    /// The task's provider.
+    pub provider: String,
+    /// The task's id.
+    pub task_id: String,
+    /// Where it is posted.
+    pub url: String,
+    /// `pending`, `delivered` or `failed` (given up after its last attempt).
+    pub status: String,
+    /// Attempts made.
+    pub attempts: u32,
+    /// Why the last attempt failed, if one did.
+    pub last_error: Option<String>,
+    /// When it was last written.
+    pub updated_at: jiff::Timestamp,
+}
+
+/// A due delivery a worker holds.
+#[derive(Debug)]
+pub(crate) struct DeliveryClaim {
+    pub(crate) event: Journaled,
+    pub(crate) url: String,
+    /// Attempts made before this one.
+    pub(crate) attempts: u32,
+}
+
+/// How a delivery attempt went.
+#[derive(Debug)]
+pub(crate) enum Attempt {
+    Delivered,
+    Retry { after: Duration, error: String },
+    Failed { error: String },
 }
 
 /// The journal's event types.
@@ -300,6 +361,9 @@ pub struct Store {
     backend: Backend,
     /// Woken when a task is tracked here, so this process's tracker claims it at once.
     tracked: Arc<Notify>,
+    /// Woken when this process journals events, so its readers of the journal look at once
+    /// (others look every so often).
+    journaled: Arc<Notify>,
 }
 
 /// The columns a [`Tracked`] is read from.
@@ -354,6 +418,7 @@ impl Store {
             pool,
             backend,
             tracked: Arc::new(Notify::new()),
+            journaled: Arc::new(Notify::new()),
         })
     }
 
@@ -493,6 +558,7 @@ impl Store {
         .fetch_optional(&mut *tx)
         .await
         .map_err(database("cannot remove the task"))?;
+        let journaled = removed.is_some();
         if let Some(row) = removed {
             let id: i64 = row
                 .try_get("id")
@@ -502,6 +568,9 @@ impl Store {
         tx.commit()
             .await
             .map_err(database("cannot remove the task"))?;
+        if journaled {
+            self.journaled.notify_waiters();
+        }
         self.get(provider, task_id).await
     }
 
@@ -514,26 +583,7 @@ impl Store {
                 .fetch_all(&self.pool)
                 .await
                 .map_err(database("cannot read the journal"))?;
-        rows.iter()
-            .map(|row| {
-                let failed = database("cannot read the journal");
-                let id: i64 = row
-                    .try_get("id")
-                    .map_err(database("cannot read the journal"))?;
-                let data: String = row.try_get("data").map_err(failed)?;
-                Ok(Journaled {
-                    id,
-                    kind: row
-                        .try_get("type")
-                        .map_err(database("cannot read the journal"))?,
-                    timestamp: timestamp(
-                        row.try_get("at")
-                            .map_err(database("cannot read the journal"))?,
-                    ),
-                    data: serde_json::from_str(&data).map_err(|e| corrupt(id, "data", e))?,
-                })
-            })
-            .collect()
+        rows.iter().map(journaled).collect()
     }
 
     /// Tasks still tracked, and tasks ended, in the whole store.
@@ -653,6 +703,9 @@ impl Store {
             self.journal(&mut tx, claim.id, ENDED, now).await?;
         }
         tx.commit().await.map_err(database("cannot save a poll"))?;
+        if settlement.changed || settlement.ending.is_some() {
+            self.journaled.notify_waiters();
+        }
         Ok(true)
     }
 
@@ -667,6 +720,12 @@ impl Store {
         .execute(&self.pool)
         .await
         .map_err(database("cannot give back claimed tasks"))?;
+        sqlx::query("UPDATE deliveries SET worker = NULL, next_attempt_at = $2 WHERE worker = $1")
+            .bind(worker)
+            .bind(now_ms())
+            .execute(&self.pool)
+            .await
+            .map_err(database("cannot give back claimed tasks"))?;
         sqlx::query("DELETE FROM workers WHERE id = $1")
             .bind(worker)
             .execute(&self.pool)
@@ -696,6 +755,15 @@ impl Store {
             .map_err(database("cannot give back a dead worker's tasks"))?;
         let released = sqlx::query(
             "UPDATE tracked SET lease = NULL, worker = NULL, next_poll_at = $2 \
+             WHERE worker IN (SELECT id FROM workers WHERE seen_at < $1)",
+        )
+        .bind(before)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(database("cannot give back a dead worker's tasks"))?;
+        sqlx::query(
+            "UPDATE deliveries SET worker = NULL, next_attempt_at = $2 \
              WHERE worker IN (SELECT id FROM workers WHERE seen_at < $1)",
         )
         .bind(before)
@@ -733,6 +801,180 @@ impl Store {
         self.tracked.notified().await;
     }
 
+    /// Completes when this process journals events (or a clone of this store does).
+    pub async fn journaled(&self) {
+        self.journaled.notified().await;
+    }
+
+    /// Whether the database answers.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map(drop)
+            .map_err(database("the store does not answer"))
+    }
+
+    /// Tasks by (state of the last task, ending), for metrics.
+    pub async fn tasks_by_state(
+        &self,
+    ) -> Result<Vec<(Option<String>, Option<String>, u64)>, StoreError> {
+        let rows =
+            sqlx::query("SELECT state, ending, COUNT(*) AS n FROM tracked GROUP BY state, ending")
+                .fetch_all(&self.pool)
+                .await
+                .map_err(database("cannot count tasks"))?;
+        rows.iter()
+            .map(|row| {
+                let failed = || database("cannot count tasks");
+                Ok((
+                    row.try_get("state").map_err(failed())?,
+                    row.try_get("ending").map_err(failed())?,
+                    row.try_get::<i64, _>("n").map_err(failed())?.max(0) as u64,
+                ))
+            })
+            .collect()
+    }
+
+    /// Webhook deliveries by status (`pending`, `delivered`, `failed`), for metrics.
+    pub async fn deliveries_by_status(&self) -> Result<Vec<(String, u64)>, StoreError> {
+        let rows = sqlx::query("SELECT status, COUNT(*) AS n FROM deliveries GROUP BY status")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(database("cannot count deliveries"))?;
+        rows.iter()
+            .map(|row| {
+                let failed = || database("cannot count deliveries");
+                Ok((
+                    row.try_get("status").map_err(failed())?,
+                    row.try_get::<i64, _>("n").map_err(failed())?.max(0) as u64,
+                ))
+            })
+            .collect()
+    }
+
+    /// A page of webhook deliveries, by event id, optionally of one status only.
+    pub async fn deliveries(
+        &self,
+        status: Option<&str>,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        let filter = if status.is_some() {
+            " AND d.status = $3"
+        } else {
+            ""
+        };
+        let sql = format!(
+            "SELECT d.event_id, d.url, d.status, d.attempts, d.last_error, d.updated_at, t.provider, t.task_id \
+             FROM deliveries d JOIN events e ON e.id = d.event_id JOIN tracked t ON t.id = e.tracked_id \
+             WHERE d.event_id > $1{filter} ORDER BY d.event_id LIMIT $2"
+        );
+        let mut query = sqlx::query(AssertSqlSafe(sql))
+            .bind(after)
+            .bind(i64::from(limit.clamp(1, 1000)));
+        if let Some(status) = status {
+            query = query.bind(status.to_owned());
+        }
+        let rows = query
+            .fetch_all(&self.pool)
+            .await
+            .map_err(database("cannot list deliveries"))?;
+        rows.iter()
+            .map(|row| {
+                let failed = || database("cannot list deliveries");
+                let event_id: i64 = row.try_get("event_id").map_err(failed())?;
+                Ok(Delivery {
+                    webhook_id: webhook_id(event_id),
+                    event_id,
+                    provider: row.try_get("provider").map_err(failed())?,
+                    task_id: row.try_get("task_id").map_err(failed())?,
+                    url: row.try_get("url").map_err(failed())?,
+                    status: row.try_get("status").map_err(failed())?,
+                    attempts: row.try_get::<i64, _>("attempts").map_err(failed())?.max(0) as u32,
+                    last_error: row.try_get("last_error").map_err(failed())?,
+                    updated_at: timestamp(row.try_get("updated_at").map_err(failed())?),
+                })
+            })
+            .collect()
+    }
+
+    /// Claims up to `limit` due webhook deliveries for `lease`, with the event each carries.
+    pub(crate) async fn claim_deliveries(
+        &self,
+        worker: &str,
+        limit: usize,
+        lease: Duration,
+    ) -> Result<Vec<DeliveryClaim>, StoreError> {
+        let now = now_ms();
+        let locking = match self.backend {
+            Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+            Backend::Sqlite => "",
+        };
+        let sql = format!(
+            "UPDATE deliveries SET worker = $1, next_attempt_at = $2 WHERE event_id IN \
+             (SELECT event_id FROM deliveries WHERE next_attempt_at <= $3 ORDER BY next_attempt_at LIMIT $4{locking}) \
+             RETURNING event_id, url, attempts"
+        );
+        let rows = sqlx::query(AssertSqlSafe(sql))
+            .bind(worker)
+            .bind(now.saturating_add(millis(lease)))
+            .bind(now)
+            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(database("cannot claim webhook deliveries"))?;
+        let mut claims = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let failed = || database("cannot claim webhook deliveries");
+            let event_id: i64 = row.try_get("event_id").map_err(failed())?;
+            let event = sqlx::query("SELECT id, type, at, data FROM events WHERE id = $1")
+                .bind(event_id)
+                .fetch_one(&self.pool)
+                .await
+                .map_err(failed())?;
+            claims.push(DeliveryClaim {
+                event: journaled(&event)?,
+                url: row.try_get("url").map_err(failed())?,
+                attempts: row.try_get::<i64, _>("attempts").map_err(failed())?.max(0) as u32,
+            });
+        }
+        Ok(claims)
+    }
+
+    /// Writes how a delivery attempt went, if `worker` still holds the delivery.
+    pub(crate) async fn settle_delivery(
+        &self,
+        worker: &str,
+        event_id: i64,
+        attempt: &Attempt,
+    ) -> Result<bool, StoreError> {
+        let now = now_ms();
+        let (status, next, error) = match attempt {
+            Attempt::Delivered => ("delivered", None, None),
+            Attempt::Retry { after, error } => (
+                "pending",
+                Some(now.saturating_add(millis(*after))),
+                Some(error.as_str()),
+            ),
+            Attempt::Failed { error } => ("failed", None, Some(error.as_str())),
+        };
+        let updated = sqlx::query(
+            "UPDATE deliveries SET status = $1, next_attempt_at = $2, last_error = COALESCE($3, last_error), \
+             attempts = attempts + 1, worker = NULL, updated_at = $4 WHERE event_id = $5 AND worker = $6",
+        )
+        .bind(status)
+        .bind(next)
+        .bind(error)
+        .bind(now)
+        .bind(event_id)
+        .bind(worker)
+        .execute(&self.pool)
+        .await
+        .map_err(database("cannot save a webhook delivery"))?;
+        Ok(updated.rows_affected() > 0)
+    }
+
     /// Appends the record of row `id`, as it is in `tx`, to the journal.
     async fn journal(
         &self,
@@ -756,31 +998,73 @@ impl Store {
             .await
             .map_err(database("cannot journal an event"))?;
         let data = json(&record(&row)?);
-        sqlx::query("INSERT INTO events (tracked_id, type, at, data) VALUES ($1, $2, $3, $4)")
-            .bind(id)
-            .bind(kind)
-            .bind(now)
-            .bind(data)
-            .execute(&mut **tx)
-            .await
+        let event = sqlx::query(
+            "INSERT INTO events (tracked_id, type, at, data) VALUES ($1, $2, $3, $4) RETURNING id",
+        )
+        .bind(id)
+        .bind(kind)
+        .bind(now)
+        .bind(data)
+        .fetch_one(&mut **tx)
+        .await
+        .map_err(database("cannot journal an event"))?;
+        let event: i64 = event
+            .try_get("id")
             .map_err(database("cannot journal an event"))?;
+        // Its webhook, if the task has a callback, goes out with the event or not at all.
+        sqlx::query(
+            "INSERT INTO deliveries (event_id, url, status, next_attempt_at, updated_at) \
+             SELECT $1, callback_url, 'pending', $2, $2 FROM tracked WHERE id = $3 AND callback_url IS NOT NULL",
+        )
+        .bind(event)
+        .bind(now)
+        .bind(id)
+        .execute(&mut **tx)
+        .await
+        .map_err(database("cannot journal an event"))?;
         Ok(())
     }
 }
 
 /// The migrations of `backend`, embedded.
 fn migrator(backend: Backend) -> Migrator {
-    let sql: &'static str = match backend {
-        Backend::Sqlite => include_str!("../../migrations/sqlite/0001_tracking.sql"),
-        Backend::Postgres => include_str!("../../migrations/postgres/0001_tracking.sql"),
+    let files: [(&str, &'static str); 2] = match backend {
+        Backend::Sqlite => [
+            (
+                "tracking",
+                include_str!("../../migrations/sqlite/0001_tracking.sql"),
+            ),
+            (
+                "deliveries",
+                include_str!("../../migrations/sqlite/0002_deliveries.sql"),
+            ),
+        ],
+        Backend::Postgres => [
+            (
+                "tracking",
+                include_str!("../../migrations/postgres/0001_tracking.sql"),
+            ),
+            (
+                "deliveries",
+                include_str!("../../migrations/postgres/0002_deliveries.sql"),
+            ),
+        ],
     };
-    Migrator::with_migrations(vec![Migration::new(
-        1,
-        "tracking".into(),
-        MigrationType::Simple,
-        sql.into_sql_str(),
-        false,
-    )])
+    Migrator::with_migrations(
+        files
+            .into_iter()
+            .zip(1..)
+            .map(|((name, sql), version)| {
+                Migration::new(
+                    version,
+                    name.into(),
+                    MigrationType::Simple,
+                    sql.into_sql_str(),
+                    false,
+                )
+            })
+            .collect(),
+    )
 }
 
 /// A SQLite URL that creates the file if it is missing.
