@@ -223,6 +223,7 @@ pub struct Delivery {
     pub updated_at: jiff::Timestamp,
 }
 
+#[cfg(feature = "serve")]
 /// A due delivery a worker holds.
 #[derive(Debug)]
 pub(crate) struct DeliveryClaim {
@@ -232,6 +233,7 @@ pub(crate) struct DeliveryClaim {
     pub(crate) attempts: u32,
 }
 
+#[cfg(feature = "serve")]
 /// How a delivery attempt went.
 #[derive(Debug)]
 pub(crate) enum Attempt {
@@ -899,6 +901,7 @@ impl Store {
             .collect()
     }
 
+    #[cfg(feature = "serve")]
     /// Claims up to `limit` due webhook deliveries for `lease`, with the event each carries.
     pub(crate) async fn claim_deliveries(
         &self,
@@ -942,6 +945,7 @@ impl Store {
         Ok(claims)
     }
 
+    #[cfg(feature = "serve")]
     /// Writes how a delivery attempt went, if `worker` still holds the delivery.
     pub(crate) async fn settle_delivery(
         &self,
