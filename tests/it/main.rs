@@ -39,6 +39,8 @@ mod roundtrip;
 mod sandbox;
 /// `sandbox`, `watch` and `demo` end to end through the real binary.
 mod sandbox_cli;
+/// `serve`: tasks over HTTP, signed webhooks, the journal as events, the API's rules.
+mod serve;
 /// Real requests against a loopback server: requests, retries, redirects, limits, hostile input.
 mod status;
 /// `unitask status` end to end through the real binary.
