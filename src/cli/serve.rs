@@ -35,6 +35,10 @@ pub struct Args {
     /// The wait after a webhook's first failed attempt (it doubles after each).
     #[arg(long, value_name = "DURATION", value_parser = super::watch::parse_duration, default_value = "1s")]
     webhook_retry: Duration,
+    /// How often this worker says it is alive; a worker silent for five is taken for dead and
+    /// its tasks are polled by the others.
+    #[arg(long, value_name = "DURATION", value_parser = super::watch::parse_duration, default_value = "2s")]
+    heartbeat: Duration,
     /// Serve an in-process sandbox of every provider and poll it, with placeholder credentials:
     /// the service runs with no setup.
     #[arg(long)]
@@ -161,6 +165,7 @@ async fn serve(args: Args, engine: Engine) -> u8 {
                 .request_timeout
                 .saturating_mul(polling.max_attempts)
                 .saturating_add(Duration::from_secs(60)),
+            heartbeat: args.heartbeat.max(Duration::from_millis(10)),
             ..TrackOptions::default()
         },
         webhooks: WebhookOptions {

@@ -707,3 +707,224 @@ fn a_watch_with_a_store_killed_midway_resumes_from_the_store() {
         assert_eq!(store.counts().await.expect("counts").0, 0);
     });
 }
+
+/// `unitask serve` in its own process on `store`, polling the sandbox process at `sandbox`;
+/// killed when dropped.
+struct ServeProcess {
+    child: Child,
+    addr: String,
+}
+
+impl ServeProcess {
+    fn start(sandbox: &str, store: &str, secret: &str) -> ServeProcess {
+        let mut child = Command::cargo_bin("unitask")
+            .expect("binary")
+            .args([
+                "serve",
+                "--port",
+                "0",
+                "--store",
+                store,
+                "--interval",
+                "20ms",
+                "--max-interval",
+                "100ms",
+                "--request-timeout",
+                "300ms",
+                "--heartbeat",
+                "200ms",
+                "--webhook-retry",
+                "50ms",
+                "--base-url",
+                &format!("{sandbox}/{{provider}}"),
+            ])
+            .envs(env())
+            .env("UNITASK_WEBHOOK_SECRET", secret)
+            .env_remove("RUST_LOG")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("serve starts");
+        let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+        let mut banner = String::new();
+        let read = stdout.read_line(&mut banner).expect("banner");
+        assert!(read > 0, "serve stopped before listening");
+        let addr = banner
+            .split("http://")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .unwrap_or_else(|| panic!("no address in {banner:?}"))
+            .to_owned();
+        std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
+        ServeProcess { child, addr }
+    }
+}
+
+impl Drop for ServeProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Every scenario and fault of every provider, with the ending its plan gives (a state, or
+/// `error`), as JSON registrations for `serve` posting to `callback`.
+fn registrations(
+    callback: &str,
+) -> (
+    Vec<Value>,
+    std::collections::HashMap<(String, String), String>,
+) {
+    let engine = Engine::builtin().expect("built-ins");
+    let providers: Vec<_> = engine.iter().map(|l| l.provider.clone()).collect();
+    let plans = Sandbox::new(&providers, unitask::sandbox::Options::default());
+    let mut bodies = Vec::new();
+    let mut expected = std::collections::HashMap::new();
+    for plan in plans.plans() {
+        let inputs: std::collections::BTreeMap<String, String> =
+            plan.provider.sample_inputs().into_iter().collect();
+        for track in &plan.tracks {
+            if !matches!(track.kind, TrackKind::Scenario | TrackKind::Fault(_)) {
+                continue;
+            }
+            let id = track.fresh_id(1).expect("a fresh id");
+            let end = match track.expected_end(watch::is_transient) {
+                Outcome::Task {
+                    terminal: false, ..
+                } => continue,
+                Outcome::Task { state, .. } => state.to_string(),
+                Outcome::Error { .. } => "error".into(),
+            };
+            bodies.push(serde_json::json!({
+                "provider": plan.provider.id,
+                "task_id": id,
+                "inputs": inputs,
+                "callback_url": callback,
+            }));
+            expected.insert((plan.provider.id.clone(), id), end);
+        }
+    }
+    (bodies, expected)
+}
+
+/// Tasks ended so far, as the service lists them (every page).
+async fn ended(client: &reqwest::Client, addr: &str) -> usize {
+    let mut count = 0;
+    let mut after = 0;
+    loop {
+        let Ok(response) = client
+            .get(format!(
+                "http://{addr}/v1/tasks?ended=true&limit=1000&after={after}"
+            ))
+            .send()
+            .await
+        else {
+            return count;
+        };
+        let page: Value = response.json().await.unwrap_or(Value::Null);
+        count += page["tasks"].as_array().map_or(0, Vec::len);
+        match page["next"].as_i64() {
+            Some(next) => after = next,
+            None => return count,
+        }
+    }
+}
+
+/// Kills serve workers with SIGKILL a third of the way through, and checks what the store and a
+/// webhook receiver saw once `survivors` finished: every task ended once in the journal, where
+/// its plan says, and every journaled event was delivered (and signed).
+fn killed_workers_lose_nothing(store: &str, two_workers: bool) {
+    let sandbox = SandboxProcess::start();
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let secret = unitask::serve::WebhookSecret::random();
+    let (receiver, callback) =
+        runtime.block_on(crate::serve::Receiver::start(secret.clone(), false, false));
+    let (bodies, expected) = registrations(&callback);
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .expect("client");
+    let doomed = ServeProcess::start(&sandbox.url, store, &secret.expose());
+    let survivor = two_workers.then(|| ServeProcess::start(&sandbox.url, store, &secret.expose()));
+    runtime.block_on(async {
+        for body in &bodies {
+            let response = client
+                .post(format!("http://{}/v1/tasks", doomed.addr))
+                .json(body)
+                .send()
+                .await
+                .expect("POST");
+            assert_eq!(response.status(), 201);
+        }
+        let started = Instant::now();
+        while ended(&client, &doomed.addr).await < bodies.len() / 3 {
+            assert!(started.elapsed() < Duration::from_secs(60), "no progress");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    });
+    drop(doomed);
+    // One worker goes on, or (SQLite) the same one starts again on its file.
+    let survivor =
+        survivor.unwrap_or_else(|| ServeProcess::start(&sandbox.url, store, &secret.expose()));
+    runtime.block_on(async {
+        let started = Instant::now();
+        while ended(&client, &survivor.addr).await < bodies.len() {
+            assert!(
+                started.elapsed() < Duration::from_secs(90),
+                "{} of {} ended",
+                ended(&client, &survivor.addr).await,
+                bodies.len()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let store = unitask::track::Store::open(store).await.expect("store");
+        let started = Instant::now();
+        loop {
+            let pending = store
+                .deliveries(Some("pending"), 0, 10)
+                .await
+                .expect("deliveries");
+            if pending.is_empty() {
+                break;
+            }
+            assert!(started.elapsed() < Duration::from_secs(30), "{pending:?}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let journal = crate::tracking::journal(&store).await;
+        assert_eq!(journal.len(), expected.len());
+        for ((provider, task_id), ending) in &expected {
+            let events = &journal[&(provider.clone(), task_id.clone())];
+            let ends = events.iter().filter(|(k, _)| k == "task.ended").count();
+            assert_eq!(ends, 1, "{provider} {task_id}: {events:?}");
+            let record = store
+                .get(provider, task_id)
+                .await
+                .expect("get")
+                .expect("tracked");
+            assert_eq!(record.ending.as_ref(), Some(ending), "{provider} {task_id}");
+        }
+        let events: usize = journal.values().map(Vec::len).sum();
+        receiver.seen(|seen| {
+            assert_eq!(seen.forged, 0);
+            assert_eq!(seen.attempts.len(), events, "every event's webhook arrived");
+        });
+    });
+    let mut survivor = survivor;
+    signal(survivor.child.id(), "TERM");
+    assert_eq!(wait(&mut survivor.child, Duration::from_secs(15)), Some(0));
+}
+
+/// `serve` on SQLite killed with SIGKILL mid-watch and started again on its file.
+#[test]
+fn a_serve_killed_and_restarted_on_its_sqlite_file_loses_nothing() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = format!("sqlite://{}", dir.path().join("serve.db").display());
+    killed_workers_lose_nothing(&store, false);
+}
+
+/// Two `serve` workers on one PostgreSQL database, one killed with SIGKILL mid-watch.
+#[test]
+fn two_serve_workers_on_postgres_one_killed_lose_nothing() {
+    let cluster = crate::postgres::Cluster::start();
+    killed_workers_lose_nothing(&cluster.url(), true);
+}
