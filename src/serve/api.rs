@@ -212,6 +212,22 @@ async fn track_task(
     if let Err(e) = endpoint.check(&target) {
         return error(StatusCode::UNPROCESSABLE_ENTITY, "invalid", e.message);
     }
+    if let Some((name, _)) = request.labels.iter().find(|(name, value)| {
+        name.is_empty()
+            || name.len() > 64
+            || !name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+            || value.len() > 256
+    }) {
+        return error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid",
+            format!(
+                "label {name:?}: a name is 1 to 64 of A-Z, a-z, 0-9, `_`, `.`, `-`, and a value at most 256 bytes"
+            ),
+        );
+    }
     if let Some(url) = &request.callback_url {
         match url::Url::parse(url) {
             Ok(parsed) if matches!(parsed.scheme(), "http" | "https") => {}

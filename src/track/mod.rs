@@ -210,6 +210,7 @@ impl Tracker {
             started,
         });
         let mut limits = Limits::new(&self.endpoints);
+        let providers: Vec<String> = self.endpoints.iter().map(|e| e.id().to_owned()).collect();
         let mut running: JoinSet<Polled> = JoinSet::new();
         let mut held: HashMap<TaskKey, (usize, Claim)> = HashMap::new();
         let mut next_claim = started;
@@ -252,7 +253,11 @@ impl Tracker {
             let free = concurrency.saturating_sub(running.len() + held.len());
             let may_claim = free > 0 && (free >= batch || running.is_empty());
             if may_claim && now >= next_claim {
-                match self.store.claim(&options.worker, free, options.lease).await {
+                match self
+                    .store
+                    .claim(&options.worker, &providers, free, options.lease)
+                    .await
+                {
                     Ok(claims) => {
                         let full = claims.len() == free;
                         for claim in claims {
@@ -271,7 +276,7 @@ impl Tracker {
                         next_claim = if full {
                             now
                         } else {
-                            match self.store.next_due().await {
+                            match self.store.next_due(&providers).await {
                                 Ok(Some(due)) => now + due.min(options.idle_check),
                                 Ok(None)
                                     if options.until_idle
@@ -411,7 +416,8 @@ async fn poll(shared: Arc<Shared>, e: usize, claim: Claim) -> Polled {
     polled_result
 }
 
-/// A claimed task of a provider this tracker has no endpoint for ends with an error saying so.
+/// A claimed task handed over to a follow-up of a provider this tracker has no endpoint for
+/// ends with an error saying so (claims take only tasks of its own providers).
 async fn unknown(shared: Arc<Shared>, claim: Claim) -> Polled {
     let polled = Arc::clone(claim.course.polled(&claim.target));
     let known: Vec<&str> = shared.endpoints.iter().map(Endpoint::id).collect();

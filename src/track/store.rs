@@ -327,7 +327,8 @@ impl From<StoredCourse> for Course {
 
 /// A due task a worker holds: what to poll, and its course.
 #[derive(Debug)]
-pub(crate) struct Claim {
+#[doc(hidden)]
+pub struct Claim {
     pub(crate) id: i64,
     pub(crate) lease: String,
     pub(crate) target: Arc<Target>,
@@ -603,13 +604,19 @@ impl Store {
         ))
     }
 
-    /// Claims up to `limit` due tasks for `lease` (named `{worker}/{n}`), oldest due first.
-    pub(crate) async fn claim(
+    /// Claims up to `limit` due tasks for `lease` (named `{worker}/{n}`), oldest due first
+    /// (public for the store's benchmark).
+    #[doc(hidden)]
+    pub async fn claim(
         &self,
         worker: &str,
+        providers: &[String],
         limit: usize,
         lease: Duration,
     ) -> Result<Vec<Claim>, StoreError> {
+        if providers.is_empty() {
+            return Ok(Vec::new());
+        }
         static CLAIMS: AtomicU64 = AtomicU64::new(0);
         let name = format!("{worker}/{}", CLAIMS.fetch_add(1, Ordering::Relaxed));
         let now = now_ms();
@@ -619,17 +626,25 @@ impl Store {
             // SQLite runs one writer at a time: nothing to skip.
             Backend::Sqlite => "",
         };
+        // Only tasks of providers this worker can poll: another worker may have more
+        // credentials, and a task nobody here can poll is left to it, not failed.
+        let within = among(providers, 6);
         let sql = format!(
             "UPDATE tracked SET lease = $1, worker = $5, next_poll_at = $2 WHERE id IN \
-             (SELECT id FROM tracked WHERE next_poll_at <= $3 ORDER BY next_poll_at LIMIT $4{locking}) \
+             (SELECT id FROM tracked WHERE next_poll_at <= $3 AND provider IN ({within}) \
+             ORDER BY next_poll_at LIMIT $4{locking}) \
              RETURNING id, provider, task_id, inputs, course"
         );
-        let rows = sqlx::query(AssertSqlSafe(sql))
+        let mut query = sqlx::query(AssertSqlSafe(sql))
             .bind(&name)
             .bind(now.saturating_add(millis(lease)))
             .bind(now)
             .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-            .bind(worker)
+            .bind(worker);
+        for provider in providers {
+            query = query.bind(provider.clone());
+        }
+        let rows = query
             .fetch_all(&self.pool)
             .await
             .map_err(database("cannot claim due tasks"))?;
@@ -785,13 +800,25 @@ impl Store {
     }
 
     /// How long until the next task is due (zero if one is), `None` if none is tracked.
-    pub(crate) async fn next_due(&self) -> Result<Option<Duration>, StoreError> {
-        let row = sqlx::query(
-            "SELECT MIN(next_poll_at) AS due FROM tracked WHERE next_poll_at IS NOT NULL",
-        )
-        .fetch_one(&self.pool)
-        .await
-        .map_err(database("cannot read when tasks are due"))?;
+    pub(crate) async fn next_due(
+        &self,
+        providers: &[String],
+    ) -> Result<Option<Duration>, StoreError> {
+        if providers.is_empty() {
+            return Ok(None);
+        }
+        let sql = format!(
+            "SELECT MIN(next_poll_at) AS due FROM tracked WHERE next_poll_at IS NOT NULL AND provider IN ({})",
+            among(providers, 1)
+        );
+        let mut query = sqlx::query(AssertSqlSafe(sql));
+        for provider in providers {
+            query = query.bind(provider.clone());
+        }
+        let row = query
+            .fetch_one(&self.pool)
+            .await
+            .map_err(database("cannot read when tasks are due"))?;
         let due: Option<i64> = row
             .try_get("due")
             .map_err(database("cannot read when tasks are due"))?;
@@ -1028,6 +1055,14 @@ impl Store {
         .map_err(database("cannot journal an event"))?;
         Ok(())
     }
+}
+
+/// `$first, $first+1, …`: one placeholder per item.
+fn among<T>(items: &[T], first: usize) -> String {
+    (first..first + items.len())
+        .map(|n| format!("${n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The migrations of `backend`, embedded.

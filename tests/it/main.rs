@@ -27,9 +27,9 @@ mod init;
 mod invariants;
 /// Property tests over damaged responses.
 mod mutations;
-/// The seed providers: valid, schema fresh, and every corruption reported where it is.
 /// A throwaway PostgreSQL cluster per test (Debian's `postgresql`, installed by `.ci/run`).
 mod postgres;
+/// The seed providers: valid, schema fresh, and every corruption reported where it is.
 mod providers;
 /// Declared rate limits: kept by the watch, enforced by the sandbox.
 mod rate_limits;

@@ -333,6 +333,10 @@ async fn tasks_registered_over_http_end_where_their_plans_say_and_every_change_i
     assert_eq!(post(&client, addr, &bad_callback).await.0, 422);
     let (status, _) = post(&client, addr, &json!({"provider": "hubspot"})).await;
     assert_eq!(status, 422, "a body without task_id");
+    let mut bad_label = register(first, &callback);
+    bad_label["task_id"] = json!("another-task");
+    bad_label["labels"] = json!({"a\"b": "c"});
+    assert_eq!(post(&client, addr, &bad_label).await.0, 422);
 
     until_all_ended(&store).await;
     let journal = crate::tracking::journal(&store).await;

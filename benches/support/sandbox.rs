@@ -1,0 +1,47 @@
+//! What the benchmarks that poll a sandbox share: `unitask sandbox` in its own process, so the
+//! CPU and memory a benchmark measures in its own process are the poller's alone.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+/// `unitask sandbox --port 0` in its own process, killed when dropped.
+pub struct SandboxProcess {
+    child: Child,
+    /// Its base URL, without a trailing slash (each provider is under `/<id>`).
+    pub url: String,
+}
+
+impl SandboxProcess {
+    pub fn start() -> SandboxProcess {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_unitask"))
+            .args(["sandbox", "--port", "0", "--quiet"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("the sandbox starts");
+        let mut out = BufReader::new(child.stdout.take().expect("stdout"));
+        let mut banner = String::new();
+        while !banner.contains("listening on") {
+            if out.read_line(&mut banner).expect("banner") == 0 {
+                panic!("the sandbox stopped: {banner}");
+            }
+        }
+        // Its log is drained, so a full pipe never stalls it.
+        std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
+        let url = banner
+            .split("listening on ")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .expect("a URL")
+            .trim_end_matches('/')
+            .to_owned();
+        SandboxProcess { child, url }
+    }
+}
+
+impl Drop for SandboxProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
