@@ -151,6 +151,7 @@ async fn handwritten(url: &str, ids: Vec<String>) -> u64 {
                             "{url}/hubspot/files/v3/files/import-from-url/async/tasks/{id}/status"
                         ))
                         .bearer_auth("bench")
+                        .header("accept", "application/json")
                         .send()
                         .await
                         .expect("an answer");
