@@ -629,9 +629,10 @@ impl Store {
         // Only tasks of providers this worker can poll: another worker may have more
         // credentials, and a task nobody here can poll is left to it, not failed.
         let within = among(providers, 6);
+        let provider = self.unindexed_provider();
         let sql = format!(
             "UPDATE tracked SET lease = $1, worker = $5, next_poll_at = $2 WHERE id IN \
-             (SELECT id FROM tracked WHERE next_poll_at <= $3 AND provider IN ({within}) \
+             (SELECT id FROM tracked WHERE next_poll_at <= $3 AND {provider} IN ({within}) \
              ORDER BY next_poll_at LIMIT $4{locking}) \
              RETURNING id, provider, task_id, inputs, course"
         );
@@ -808,7 +809,8 @@ impl Store {
             return Ok(None);
         }
         let sql = format!(
-            "SELECT MIN(next_poll_at) AS due FROM tracked WHERE next_poll_at IS NOT NULL AND provider IN ({})",
+            "SELECT MIN(next_poll_at) AS due FROM tracked WHERE next_poll_at IS NOT NULL AND {} IN ({})",
+            self.unindexed_provider(),
             among(providers, 1)
         );
         let mut query = sqlx::query(AssertSqlSafe(sql));
@@ -823,6 +825,16 @@ impl Store {
             .try_get("due")
             .map_err(database("cannot read when tasks are due"))?;
         Ok(due.map(|at| Duration::from_millis(at.saturating_sub(now_ms()).max(0) as u64)))
+    }
+
+    /// The provider column where the due index must be used, not the (provider, task id) one:
+    /// SQLite otherwise reads every task of the provider and sorts them (unary `+` keeps a term
+    /// off an index there; PostgreSQL plans by cost and has no `+` for text).
+    fn unindexed_provider(&self) -> &'static str {
+        match self.backend {
+            Backend::Sqlite => "+provider",
+            Backend::Postgres => "provider",
+        }
     }
 
     /// Completes when a task is tracked through this store (or a clone of it).
