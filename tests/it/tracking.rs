@@ -145,6 +145,39 @@ pub async fn journal(store: &Store) -> HashMap<(String, String), TaskJournal> {
     by_task
 }
 
+/// Every played task ended once in the journal, where its plan says; the journal, for the
+/// caller's own checks.
+pub async fn each_ended_once_as_planned(
+    store: &Store,
+    played: &[Played],
+) -> HashMap<(String, String), TaskJournal> {
+    let journal = journal(store).await;
+    for p in played {
+        let record = store
+            .get(&p.task.provider, &p.task.task_id)
+            .await
+            .expect("get")
+            .expect("tracked");
+        assert!(
+            ending_matches(&record, &p.expected),
+            "{} {}: ended {:?} ({:?}), its plan says {}",
+            p.task.provider,
+            p.task.task_id,
+            record.ending,
+            record.error.as_ref().map(|e| e.kind),
+            p.expected
+        );
+        let events = &journal[&(p.task.provider.clone(), p.task.task_id.clone())];
+        let ends = events
+            .iter()
+            .filter(|(kind, _)| kind == "task.ended")
+            .count();
+        assert_eq!(ends, 1, "{}: {events:?}", p.task.task_id);
+        assert_eq!(events.last().map(|e| e.0.as_str()), Some("task.ended"));
+    }
+    journal
+}
+
 fn temp_store_url(dir: &tempfile::TempDir) -> String {
     format!("sqlite://{}", dir.path().join("unitask.db").display())
 }
@@ -190,30 +223,10 @@ async fn every_task_ends_once(url: &str) {
     assert_eq!(report.stopped, unitask::track::Stopped::Idle, "{report:?}");
     assert_eq!(report.dropped, 0);
     assert_eq!(report.store_errors, 0);
-    let journal = journal(&store).await;
+    let journal = each_ended_once_as_planned(&store, &played).await;
     let told = std::mem::take(&mut *told.lock().expect("lock"));
     for p in &played {
-        let record = store
-            .get(&p.task.provider, &p.task.task_id)
-            .await
-            .expect("get")
-            .expect("tracked");
-        assert!(
-            ending_matches(&record, &p.expected),
-            "{} {}: ended {:?} ({:?}), its plan says {}",
-            p.task.provider,
-            p.task.task_id,
-            record.ending,
-            record.error.as_ref().map(|e| e.kind),
-            p.expected
-        );
         let events = &journal[&(p.task.provider.clone(), p.task.task_id.clone())];
-        let ends = events
-            .iter()
-            .filter(|(kind, _)| kind == "task.ended")
-            .count();
-        assert_eq!(ends, 1, "{}: {events:?}", p.task.task_id);
-        assert_eq!(events.last().map(|e| e.0.as_str()), Some("task.ended"));
         // What was told is what was journaled: one Changed per task.changed.
         let changed = events
             .iter()
@@ -348,31 +361,9 @@ async fn a_tracker_stopped_halfway_resumes_without_polling_ended_tasks_or_tellin
             p.task.task_id
         );
     }
-    let journal = journal(&store).await;
+    let journal = each_ended_once_as_planned(&store, &played).await;
     for p in &played {
-        let record = store
-            .get(&p.task.provider, &p.task.task_id)
-            .await
-            .expect("get")
-            .expect("tracked");
-        assert!(
-            ending_matches(&record, &p.expected),
-            "{} {}: ended {:?}, its plan says {}",
-            p.task.provider,
-            p.task.task_id,
-            record.ending,
-            p.expected
-        );
         let events = &journal[&(p.task.provider.clone(), p.task.task_id.clone())];
-        assert_eq!(
-            events
-                .iter()
-                .filter(|(kind, _)| kind == "task.ended")
-                .count(),
-            1,
-            "{}: {events:?}",
-            p.task.task_id
-        );
         // No change told twice: two changes in a row never show the same task.
         let changes: Vec<&Option<String>> = events
             .iter()
@@ -433,32 +424,7 @@ async fn two_trackers_share_a_postgres_store_and_one_killed_loses_nothing() {
     let report = second.await.expect("joined").expect("tracker");
     assert_eq!(report.stopped, unitask::track::Stopped::Idle, "{report:?}");
     assert!(report.polls > 0);
-    let journal = journal(&store).await;
-    for p in &played {
-        let record = store
-            .get(&p.task.provider, &p.task.task_id)
-            .await
-            .expect("get")
-            .expect("tracked");
-        assert!(
-            ending_matches(&record, &p.expected),
-            "{} {}: ended {:?}, its plan says {}",
-            p.task.provider,
-            p.task.task_id,
-            record.ending,
-            p.expected
-        );
-        let events = &journal[&(p.task.provider.clone(), p.task.task_id.clone())];
-        assert_eq!(
-            events
-                .iter()
-                .filter(|(kind, _)| kind == "task.ended")
-                .count(),
-            1,
-            "{}: {events:?}",
-            p.task.task_id
-        );
-    }
+    each_ended_once_as_planned(&store, &played).await;
     assert_eq!(
         store.counts().await.expect("counts"),
         (0, played.len() as u64)
