@@ -2,7 +2,10 @@
 //! `watch --store`, on a SQLite file, journaling every change), side by side with a hand-written
 //! tokio + reqwest + serde poller of the same kind of sandbox tasks, in one run.
 //!
-//!   cargo bench --bench poll_cpu [-- TASKS ROUNDS]      (default: 3000 tasks, 3 rounds)
+//!   cargo bench --bench poll_cpu [-- TASKS ROUNDS [POLLERS]]
+//!
+//! (default: 3000 tasks, 3 rounds, every poller; POLLERS names some of them, comma-separated,
+//! to profile one alone: `hand-written,watch,tracker`.)
 //!
 //! The sandbox runs in its own process (`unitask sandbox`), so this process's CPU time (user +
 //! system, from /proc/self/stat) is the poller's alone. Every poller runs on a current-thread
@@ -28,6 +31,11 @@ fn main() {
     let mut args = std::env::args().skip(1).filter(|a| !a.starts_with("--"));
     let tasks: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(3000);
     let rounds: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(3);
+    let only = args.next();
+    let runs = |name: &str| {
+        only.as_deref()
+            .is_none_or(|o| o.split(',').any(|p| p == name))
+    };
     let sandbox = sandbox::SandboxProcess::start();
     let url = sandbox.url.clone();
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -46,6 +54,9 @@ fn main() {
     let mut next_id = 1;
     for round in 1..=rounds {
         for (p, name) in ["hand-written", "watch", "tracker"].iter().enumerate() {
+            if !runs(name) {
+                continue;
+            }
             let ids: Vec<String> = (next_id..next_id + tasks)
                 .map(|n| format!("import-succeeds-{n}"))
                 .collect();
@@ -100,6 +111,9 @@ fn main() {
     let floor = per_poll(totals[0]);
     println!();
     for (p, name) in ["hand-written", "watch", "tracker"].iter().enumerate() {
+        if totals[p].0 == 0 {
+            continue;
+        }
         let mine = per_poll(totals[p]);
         println!(
             "{name:<14} {mine:>7.1} µs of CPU per poll: {:.2}× the hand-written poller's throughput per CPU second",

@@ -5,8 +5,10 @@
 //! The tracker is the watch's scheduler with the store as its queue. It claims due tasks in
 //! batches with a lease, polls each through the same [`Endpoint`]s and declared rate limits as a
 //! watch, decides with the same course (`watch::course`: what is a change, when to poll next,
-//! when to give up, where a follow-up goes), and writes each outcome back in one transaction
-//! with its journal entries, only while its lease holds. Memory holds only the polls in flight;
+//! when to give up, where a follow-up goes), and writes each outcome back with its journal
+//! entries, only while its lease holds. Outcomes are written in batches (a group commit: while
+//! one transaction writes, the answers that arrive wait for the next), so the store's cost is
+//! a few statements per batch, not per poll. Memory holds only the polls in flight;
 //! a task's state between polls is its row. Several trackers may share one PostgreSQL store:
 //! each claims different rows, and a tracker that dies leaves leases that run out.
 
@@ -128,6 +130,21 @@ pub struct TrackMetrics {
 pub const LATENCY_BUCKETS: [f64; 10] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0];
 
 impl TrackMetrics {
+    /// Counts a poll that was sent: how long it took, and whether it failed (`Some(true)`:
+    /// with a `429`).
+    fn answered(&self, took: Option<(Duration, Option<bool>)>) {
+        let Some((took, failed)) = took else {
+            return;
+        };
+        self.poll_took(took);
+        if failed.is_some() {
+            self.poll_errors.fetch_add(1, Ordering::Relaxed);
+        }
+        if failed == Some(true) {
+            self.rate_limited.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
     fn poll_took(&self, took: Duration) {
         let seconds = took.as_secs_f64();
         for (bucket, bound) in self.latency.iter().zip(LATENCY_BUCKETS) {
@@ -143,19 +160,24 @@ impl TrackMetrics {
     }
 }
 
-/// What one poll came to, back in the tracker's loop.
-struct Polled {
+/// What one poll came to, back in the tracker's loop and waiting to be written: the claim,
+/// the course after the answer, and what the course made of it.
+struct Answered {
+    claim: Claim,
+    /// The target polled (the claim's, or the follow-up its course is on).
+    polled: Arc<Target>,
+    course: Course,
+    news: Option<News>,
+    next: Next,
     /// How long the poll took, and whether it failed (`Some(true)` for a `429`); `None` when
     /// nothing was sent.
     took: Option<(Duration, Option<bool>)>,
-    /// The events to tell (none when the outcome was dropped).
-    events: Vec<Event>,
     /// A `429`: the endpoint polled holds its polls this long.
     pause: Option<(usize, Duration)>,
-    /// When the task is due again, if it is.
-    due_in: Option<Duration>,
-    written: Result<bool, StoreError>,
 }
+
+/// A batch of answers and whether each was written (`Err`: none was).
+type Written = (Vec<Answered>, Result<Vec<bool>, StoreError>);
 
 impl Tracker {
     /// A tracker of `store` with no endpoint yet.
@@ -198,7 +220,6 @@ impl Tracker {
         let batch = concurrency.div_ceil(4);
         let deadline = options.watch.timeout.and_then(|t| started.checked_add(t));
         let shared = Arc::new(Shared {
-            store: self.store.clone(),
             index: self
                 .endpoints
                 .iter()
@@ -207,11 +228,15 @@ impl Tracker {
                 .collect(),
             endpoints: self.endpoints.clone().into(),
             options: options.watch.clone(),
-            started,
         });
         let mut limits = Limits::new(&self.endpoints);
         let providers: Vec<String> = self.endpoints.iter().map(|e| e.id().to_owned()).collect();
-        let mut running: JoinSet<Polled> = JoinSet::new();
+        let mut running: JoinSet<Answered> = JoinSet::new();
+        // Answers wait here while the batch before them is written: one write at a time, of
+        // every answer that came meanwhile (a group commit: the busier, the fewer writes).
+        let mut answered: Vec<Answered> = Vec::new();
+        let mut writing: JoinSet<Written> = JoinSet::new();
+        let mut in_write = 0;
         let mut held: HashMap<TaskKey, (usize, Claim)> = HashMap::new();
         let mut next_claim = started;
         let mut next_heartbeat = started;
@@ -242,6 +267,10 @@ impl Tracker {
                 }
                 next_heartbeat = now + options.heartbeat;
             }
+            if writing.is_empty() && !answered.is_empty() {
+                in_write = answered.len();
+                writing.spawn(write(self.store.clone(), std::mem::take(&mut answered)));
+            }
             while running.len() < concurrency {
                 let Some(key) = limits.release(now) else {
                     break;
@@ -250,7 +279,8 @@ impl Tracker {
                     running.spawn(poll(Arc::clone(&shared), e, claim));
                 }
             }
-            let free = concurrency.saturating_sub(running.len() + held.len());
+            let busy = running.len() + held.len() + answered.len() + in_write;
+            let free = concurrency.saturating_sub(busy);
             let may_claim = free > 0 && (free >= batch || running.is_empty());
             if may_claim && now >= next_claim {
                 match self
@@ -264,7 +294,7 @@ impl Tracker {
                             let key = TaskKey(claim.id as u64);
                             let provider = &claim.course.polled(&claim.target).provider;
                             let Some(&e) = shared.index.get(provider.as_str()) else {
-                                running.spawn(unknown(Arc::clone(&shared), claim));
+                                answered.push(unknown(&shared, claim));
                                 continue;
                             };
                             if limits.admit(e, key, now) {
@@ -281,7 +311,9 @@ impl Tracker {
                                 Ok(None)
                                     if options.until_idle
                                         && running.is_empty()
-                                        && held.is_empty() =>
+                                        && held.is_empty()
+                                        && answered.is_empty()
+                                        && writing.is_empty() =>
                                 {
                                     break Stopped::Idle;
                                 }
@@ -314,46 +346,20 @@ impl Tracker {
                 biased;
                 () = &mut stop => break Stopped::Interrupted,
                 Some(joined) = running.join_next(), if !running.is_empty() => {
-                    let Ok(polled) = joined else { continue };
-                    let metrics = &self.metrics;
-                    if let Some((took, failed)) = polled.took {
-                        metrics.poll_took(took);
-                        match failed {
-                            Some(true) => {
-                                metrics.poll_errors.fetch_add(1, Ordering::Relaxed);
-                                metrics.rate_limited.fetch_add(1, Ordering::Relaxed);
-                            }
-                            Some(false) => {
-                                metrics.poll_errors.fetch_add(1, Ordering::Relaxed);
-                            }
-                            None => {}
-                        }
-                    }
-                    match polled.written {
-                        Ok(true) => {
-                            report.polls += 1;
-                            metrics.polls.fetch_add(1, Ordering::Relaxed);
-                        }
-                        Ok(false) => {
-                            report.dropped += 1;
-                            metrics.dropped.fetch_add(1, Ordering::Relaxed);
-                        }
-                        Err(error) => {
-                            report.store_errors += 1;
-                            metrics.store_errors.fetch_add(1, Ordering::Relaxed);
-                            tracing::warn!("{error}");
-                        }
-                    }
-                    if let Some((e, wait)) = polled.pause {
+                    let Ok(answer) = joined else { continue };
+                    self.metrics.answered(answer.took);
+                    if let Some((e, wait)) = answer.pause {
                         limits.pause(e, watch::later(wait));
                     }
-                    if let Some(due) = polled.due_in {
+                    answered.push(answer);
+                }
+                Some(joined) = writing.join_next(), if !writing.is_empty() => {
+                    in_write = 0;
+                    let Ok(written) = joined else { continue };
+                    if let Some(due) = absorb(written, &mut report, &self.metrics, started, &mut on_event) {
                         next_claim = next_claim.min(Instant::now() + due);
                     }
-                    for event in &polled.events {
-                        on_event(event);
-                    }
-                    if options.until_idle && running.is_empty() && held.is_empty() {
+                    if options.until_idle && running.is_empty() && held.is_empty() && answered.is_empty() {
                         // Perhaps the last: look now rather than at the next idle check.
                         next_claim = Instant::now();
                     }
@@ -364,8 +370,18 @@ impl Tracker {
             }
         };
         // The polls in flight are cancelled; their tasks (and those held back) are due again.
+        // The answers in hand are written first.
         running.abort_all();
         while running.join_next().await.is_some() {}
+        while let Some(joined) = writing.join_next().await {
+            if let Ok(written) = joined {
+                absorb(written, &mut report, &self.metrics, started, &mut on_event);
+            }
+        }
+        if !answered.is_empty() {
+            let written = write(self.store.clone(), answered).await;
+            absorb(written, &mut report, &self.metrics, started, &mut on_event);
+        }
         if let Err(error) = self.store.release(&options.worker).await {
             report.store_errors += 1;
             tracing::warn!("{error}");
@@ -380,15 +396,13 @@ impl Tracker {
 
 /// What every poll of a run reads.
 struct Shared {
-    store: Store,
     endpoints: Arc<[Endpoint]>,
     index: HashMap<String, usize>,
     options: Options,
-    started: Instant,
 }
 
-/// Polls a claimed task through endpoint `e`, decides with its course, and writes the outcome.
-async fn poll(shared: Arc<Shared>, e: usize, claim: Claim) -> Polled {
+/// Polls a claimed task through endpoint `e` and decides with its course.
+async fn poll(shared: Arc<Shared>, e: usize, claim: Claim) -> Answered {
     let polled = Arc::clone(claim.course.polled(&claim.target));
     let sent = Instant::now();
     let result = watch::poll(Arc::clone(&shared.endpoints), e, Arc::clone(&polled)).await;
@@ -408,17 +422,20 @@ async fn poll(shared: Arc<Shared>, e: usize, claim: Claim) -> Polled {
         &shared.options,
         result,
     );
-    let pause = outcome.pause.map(|wait| (e, wait));
-    let mut polled_result =
-        settle(&shared, claim, polled, course, outcome.news, outcome.next).await;
-    polled_result.pause = pause;
-    polled_result.took = Some(took);
-    polled_result
+    Answered {
+        claim,
+        polled,
+        course,
+        news: outcome.news,
+        next: outcome.next,
+        took: Some(took),
+        pause: outcome.pause.map(|wait| (e, wait)),
+    }
 }
 
 /// A claimed task handed over to a follow-up of a provider this tracker has no endpoint for
 /// ends with an error saying so (claims take only tasks of its own providers).
-async fn unknown(shared: Arc<Shared>, claim: Claim) -> Polled {
+fn unknown(shared: &Shared, claim: Claim) -> Answered {
     let polled = Arc::clone(claim.course.polled(&claim.target));
     let known: Vec<&str> = shared.endpoints.iter().map(Endpoint::id).collect();
     let error = Error::local(
@@ -429,57 +446,64 @@ async fn unknown(shared: Arc<Shared>, claim: Claim) -> Polled {
             known.join(", ")
         ),
     );
-    let course = claim.course.clone();
-    settle(
-        &shared,
+    Answered {
+        course: claim.course.clone(),
         claim,
         polled,
-        course,
-        None,
-        Next::End(Ending::Failed(error), None),
-    )
-    .await
+        news: None,
+        next: Next::End(Ending::Failed(error), None),
+        took: None,
+        pause: None,
+    }
 }
 
-/// Writes an outcome and turns it into the events to tell.
-async fn settle(
-    shared: &Shared,
-    claim: Claim,
-    polled: Arc<Target>,
-    course: Course,
-    news: Option<News>,
-    next: Next,
-) -> Polled {
-    let (ending, end_task) = match &next {
-        Next::End(ending, task) => (Some(ending), task.as_ref()),
-        Next::After(_) => (None, None),
-    };
-    let (changed_task, poll_error) = match &news {
-        Some(News::Changed(task)) => (Some(task), None),
-        Some(News::Failed { error, .. }) => (None, Some(error)),
-        None => (None, None),
-    };
-    let ended_error = match ending {
-        Some(Ending::Failed(error)) => Some(error),
-        _ => None,
-    };
-    let due_in = match &next {
-        Next::After(wait) => Some((*wait).min(watch::MAX_WAIT)),
-        Next::End(..) => None,
-    };
-    let settlement = Settlement {
-        course: &course,
-        task: changed_task.or(end_task),
-        error: poll_error.or(ended_error),
-        ending: ending.map(Ending::name),
-        next_poll: due_in,
-        changed: changed_task.is_some(),
-    };
-    let written = shared.store.settle(&claim, &settlement).await;
-    let mut events = Vec::new();
-    if matches!(written, Ok(true)) {
+impl Answered {
+    /// What writing it stores.
+    fn settlement(&self) -> Settlement<'_> {
+        let (ending, end_task) = match &self.next {
+            Next::End(ending, task) => (Some(ending), task.as_ref()),
+            Next::After(_) => (None, None),
+        };
+        let (changed_task, poll_error) = match &self.news {
+            Some(News::Changed(task)) => (Some(task), None),
+            Some(News::Failed { error, .. }) => (None, Some(error)),
+            None => (None, None),
+        };
+        let ended_error = match ending {
+            Some(Ending::Failed(error)) => Some(error),
+            _ => None,
+        };
+        Settlement {
+            claim: &self.claim,
+            course: &self.course,
+            task: changed_task.or(end_task),
+            error: poll_error.or(ended_error),
+            ending: ending.map(Ending::name),
+            next_poll: self.due_in(),
+            changed: changed_task.is_some(),
+        }
+    }
+
+    /// When the task is due again, if it is.
+    fn due_in(&self) -> Option<Duration> {
+        match &self.next {
+            Next::After(wait) => Some((*wait).min(watch::MAX_WAIT)),
+            Next::End(..) => None,
+        }
+    }
+
+    /// The events to tell once it is written.
+    fn into_events(self, elapsed: Duration) -> Vec<Event> {
+        let Answered {
+            claim,
+            polled,
+            course,
+            news,
+            next,
+            ..
+        } = self;
         let key = TaskKey(claim.id as u64);
-        let elapsed = shared.started.elapsed();
+        let mut events = Vec::new();
         match news {
             Some(News::Changed(task)) => events.push(Event::Changed {
                 key,
@@ -513,14 +537,55 @@ async fn settle(
                 finished,
             });
         }
+        events
     }
-    Polled {
-        took: None,
-        events,
-        pause: None,
-        due_in,
-        written,
+}
+
+/// Writes a batch of answers in one transaction.
+async fn write(store: Store, batch: Vec<Answered>) -> Written {
+    let settlements: Vec<Settlement<'_>> = batch.iter().map(Answered::settlement).collect();
+    let written = store.settle(&settlements).await;
+    drop(settlements);
+    (batch, written)
+}
+
+/// Counts a written batch and tells its events; when the soonest of its tasks is due again.
+fn absorb(
+    (batch, written): Written,
+    report: &mut TrackReport,
+    metrics: &TrackMetrics,
+    started: Instant,
+    on_event: &mut impl FnMut(&Event),
+) -> Option<Duration> {
+    let written = match written {
+        Ok(written) => written,
+        Err(error) => {
+            // Each is polled again once its lease runs out.
+            let failed = batch.len() as u64;
+            report.store_errors += failed;
+            metrics.store_errors.fetch_add(failed, Ordering::Relaxed);
+            tracing::warn!("{error}");
+            return None;
+        }
+    };
+    let elapsed = started.elapsed();
+    let mut soonest: Option<Duration> = None;
+    for (answer, written) in batch.into_iter().zip(written) {
+        if !written {
+            report.dropped += 1;
+            metrics.dropped.fetch_add(1, Ordering::Relaxed);
+            continue;
+        }
+        report.polls += 1;
+        metrics.polls.fetch_add(1, Ordering::Relaxed);
+        if let Some(due) = answer.due_in() {
+            soonest = Some(soonest.map_or(due, |s| s.min(due)));
+        }
+        for event in answer.into_events(elapsed) {
+            on_event(&event);
+        }
     }
+    soonest
 }
 
 /// Sleeps until `at`, or forever when there is nothing to wait for.

@@ -13,7 +13,7 @@
 //! seconds, not a whole lease. A change and an end are journaled (`events`) in the same transaction
 //! as the row, so no change is lost or told twice across crashes. Credentials are never stored.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::str::FromStr as _;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -325,7 +325,7 @@ impl From<StoredCourse> for Course {
     }
 }
 
-/// A due task a worker holds: what to poll, and its course.
+/// A due task a worker holds: what to poll, its course, and what its journal entries repeat.
 #[derive(Debug)]
 #[doc(hidden)]
 pub struct Claim {
@@ -333,11 +333,17 @@ pub struct Claim {
     pub(crate) lease: String,
     pub(crate) target: Arc<Target>,
     pub(crate) course: Course,
+    /// The columns no poll changes (labels and callback are set when the task is tracked),
+    /// so an outcome's journal entry is written from the values in hand.
+    pub(crate) labels: BTreeMap<String, String>,
+    pub(crate) callback_url: Option<String>,
+    pub(crate) created_at: i64,
 }
 
 /// What one poll's outcome writes.
 #[derive(Debug)]
 pub(crate) struct Settlement<'a> {
+    pub(crate) claim: &'a Claim,
     pub(crate) course: &'a Course,
     /// The task the poll returned, if it returned one.
     pub(crate) task: Option<&'a UploadTask>,
@@ -351,6 +357,35 @@ pub(crate) struct Settlement<'a> {
     pub(crate) changed: bool,
 }
 
+impl Settlement<'_> {
+    fn journals(&self) -> impl Iterator<Item = &'static str> {
+        let changed = self.changed.then_some(CHANGED);
+        let ended = self.ending.is_some().then_some(ENDED);
+        changed.into_iter().chain(ended)
+    }
+}
+
+/// A [`Tracked`] record as a settlement writes it: the same JSON, from borrowed values.
+#[derive(Serialize)]
+struct RecordOut<'a> {
+    provider: &'a str,
+    task_id: &'a str,
+    inputs: &'a BTreeMap<String, String>,
+    labels: &'a BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    callback_url: Option<&'a str>,
+    task: Option<&'a serde_json::value::RawValue>,
+    ending: Option<&'a str>,
+    error: Option<&'a Error>,
+    polls: u32,
+    created_at: jiff::Timestamp,
+    updated_at: jiff::Timestamp,
+}
+
+/// Rows a statement of a settlement writes at most (its parameters stay far under SQLite's
+/// 32,766 and PostgreSQL's 65,535).
+const SETTLE_ROWS: usize = 256;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Backend {
     Sqlite,
@@ -360,7 +395,12 @@ enum Backend {
 /// Where tracked tasks live; cheap to clone (one pool of connections).
 #[derive(Debug, Clone)]
 pub struct Store {
+    /// Reads.
     pool: AnyPool,
+    /// Writes: on SQLite one connection, so the writer's page and statement caches stay warm
+    /// (a write by another connection makes every other drop its page cache) and writes never
+    /// wait on each other's locks; on PostgreSQL the same pool as reads.
+    writer: AnyPool,
     backend: Backend,
     /// Woken when a task is tracked here, so this process's tracker claims it at once.
     tracked: Arc<Notify>,
@@ -393,32 +433,45 @@ impl Store {
         };
         let options = AnyConnectOptions::from_str(&url)
             .map_err(|e| StoreError::Url(format!("{}: {e}", redact_url(&url))))?;
-        let pool = AnyPoolOptions::new()
-            // SQLite takes one writer at a time: more connections only wait on its lock.
-            .max_connections(match backend {
-                Backend::Sqlite => 4,
-                Backend::Postgres => 16,
-            })
-            .after_connect(move |connection, _| {
-                Box::pin(async move {
-                    if backend == Backend::Sqlite {
-                        // WAL: readers never wait for the writer; NORMAL: a commit is durable
-                        // once the WAL is synced at checkpoints, the usual trade for WAL.
-                        connection
-                            .execute(
-                                "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON",
-                            )
-                            .await?;
-                    }
-                    Ok(())
+        let connect = |connections: u32| {
+            AnyPoolOptions::new()
+                .max_connections(connections)
+                // A connection to a local file cannot go stale: no round trip to check it.
+                .test_before_acquire(backend == Backend::Postgres)
+                .after_connect(move |connection, _| {
+                    Box::pin(async move {
+                        if backend == Backend::Sqlite {
+                            // WAL: readers never wait for the writer; NORMAL: a commit is
+                            // durable once the WAL is synced at checkpoints, the usual trade
+                            // for WAL.
+                            connection
+                                .execute(
+                                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON",
+                                )
+                                .await?;
+                        }
+                        Ok(())
+                    })
                 })
-            })
-            .connect_with(options)
-            .await
-            .map_err(database("cannot open the store"))?;
-        migrator(backend).run(&pool).await?;
+                .connect_with(options.clone())
+        };
+        let pool = connect(match backend {
+            Backend::Sqlite => 4,
+            Backend::Postgres => 16,
+        })
+        .await
+        .map_err(database("cannot open the store"))?;
+        let writer = match backend {
+            // SQLite takes one writer at a time: more connections would only wait on its lock.
+            Backend::Sqlite => connect(1)
+                .await
+                .map_err(database("cannot open the store"))?,
+            Backend::Postgres => pool.clone(),
+        };
+        migrator(backend).run(&writer).await?;
         Ok(Store {
             pool,
+            writer,
             backend,
             tracked: Arc::new(Notify::new()),
             journaled: Arc::new(Notify::new()),
@@ -446,7 +499,7 @@ impl Store {
         .bind(labels)
         .bind(task.callback_url.as_deref())
         .bind(now)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.writer)
         .await
         .map_err(database("cannot track the task"))?;
         if inserted.is_some() {
@@ -461,7 +514,7 @@ impl Store {
         .bind(&task.provider)
         .bind(&task.task_id)
         .bind(now)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(database("cannot track the task again"))?;
         if revived.rows_affected() > 0 {
@@ -546,7 +599,7 @@ impl Store {
         task_id: &str,
     ) -> Result<Option<Tracked>, StoreError> {
         let mut tx = self
-            .pool
+            .writer
             .begin()
             .await
             .map_err(database("cannot remove the task"))?;
@@ -634,7 +687,7 @@ impl Store {
             "UPDATE tracked SET lease = $1, worker = $5, next_poll_at = $2 WHERE id IN \
              (SELECT id FROM tracked WHERE next_poll_at <= $3 AND {provider} IN ({within}) \
              ORDER BY next_poll_at LIMIT $4{locking}) \
-             RETURNING id, provider, task_id, inputs, course"
+             RETURNING id, provider, task_id, inputs, labels, callback_url, course, created_at"
         );
         let mut query = sqlx::query(AssertSqlSafe(sql))
             .bind(&name)
@@ -646,7 +699,7 @@ impl Store {
             query = query.bind(provider.clone());
         }
         let rows = query
-            .fetch_all(&self.pool)
+            .fetch_all(&self.writer)
             .await
             .map_err(database("cannot claim due tasks"))?;
         rows.iter()
@@ -659,6 +712,8 @@ impl Store {
                 let course: String = row.try_get("course").map_err(failed())?;
                 let course: StoredCourse =
                     serde_json::from_str(&course).map_err(|e| corrupt(id, "course", e))?;
+                let labels: String = row.try_get("labels").map_err(failed())?;
+                let labels = serde_json::from_str(&labels).map_err(|e| corrupt(id, "labels", e))?;
                 Ok(Claim {
                     id,
                     lease: name.clone(),
@@ -668,63 +723,202 @@ impl Store {
                         inputs: inputs.into_iter().collect(),
                     }),
                     course: course.into(),
+                    labels,
+                    callback_url: row.try_get("callback_url").map_err(failed())?,
+                    created_at: row.try_get("created_at").map_err(failed())?,
                 })
             })
             .collect()
     }
 
-    /// Writes a poll's outcome, and journals its change and its end, if its claim still holds
-    /// the task; `false` (nothing written) if it does not (removed, or claimed by another
-    /// worker after the lease ran out).
-    pub(crate) async fn settle(
-        &self,
-        claim: &Claim,
-        settlement: &Settlement<'_>,
-    ) -> Result<bool, StoreError> {
+    /// Writes the outcomes of polls, with their changes and ends journaled, in one
+    /// transaction (a few statements, however many outcomes: a worker's writes are its
+    /// heaviest work). Each is written only if its claim still holds the task; the answer says
+    /// which were (`false`: removed, or claimed by another worker after the lease ran out).
+    pub(crate) async fn settle(&self, batch: &[Settlement<'_>]) -> Result<Vec<bool>, StoreError> {
+        let failed = || database("cannot save polls");
         let now = now_ms();
-        let course = json(&StoredCourse::from(settlement.course));
-        let task = settlement.task.map(json);
-        let state = settlement.task.map(|t| t.state.as_str());
-        let error = settlement.error.map(json);
-        let next_poll = settlement
-            .next_poll
-            .map(|wait| now.saturating_add(millis(wait)));
-        let mut tx = self
-            .pool
-            .begin()
-            .await
-            .map_err(database("cannot save a poll"))?;
-        let updated = sqlx::query(
-            "UPDATE tracked SET course = $1, task = COALESCE($2, task), state = COALESCE($3, state), \
-             error = $4, ending = $5, next_poll_at = $6, lease = NULL, worker = NULL, updated_at = $7 \
-             WHERE id = $8 AND lease = $9",
-        )
-        .bind(course)
-        .bind(task)
-        .bind(state)
-        .bind(error)
-        .bind(settlement.ending)
-        .bind(next_poll)
-        .bind(now)
-        .bind(claim.id)
-        .bind(&claim.lease)
-        .execute(&mut *tx)
-        .await
-        .map_err(database("cannot save a poll"))?;
-        if updated.rows_affected() == 0 {
-            return Ok(false);
+        let tasks: Vec<Option<String>> = batch.iter().map(|s| s.task.map(json)).collect();
+        let mut tx = self.writer.begin().await.map_err(failed())?;
+        let mut written = vec![false; batch.len()];
+        for start in (0..batch.len()).step_by(SETTLE_ROWS) {
+            let end = (start + SETTLE_ROWS).min(batch.len());
+            let rows = (start..end)
+                .map(|i| {
+                    let p = 2 + (i - start) * 8;
+                    format!(
+                        "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
+                        p,
+                        p + 1,
+                        p + 2,
+                        p + 3,
+                        p + 4,
+                        p + 5,
+                        p + 6,
+                        p + 7
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(", ");
+            // VALUES columns are column1, column2, … on both backends.
+            let sql = format!(
+                "UPDATE tracked SET course = v.column3, task = COALESCE(v.column4, tracked.task), \
+                 state = COALESCE(v.column5, tracked.state), error = v.column6, ending = v.column7, \
+                 next_poll_at = v.column8, lease = NULL, worker = NULL, updated_at = $1 \
+                 FROM (VALUES {rows}) AS v WHERE tracked.id = v.column1 AND tracked.lease = v.column2 \
+                 RETURNING tracked.id"
+            );
+            let mut query = sqlx::query(AssertSqlSafe(sql)).bind(now);
+            for (settlement, task) in batch[start..end].iter().zip(&tasks[start..end]) {
+                query = query
+                    .bind(settlement.claim.id)
+                    .bind(&settlement.claim.lease)
+                    .bind(json(&StoredCourse::from(settlement.course)))
+                    .bind(task.as_deref())
+                    .bind(settlement.task.map(|t| t.state.as_str()))
+                    .bind(settlement.error.map(json))
+                    .bind(settlement.ending)
+                    .bind(
+                        settlement
+                            .next_poll
+                            .map(|wait| now.saturating_add(millis(wait))),
+                    );
+            }
+            let held: HashSet<i64> = query
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(failed())?
+                .iter()
+                .map(|row| row.try_get::<i64, _>("id"))
+                .collect::<Result<_, _>>()
+                .map_err(failed())?;
+            for (i, settlement) in batch.iter().enumerate().take(end).skip(start) {
+                written[i] = held.contains(&settlement.claim.id);
+            }
         }
-        if settlement.changed {
-            self.journal(&mut tx, claim.id, CHANGED, now).await?;
+        let journaled: Vec<usize> = (0..batch.len())
+            .filter(|&i| written[i] && batch[i].journals().next().is_some())
+            .collect();
+        if !journaled.is_empty() {
+            self.journal_settled(&mut tx, batch, &tasks, &journaled, now)
+                .await?;
         }
-        if settlement.ending.is_some() {
-            self.journal(&mut tx, claim.id, ENDED, now).await?;
-        }
-        tx.commit().await.map_err(database("cannot save a poll"))?;
-        if settlement.changed || settlement.ending.is_some() {
+        tx.commit().await.map_err(failed())?;
+        if !journaled.is_empty() {
             self.journaled.notify_waiters();
         }
-        Ok(true)
+        Ok(written)
+    }
+
+    /// Journals the changes and ends of the written settlements `which`, each with the record
+    /// as the settlement left it, and queues their webhooks.
+    async fn journal_settled(
+        &self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        batch: &[Settlement<'_>],
+        tasks: &[Option<String>],
+        which: &[usize],
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let failed = || database("cannot journal an event");
+        self.take_journal_turn(tx).await?;
+        // An end with no task in hand (an error, a removal) shows the task the row has.
+        let missing: Vec<i64> = which
+            .iter()
+            .filter(|&&i| tasks[i].is_none())
+            .map(|&i| batch[i].claim.id)
+            .collect();
+        let mut stored: HashMap<i64, String> = HashMap::new();
+        for ids in missing.chunks(SETTLE_ROWS) {
+            let sql = format!(
+                "SELECT id, task FROM tracked WHERE task IS NOT NULL AND id IN ({})",
+                among(ids, 1)
+            );
+            let mut query = sqlx::query(AssertSqlSafe(sql));
+            for id in ids {
+                query = query.bind(*id);
+            }
+            for row in query.fetch_all(&mut **tx).await.map_err(failed())? {
+                stored.insert(
+                    row.try_get("id").map_err(failed())?,
+                    row.try_get("task").map_err(failed())?,
+                );
+            }
+        }
+        let updated_at = timestamp(now);
+        let mut events: Vec<(i64, &'static str, String)> = Vec::new();
+        for &i in which {
+            let settlement = &batch[i];
+            let claim = settlement.claim;
+            let task = tasks[i]
+                .as_deref()
+                .or(stored.get(&claim.id).map(String::as_str));
+            let task = task
+                .map(serde_json::from_str::<&serde_json::value::RawValue>)
+                .transpose()
+                .map_err(|e| corrupt(claim.id, "task", e))?;
+            let inputs = inputs_map(&claim.target.inputs);
+            let data = json(&RecordOut {
+                provider: &claim.target.provider,
+                task_id: &claim.target.task_id,
+                inputs: &inputs,
+                labels: &claim.labels,
+                callback_url: claim.callback_url.as_deref(),
+                task,
+                ending: settlement.ending,
+                error: settlement.error,
+                polls: settlement.course.polls,
+                created_at: timestamp(claim.created_at),
+                updated_at,
+            });
+            for kind in settlement.journals() {
+                events.push((claim.id, kind, data.clone()));
+            }
+        }
+        let callbacks: HashMap<i64, &str> = which
+            .iter()
+            .filter_map(|&i| {
+                let claim = batch[i].claim;
+                Some((claim.id, claim.callback_url.as_deref()?))
+            })
+            .collect();
+        for chunk in events.chunks(SETTLE_ROWS) {
+            // Rows go in as listed (a task's change before its end), so ids grow that way.
+            let rows = (0..chunk.len())
+                .map(|n| format!("(${}, ${}, $1, ${})", 2 + n * 3, 3 + n * 3, 4 + n * 3))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let sql = format!(
+                "INSERT INTO events (tracked_id, type, at, data) VALUES {rows} RETURNING id, tracked_id"
+            );
+            let mut query = sqlx::query(AssertSqlSafe(sql)).bind(now);
+            for (id, kind, data) in chunk {
+                query = query.bind(*id).bind(*kind).bind(data.as_str());
+            }
+            let mut deliveries: Vec<(i64, &str)> = Vec::new();
+            for row in query.fetch_all(&mut **tx).await.map_err(failed())? {
+                let tracked_id: i64 = row.try_get("tracked_id").map_err(failed())?;
+                if let Some(url) = callbacks.get(&tracked_id) {
+                    deliveries.push((row.try_get("id").map_err(failed())?, url));
+                }
+            }
+            // Each webhook goes out with its event or not at all.
+            if !deliveries.is_empty() {
+                let rows = (0..deliveries.len())
+                    .map(|n| format!("(${}, ${}, 'pending', $1, $1)", 2 + n * 2, 3 + n * 2))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let sql = format!(
+                    "INSERT INTO deliveries (event_id, url, status, next_attempt_at, updated_at) VALUES {rows}"
+                );
+                let mut query = sqlx::query(AssertSqlSafe(sql)).bind(now);
+                for (event, url) in deliveries {
+                    query = query.bind(event).bind(url);
+                }
+                query.execute(&mut **tx).await.map_err(failed())?;
+            }
+        }
+        Ok(())
     }
 
     /// Gives back every task `worker` holds, due now, and forgets the worker (a worker
@@ -735,18 +929,18 @@ impl Store {
         )
         .bind(worker)
         .bind(now_ms())
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(database("cannot give back claimed tasks"))?;
         sqlx::query("UPDATE deliveries SET worker = NULL, next_attempt_at = $2 WHERE worker = $1")
             .bind(worker)
             .bind(now_ms())
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(database("cannot give back claimed tasks"))?;
         sqlx::query("DELETE FROM workers WHERE id = $1")
             .bind(worker)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(database("cannot give back claimed tasks"))?;
         Ok(released.rows_affected())
@@ -762,12 +956,12 @@ impl Store {
         )
         .bind(worker)
         .bind(now)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(database("cannot write the heartbeat"))?;
         let before = now.saturating_sub(millis(stale));
         let mut tx = self
-            .pool
+            .writer
             .begin()
             .await
             .map_err(database("cannot give back a dead worker's tasks"))?;
@@ -963,7 +1157,7 @@ impl Store {
             .bind(now.saturating_add(millis(lease)))
             .bind(now)
             .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-            .fetch_all(&self.pool)
+            .fetch_all(&self.writer)
             .await
             .map_err(database("cannot claim webhook deliveries"))?;
         let mut claims = Vec::with_capacity(rows.len());
@@ -1012,10 +1206,26 @@ impl Store {
         .bind(now)
         .bind(event_id)
         .bind(worker)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(database("cannot save a webhook delivery"))?;
         Ok(updated.rows_affected() > 0)
+    }
+
+    /// Makes `tx` the only transaction writing events until it ends, on PostgreSQL: event ids
+    /// must grow in commit order, or a reader following the journal by id could pass an event
+    /// committed late. (SQLite has one writer at a time anyway.)
+    async fn take_journal_turn(
+        &self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    ) -> Result<(), StoreError> {
+        if self.backend == Backend::Postgres {
+            sqlx::query("SELECT pg_advisory_xact_lock(7315273)")
+                .execute(&mut **tx)
+                .await
+                .map_err(database("cannot journal an event"))?;
+        }
+        Ok(())
     }
 
     /// Appends the record of row `id`, as it is in `tx`, to the journal.
@@ -1026,14 +1236,7 @@ impl Store {
         kind: &str,
         now: i64,
     ) -> Result<(), StoreError> {
-        if self.backend == Backend::Postgres {
-            // Event ids must grow in commit order, or a reader following the journal by id
-            // could pass an event committed late: writers of events take turns.
-            sqlx::query("SELECT pg_advisory_xact_lock(7315273)")
-                .execute(&mut **tx)
-                .await
-                .map_err(database("cannot journal an event"))?;
-        }
+        self.take_journal_turn(tx).await?;
         let sql = format!("SELECT {RECORD} FROM tracked WHERE id = $1");
         let row = sqlx::query(AssertSqlSafe(sql))
             .bind(id)

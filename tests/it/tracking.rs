@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use unitask::sandbox::{self, Outcome, Running, Sandbox, TrackKind};
-use unitask::track::{NewTask, Store, TrackOptions, Tracker, Tracking, store::Filter};
+use unitask::track::{NewTask, Store, TrackOptions, Tracked, Tracker, Tracking, store::Filter};
 use unitask::watch::{self, Event};
 use unitask::{Engine, RetryPolicy, Transport, TransportConfig};
 
@@ -60,6 +60,8 @@ pub fn played(running: &Running) -> Vec<Played> {
                     provider: plan.provider.id.clone(),
                     task_id,
                     inputs: inputs.clone(),
+                    // Carried unchanged into every journal entry.
+                    labels: BTreeMap::from([("track".to_owned(), track.name.clone())]),
                     ..NewTask::default()
                 },
                 expected,
@@ -152,6 +154,7 @@ pub async fn each_ended_once_as_planned(
     played: &[Played],
 ) -> HashMap<(String, String), TaskJournal> {
     let journal = journal(store).await;
+    let last_records = last_journaled_records(store).await;
     for p in played {
         let record = store
             .get(&p.task.provider, &p.task.task_id)
@@ -174,8 +177,27 @@ pub async fn each_ended_once_as_planned(
             .count();
         assert_eq!(ends, 1, "{}: {events:?}", p.task.task_id);
         assert_eq!(events.last().map(|e| e.0.as_str()), Some("task.ended"));
+        // The journal's record of the end is the record as the store holds it.
+        let key = (p.task.provider.clone(), p.task.task_id.clone());
+        assert_eq!(last_records.get(&key), Some(&record), "{key:?}");
     }
     journal
+}
+
+/// The record each task's last journal entry carries.
+async fn last_journaled_records(store: &Store) -> HashMap<(String, String), Tracked> {
+    let mut last = HashMap::new();
+    let mut after = 0;
+    loop {
+        let page = store.events_after(after, 500).await.expect("journal");
+        let Some(event) = page.last() else { break };
+        after = event.id;
+        for event in page {
+            let key = (event.data.provider.clone(), event.data.task_id.clone());
+            last.insert(key, event.data);
+        }
+    }
+    last
 }
 
 fn temp_store_url(dir: &tempfile::TempDir) -> String {
