@@ -535,6 +535,17 @@ fn provider_module(provider: &Provider, text: &str) -> TokenStream {
                 let provider = definition()?;
                 transport.fetch(provider, request).await.map(Record::from)
             }
+
+            /// Fetches with a request made once beforehand (a watch's way in).
+            #[doc(hidden)]
+            pub async fn fetch_prepared(
+                transport: &::unitask::Transport,
+                request: ::unitask::http::transport::Request<'_>,
+                prepared: &::unitask::http::transport::Prepared,
+            ) -> ::std::result::Result<Record, ::unitask::Error> {
+                let provider = definition()?;
+                transport.fetch_prepared(provider, request, prepared).await.map(Record::from)
+            }
         }
     }
 }
@@ -579,6 +590,32 @@ fn dispatch(providers: &[&Provider]) -> TokenStream {
             }
         }
     });
+    let prepare_arms = providers.iter().map(|p| {
+        let id = &p.id;
+        let module = format_ident!("{}", module_name(&p.id));
+        quote! {
+            #id => {
+                let params = match #module::Params::from_inputs(request.inputs) {
+                    ::std::result::Result::Ok(params) => params,
+                    ::std::result::Result::Err(error) => return ::std::option::Option::Some(::std::result::Result::Err(error)),
+                };
+                let inputs = params.to_inputs();
+                let request = ::unitask::http::transport::Request { inputs: &inputs, ..request };
+                ::std::option::Option::Some(
+                    #module::definition().and_then(|provider| ::unitask::http::transport::Prepared::new(provider, request)),
+                )
+            }
+        }
+    });
+    let prepared_arms = providers.iter().map(|p| {
+        let id = &p.id;
+        let module = format_ident!("{}", module_name(&p.id));
+        quote! {
+            #id => ::std::option::Option::Some(
+                #module::fetch_prepared(transport, request, prepared).await.map(::std::convert::Into::into),
+            ),
+        }
+    });
     let ids = providers.iter().map(|p| p.id.as_str());
     let definition_arms = providers.iter().map(|p| {
         let id = &p.id;
@@ -609,6 +646,36 @@ fn dispatch(providers: &[&Provider]) -> TokenStream {
         ) -> ::std::option::Option<::std::result::Result<::unitask::UploadTask, ::unitask::Error>> {
             match id {
                 #(#arms)*
+                _ => ::std::option::Option::None,
+            }
+        }
+
+        /// The request the generated client of `id` makes (its inputs typed first), once for
+        /// every poll of a task; `None` when no client was generated for it.
+        #[doc(hidden)]
+        #[allow(unused_variables)]
+        pub fn prepare(
+            id: &str,
+            request: ::unitask::http::transport::Request<'_>,
+        ) -> ::std::option::Option<::std::result::Result<::unitask::http::transport::Prepared, ::unitask::Error>> {
+            match id {
+                #(#prepare_arms)*
+                _ => ::std::option::Option::None,
+            }
+        }
+
+        /// Fetches with the generated client of `id` and a request from [`prepare`]; `None` when
+        /// no client was generated for it.
+        #[doc(hidden)]
+        #[allow(unused_variables)]
+        pub async fn status_prepared(
+            id: &str,
+            transport: &::unitask::Transport,
+            request: ::unitask::http::transport::Request<'_>,
+            prepared: &::unitask::http::transport::Prepared,
+        ) -> ::std::option::Option<::std::result::Result<::unitask::UploadTask, ::unitask::Error>> {
+            match id {
+                #(#prepared_arms)*
                 _ => ::std::option::Option::None,
             }
         }

@@ -109,6 +109,38 @@ pub struct Request<'a> {
     pub credentials: &'a Credentials,
 }
 
+/// A task's request, made once from its provider, inputs, base URL and credentials, and sent
+/// at every poll: its inputs never change, and what must change per attempt (a token, a
+/// signature) is made per attempt anyway.
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct Prepared {
+    request: PreparedRequest,
+    /// What `input:` fields read (a follow-up carries them on).
+    carried: Vec<(String, String)>,
+}
+
+impl Prepared {
+    /// The request `request` makes to `provider`, or why it cannot be made (an input refused).
+    pub fn new(provider: &Provider, request: Request<'_>) -> Result<Prepared, Error> {
+        let Request {
+            task_id,
+            inputs,
+            base_url,
+            credentials,
+        } = request;
+        let prepared = request::prepare(provider, task_id, inputs, base_url, credentials)?;
+        let given: Vec<(String, String)> = inputs
+            .iter()
+            .map(|(n, v)| (n.to_owned(), v.to_owned()))
+            .collect();
+        Ok(Prepared {
+            request: prepared,
+            carried: provider.request_inputs(task_id, &given),
+        })
+    }
+}
+
 /// A fetch's answer and what it took: for the command line and the tests.
 #[doc(hidden)]
 #[derive(Debug)]
@@ -194,28 +226,46 @@ impl Transport {
         }
     }
 
+    /// [`Transport::fetch`] with the task's request made beforehand by [`Prepared::new`] from
+    /// the same provider and request (a watch makes it once per task, not once per poll).
+    #[doc(hidden)]
+    pub async fn fetch_prepared(
+        &self,
+        provider: &Provider,
+        request: Request<'_>,
+        prepared: &Prepared,
+    ) -> Result<UploadTask, Error> {
+        self.send(provider, request, prepared, None).await.0
+    }
+
     async fn fetch_into(
         &self,
         provider: &Provider,
         request: Request<'_>,
         record: Option<&std::sync::Mutex<Option<Answer>>>,
     ) -> (Result<UploadTask, Error>, u32) {
+        match Prepared::new(provider, request) {
+            Ok(prepared) => self.send(provider, request, &prepared, record).await,
+            Err(error) => (Err(error), 0),
+        }
+    }
+
+    async fn send(
+        &self,
+        provider: &Provider,
+        request: Request<'_>,
+        prepared: &Prepared,
+        record: Option<&std::sync::Mutex<Option<Answer>>>,
+    ) -> (Result<UploadTask, Error>, u32) {
         let Request {
             task_id,
-            inputs,
-            base_url,
             credentials,
+            ..
         } = request;
-        let prepared = match request::prepare(provider, task_id, inputs, base_url, credentials) {
-            Ok(prepared) => prepared,
-            Err(error) => return (Err(error), 0),
-        };
-        // What `input:` fields read (a follow-up carries them on).
-        let given: Vec<(String, String)> = inputs
-            .iter()
-            .map(|(n, v)| (n.to_owned(), v.to_owned()))
-            .collect();
-        let carried = provider.request_inputs(task_id, &given);
+        let Prepared {
+            request: prepared,
+            carried,
+        } = prepared;
         let attempts = Arc::new(AtomicU32::new(0));
         let policy = &self.config.retry;
         let backoff = ExponentialBuilder::new()
@@ -252,7 +302,7 @@ impl Transport {
 
         let result = (|| async {
             attempts.fetch_add(1, Ordering::Relaxed);
-            self.authorized_attempt(provider, task_id, &prepared, &carried, record, &tokens_used)
+            self.authorized_attempt(provider, task_id, prepared, carried, record, &tokens_used)
                 .await
         })
         .retry(backoff)

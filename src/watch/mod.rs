@@ -43,7 +43,7 @@ pub use list::{ListError, ParsedList, parse_list};
 use course::{Course, News, Next};
 
 use crate::http::request::{Credentials, Inputs};
-use crate::http::transport::{Request, Transport};
+use crate::http::transport::{Prepared, Request, Transport};
 use crate::model::Provider;
 use crate::runtime::{Error, ErrorKind};
 use crate::task::{Progress, State, UploadTask};
@@ -578,6 +578,9 @@ struct Slot {
     course: Course,
     /// The poll in flight, if any: cancelled when the task is removed.
     in_flight: Option<AbortHandle>,
+    /// The request polling it, made at its first poll: the target polled (the task's, or the
+    /// follow-up its course is on), through which endpoint, and the request.
+    prepared: Option<(Arc<Target>, usize, Arc<Prepared>)>,
 }
 
 type PollResult = (TaskKey, Result<UploadTask, Error>);
@@ -718,13 +721,26 @@ impl Driver {
         let Some(slot) = self.slots.get_mut(&key) else {
             return;
         };
-        let target = slot.course.polled(&slot.target);
-        let poll = poll(
-            Arc::clone(&self.endpoints),
-            slot.endpoint,
-            Arc::clone(target),
-        )
-        .map(move |result| (key, result));
+        let target = Arc::clone(slot.course.polled(&slot.target));
+        let e = slot.endpoint;
+        let prepared = match &slot.prepared {
+            Some((polled, on, prepared)) if *on == e && Arc::ptr_eq(polled, &target) => {
+                Ok(Arc::clone(prepared))
+            }
+            // Made once per task (a follow-up makes its own): its inputs never change.
+            _ => self.endpoints[e].prepare(&target).map(Arc::new),
+        };
+        if let Ok(prepared) = &prepared {
+            slot.prepared = Some((Arc::clone(&target), e, Arc::clone(prepared)));
+        }
+        let endpoints = Arc::clone(&self.endpoints);
+        let poll = async move {
+            let result = match prepared {
+                Ok(prepared) => endpoints[e].send(&target, &prepared).await,
+                Err(error) => Err(error),
+            };
+            (key, result)
+        };
         let handle = self.running.spawn(poll);
         self.polling.insert(handle.id(), key);
         slot.in_flight = Some(handle);
@@ -769,6 +785,7 @@ impl Driver {
                 endpoint,
                 course,
                 in_flight: None,
+                prepared: None,
             },
         );
         self.queue.push(Reverse((Instant::now(), key)));
@@ -923,24 +940,58 @@ async fn sleep_until(at: Option<Instant>) {
     }
 }
 
-/// One poll of `target` through endpoint `e`, by the engine the endpoint names.
+/// Polls `target` through endpoint `e` (through the generated client when the endpoint
+/// says so), making its request first.
 pub(crate) async fn poll(
     endpoints: Arc<[Endpoint]>,
     e: usize,
     target: Arc<Target>,
 ) -> Result<UploadTask, Error> {
-    let endpoint = &endpoints[e];
-    let request = Request {
-        task_id: &target.task_id,
-        inputs: &target.inputs,
-        base_url: endpoint.base_url.as_ref(),
-        credentials: &endpoint.credentials,
-    };
-    if endpoint.answerer == Answerer::Generated
-        && let Some(result) =
-            crate::providers::status(&target.provider, &endpoint.transport, request).await
-    {
-        return result;
+    let prepared = endpoints[e].prepare(&target)?;
+    endpoints[e].send(&target, &prepared).await
+}
+
+impl Endpoint {
+    fn request<'a>(&'a self, target: &'a Target) -> Request<'a> {
+        Request {
+            task_id: &target.task_id,
+            inputs: &target.inputs,
+            base_url: self.base_url.as_ref(),
+            credentials: &self.credentials,
+        }
     }
-    endpoint.transport.fetch(&endpoint.provider, request).await
+
+    /// The request that polls `target`, made once for all its polls.
+    pub(crate) fn prepare(&self, target: &Target) -> Result<Prepared, Error> {
+        let request = self.request(target);
+        if self.answerer == Answerer::Generated
+            && let Some(prepared) = crate::providers::prepare(&target.provider, request)
+        {
+            return prepared;
+        }
+        Prepared::new(&self.provider, request)
+    }
+
+    /// Polls `target` once with its request from [`Endpoint::prepare`].
+    pub(crate) async fn send(
+        &self,
+        target: &Target,
+        prepared: &Prepared,
+    ) -> Result<UploadTask, Error> {
+        let request = self.request(target);
+        if self.answerer == Answerer::Generated
+            && let Some(result) = crate::providers::status_prepared(
+                &target.provider,
+                &self.transport,
+                request,
+                prepared,
+            )
+            .await
+        {
+            return result;
+        }
+        self.transport
+            .fetch_prepared(&self.provider, request, prepared)
+            .await
+    }
 }

@@ -381,6 +381,16 @@ scenarios:
         let provider = definition()?;
         transport.fetch(provider, request).await.map(Record::from)
     }
+    /// Fetches with a request made once beforehand (a watch's way in).
+    #[doc(hidden)]
+    pub async fn fetch_prepared(
+        transport: &::unitask::Transport,
+        request: ::unitask::http::transport::Request<'_>,
+        prepared: &::unitask::http::transport::Prepared,
+    ) -> ::std::result::Result<Record, ::unitask::Error> {
+        let provider = definition()?;
+        transport.fetch_prepared(provider, request, prepared).await.map(Record::from)
+    }
 }
 /// Failing jobs (format coverage)
 pub mod failing_jobs {
@@ -762,6 +772,16 @@ scenarios:
         let provider = definition()?;
         transport.fetch(provider, request).await.map(Record::from)
     }
+    /// Fetches with a request made once beforehand (a watch's way in).
+    #[doc(hidden)]
+    pub async fn fetch_prepared(
+        transport: &::unitask::Transport,
+        request: ::unitask::http::transport::Request<'_>,
+        prepared: &::unitask::http::transport::Prepared,
+    ) -> ::std::result::Result<Record, ::unitask::Error> {
+        let provider = definition()?;
+        transport.fetch_prepared(provider, request, prepared).await.map(Record::from)
+    }
 }
 /// Presence jobs (format coverage)
 pub mod presence_jobs {
@@ -1137,6 +1157,16 @@ examples:
     ) -> ::std::result::Result<Record, ::unitask::Error> {
         let provider = definition()?;
         transport.fetch(provider, request).await.map(Record::from)
+    }
+    /// Fetches with a request made once beforehand (a watch's way in).
+    #[doc(hidden)]
+    pub async fn fetch_prepared(
+        transport: &::unitask::Transport,
+        request: ::unitask::http::transport::Request<'_>,
+        prepared: &::unitask::http::transport::Prepared,
+    ) -> ::std::result::Result<Record, ::unitask::Error> {
+        let provider = definition()?;
+        transport.fetch_prepared(provider, request, prepared).await.map(Record::from)
     }
 }
 /// Reckoned jobs (format coverage)
@@ -1564,6 +1594,16 @@ scenarios:
         let provider = definition()?;
         transport.fetch(provider, request).await.map(Record::from)
     }
+    /// Fetches with a request made once beforehand (a watch's way in).
+    #[doc(hidden)]
+    pub async fn fetch_prepared(
+        transport: &::unitask::Transport,
+        request: ::unitask::http::transport::Request<'_>,
+        prepared: &::unitask::http::transport::Prepared,
+    ) -> ::std::result::Result<Record, ::unitask::Error> {
+        let provider = definition()?;
+        transport.fetch_prepared(provider, request, prepared).await.map(Record::from)
+    }
 }
 /// Session uploads (format coverage)
 pub mod session_uploads {
@@ -1937,6 +1977,16 @@ scenarios:
     ) -> ::std::result::Result<Record, ::unitask::Error> {
         let provider = definition()?;
         transport.fetch(provider, request).await.map(Record::from)
+    }
+    /// Fetches with a request made once beforehand (a watch's way in).
+    #[doc(hidden)]
+    pub async fn fetch_prepared(
+        transport: &::unitask::Transport,
+        request: ::unitask::http::transport::Request<'_>,
+        prepared: &::unitask::http::transport::Prepared,
+    ) -> ::std::result::Result<Record, ::unitask::Error> {
+        let provider = definition()?;
+        transport.fetch_prepared(provider, request, prepared).await.map(Record::from)
     }
 }
 /// Tagged jobs (format coverage)
@@ -2398,6 +2448,16 @@ scenarios:
         let provider = definition()?;
         transport.fetch(provider, request).await.map(Record::from)
     }
+    /// Fetches with a request made once beforehand (a watch's way in).
+    #[doc(hidden)]
+    pub async fn fetch_prepared(
+        transport: &::unitask::Transport,
+        request: ::unitask::http::transport::Request<'_>,
+        prepared: &::unitask::http::transport::Prepared,
+    ) -> ::std::result::Result<Record, ::unitask::Error> {
+        let provider = definition()?;
+        transport.fetch_prepared(provider, request, prepared).await.map(Record::from)
+    }
 }
 /// XML jobs (format coverage)
 pub mod xml_jobs {
@@ -2849,6 +2909,16 @@ scenarios:
         let provider = definition()?;
         transport.fetch(provider, request).await.map(Record::from)
     }
+    /// Fetches with a request made once beforehand (a watch's way in).
+    #[doc(hidden)]
+    pub async fn fetch_prepared(
+        transport: &::unitask::Transport,
+        request: ::unitask::http::transport::Request<'_>,
+        prepared: &::unitask::http::transport::Prepared,
+    ) -> ::std::result::Result<Record, ::unitask::Error> {
+        let provider = definition()?;
+        transport.fetch_prepared(provider, request, prepared).await.map(Record::from)
+    }
 }
 /// Every generated provider id, sorted.
 #[doc(hidden)]
@@ -3015,6 +3085,225 @@ pub async fn status(
             };
             ::std::option::Option::Some(
                 xml_jobs::fetch(transport, request).await.map(::std::convert::Into::into),
+            )
+        }
+        _ => ::std::option::Option::None,
+    }
+}
+/// The request the generated client of `id` makes (its inputs typed first), once for
+/// every poll of a task; `None` when no client was generated for it.
+#[doc(hidden)]
+#[allow(unused_variables)]
+pub fn prepare(
+    id: &str,
+    request: ::unitask::http::transport::Request<'_>,
+) -> ::std::option::Option<
+    ::std::result::Result<::unitask::http::transport::Prepared, ::unitask::Error>,
+> {
+    match id {
+        "converted-jobs" => {
+            let params = match converted_jobs::Params::from_inputs(request.inputs) {
+                ::std::result::Result::Ok(params) => params,
+                ::std::result::Result::Err(error) => {
+                    return ::std::option::Option::Some(::std::result::Result::Err(error));
+                }
+            };
+            let inputs = params.to_inputs();
+            let request = ::unitask::http::transport::Request {
+                inputs: &inputs,
+                ..request
+            };
+            ::std::option::Option::Some(
+                converted_jobs::definition()
+                    .and_then(|provider| ::unitask::http::transport::Prepared::new(
+                        provider,
+                        request,
+                    )),
+            )
+        }
+        "failing-jobs" => {
+            let params = match failing_jobs::Params::from_inputs(request.inputs) {
+                ::std::result::Result::Ok(params) => params,
+                ::std::result::Result::Err(error) => {
+                    return ::std::option::Option::Some(::std::result::Result::Err(error));
+                }
+            };
+            let inputs = params.to_inputs();
+            let request = ::unitask::http::transport::Request {
+                inputs: &inputs,
+                ..request
+            };
+            ::std::option::Option::Some(
+                failing_jobs::definition()
+                    .and_then(|provider| ::unitask::http::transport::Prepared::new(
+                        provider,
+                        request,
+                    )),
+            )
+        }
+        "presence-jobs" => {
+            let params = match presence_jobs::Params::from_inputs(request.inputs) {
+                ::std::result::Result::Ok(params) => params,
+                ::std::result::Result::Err(error) => {
+                    return ::std::option::Option::Some(::std::result::Result::Err(error));
+                }
+            };
+            let inputs = params.to_inputs();
+            let request = ::unitask::http::transport::Request {
+                inputs: &inputs,
+                ..request
+            };
+            ::std::option::Option::Some(
+                presence_jobs::definition()
+                    .and_then(|provider| ::unitask::http::transport::Prepared::new(
+                        provider,
+                        request,
+                    )),
+            )
+        }
+        "reckoned-jobs" => {
+            let params = match reckoned_jobs::Params::from_inputs(request.inputs) {
+                ::std::result::Result::Ok(params) => params,
+                ::std::result::Result::Err(error) => {
+                    return ::std::option::Option::Some(::std::result::Result::Err(error));
+                }
+            };
+            let inputs = params.to_inputs();
+            let request = ::unitask::http::transport::Request {
+                inputs: &inputs,
+                ..request
+            };
+            ::std::option::Option::Some(
+                reckoned_jobs::definition()
+                    .and_then(|provider| ::unitask::http::transport::Prepared::new(
+                        provider,
+                        request,
+                    )),
+            )
+        }
+        "session-uploads" => {
+            let params = match session_uploads::Params::from_inputs(request.inputs) {
+                ::std::result::Result::Ok(params) => params,
+                ::std::result::Result::Err(error) => {
+                    return ::std::option::Option::Some(::std::result::Result::Err(error));
+                }
+            };
+            let inputs = params.to_inputs();
+            let request = ::unitask::http::transport::Request {
+                inputs: &inputs,
+                ..request
+            };
+            ::std::option::Option::Some(
+                session_uploads::definition()
+                    .and_then(|provider| ::unitask::http::transport::Prepared::new(
+                        provider,
+                        request,
+                    )),
+            )
+        }
+        "tagged-jobs" => {
+            let params = match tagged_jobs::Params::from_inputs(request.inputs) {
+                ::std::result::Result::Ok(params) => params,
+                ::std::result::Result::Err(error) => {
+                    return ::std::option::Option::Some(::std::result::Result::Err(error));
+                }
+            };
+            let inputs = params.to_inputs();
+            let request = ::unitask::http::transport::Request {
+                inputs: &inputs,
+                ..request
+            };
+            ::std::option::Option::Some(
+                tagged_jobs::definition()
+                    .and_then(|provider| ::unitask::http::transport::Prepared::new(
+                        provider,
+                        request,
+                    )),
+            )
+        }
+        "xml-jobs" => {
+            let params = match xml_jobs::Params::from_inputs(request.inputs) {
+                ::std::result::Result::Ok(params) => params,
+                ::std::result::Result::Err(error) => {
+                    return ::std::option::Option::Some(::std::result::Result::Err(error));
+                }
+            };
+            let inputs = params.to_inputs();
+            let request = ::unitask::http::transport::Request {
+                inputs: &inputs,
+                ..request
+            };
+            ::std::option::Option::Some(
+                xml_jobs::definition()
+                    .and_then(|provider| ::unitask::http::transport::Prepared::new(
+                        provider,
+                        request,
+                    )),
+            )
+        }
+        _ => ::std::option::Option::None,
+    }
+}
+/// Fetches with the generated client of `id` and a request from [`prepare`]; `None` when
+/// no client was generated for it.
+#[doc(hidden)]
+#[allow(unused_variables)]
+pub async fn status_prepared(
+    id: &str,
+    transport: &::unitask::Transport,
+    request: ::unitask::http::transport::Request<'_>,
+    prepared: &::unitask::http::transport::Prepared,
+) -> ::std::option::Option<
+    ::std::result::Result<::unitask::UploadTask, ::unitask::Error>,
+> {
+    match id {
+        "converted-jobs" => {
+            ::std::option::Option::Some(
+                converted_jobs::fetch_prepared(transport, request, prepared)
+                    .await
+                    .map(::std::convert::Into::into),
+            )
+        }
+        "failing-jobs" => {
+            ::std::option::Option::Some(
+                failing_jobs::fetch_prepared(transport, request, prepared)
+                    .await
+                    .map(::std::convert::Into::into),
+            )
+        }
+        "presence-jobs" => {
+            ::std::option::Option::Some(
+                presence_jobs::fetch_prepared(transport, request, prepared)
+                    .await
+                    .map(::std::convert::Into::into),
+            )
+        }
+        "reckoned-jobs" => {
+            ::std::option::Option::Some(
+                reckoned_jobs::fetch_prepared(transport, request, prepared)
+                    .await
+                    .map(::std::convert::Into::into),
+            )
+        }
+        "session-uploads" => {
+            ::std::option::Option::Some(
+                session_uploads::fetch_prepared(transport, request, prepared)
+                    .await
+                    .map(::std::convert::Into::into),
+            )
+        }
+        "tagged-jobs" => {
+            ::std::option::Option::Some(
+                tagged_jobs::fetch_prepared(transport, request, prepared)
+                    .await
+                    .map(::std::convert::Into::into),
+            )
+        }
+        "xml-jobs" => {
+            ::std::option::Option::Some(
+                xml_jobs::fetch_prepared(transport, request, prepared)
+                    .await
+                    .map(::std::convert::Into::into),
             )
         }
         _ => ::std::option::Option::None,
