@@ -26,7 +26,7 @@ use tokio::time::Instant;
 
 pub use store::{Filter, Journaled, NewTask, Store, StoreError, Tracked, Tracking};
 
-use crate::http::transport::Transport;
+use crate::http::transport::{Prepared, Transport};
 use crate::runtime::{Error, ErrorKind};
 use crate::watch::course::{Course, News, Next};
 use crate::watch::limit::Limits;
@@ -237,6 +237,7 @@ impl Tracker {
         let mut answered: Vec<Answered> = Vec::new();
         let mut writing: JoinSet<Written> = JoinSet::new();
         let mut in_write = 0;
+        let mut requests = Requests::default();
         let mut held: HashMap<TaskKey, (usize, Claim)> = HashMap::new();
         let mut next_claim = started;
         let mut next_heartbeat = started;
@@ -276,7 +277,8 @@ impl Tracker {
                     break;
                 };
                 if let Some((e, claim)) = held.remove(&key) {
-                    running.spawn(poll(Arc::clone(&shared), e, claim));
+                    let request = requests.get(&shared.endpoints, e, &claim);
+                    running.spawn(poll(Arc::clone(&shared), e, claim, request));
                 }
             }
             let busy = running.len() + held.len() + answered.len() + in_write;
@@ -298,7 +300,8 @@ impl Tracker {
                                 continue;
                             };
                             if limits.admit(e, key, now) {
-                                running.spawn(poll(Arc::clone(&shared), e, claim));
+                                let request = requests.get(&shared.endpoints, e, &claim);
+                                running.spawn(poll(Arc::clone(&shared), e, claim, request));
                             } else {
                                 held.insert(key, (e, claim));
                             }
@@ -356,7 +359,7 @@ impl Tracker {
                 Some(joined) = writing.join_next(), if !writing.is_empty() => {
                     in_write = 0;
                     let Ok(written) = joined else { continue };
-                    if let Some(due) = absorb(written, &mut report, &self.metrics, started, &mut on_event) {
+                    if let Some(due) = absorb(written, &mut report, &self.metrics, &mut requests, started, &mut on_event) {
                         next_claim = next_claim.min(Instant::now() + due);
                     }
                     if options.until_idle && running.is_empty() && held.is_empty() && answered.is_empty() {
@@ -375,12 +378,26 @@ impl Tracker {
         while running.join_next().await.is_some() {}
         while let Some(joined) = writing.join_next().await {
             if let Ok(written) = joined {
-                absorb(written, &mut report, &self.metrics, started, &mut on_event);
+                absorb(
+                    written,
+                    &mut report,
+                    &self.metrics,
+                    &mut requests,
+                    started,
+                    &mut on_event,
+                );
             }
         }
         if !answered.is_empty() {
             let written = write(self.store.clone(), answered).await;
-            absorb(written, &mut report, &self.metrics, started, &mut on_event);
+            absorb(
+                written,
+                &mut report,
+                &self.metrics,
+                &mut requests,
+                started,
+                &mut on_event,
+            );
         }
         if let Err(error) = self.store.release(&options.worker).await {
             report.store_errors += 1;
@@ -401,11 +418,19 @@ struct Shared {
     options: Options,
 }
 
-/// Polls a claimed task through endpoint `e` and decides with its course.
-async fn poll(shared: Arc<Shared>, e: usize, claim: Claim) -> Answered {
+/// Polls a claimed task through endpoint `e` with its request, and decides with its course.
+async fn poll(
+    shared: Arc<Shared>,
+    e: usize,
+    claim: Claim,
+    request: Result<Arc<Prepared>, Error>,
+) -> Answered {
     let polled = Arc::clone(claim.course.polled(&claim.target));
     let sent = Instant::now();
-    let result = watch::poll(Arc::clone(&shared.endpoints), e, Arc::clone(&polled)).await;
+    let result = match request {
+        Ok(request) => shared.endpoints[e].send(&polled, &request).await,
+        Err(error) => Err(error),
+    };
     let took = (
         sent.elapsed(),
         result
@@ -430,6 +455,48 @@ async fn poll(shared: Arc<Shared>, e: usize, claim: Claim) -> Answered {
         next: outcome.next,
         took: Some(took),
         pause: outcome.pause.map(|wait| (e, wait)),
+    }
+}
+
+/// The requests of the tasks polled lately, by row: a task's request is made once, not at
+/// every claim, as long as it is polled often enough to stay among the last
+/// [`Requests::KEPT`] (a task polled once a day is made again; it costs microseconds).
+#[derive(Default)]
+struct Requests {
+    by_row: HashMap<i64, (usize, Arc<Target>, Arc<Prepared>)>,
+}
+
+impl Requests {
+    const KEPT: usize = 4096;
+
+    /// The request polling `claim` through endpoint `e`.
+    fn get(
+        &mut self,
+        endpoints: &[Endpoint],
+        e: usize,
+        claim: &Claim,
+    ) -> Result<Arc<Prepared>, Error> {
+        let polled = claim.course.polled(&claim.target);
+        if let Some((on, target, prepared)) = self.by_row.get(&claim.id)
+            && *on == e
+            && **target == **polled
+        {
+            return Ok(Arc::clone(prepared));
+        }
+        let prepared = Arc::new(endpoints[e].prepare(polled)?);
+        if self.by_row.len() >= Self::KEPT
+            && let Some(&old) = self.by_row.keys().next()
+        {
+            self.by_row.remove(&old);
+        }
+        self.by_row
+            .insert(claim.id, (e, Arc::clone(polled), Arc::clone(&prepared)));
+        Ok(prepared)
+    }
+
+    /// Forgets an ended task's request.
+    fn forget(&mut self, row: i64) {
+        self.by_row.remove(&row);
     }
 }
 
@@ -554,6 +621,7 @@ fn absorb(
     (batch, written): Written,
     report: &mut TrackReport,
     metrics: &TrackMetrics,
+    requests: &mut Requests,
     started: Instant,
     on_event: &mut impl FnMut(&Event),
 ) -> Option<Duration> {
@@ -578,8 +646,9 @@ fn absorb(
         }
         report.polls += 1;
         metrics.polls.fetch_add(1, Ordering::Relaxed);
-        if let Some(due) = answer.due_in() {
-            soonest = Some(soonest.map_or(due, |s| s.min(due)));
+        match answer.due_in() {
+            Some(due) => soonest = Some(soonest.map_or(due, |s| s.min(due))),
+            None => requests.forget(answer.claim.id),
         }
         for event in answer.into_events(elapsed) {
             on_event(&event);

@@ -940,17 +940,6 @@ async fn sleep_until(at: Option<Instant>) {
     }
 }
 
-/// Polls `target` through endpoint `e` (through the generated client when the endpoint
-/// says so), making its request first.
-pub(crate) async fn poll(
-    endpoints: Arc<[Endpoint]>,
-    e: usize,
-    target: Arc<Target>,
-) -> Result<UploadTask, Error> {
-    let prepared = endpoints[e].prepare(&target)?;
-    endpoints[e].send(&target, &prepared).await
-}
-
 impl Endpoint {
     fn request<'a>(&'a self, target: &'a Target) -> Request<'a> {
         Request {
