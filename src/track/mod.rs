@@ -8,8 +8,8 @@
 //! when to give up, where a follow-up goes), and writes each outcome back with its journal
 //! entries, only while its lease holds. Outcomes are written in batches (a group commit: while
 //! one transaction writes, the answers that arrive wait for the next), so the store's cost is
-//! a few statements per batch, not per poll. Memory holds only the polls in flight;
-//! a task's state between polls is its row. Several trackers may share one PostgreSQL store:
+//! a few statements per batch, not per poll. Memory holds the polls in flight, their answers
+//! until written and a bounded map of requests; a task's state between polls is its row. Several trackers may share one PostgreSQL store:
 //! each claims different rows, and a tracker that dies leaves leases that run out.
 
 pub mod store;
@@ -176,8 +176,9 @@ struct Answered {
     pause: Option<(usize, Duration)>,
 }
 
-/// A batch of answers and whether each was written (`Err`: none was).
-type Written = (Vec<Answered>, Result<Vec<bool>, StoreError>);
+/// A batch of answers and whether each was written: `Some(false)` when its lease no longer
+/// held, `None` when the store failed (`Err`: it failed for all).
+type Written = (Vec<Answered>, Result<Vec<Option<bool>>, StoreError>);
 
 impl Tracker {
     /// A tracker of `store` with no endpoint yet.
@@ -268,10 +269,6 @@ impl Tracker {
                 }
                 next_heartbeat = now + options.heartbeat;
             }
-            if writing.is_empty() && !answered.is_empty() {
-                in_write = answered.len();
-                writing.spawn(write(self.store.clone(), std::mem::take(&mut answered)));
-            }
             while running.len() < concurrency {
                 let Some(key) = limits.release(now) else {
                     break;
@@ -345,6 +342,11 @@ impl Tracker {
                 (Some(claim), Some(held)) => Some(claim.min(held)),
                 (claim, held) => claim.or(held),
             };
+            // Answers (those of this turn's claims included) go to the store as soon as it is free.
+            if writing.is_empty() && !answered.is_empty() {
+                in_write = answered.len();
+                writing.spawn(write(self.store.clone(), std::mem::take(&mut answered)));
+            }
             tokio::select! {
                 biased;
                 () = &mut stop => break Stopped::Interrupted,
@@ -357,8 +359,14 @@ impl Tracker {
                     answered.push(answer);
                 }
                 Some(joined) = writing.join_next(), if !writing.is_empty() => {
-                    in_write = 0;
-                    let Ok(written) = joined else { continue };
+                    let lost = std::mem::take(&mut in_write) as u64;
+                    let Ok(written) = joined else {
+                        // Its tasks are polled again once their leases run out.
+                        report.store_errors += lost;
+                        self.metrics.store_errors.fetch_add(lost, Ordering::Relaxed);
+                        tracing::warn!("a write of {lost} polls' outcomes failed");
+                        continue;
+                    };
                     if let Some(due) = absorb(written, &mut report, &self.metrics, &mut requests, started, &mut on_event) {
                         next_claim = next_claim.min(Instant::now() + due);
                     }
@@ -458,9 +466,9 @@ async fn poll(
     }
 }
 
-/// The requests of the tasks polled lately, by row: a task's request is made once, not at
-/// every claim, as long as it is polled often enough to stay among the last
-/// [`Requests::KEPT`] (a task polled once a day is made again; it costs microseconds).
+/// Requests kept by row, so a task's request is made once, not at every claim: at most
+/// [`Requests::KEPT`], one evicted at random when full, and forgotten when its task ends (a
+/// task evicted has its request made again; it costs microseconds).
 #[derive(Default)]
 struct Requests {
     by_row: HashMap<i64, (usize, Arc<Target>, Arc<Prepared>)>,
@@ -608,10 +616,28 @@ impl Answered {
     }
 }
 
-/// Writes a batch of answers in one transaction.
+/// Writes a batch of answers in one transaction; if that fails, each alone, so one that
+/// cannot be written (a corrupt row, a deadlock with another worker) fails alone.
 async fn write(store: Store, batch: Vec<Answered>) -> Written {
     let settlements: Vec<Settlement<'_>> = batch.iter().map(Answered::settlement).collect();
-    let written = store.settle(&settlements).await;
+    let mut written = store
+        .settle(&settlements)
+        .await
+        .map(|all| all.into_iter().map(Some).collect());
+    if written.is_err() && settlements.len() > 1 {
+        let mut each = Vec::with_capacity(settlements.len());
+        for settlement in &settlements {
+            match store.settle(std::slice::from_ref(settlement)).await {
+                Ok(one) => each.push(one.first().copied()),
+                Err(error) => {
+                    // Not written: polled again once its lease runs out.
+                    tracing::warn!("{error}");
+                    each.push(None);
+                }
+            }
+        }
+        written = Ok(each);
+    }
     drop(settlements);
     (batch, written)
 }
@@ -639,10 +665,18 @@ fn absorb(
     let elapsed = started.elapsed();
     let mut soonest: Option<Duration> = None;
     for (answer, written) in batch.into_iter().zip(written) {
-        if !written {
-            report.dropped += 1;
-            metrics.dropped.fetch_add(1, Ordering::Relaxed);
-            continue;
+        match written {
+            Some(true) => {}
+            Some(false) => {
+                report.dropped += 1;
+                metrics.dropped.fetch_add(1, Ordering::Relaxed);
+                continue;
+            }
+            None => {
+                report.store_errors += 1;
+                metrics.store_errors.fetch_add(1, Ordering::Relaxed);
+                continue;
+            }
         }
         report.polls += 1;
         metrics.polls.fetch_add(1, Ordering::Relaxed);

@@ -741,11 +741,26 @@ impl Store {
         let tasks: Vec<Option<String>> = batch.iter().map(|s| s.task.map(json)).collect();
         let mut tx = self.writer.begin().await.map_err(failed())?;
         let mut written = vec![false; batch.len()];
-        for start in (0..batch.len()).step_by(SETTLE_ROWS) {
-            let end = (start + SETTLE_ROWS).min(batch.len());
-            let rows = (start..end)
-                .map(|i| {
-                    let p = 2 + (i - start) * 8;
+        // A row twice in a batch (a poll that outlived its lease, the row claimed again since)
+        // goes in a later statement: each statement settles a row at most once, and only the
+        // claim whose lease the row holds is written.
+        let mut rounds: Vec<Vec<usize>> = Vec::new();
+        let mut seen: HashMap<i64, usize> = HashMap::new();
+        for (i, settlement) in batch.iter().enumerate() {
+            let round = seen.entry(settlement.claim.id).or_insert(0);
+            if rounds.len() <= *round {
+                rounds.push(Vec::new());
+            }
+            rounds[*round].push(i);
+            *round += 1;
+        }
+        for chunk in rounds.iter().flat_map(|round| round.chunks(SETTLE_ROWS)) {
+            // Padded with rows that match nothing to a power of two, so a few statement texts
+            // serve every batch size and stay prepared.
+            let padded = chunk.len().next_power_of_two();
+            let rows = (0..padded)
+                .map(|n| {
+                    let p = 2 + n * 8;
                     format!(
                         "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
                         p,
@@ -769,12 +784,13 @@ impl Store {
                  RETURNING tracked.id"
             );
             let mut query = sqlx::query(AssertSqlSafe(sql)).bind(now);
-            for (settlement, task) in batch[start..end].iter().zip(&tasks[start..end]) {
+            for &i in chunk {
+                let settlement = &batch[i];
                 query = query
-                    .bind(settlement.claim.id)
-                    .bind(&settlement.claim.lease)
-                    .bind(json(&StoredCourse::from(settlement.course)))
-                    .bind(task.as_deref())
+                    .bind(Some(settlement.claim.id))
+                    .bind(Some(settlement.claim.lease.as_str()))
+                    .bind(Some(json(&StoredCourse::from(settlement.course))))
+                    .bind(tasks[i].as_deref())
                     .bind(settlement.task.map(|t| t.state.as_str()))
                     .bind(settlement.error.map(json))
                     .bind(settlement.ending)
@@ -784,6 +800,18 @@ impl Store {
                             .map(|wait| now.saturating_add(millis(wait))),
                     );
             }
+            for _ in chunk.len()..padded {
+                // NULL never equals an id: these rows update nothing.
+                query = query
+                    .bind(None::<i64>)
+                    .bind(None::<&str>)
+                    .bind(None::<String>)
+                    .bind(None::<&str>)
+                    .bind(None::<&str>)
+                    .bind(None::<String>)
+                    .bind(None::<&str>)
+                    .bind(None::<i64>);
+            }
             let held: HashSet<i64> = query
                 .fetch_all(&mut *tx)
                 .await
@@ -792,8 +820,8 @@ impl Store {
                 .map(|row| row.try_get::<i64, _>("id"))
                 .collect::<Result<_, _>>()
                 .map_err(failed())?;
-            for (i, settlement) in batch.iter().enumerate().take(end).skip(start) {
-                written[i] = held.contains(&settlement.claim.id);
+            for &i in chunk {
+                written[i] = held.contains(&batch[i].claim.id);
             }
         }
         let journaled: Vec<usize> = (0..batch.len())
@@ -1406,4 +1434,55 @@ fn millis(duration: Duration) -> i64 {
 
 fn timestamp(ms: i64) -> jiff::Timestamp {
     jiff::Timestamp::from_millisecond(ms).unwrap_or(jiff::Timestamp::UNIX_EPOCH)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::ErrorKind;
+
+    /// A poll that outlived its lease answers in the same batch as the poll of the row's new
+    /// claim: only the claim the row holds is written and journaled.
+    #[tokio::test]
+    async fn a_row_twice_in_a_batch_is_written_once_under_the_lease_it_holds() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}", dir.path().join("store.db").display());
+        let store = Store::open(&url).await.expect("store");
+        let task = NewTask {
+            provider: "p".into(),
+            task_id: "t".into(),
+            ..NewTask::default()
+        };
+        store.track(&task).await.expect("tracked");
+        let providers = ["p".to_owned()];
+        let mut stale = store
+            .claim("w", &providers, 1, Duration::ZERO)
+            .await
+            .expect("claim");
+        // A lease of nothing: the row is due again at once, and claimed anew.
+        let mut holding = store
+            .claim("w", &providers, 1, Duration::from_secs(60))
+            .await
+            .expect("claim again");
+        let (stale, holding) = (stale.remove(0), holding.remove(0));
+        assert_eq!(stale.id, holding.id);
+        let error = Error::local(ErrorKind::Transport, "gave up");
+        let settle = |claim| Settlement {
+            claim,
+            course: &claim.course,
+            task: None,
+            error: Some(&error),
+            ending: Some("error"),
+            next_poll: None,
+            changed: false,
+        };
+        let batch = [settle(&stale), settle(&holding)];
+        assert_eq!(store.settle(&batch).await.expect("settled"), [false, true]);
+        // Settled: neither claim holds the row any more.
+        let batch = [settle(&holding), settle(&stale)];
+        assert_eq!(store.settle(&batch).await.expect("settled"), [false, false]);
+        let journal = store.events_after(0, 10).await.expect("journal");
+        assert_eq!(journal.len(), 1, "{journal:?}");
+        assert_eq!(journal[0].data.ending.as_deref(), Some("error"));
+    }
 }
