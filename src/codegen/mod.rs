@@ -575,21 +575,6 @@ fn value_type(kind: ValueType) -> TokenStream {
 
 /// `status(id, …)`: the generated client of `id`, from untyped inputs, for the CLI.
 fn dispatch(providers: &[&Provider]) -> TokenStream {
-    let arms = providers.iter().map(|p| {
-        let id = &p.id;
-        let module = format_ident!("{}", module_name(&p.id));
-        quote! {
-            #id => {
-                let params = match #module::Params::from_inputs(request.inputs) {
-                    ::std::result::Result::Ok(params) => params,
-                    ::std::result::Result::Err(error) => return ::std::option::Option::Some(::std::result::Result::Err(error)),
-                };
-                let inputs = params.to_inputs();
-                let request = ::unitask::http::transport::Request { inputs: &inputs, ..request };
-                ::std::option::Option::Some(#module::fetch(transport, request).await.map(::std::convert::Into::into))
-            }
-        }
-    });
     let prepare_arms = providers.iter().map(|p| {
         let id = &p.id;
         let module = format_ident!("{}", module_name(&p.id));
@@ -644,9 +629,9 @@ fn dispatch(providers: &[&Provider]) -> TokenStream {
             transport: &::unitask::Transport,
             request: ::unitask::http::transport::Request<'_>,
         ) -> ::std::option::Option<::std::result::Result<::unitask::UploadTask, ::unitask::Error>> {
-            match id {
-                #(#arms)*
-                _ => ::std::option::Option::None,
+            match prepare(id, request)? {
+                ::std::result::Result::Ok(prepared) => status_prepared(id, transport, request, &prepared).await,
+                ::std::result::Result::Err(error) => ::std::option::Option::Some(::std::result::Result::Err(error)),
             }
         }
 

@@ -384,28 +384,23 @@ impl Tracker {
         // The answers in hand are written first.
         running.abort_all();
         while running.join_next().await.is_some() {}
-        while let Some(joined) = writing.join_next().await {
-            if let Ok(written) = joined {
-                absorb(
-                    written,
-                    &mut report,
-                    &self.metrics,
-                    &mut requests,
-                    started,
-                    &mut on_event,
-                );
+        loop {
+            while let Some(joined) = writing.join_next().await {
+                if let Ok(written) = joined {
+                    absorb(
+                        written,
+                        &mut report,
+                        &self.metrics,
+                        &mut requests,
+                        started,
+                        &mut on_event,
+                    );
+                }
             }
-        }
-        if !answered.is_empty() {
-            let written = write(self.store.clone(), answered).await;
-            absorb(
-                written,
-                &mut report,
-                &self.metrics,
-                &mut requests,
-                started,
-                &mut on_event,
-            );
+            if answered.is_empty() {
+                break;
+            }
+            writing.spawn(write(self.store.clone(), std::mem::take(&mut answered)));
         }
         if let Err(error) = self.store.release(&options.worker).await {
             report.store_errors += 1;

@@ -8,7 +8,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use unitask::sandbox::{self, Outcome, Running, Sandbox, TrackKind};
-use unitask::track::{NewTask, Store, TrackOptions, Tracked, Tracker, Tracking, store::Filter};
+use unitask::track::{
+    Journaled, NewTask, Store, TrackOptions, Tracked, Tracker, Tracking, store::Filter,
+};
 use unitask::watch::{self, Event};
 use unitask::{Engine, RetryPolicy, Transport, TransportConfig};
 
@@ -128,21 +130,38 @@ pub type TaskJournal = Vec<(String, Option<String>)>;
 
 /// The journal, whole, by (provider, task id).
 pub async fn journal(store: &Store) -> HashMap<(String, String), TaskJournal> {
-    let mut by_task: HashMap<(String, String), TaskJournal> = HashMap::new();
-    let mut after = 0;
+    by_task(&every_event(store).await)
+}
+
+/// Every journaled event, oldest first.
+async fn every_event(store: &Store) -> Vec<Journaled> {
+    let mut events = Vec::new();
     loop {
+        let after = events.last().map_or(0, |e: &Journaled| e.id);
         let page = store.events_after(after, 500).await.expect("journal");
-        let Some(last) = page.last() else { break };
-        after = last.id;
-        for event in page {
-            let key = (event.data.provider.clone(), event.data.task_id.clone());
-            let seen = event
-                .data
-                .task
-                .as_ref()
-                .map(|t| format!("{} {} {:?}", t.state, t.native_status, t.progress));
-            by_task.entry(key).or_default().push((event.kind, seen));
+        if page.is_empty() {
+            return events;
         }
+        events.extend(page);
+    }
+}
+
+fn task_key(event: &Journaled) -> (String, String) {
+    (event.data.provider.clone(), event.data.task_id.clone())
+}
+
+fn by_task(events: &[Journaled]) -> HashMap<(String, String), TaskJournal> {
+    let mut by_task: HashMap<(String, String), TaskJournal> = HashMap::new();
+    for event in events {
+        let seen = event
+            .data
+            .task
+            .as_ref()
+            .map(|t| format!("{} {} {:?}", t.state, t.native_status, t.progress));
+        by_task
+            .entry(task_key(event))
+            .or_default()
+            .push((event.kind.clone(), seen));
     }
     by_task
 }
@@ -153,8 +172,11 @@ pub async fn each_ended_once_as_planned(
     store: &Store,
     played: &[Played],
 ) -> HashMap<(String, String), TaskJournal> {
-    let journal = journal(store).await;
-    let last_records = last_journaled_records(store).await;
+    let events = every_event(store).await;
+    let journal = by_task(&events);
+    // The record each task's last journal entry carries.
+    let last_records: HashMap<(String, String), &Tracked> =
+        events.iter().map(|e| (task_key(e), &e.data)).collect();
     for p in played {
         let record = store
             .get(&p.task.provider, &p.task.task_id)
@@ -179,25 +201,9 @@ pub async fn each_ended_once_as_planned(
         assert_eq!(events.last().map(|e| e.0.as_str()), Some("task.ended"));
         // The journal's record of the end is the record as the store holds it.
         let key = (p.task.provider.clone(), p.task.task_id.clone());
-        assert_eq!(last_records.get(&key), Some(&record), "{key:?}");
+        assert_eq!(last_records.get(&key), Some(&&record), "{key:?}");
     }
     journal
-}
-
-/// The record each task's last journal entry carries.
-async fn last_journaled_records(store: &Store) -> HashMap<(String, String), Tracked> {
-    let mut last = HashMap::new();
-    let mut after = 0;
-    loop {
-        let page = store.events_after(after, 500).await.expect("journal");
-        let Some(event) = page.last() else { break };
-        after = event.id;
-        for event in page {
-            let key = (event.data.provider.clone(), event.data.task_id.clone());
-            last.insert(key, event.data);
-        }
-    }
-    last
 }
 
 fn temp_store_url(dir: &tempfile::TempDir) -> String {

@@ -2962,132 +2962,13 @@ pub async fn status(
 ) -> ::std::option::Option<
     ::std::result::Result<::unitask::UploadTask, ::unitask::Error>,
 > {
-    match id {
-        "converted-jobs" => {
-            let params = match converted_jobs::Params::from_inputs(request.inputs) {
-                ::std::result::Result::Ok(params) => params,
-                ::std::result::Result::Err(error) => {
-                    return ::std::option::Option::Some(::std::result::Result::Err(error));
-                }
-            };
-            let inputs = params.to_inputs();
-            let request = ::unitask::http::transport::Request {
-                inputs: &inputs,
-                ..request
-            };
-            ::std::option::Option::Some(
-                converted_jobs::fetch(transport, request)
-                    .await
-                    .map(::std::convert::Into::into),
-            )
+    match prepare(id, request)? {
+        ::std::result::Result::Ok(prepared) => {
+            status_prepared(id, transport, request, &prepared).await
         }
-        "failing-jobs" => {
-            let params = match failing_jobs::Params::from_inputs(request.inputs) {
-                ::std::result::Result::Ok(params) => params,
-                ::std::result::Result::Err(error) => {
-                    return ::std::option::Option::Some(::std::result::Result::Err(error));
-                }
-            };
-            let inputs = params.to_inputs();
-            let request = ::unitask::http::transport::Request {
-                inputs: &inputs,
-                ..request
-            };
-            ::std::option::Option::Some(
-                failing_jobs::fetch(transport, request)
-                    .await
-                    .map(::std::convert::Into::into),
-            )
+        ::std::result::Result::Err(error) => {
+            ::std::option::Option::Some(::std::result::Result::Err(error))
         }
-        "presence-jobs" => {
-            let params = match presence_jobs::Params::from_inputs(request.inputs) {
-                ::std::result::Result::Ok(params) => params,
-                ::std::result::Result::Err(error) => {
-                    return ::std::option::Option::Some(::std::result::Result::Err(error));
-                }
-            };
-            let inputs = params.to_inputs();
-            let request = ::unitask::http::transport::Request {
-                inputs: &inputs,
-                ..request
-            };
-            ::std::option::Option::Some(
-                presence_jobs::fetch(transport, request)
-                    .await
-                    .map(::std::convert::Into::into),
-            )
-        }
-        "reckoned-jobs" => {
-            let params = match reckoned_jobs::Params::from_inputs(request.inputs) {
-                ::std::result::Result::Ok(params) => params,
-                ::std::result::Result::Err(error) => {
-                    return ::std::option::Option::Some(::std::result::Result::Err(error));
-                }
-            };
-            let inputs = params.to_inputs();
-            let request = ::unitask::http::transport::Request {
-                inputs: &inputs,
-                ..request
-            };
-            ::std::option::Option::Some(
-                reckoned_jobs::fetch(transport, request)
-                    .await
-                    .map(::std::convert::Into::into),
-            )
-        }
-        "session-uploads" => {
-            let params = match session_uploads::Params::from_inputs(request.inputs) {
-                ::std::result::Result::Ok(params) => params,
-                ::std::result::Result::Err(error) => {
-                    return ::std::option::Option::Some(::std::result::Result::Err(error));
-                }
-            };
-            let inputs = params.to_inputs();
-            let request = ::unitask::http::transport::Request {
-                inputs: &inputs,
-                ..request
-            };
-            ::std::option::Option::Some(
-                session_uploads::fetch(transport, request)
-                    .await
-                    .map(::std::convert::Into::into),
-            )
-        }
-        "tagged-jobs" => {
-            let params = match tagged_jobs::Params::from_inputs(request.inputs) {
-                ::std::result::Result::Ok(params) => params,
-                ::std::result::Result::Err(error) => {
-                    return ::std::option::Option::Some(::std::result::Result::Err(error));
-                }
-            };
-            let inputs = params.to_inputs();
-            let request = ::unitask::http::transport::Request {
-                inputs: &inputs,
-                ..request
-            };
-            ::std::option::Option::Some(
-                tagged_jobs::fetch(transport, request)
-                    .await
-                    .map(::std::convert::Into::into),
-            )
-        }
-        "xml-jobs" => {
-            let params = match xml_jobs::Params::from_inputs(request.inputs) {
-                ::std::result::Result::Ok(params) => params,
-                ::std::result::Result::Err(error) => {
-                    return ::std::option::Option::Some(::std::result::Result::Err(error));
-                }
-            };
-            let inputs = params.to_inputs();
-            let request = ::unitask::http::transport::Request {
-                inputs: &inputs,
-                ..request
-            };
-            ::std::option::Option::Some(
-                xml_jobs::fetch(transport, request).await.map(::std::convert::Into::into),
-            )
-        }
-        _ => ::std::option::Option::None,
     }
 }
 /// The request the generated client of `id` makes (its inputs typed first), once for
