@@ -188,6 +188,7 @@ pub fn run(args: Args) -> u8 {
             inputs: &inputs,
             base_url: args.base_url.as_ref(),
             credentials: &credentials,
+            quota: None,
         };
         let Fetched { result, answer, .. } =
             runtime.block_on(client.fetch_detailed(provider, request, true));
@@ -219,6 +220,7 @@ pub fn run(args: Args) -> u8 {
         inputs: &inputs,
         base_url: args.base_url.as_ref(),
         credentials: &credentials,
+        quota: None,
     };
     let result = runtime.block_on(async {
         match engine {

@@ -447,6 +447,7 @@ fn provider_module(provider: &Provider, text: &str) -> TokenStream {
                         inputs: &inputs,
                         base_url: self.base_url.as_ref(),
                         credentials: &self.credentials,
+                        quota: ::std::option::Option::None,
                     };
                     fetch(&self.transport, request).await
                 }

@@ -13,6 +13,7 @@ use crate::http::oauth::Tokens;
 use crate::http::redact::Redactor;
 use crate::http::request::{self, Credentials, Inputs, PreparedRequest};
 use crate::model::Provider;
+use crate::runtime::quota::{self, Quota};
 use crate::runtime::{Error, ErrorKind, normalize};
 use crate::spec::Method;
 use crate::task::UploadTask;
@@ -107,6 +108,18 @@ pub struct Request<'a> {
     /// Instead of the definition's base URL.
     pub base_url: Option<&'a url::Url>,
     pub credentials: &'a Credentials,
+    /// Where to keep what the last answer's `RateLimit` headers said of the allowance, when
+    /// they said something (a watch paces its polls by it).
+    pub quota: Option<&'a std::sync::Mutex<Option<Quota>>>,
+}
+
+/// What a fetch keeps of its last answer for its caller, besides the task.
+#[derive(Clone, Copy, Default)]
+struct Keep<'a> {
+    /// The answer, whole.
+    answer: Option<&'a std::sync::Mutex<Option<Answer>>>,
+    /// What its `RateLimit` headers said.
+    quota: Option<&'a std::sync::Mutex<Option<Quota>>>,
 }
 
 /// A task's request, made once from its provider, inputs, base URL and credentials, and sent
@@ -128,6 +141,7 @@ impl Prepared {
             inputs,
             base_url,
             credentials,
+            quota: _,
         } = request;
         let prepared = request::prepare(provider, task_id, inputs, base_url, credentials)?;
         let given: Vec<(String, String)> = inputs
@@ -235,7 +249,11 @@ impl Transport {
         request: Request<'_>,
         prepared: &Prepared,
     ) -> Result<UploadTask, Error> {
-        self.send(provider, request, prepared, None).await.0
+        let keep = Keep {
+            answer: None,
+            quota: request.quota,
+        };
+        self.send(provider, request, prepared, keep).await.0
     }
 
     async fn fetch_into(
@@ -245,7 +263,13 @@ impl Transport {
         record: Option<&std::sync::Mutex<Option<Answer>>>,
     ) -> (Result<UploadTask, Error>, u32) {
         match Prepared::new(provider, request) {
-            Ok(prepared) => self.send(provider, request, &prepared, record).await,
+            Ok(prepared) => {
+                let keep = Keep {
+                    answer: record,
+                    quota: request.quota,
+                };
+                self.send(provider, request, &prepared, keep).await
+            }
             Err(error) => (Err(error), 0),
         }
     }
@@ -255,7 +279,7 @@ impl Transport {
         provider: &Provider,
         request: Request<'_>,
         prepared: &Prepared,
-        record: Option<&std::sync::Mutex<Option<Answer>>>,
+        keep: Keep<'_>,
     ) -> (Result<UploadTask, Error>, u32) {
         let Request {
             task_id,
@@ -302,7 +326,7 @@ impl Transport {
 
         let result = (|| async {
             attempts.fetch_add(1, Ordering::Relaxed);
-            self.authorized_attempt(provider, task_id, prepared, carried, record, &tokens_used)
+            self.authorized_attempt(provider, task_id, prepared, carried, keep, &tokens_used)
                 .await
         })
         .retry(backoff)
@@ -347,7 +371,7 @@ impl Transport {
             fetched.redact_task(&mut task);
             task
         });
-        if let Some(record) = record
+        if let Some(record) = keep.answer
             && !fetched.is_empty()
             && let Some(answer) = record.lock().unwrap_or_else(|e| e.into_inner()).as_mut()
         {
@@ -380,11 +404,11 @@ impl Transport {
         task_id: &str,
         prepared: &PreparedRequest,
         carried: &[(String, String)],
-        record: Option<&std::sync::Mutex<Option<Answer>>>,
+        keep: Keep<'_>,
         tokens_used: &std::sync::Mutex<Vec<String>>,
     ) -> Result<UploadTask, Error> {
         let result = self
-            .attempt(provider, task_id, prepared, carried, record, tokens_used)
+            .attempt(provider, task_id, prepared, carried, keep, tokens_used)
             .await;
         match (&result, &prepared.per_attempt) {
             (Err((error, Some(generation))), Some(PerAttempt::Token(source)))
@@ -392,7 +416,7 @@ impl Transport {
             {
                 tracing::info!(provider = %provider.id, task = task_id, "the token was refused; fetching a new one");
                 self.tokens.invalidate(source, *generation).await;
-                self.attempt(provider, task_id, prepared, carried, record, tokens_used)
+                self.attempt(provider, task_id, prepared, carried, keep, tokens_used)
                     .await
                     .map_err(|(error, _)| error)
             }
@@ -444,14 +468,14 @@ impl Transport {
     }
 
     /// One attempt: send, read the body within the size limit, normalize (and keep the answer
-    /// in `record` when asked). A failure carries the token generation it was sent with.
+    /// in `keep` when asked). A failure carries the token generation it was sent with.
     async fn attempt(
         &self,
         provider: &Provider,
         task_id: &str,
         prepared: &PreparedRequest,
         carried: &[(String, String)],
-        record: Option<&std::sync::Mutex<Option<Answer>>>,
+        keep: Keep<'_>,
         tokens_used: &std::sync::Mutex<Vec<String>>,
     ) -> Result<UploadTask, (Error, Option<u64>)> {
         let method = match prepared.method {
@@ -556,6 +580,11 @@ impl Transport {
                     .map(|v| (n.as_str().to_owned(), v.to_owned()))
             })
             .collect();
+        if let Some(slot) = keep.quota
+            && let Some(quota) = quota::read(&headers)
+        {
+            *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(quota);
+        }
         let limit = self
             .config
             .max_body_bytes
@@ -602,7 +631,7 @@ impl Transport {
                 inputs: carried,
             },
         );
-        if let Some(slot) = record {
+        if let Some(slot) = keep.answer {
             *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(Answer {
                 status,
                 headers,

@@ -277,6 +277,7 @@ impl ProviderClient {
             inputs,
             base_url: self.base_url.as_ref(),
             credentials: &self.credentials,
+            quota: None,
         };
         self.transport.fetch(&self.provider, request).await
     }

@@ -8,6 +8,7 @@
 mod error;
 pub mod extract;
 pub mod normalize;
+pub mod quota;
 pub mod xml;
 
 pub use error::{Cause, Error, ErrorKind, excerpt};

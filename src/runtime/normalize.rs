@@ -768,53 +768,15 @@ fn retry_after(
                 .ok()
                 .or_else(|| extract::http_date(v).map(until))
         })
-        .or_else(|| rate_limit_wait(response));
+        .or_else(|| {
+            super::quota::read(response.headers)
+                .and_then(|quota| quota.wait)
+                .map(|wait| wait.as_secs())
+        });
     (
         standard.map(Duration::from_secs),
         header.or(field).map(Duration::from_secs),
     )
-}
-
-/// The seconds the IETF `RateLimit` headers ask to wait: the time until the window resets,
-/// when nothing is left in it. Both drafts' forms are read: `RateLimit: limit=100,
-/// remaining=0, reset=30` (or `RateLimit-Remaining: 0` with `RateLimit-Reset: 30`), and the
-/// structured `RateLimit: "default";r=0;t=30` (several policies: the longest wait of those
-/// that are spent).
-fn rate_limit_wait(response: Response<'_>) -> Option<u64> {
-    let number = |v: &str| v.trim().trim_matches('"').parse::<u64>().ok();
-    if let Some(value) = response.header("ratelimit") {
-        if value.contains(';') {
-            return value
-                .split(',')
-                .filter_map(|item| {
-                    let mut remaining = None;
-                    let mut reset = None;
-                    for param in item.split(';') {
-                        match param.trim().split_once('=') {
-                            Some(("r", v)) => remaining = number(v),
-                            Some(("t", v)) => reset = number(v),
-                            _ => {}
-                        }
-                    }
-                    (remaining == Some(0)).then_some(reset).flatten()
-                })
-                .max();
-        }
-        let mut remaining = None;
-        let mut reset = None;
-        for pair in value.split(',') {
-            match pair.trim().split_once('=') {
-                Some(("remaining", v)) => remaining = number(v),
-                Some(("reset", v)) => reset = number(v),
-                _ => {}
-            }
-        }
-        return (remaining == Some(0)).then_some(reset).flatten();
-    }
-    let remaining = response.header("ratelimit-remaining").and_then(number)?;
-    (remaining == 0)
-        .then(|| response.header("ratelimit-reset").and_then(number))
-        .flatten()
 }
 
 #[cfg(test)]

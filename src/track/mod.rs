@@ -27,6 +27,7 @@ use tokio::time::Instant;
 pub use store::{Filter, Journaled, NewTask, Store, StoreError, Tracked, Tracking};
 
 use crate::http::transport::{Prepared, Transport};
+use crate::runtime::quota::Quota;
 use crate::runtime::{Error, ErrorKind};
 use crate::watch::course::{Course, News, Next};
 use crate::watch::limit::Limits;
@@ -174,6 +175,8 @@ struct Answered {
     took: Option<(Duration, Option<bool>)>,
     /// A `429`: the endpoint polled holds its polls this long.
     pause: Option<(usize, Duration)>,
+    /// What the answer's `RateLimit` headers said of the endpoint's allowance.
+    quota: Option<(usize, Quota)>,
 }
 
 /// A batch of answers and whether each was written: `Some(false)` when its lease no longer
@@ -356,6 +359,9 @@ impl Tracker {
                     if let Some((e, wait)) = answer.pause {
                         limits.pause(e, watch::later(wait));
                     }
+                    if let Some((e, quota)) = &answer.quota {
+                        limits.observe(*e, quota, Instant::now());
+                    }
                     answered.push(answer);
                 }
                 Some(joined) = writing.join_next(), if !writing.is_empty() => {
@@ -430,9 +436,9 @@ async fn poll(
 ) -> Answered {
     let polled = Arc::clone(claim.course.polled(&claim.target));
     let sent = Instant::now();
-    let result = match request {
+    let (result, quota) = match request {
         Ok(request) => shared.endpoints[e].send(&polled, &request).await,
-        Err(error) => Err(error),
+        Err(error) => (Err(error), None),
     };
     let took = (
         sent.elapsed(),
@@ -458,6 +464,7 @@ async fn poll(
         next: outcome.next,
         took: Some(took),
         pause: outcome.pause.map(|wait| (e, wait)),
+        quota: quota.map(|quota| (e, quota)),
     }
 }
 
@@ -524,6 +531,7 @@ fn unknown(shared: &Shared, claim: Claim) -> Answered {
         next: Next::End(Ending::Failed(error), None),
         took: None,
         pause: None,
+        quota: None,
     }
 }
 

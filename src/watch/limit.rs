@@ -4,18 +4,24 @@
 //! line, and the line goes first, one task each time the limiter allows one, so no task is
 //! overtaken and no allowance is wasted on tasks that all wake at once. A `429` from the
 //! provider holds the endpoint for as long as it asked.
+//!
+//! Answers refine this at run time (see [`crate::runtime::quota`]): the policies an answer's
+//! `RateLimit-Policy` names become limiters of the endpoint too, kept on top of the declared
+//! ones (so the pace only ever tightens), and an answer whose window is spent holds the endpoint
+//! until it resets, as a `429` would, before the `429` comes.
 
 use std::collections::{HashMap, VecDeque};
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
+use governor::DefaultDirectRateLimiter;
 use governor::clock::{Clock as _, DefaultClock};
-use governor::{DefaultDirectRateLimiter, Quota};
 use tokio::time::Instant;
 
 use super::{Endpoint, TaskKey};
 use crate::model::RateLimit;
+use crate::runtime::quota::{Policy, Quota};
 use crate::spec::RateLimitScope;
 use crate::syntax::template::Part;
 
@@ -31,9 +37,18 @@ pub(crate) struct Limits {
     waiting: Vec<VecDeque<TaskKey>>,
     /// Per endpoint, when the first task held back may try again.
     wake: Vec<Instant>,
-    /// Per endpoint, until when a `429` holds it.
+    /// Per endpoint, until when a `429` (or a spent window) holds it.
     paused: Vec<Option<Instant>>,
+    /// Per endpoint, the policies its last answer that named any named, and their limiters.
+    learned: Vec<Learned>,
     clock: DefaultClock,
+}
+
+/// The policies a provider's answers name, as limiters.
+#[derive(Default)]
+struct Learned {
+    policies: Vec<Policy>,
+    limiters: Vec<DefaultDirectRateLimiter>,
 }
 
 impl Limits {
@@ -63,6 +78,9 @@ impl Limits {
             waiting: vec![VecDeque::new(); limiters.len()],
             wake: vec![now; limiters.len()],
             paused: vec![None; limiters.len()],
+            learned: std::iter::repeat_with(Learned::default)
+                .take(limiters.len())
+                .collect(),
             limiters,
             clock: DefaultClock::default(),
         }
@@ -114,12 +132,43 @@ impl Limits {
         }
     }
 
+    /// What an answer from endpoint `e` said of the allowance: a window spent holds the
+    /// endpoint until it resets; policies it names (others than those it knew) pace it from now
+    /// on, as if the answer's own request had been sent under them.
+    pub(crate) fn observe(&mut self, e: usize, quota: &Quota, now: Instant) {
+        if let Some(wait) = quota.wait {
+            self.pause(e, now + wait.min(super::MAX_WAIT));
+        }
+        let learned = &mut self.learned[e];
+        if quota.policies.is_empty() || quota.policies == learned.policies {
+            return;
+        }
+        learned.policies.clone_from(&quota.policies);
+        learned.limiters = quota
+            .policies
+            .iter()
+            .map(|policy| {
+                let limiter = limiter(&RateLimit {
+                    requests: policy.requests,
+                    per: policy.window,
+                    burst: None,
+                    scope: RateLimitScope::Credential,
+                });
+                // The request answered counted against the policy already.
+                let _ = limiter.check();
+                limiter
+            })
+            .collect();
+    }
+
     /// `None` when endpoint `e` may send now (counted by every limiter), else how long to wait.
     fn blocked(&self, e: usize, now: Instant) -> Option<Duration> {
         if let Some(until) = self.paused[e].filter(|until| *until > now) {
             return Some(until - now);
         }
-        self.limiters[e].iter().find_map(|limiter| {
+        let declared = self.limiters[e].iter().map(|limiter| &**limiter);
+        let learned = self.learned[e].limiters.iter();
+        declared.chain(learned).find_map(|limiter| {
             limiter
                 .check()
                 .err()
@@ -141,8 +190,8 @@ fn limiter(limit: &RateLimit) -> DefaultDirectRateLimiter {
     let catch_up = 1 + limit.requests / 100;
     let burst =
         NonZeroU32::new(catch_up.min(limit.burst.unwrap_or(u32::MAX))).unwrap_or(NonZeroU32::MIN);
-    let quota = Quota::with_period(period)
-        .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN))
+    let quota = governor::Quota::with_period(period)
+        .unwrap_or_else(|| governor::Quota::per_second(NonZeroU32::MIN))
         .allow_burst(burst);
     DefaultDirectRateLimiter::direct(quota)
 }

@@ -45,6 +45,7 @@ use course::{Course, News, Next};
 use crate::http::request::{Credentials, Inputs};
 use crate::http::transport::{Prepared, Request, Transport};
 use crate::model::Provider;
+use crate::runtime::quota::Quota;
 use crate::runtime::{Error, ErrorKind};
 use crate::task::{Progress, State, UploadTask};
 
@@ -583,7 +584,8 @@ struct Slot {
     prepared: Option<(Arc<Target>, usize, Arc<Prepared>)>,
 }
 
-type PollResult = (TaskKey, Result<UploadTask, Error>);
+/// A poll's task, its answer, and what the answer said of the allowance.
+type PollResult = (TaskKey, Result<UploadTask, Error>, Option<Quota>);
 
 /// The watch itself: every task's slot, the queue of next polls, the polls in flight, and the
 /// events not yet handed to the consumer (a few at most: one poll makes two at most).
@@ -735,11 +737,11 @@ impl Driver {
         }
         let endpoints = Arc::clone(&self.endpoints);
         let poll = async move {
-            let result = match prepared {
+            let (result, quota) = match prepared {
                 Ok(prepared) => endpoints[e].send(&target, &prepared).await,
-                Err(error) => Err(error),
+                Err(error) => (Err(error), None),
             };
-            (key, result)
+            (key, result, quota)
         };
         let handle = self.running.spawn(poll);
         self.polling.insert(handle.id(), key);
@@ -819,10 +821,13 @@ impl Driver {
     /// A poll's task came back: its answer, or (cancelled: its task was removed) nothing.
     fn joined(&mut self, joined: Result<(tokio::task::Id, PollResult), tokio::task::JoinError>) {
         match joined {
-            Ok((id, (key, result))) => {
+            Ok((id, (key, result, quota))) => {
                 self.polling.remove(&id);
                 if let Some(slot) = self.slots.get_mut(&key) {
                     slot.in_flight = None;
+                    if let Some(quota) = quota {
+                        self.limits.observe(slot.endpoint, &quota, Instant::now());
+                    }
                 }
                 self.answered(key, result);
             }
@@ -941,18 +946,23 @@ async fn sleep_until(at: Option<Instant>) {
 }
 
 impl Endpoint {
-    fn request<'a>(&'a self, target: &'a Target) -> Request<'a> {
+    fn request<'a>(
+        &'a self,
+        target: &'a Target,
+        quota: Option<&'a Mutex<Option<Quota>>>,
+    ) -> Request<'a> {
         Request {
             task_id: &target.task_id,
             inputs: &target.inputs,
             base_url: self.base_url.as_ref(),
             credentials: &self.credentials,
+            quota,
         }
     }
 
     /// The request that polls `target`, made once for all its polls.
     pub(crate) fn prepare(&self, target: &Target) -> Result<Prepared, Error> {
-        let request = self.request(target);
+        let request = self.request(target, None);
         if self.answerer == Answerer::Generated
             && let Some(prepared) = crate::providers::prepare(&target.provider, request)
         {
@@ -961,26 +971,38 @@ impl Endpoint {
         Prepared::new(&self.provider, request)
     }
 
-    /// Polls `target` once with its request from [`Endpoint::prepare`].
+    /// Polls `target` once with its request from [`Endpoint::prepare`]: the answer, and what
+    /// its `RateLimit` headers said of the allowance.
     pub(crate) async fn send(
         &self,
         target: &Target,
         prepared: &Prepared,
-    ) -> Result<UploadTask, Error> {
-        let request = self.request(target);
-        if self.answerer == Answerer::Generated
-            && let Some(result) = crate::providers::status_prepared(
-                &target.provider,
-                &self.transport,
-                request,
-                prepared,
-            )
-            .await
-        {
-            return result;
-        }
-        self.transport
-            .fetch_prepared(&self.provider, request, prepared)
-            .await
+    ) -> (Result<UploadTask, Error>, Option<Quota>) {
+        let quota = Mutex::new(None);
+        let request = self.request(target, Some(&quota));
+        let generated = match self.answerer {
+            Answerer::Generated => {
+                crate::providers::status_prepared(
+                    &target.provider,
+                    &self.transport,
+                    request,
+                    prepared,
+                )
+                .await
+            }
+            Answerer::Interpreted => None,
+        };
+        let result = match generated {
+            Some(result) => result,
+            None => {
+                self.transport
+                    .fetch_prepared(&self.provider, request, prepared)
+                    .await
+            }
+        };
+        (
+            result,
+            quota.into_inner().unwrap_or_else(|e| e.into_inner()),
+        )
     }
 }

@@ -155,6 +155,7 @@ async fn concurrent_polls_share_one_token_until_it_expires() {
                 inputs: &none,
                 base_url: Some(&url),
                 credentials: &credentials,
+                quota: None,
             },
         )
     });
@@ -228,6 +229,7 @@ async fn a_token_is_renewed_before_it_expires() {
                 inputs: &none,
                 base_url: Some(&url),
                 credentials: &credentials,
+                quota: None,
             },
         )
     };
@@ -270,6 +272,7 @@ async fn a_refused_token_is_replaced_once() {
                 inputs: &Inputs::new(),
                 base_url: Some(&base(&server)),
                 credentials: &credentials,
+                quota: None,
             },
         )
         .await;
@@ -303,6 +306,7 @@ async fn a_refused_token_is_replaced_once() {
                 inputs: &Inputs::new(),
                 base_url: Some(&base(&server)),
                 credentials: &credentials,
+                quota: None,
             },
         )
         .await;
@@ -335,6 +339,7 @@ async fn a_failed_grant_is_unauthorized_and_names_the_grant() {
                 inputs: &Inputs::new(),
                 base_url: Some(&base(&server)),
                 credentials: &credentials,
+                quota: None,
             },
         )
         .await;
@@ -374,6 +379,7 @@ async fn a_token_endpoint_must_be_https_or_loopback() {
                 inputs: &Inputs::new(),
                 base_url: Some(&base(&server)),
                 credentials: &credentials,
+                quota: None,
             },
         )
         .await;
@@ -486,6 +492,7 @@ async fn a_service_account_key_file_signs_an_assertion_the_endpoint_verifies() {
                 inputs: &Inputs::new(),
                 base_url: Some(&base(&server)),
                 credentials: &credentials,
+                quota: None,
             },
         )
         .await;
@@ -503,6 +510,7 @@ async fn a_service_account_key_file_signs_an_assertion_the_endpoint_verifies() {
                 inputs: &Inputs::new(),
                 base_url: Some(&base(&server)),
                 credentials: &credentials,
+                quota: None,
             },
         )
         .await;
@@ -518,6 +526,7 @@ async fn a_service_account_key_file_signs_an_assertion_the_endpoint_verifies() {
                 inputs: &Inputs::new(),
                 base_url: Some(&base(&server)),
                 credentials: &Credentials::new(),
+                quota: None,
             },
         )
         .await;
@@ -573,6 +582,7 @@ async fn every_attempt_is_signed_afresh_retries_included() {
                 inputs: &Inputs::new(),
                 base_url: Some(&base(&server)),
                 credentials: &credentials,
+                quota: None,
             },
             false,
         )
@@ -630,6 +640,7 @@ async fn aws_signing_reads_its_region_from_an_input() {
                 inputs: &inputs,
                 base_url: Some(&base(&server)),
                 credentials: &credentials,
+                quota: None,
             },
         )
         .await;
@@ -689,6 +700,7 @@ async fn through_sandbox(
                     inputs: &inputs,
                     base_url: Some(&base),
                     credentials: &credentials,
+                    quota: None,
                 },
             )
             .await;

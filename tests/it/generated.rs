@@ -222,6 +222,7 @@ async fn generated_clients_and_the_interpreter_agree_on_every_example() {
                 inputs: &inputs,
                 base_url: Some(&base),
                 credentials: &credentials,
+                quota: None,
             };
             let interpreted = http.fetch(provider, request).await;
             let generated = unitask::providers::status(&provider.id, &http, request)
@@ -240,6 +241,7 @@ async fn generated_clients_and_the_interpreter_agree_on_every_example() {
             inputs: &bad,
             base_url: None,
             credentials: &credentials,
+            quota: None,
         };
         let interpreted = http.fetch(provider, request).await;
         let generated = unitask::providers::status(&provider.id, &http, request)

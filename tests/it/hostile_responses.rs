@@ -83,6 +83,7 @@ async fn a_body_far_past_the_limit_is_cut_off_not_read() {
                 inputs: &Inputs::new(),
                 base_url: Some(&base),
                 credentials: &crate::credentials_with(&church, "t"),
+                quota: None,
             },
         )
         .await;
@@ -132,6 +133,7 @@ async fn a_large_body_inside_the_limit_is_read_whole() {
                 inputs: &Inputs::new(),
                 base_url: Some(&base),
                 credentials: &crate::credentials_with(&shoplazza, "t"),
+                quota: None,
             },
         )
         .await;
@@ -261,6 +263,7 @@ async fn an_html_page_is_named_and_a_mislabelled_json_body_is_read() {
                     inputs: &inputs,
                     base_url: Some(&base),
                     credentials: &credentials,
+                    quota: None,
                 },
             )
             .await;
@@ -297,6 +300,7 @@ async fn an_html_page_is_named_and_a_mislabelled_json_body_is_read() {
                     inputs: &inputs,
                     base_url: Some(&base),
                     credentials: &credentials,
+                    quota: None,
                 },
             )
             .await;
@@ -351,6 +355,7 @@ async fn a_dribbling_or_silent_server_ends_in_a_timeout() {
                     inputs: &Inputs::new(),
                     base_url: Some(&base),
                     credentials: &crate::credentials_with(&hubspot, "t"),
+                    quota: None,
                 },
             )
             .await;
@@ -412,6 +417,7 @@ async fn a_credential_with_a_line_break_never_reaches_a_header() {
                     inputs: &inputs,
                     base_url: Some(&base),
                     credentials: &credentials,
+                    quota: None,
                 },
                 false,
             )

@@ -389,7 +389,7 @@ proptest! {
             static CLIENT: OnceLock<Transport> = OnceLock::new();
             let client = CLIENT.get_or_init(|| Transport::new(TransportConfig::default()).expect("client"));
             let sent = client.requests_sent();
-            let Fetched { result, attempts, .. } = runtime().block_on(client.fetch_detailed(provider, Request { task_id: &task_id, inputs: &inputs, base_url: Some(&base), credentials: &credentials }, false));
+            let Fetched { result, attempts, .. } = runtime().block_on(client.fetch_detailed(provider, Request { task_id: &task_id, inputs: &inputs, base_url: Some(&base), credentials: &credentials, quota: None }, false));
             prop_assert_eq!(result.expect_err("refused"), refused);
             prop_assert_eq!(attempts, 0);
             prop_assert_eq!(client.requests_sent(), sent);
@@ -705,7 +705,7 @@ proptest! {
             }
             Mock::given(wiremock::matchers::any()).respond_with(template).mount(&server).await;
             let base = unitask::url::Url::parse(&server.uri()).expect("url");
-            let request = Request { task_id: &task_id, inputs: &inputs, base_url: Some(&base), credentials: &credentials };
+            let request = Request { task_id: &task_id, inputs: &inputs, base_url: Some(&base), credentials: &credentials, quota: None };
             let by_generated = unitask::providers::status(&generated.id, &client, request)
                 .await
                 .expect("a generated client");

@@ -1,7 +1,13 @@
 //! Declared rate limits (`rate_limits:`): the sandbox answers `429` past them, a watch keeps
-//! under them and near them, and a limit that cannot be kept is a diagnostic.
+//! under them and near them, and a limit that cannot be kept is a diagnostic. Answers' IETF
+//! `RateLimit` headers pace a watch too, where the definition declares nothing.
 
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+use wiremock::matchers::method;
+use wiremock::{Mock, MockServer, Request as Received, Respond, ResponseTemplate};
 
 use unitask::sandbox::{self, Sandbox};
 use unitask::watch::{self, Ending, Target, Watcher};
@@ -161,4 +167,209 @@ fn a_limit_that_cannot_be_kept_is_a_diagnostic() {
             .expect_err(limits);
         assert!(error.to_string().contains(says), "{limits}: {error}");
     }
+}
+
+/// What a provider's answers say of its limit.
+#[derive(Clone, Copy)]
+enum Advertised {
+    /// `RateLimit-Policy: "default";q=N;w=1` on every answer.
+    Policy,
+    /// `RateLimit: limit=N, remaining=R, reset=T` on every answer, of a fixed one-second window.
+    Remaining,
+}
+
+/// An API that allows `allowed` requests a second, answers `429` past that, and says so in
+/// its headers; a job is done at its third poll.
+struct Limited {
+    allowed: usize,
+    advertised: Advertised,
+    started: Instant,
+    /// The times of the requests answered, last second only.
+    answered: Mutex<VecDeque<Instant>>,
+    /// Fixed windows: the window's number and the requests it answered.
+    window: Mutex<(u64, usize)>,
+    polls: Mutex<HashMap<String, u32>>,
+    refused: Mutex<u64>,
+}
+
+impl Limited {
+    fn new(allowed: usize, advertised: Advertised) -> Limited {
+        Limited {
+            allowed,
+            advertised,
+            started: Instant::now(),
+            answered: Mutex::default(),
+            window: Mutex::default(),
+            polls: Mutex::default(),
+            refused: Mutex::default(),
+        }
+    }
+
+    /// Whether the request may be answered now (and then counts it).
+    fn admit(&self) -> bool {
+        let now = Instant::now();
+        let mut answered = self.answered.lock().expect("lock");
+        while answered
+            .front()
+            .is_some_and(|at| now.duration_since(*at) >= Duration::from_secs(1))
+        {
+            answered.pop_front();
+        }
+        let mut window = self.window.lock().expect("lock");
+        let number = now.duration_since(self.started).as_secs();
+        if window.0 != number {
+            *window = (number, 0);
+        }
+        if answered.len() >= self.allowed || window.1 >= self.allowed {
+            return false;
+        }
+        answered.push_back(now);
+        window.1 += 1;
+        true
+    }
+
+    fn headers(&self, template: ResponseTemplate) -> ResponseTemplate {
+        match self.advertised {
+            Advertised::Policy => template.insert_header(
+                "RateLimit-Policy",
+                format!(r#""default";q={};w=1"#, self.allowed),
+            ),
+            Advertised::Remaining => {
+                let used = self.window.lock().expect("lock").1;
+                template.insert_header(
+                    "RateLimit",
+                    format!(
+                        "limit={}, remaining={}, reset=1",
+                        self.allowed,
+                        self.allowed - used
+                    ),
+                )
+            }
+        }
+    }
+}
+
+/// [`Limited`] mounted on a mock server (the test keeps it too, to count).
+struct Api(Arc<Limited>);
+
+impl Respond for Api {
+    fn respond(&self, request: &Received) -> ResponseTemplate {
+        let api = &self.0;
+        if !api.admit() {
+            *api.refused.lock().expect("lock") += 1;
+            return api.headers(ResponseTemplate::new(429).insert_header("Retry-After", "1"));
+        }
+        let mut polls = api.polls.lock().expect("lock");
+        let count = polls.entry(request.url.path().to_owned()).or_default();
+        *count += 1;
+        let status = if *count >= 3 { "done" } else { "working" };
+        api.headers(
+            ResponseTemplate::new(200).set_body_json(serde_json::json!({ "status": status })),
+        )
+    }
+}
+
+/// `api` on a mock server, and a client of it whose definition declares no limit.
+async fn unaware_client(api: &Arc<Limited>) -> (MockServer, unitask::ProviderClient) {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(Api(Arc::clone(api)))
+        .mount(&server)
+        .await;
+    let client = engine("")
+        .provider("paced-jobs")
+        .expect("loaded")
+        .credentials(unitask::Credentials::new().with("PACED_TOKEN", "t"))
+        .base_url(url::Url::parse(&server.uri()).expect("url"))
+        .transport(transport());
+    (server, client)
+}
+
+/// Watches `tasks` jobs of a provider that declares no limit against `api`, one poll at a
+/// time: how long it took.
+async fn watch_unaware(api: Arc<Limited>, tasks: usize) -> Duration {
+    let (_server, client) = unaware_client(&api).await;
+    let mut watcher = Watcher::new(watch::Options {
+        concurrency: 1,
+        ..eager()
+    });
+    watcher.add(client.endpoint());
+    let started = Instant::now();
+    let report = watcher
+        .run(targets(1, tasks), std::future::pending(), |_| {})
+        .await;
+    let elapsed = started.elapsed();
+    for task in &report.tasks {
+        assert_eq!(task.ending, Ending::Terminal(State::Succeeded));
+    }
+    assert_eq!(
+        *api.refused.lock().expect("lock"),
+        0,
+        "never over the limit"
+    );
+    assert_eq!(report.requests, 3 * tasks as u64, "no 429, so no retry");
+    elapsed
+}
+
+/// The policy the first answer names paces every later poll: 24 polls at 10 a second take
+/// more than two seconds (unpaced, they take milliseconds and the API refuses most).
+#[tokio::test]
+async fn an_answers_policy_paces_a_watch_that_declares_no_limit() {
+    let elapsed = watch_unaware(Arc::new(Limited::new(10, Advertised::Policy)), 8).await;
+    assert!(elapsed >= Duration::from_secs(2), "{elapsed:?}");
+}
+
+/// An answer that says its window is spent holds the polls until the window resets: 9 polls
+/// at 3 a second span at least two window resets.
+#[tokio::test]
+async fn an_answer_with_nothing_left_holds_the_watch_until_the_window_resets() {
+    let elapsed = watch_unaware(Arc::new(Limited::new(3, Advertised::Remaining)), 3).await;
+    assert!(elapsed >= Duration::from_secs(2), "{elapsed:?}");
+}
+
+/// A tracker paces itself by the same answers: 24 polls at 10 a second, none refused.
+#[tokio::test]
+async fn an_answers_policy_paces_a_tracker_too() {
+    let api = Arc::new(Limited::new(10, Advertised::Policy));
+    let (_server, client) = unaware_client(&api).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}", dir.path().join("unitask.db").display());
+    let store = unitask::track::Store::open(&url).await.expect("store");
+    for target in targets(1, 8) {
+        store
+            .track(&unitask::track::NewTask {
+                provider: target.provider.clone(),
+                task_id: target.task_id.clone(),
+                ..unitask::track::NewTask::default()
+            })
+            .await
+            .expect("track");
+    }
+    let mut tracker = unitask::track::Tracker::new(
+        store,
+        unitask::track::TrackOptions {
+            watch: watch::Options {
+                concurrency: 1,
+                ..eager()
+            },
+            idle_check: Duration::from_millis(50),
+            until_idle: true,
+            ..unitask::track::TrackOptions::default()
+        },
+    );
+    tracker.add(client.endpoint());
+    let started = Instant::now();
+    let report = tracker
+        .run(std::future::pending(), |_| {})
+        .await
+        .expect("tracker");
+    let elapsed = started.elapsed();
+    assert_eq!(report.stopped, unitask::track::Stopped::Idle, "{report:?}");
+    assert_eq!(
+        *api.refused.lock().expect("lock"),
+        0,
+        "never over the limit"
+    );
+    assert_eq!(report.requests, 24, "no 429, so no retry");
+    assert!(elapsed >= Duration::from_secs(2), "{elapsed:?}");
 }

@@ -262,6 +262,7 @@ async fn a_transport_error_keeps_the_error_underneath() {
                 inputs: &unitask::Inputs::default(),
                 base_url: Some(&url::Url::parse(&closed).expect("url")),
                 credentials: &credentials,
+                quota: None,
             },
         )
         .await;

@@ -231,6 +231,7 @@ async fn the_sandbox_checks_credentials_and_advances_per_poll() {
                         inputs: &inputs,
                         base_url: Some(&base),
                         credentials: &Credentials::new(),
+                        quota: None,
                     },
                 )
                 .await;
@@ -253,6 +254,7 @@ async fn the_sandbox_checks_credentials_and_advances_per_poll() {
                         inputs: &inputs,
                         base_url: Some(&base),
                         credentials: &credentials,
+                        quota: None,
                     },
                 )
                 .await;
@@ -272,6 +274,7 @@ async fn the_sandbox_checks_credentials_and_advances_per_poll() {
                         inputs: &inputs,
                         base_url: Some(&base),
                         credentials: &credentials,
+                        quota: None,
                     },
                 )
                 .await;
@@ -342,6 +345,7 @@ async fn hostile_requests_never_stop_the_sandbox() {
                 inputs: &Inputs::new(),
                 base_url: Some(&running.base_url("hubspot")),
                 credentials: &sandbox_credentials(hubspot),
+                quota: None,
             },
         )
         .await;
@@ -378,6 +382,7 @@ async fn stopping_the_sandbox_does_not_wait_for_slow_answers() {
                     inputs: &Inputs::new(),
                     base_url: Some(&url),
                     credentials: &sandbox_credentials(&hubspot),
+                    quota: None,
                 },
             )
             .await
@@ -529,6 +534,7 @@ async fn every_track_is_reachable_whatever_the_task_id_pattern() {
                                 inputs: &inputs,
                                 base_url: Some(&base),
                                 credentials: &credentials,
+                                quota: None,
                             },
                         )
                         .await;
@@ -649,6 +655,7 @@ async fn a_mistyped_field_costs_only_that_field() {
                     inputs: &inputs,
                     base_url: Some(&running.base_url(&provider.id)),
                     credentials: &sandbox_credentials(provider),
+                    quota: None,
                 },
             )
             .await;

@@ -101,6 +101,7 @@ async fn fetch_from(
         inputs,
         base_url: Some(&base),
         credentials: &credentials(provider),
+        quota: None,
     };
     client.fetch_detailed(provider, request, false).await
 }
@@ -150,6 +151,7 @@ async fn every_example_of_every_seed_provider_over_http() {
                         inputs: &other,
                         base_url: Some(&base),
                         credentials: &credentials,
+                        quota: None,
                     },
                     false,
                 )
@@ -210,6 +212,7 @@ async fn retries_honour_retry_after_then_succeed() {
                 inputs: &Inputs::new(),
                 base_url: Some(&base),
                 credentials: &credentials(&provider),
+                quota: None,
             },
             false,
         )
@@ -305,6 +308,7 @@ async fn a_redirect_to_another_host_is_not_followed() {
                     inputs: &base_inputs(id),
                     base_url: Some(&base),
                     credentials: &credentials(&provider),
+                    quota: None,
                 },
             )
             .await;
@@ -400,6 +404,7 @@ async fn a_large_answer_is_read_within_its_definitions_limit() {
                 inputs: &Inputs::new(),
                 base_url: Some(&base),
                 credentials: &credentials,
+                quota: None,
             },
         )
         .await;
@@ -437,6 +442,7 @@ async fn a_truncated_body_is_a_transport_error() {
                 inputs: &Inputs::new(),
                 base_url: Some(&base),
                 credentials: &credentials(&provider),
+                quota: None,
             },
         )
         .await;
@@ -488,6 +494,7 @@ async fn hostile_inputs_are_refused_before_any_request() {
                     inputs: &inputs,
                     base_url: Some(&base),
                     credentials: &credentials(&provider),
+                    quota: None,
                 },
                 false,
             )
@@ -660,6 +667,7 @@ async fn a_post_with_a_json_body_and_basic_auth() {
                 inputs: &inputs,
                 base_url: Some(&base),
                 credentials: &credentials,
+                quota: None,
             },
         )
         .await;
@@ -712,6 +720,7 @@ async fn a_definitions_content_type_replaces_the_default() {
                     inputs: &Inputs::new(),
                     base_url: Some(&base),
                     credentials: &credentials,
+                    quota: None,
                 },
             )
             .await;
@@ -916,6 +925,7 @@ async fn connection_errors_never_carry_the_url() {
                 inputs: &base_inputs("tencent-smh"),
                 base_url: Some(&base),
                 credentials: &credentials(&provider),
+                quota: None,
             },
         )
         .await;

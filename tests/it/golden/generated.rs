@@ -293,6 +293,7 @@ scenarios:
                 inputs: &inputs,
                 base_url: self.base_url.as_ref(),
                 credentials: &self.credentials,
+                quota: ::std::option::Option::None,
             };
             fetch(&self.transport, request).await
         }
@@ -677,6 +678,7 @@ scenarios:
                 inputs: &inputs,
                 base_url: self.base_url.as_ref(),
                 credentials: &self.credentials,
+                quota: ::std::option::Option::None,
             };
             fetch(&self.transport, request).await
         }
@@ -1063,6 +1065,7 @@ examples:
                 inputs: &inputs,
                 base_url: self.base_url.as_ref(),
                 credentials: &self.credentials,
+                quota: ::std::option::Option::None,
             };
             fetch(&self.transport, request).await
         }
@@ -1506,6 +1509,7 @@ scenarios:
                 inputs: &inputs,
                 base_url: self.base_url.as_ref(),
                 credentials: &self.credentials,
+                quota: ::std::option::Option::None,
             };
             fetch(&self.transport, request).await
         }
@@ -1890,6 +1894,7 @@ scenarios:
                 inputs: &inputs,
                 base_url: self.base_url.as_ref(),
                 credentials: &self.credentials,
+                quota: ::std::option::Option::None,
             };
             fetch(&self.transport, request).await
         }
@@ -2360,6 +2365,7 @@ scenarios:
                 inputs: &inputs,
                 base_url: self.base_url.as_ref(),
                 credentials: &self.credentials,
+                quota: ::std::option::Option::None,
             };
             fetch(&self.transport, request).await
         }
@@ -2821,6 +2827,7 @@ scenarios:
                 inputs: &inputs,
                 base_url: self.base_url.as_ref(),
                 credentials: &self.credentials,
+                quota: ::std::option::Option::None,
             };
             fetch(&self.transport, request).await
         }
