@@ -48,26 +48,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 }
 
 async fn hook(State(receiver): State<Receiver>, headers: HeaderMap, body: Bytes) -> StatusCode {
-    let header = |name: &str| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_owned()
+    let id = match receiver.secret.verify_headers(&headers, &body, 300) {
+        Ok(id) => id.to_owned(),
+        Err(error) => {
+            println!("refused ({error})");
+            return StatusCode::UNAUTHORIZED;
+        }
     };
-    let id = header("webhook-id");
-    let now = jiff::Timestamp::now().as_second();
-    if let Err(error) = receiver.secret.verify(
-        &id,
-        &header("webhook-timestamp"),
-        &header("webhook-signature"),
-        &body,
-        now,
-        300,
-    ) {
-        println!("{id}: refused ({error})");
-        return StatusCode::UNAUTHORIZED;
-    }
     let first = receiver
         .seen
         .lock()

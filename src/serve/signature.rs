@@ -110,6 +110,33 @@ impl WebhookSecret {
         }
     }
 
+    /// [`verify`](Self::verify) with the three headers as a receiver gets them, and the
+    /// clock read here: the webhook's id (to deduplicate on) when it verifies. A header that is
+    /// missing or not text fails the check.
+    pub fn verify_headers<'h>(
+        &self,
+        headers: &'h axum::http::HeaderMap,
+        body: &[u8],
+        tolerance: i64,
+    ) -> Result<&'h str, SignatureError> {
+        let header = |name: &str| {
+            headers
+                .get(name)
+                .and_then(|value| value.to_str().ok())
+                .unwrap_or_default()
+        };
+        let id = header("webhook-id");
+        self.verify(
+            id,
+            header("webhook-timestamp"),
+            header("webhook-signature"),
+            body,
+            jiff::Timestamp::now().as_second(),
+            tolerance,
+        )?;
+        Ok(id)
+    }
+
     fn hmac(&self) -> Hmac<Sha256> {
         Hmac::<Sha256>::new_from_slice(&self.key).expect("HMAC takes a key of any length")
     }
@@ -180,5 +207,31 @@ mod tests {
         let secret = WebhookSecret::random();
         assert_eq!(secret.expose().parse::<WebhookSecret>(), Ok(secret.clone()));
         assert_eq!(format!("{secret:?}"), "WebhookSecret(***)");
+    }
+
+    #[test]
+    fn a_receiver_verifies_the_headers_it_got_and_learns_the_id() {
+        use axum::http::{HeaderMap, HeaderValue};
+        let secret = WebhookSecret::random();
+        let body = br#"{"type":"task.changed"}"#;
+        let now = jiff::Timestamp::now().as_second();
+        let mut headers = HeaderMap::new();
+        headers.insert("webhook-id", HeaderValue::from_static("evt_1"));
+        headers.insert("webhook-timestamp", HeaderValue::from(now));
+        let signature = secret.sign("evt_1", now, body);
+        headers.insert(
+            "webhook-signature",
+            HeaderValue::from_str(&signature).expect("ASCII"),
+        );
+        assert_eq!(secret.verify_headers(&headers, body, 300), Ok("evt_1"));
+        assert_eq!(
+            secret.verify_headers(&headers, b"{}", 300),
+            Err(SignatureError::Mismatch)
+        );
+        headers.remove("webhook-timestamp");
+        assert_eq!(
+            secret.verify_headers(&headers, body, 300),
+            Err(SignatureError::Timestamp(300))
+        );
     }
 }
