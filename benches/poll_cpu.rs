@@ -201,10 +201,10 @@ fn options() -> watch::Options {
     }
 }
 
-/// The library's watch, with the generated client's endpoint.
+/// The library's watch, with the generated client's endpoint (on the sandbox's plan: no limit).
 async fn watched(url: &str, ids: Vec<String>) -> u64 {
     let mut watcher = Watcher::new(options());
-    watcher.add(client(url).endpoint());
+    watcher.add(client(url).endpoint().rate_limits(Vec::new()));
     let targets = ids
         .into_iter()
         .map(|id| Target::new("hubspot", id))
@@ -224,7 +224,7 @@ async fn tracked(url: &str, store: Store) -> u64 {
             ..TrackOptions::default()
         },
     );
-    tracker.add(client(url).endpoint());
+    tracker.add(client(url).endpoint().rate_limits(Vec::new()));
     let report = tracker
         .run(std::future::pending(), |_| {})
         .await

@@ -870,13 +870,71 @@ impl Default for Limits {
 /// A documented request limit: `requests` per `per`, at most `burst` at once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct RateLimit {
-    /// At least 1.
+    /// From 1 to 1,000,000.
     pub requests: u32,
+    /// The window `requests` are counted in.
     pub per: Duration,
     /// From 1 to `requests` when the provider documents a bucket; `None`: a window, which no
     /// `per` may hold more than `requests` of (a client spaces requests evenly).
     pub burst: Option<u32>,
+    /// What the provider counts against the limit.
     pub scope: crate::spec::RateLimitScope,
+}
+
+impl std::str::FromStr for RateLimit {
+    type Err = String;
+
+    /// `REQUESTS/PER`, then `,burst=N` for a bucket and `,scope=host` for a limit shared by
+    /// the host: `190/10s`, `1000/10s,burst=1000`. The same bounds as a definition's.
+    fn from_str(text: &str) -> Result<RateLimit, String> {
+        let mut parts = text.split(',');
+        let (requests, per) = parts
+            .next()
+            .and_then(|first| first.split_once('/'))
+            .ok_or_else(|| format!("expected `REQUESTS/PER` like `100/10s`, got {text:?}"))?;
+        let requests: u32 = requests
+            .trim()
+            .parse()
+            .ok()
+            .filter(|r| (1..=1_000_000).contains(r))
+            .ok_or_else(|| format!("{requests:?} is not a count of requests from 1 to 1000000"))?;
+        let per = per
+            .trim()
+            .parse::<jiff::SignedDuration>()
+            .ok()
+            .and_then(|d| Duration::try_from(d).ok())
+            .filter(|d| !d.is_zero())
+            .ok_or_else(|| format!("{per:?} is not a duration like `1s` or `10m`"))?;
+        let mut limit = RateLimit {
+            requests,
+            per,
+            burst: None,
+            scope: crate::spec::RateLimitScope::Credential,
+        };
+        for part in parts {
+            match part.trim().split_once('=') {
+                Some(("burst", n)) => {
+                    limit.burst = Some(
+                        n.trim()
+                            .parse()
+                            .ok()
+                            .filter(|b| (1..=requests).contains(b))
+                            .ok_or_else(|| format!("burst {n:?} is not from 1 to {requests}"))?,
+                    );
+                }
+                Some(("scope", "credential")) => {
+                    limit.scope = crate::spec::RateLimitScope::Credential;
+                }
+                Some(("scope", "host")) => limit.scope = crate::spec::RateLimitScope::Host,
+                _ => {
+                    return Err(format!(
+                        "{part:?} is not `burst=N`, `scope=credential` or `scope=host`"
+                    ));
+                }
+            }
+        }
+        Ok(limit)
+    }
 }
 
 impl RateLimit {

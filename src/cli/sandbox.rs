@@ -32,10 +32,14 @@ pub struct Args {
     /// Ids per track where they are generated from the task-id pattern (`GET /?ids=N` lists them).
     #[arg(long, value_name = "N", default_value_t = sandbox::DEFAULT_IDS_PER_TRACK as u32, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     ids: u32,
+    /// A rate limit to enforce instead of those the provider's definition declares, to play a
+    /// plan (`hubspot=190/10s`, `hubspot=none`; as `watch --rate-limit`).
+    #[arg(long = "rate-limit", value_name = "PROVIDER=LIMIT", value_parser = super::watch::parse_rate_limit)]
+    rate_limits: Vec<(String, Option<unitask::watch::RateLimit>)>,
 }
 
 pub fn run(args: Args) -> u8 {
-    let engine = match super::status::engine(&args.definitions) {
+    let engine = match super::watch::engine_with_limits(&args.definitions, &args.rate_limits) {
         Ok(engine) => engine,
         Err(code) => return code,
     };

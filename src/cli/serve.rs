@@ -46,7 +46,10 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> u8 {
-    let engine = match super::status::engine(&args.polling.definitions) {
+    let engine = match super::watch::engine_with_limits(
+        &args.polling.definitions,
+        &args.polling.rate_limits,
+    ) {
         Ok(engine) => engine,
         Err(code) => return code,
     };

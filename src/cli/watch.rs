@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use unitask::http::redact::Redactor;
 use unitask::http::request::{Credentials, Inputs};
-use unitask::watch::{self, Answerer, Ending, Endpoint, Report, Target, Watcher};
+use unitask::watch::{self, Answerer, Ending, Endpoint, RateLimit, Report, Target, Watcher};
 use unitask::{Engine, RetryPolicy, Transport, TransportConfig};
 
 use super::live::{Live, Mode, summary, summary_json};
@@ -93,6 +93,12 @@ pub struct Polling {
     /// Which engine answers built-in providers (run-time definitions always use the interpreter).
     #[arg(long, value_enum)]
     pub(super) engine: Option<EngineChoice>,
+    /// A rate limit to keep instead of those the provider's definition declares: your plan's
+    /// (`hubspot=190/10s`; `shopify-bulk-operation=2000/20s,burst=2000` for a bucket;
+    /// `,scope=host` for one shared by the host; `hubspot=none` for none). Repeat it for
+    /// several limits of one provider.
+    #[arg(long = "rate-limit", value_name = "PROVIDER=LIMIT", value_parser = parse_rate_limit)]
+    pub(super) rate_limits: Vec<(String, Option<RateLimit>)>,
 }
 
 /// The longest duration the command line takes.
@@ -111,8 +117,43 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     Ok(duration)
 }
 
+/// `PROVIDER=LIMIT` or `PROVIDER=none`.
+pub fn parse_rate_limit(text: &str) -> Result<(String, Option<RateLimit>), String> {
+    let (id, limit) = text
+        .split_once('=')
+        .ok_or_else(|| format!("expected `PROVIDER=LIMIT` like `hubspot=190/10s`, got {text:?}"))?;
+    match limit.trim() {
+        "none" => Ok((id.trim().to_owned(), None)),
+        limit => Ok((id.trim().to_owned(), Some(limit.parse()?))),
+    }
+}
+
+/// The engine with the definitions given, and the `--rate-limit`s given in place of those the
+/// definitions declare; an unknown provider is a usage error.
+pub fn engine_with_limits(
+    definitions: &[PathBuf],
+    rate_limits: &[(String, Option<RateLimit>)],
+) -> Result<Engine, u8> {
+    let mut engine = super::status::engine(definitions)?;
+    let mut ids: Vec<&str> = rate_limits.iter().map(|(id, _)| id.as_str()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    for id in ids {
+        let limits = rate_limits
+            .iter()
+            .filter(|(of, _)| of == id)
+            .filter_map(|(_, limit)| *limit)
+            .collect();
+        if let Err(error) = engine.set_rate_limits(id, limits) {
+            eprintln!("error: --rate-limit: {}", error.message);
+            return Err(EXIT_USAGE);
+        }
+    }
+    Ok(engine)
+}
+
 pub fn run(args: Args) -> u8 {
-    let engine = match super::status::engine(&args.polling.definitions) {
+    let engine = match engine_with_limits(&args.polling.definitions, &args.polling.rate_limits) {
         Ok(engine) => engine,
         Err(code) => return code,
     };

@@ -186,6 +186,33 @@ impl Engine {
         Ok(())
     }
 
+    /// Keeps `limits` for provider `id` instead of the rate limits its definition declares:
+    /// the plan a deployment is on (a higher tier allows more; none keeps only what answers'
+    /// `RateLimit` headers say). Clients, endpoints and sandboxes made from this engine
+    /// afterwards keep them; a built-in provider keeps its generated client.
+    pub fn set_rate_limits(
+        &mut self,
+        id: &str,
+        limits: Vec<crate::watch::RateLimit>,
+    ) -> Result<(), Error> {
+        let Some(loaded) = self.providers.get_mut(id) else {
+            return Err(self.unknown(id));
+        };
+        let mut provider = (*loaded.provider).clone();
+        provider.rate_limits = limits;
+        loaded.provider = Arc::new(provider);
+        Ok(())
+    }
+
+    /// The error for an id no definition has, naming those it has.
+    fn unknown(&self, id: &str) -> Error {
+        let known: Vec<&str> = self.providers.keys().map(String::as_str).collect();
+        Error::local(
+            ErrorKind::Definition,
+            format!("no provider `{id}` (known: {})", known.join(", ")),
+        )
+    }
+
     /// The definition with this id.
     pub fn get(&self, id: &str) -> Option<&Loaded> {
         self.providers.get(id)
@@ -201,11 +228,7 @@ impl Engine {
     /// error of kind [`ErrorKind::Definition`] naming the known ones.
     pub fn provider(&self, id: &str) -> Result<ProviderClient, Error> {
         let Some(loaded) = self.get(id) else {
-            let known: Vec<&str> = self.providers.keys().map(String::as_str).collect();
-            return Err(Error::local(
-                ErrorKind::Definition,
-                format!("no provider `{id}` (known: {})", known.join(", ")),
-            ));
+            return Err(self.unknown(id));
         };
         let transport = match &self.transport {
             Some(transport) => transport.clone(),

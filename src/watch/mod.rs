@@ -45,8 +45,10 @@ use course::{Course, News, Next};
 use crate::http::request::{Credentials, Inputs};
 use crate::http::transport::{Prepared, Request, Transport};
 use crate::model::Provider;
+pub use crate::model::RateLimit;
 use crate::runtime::quota::Quota;
 use crate::runtime::{Error, ErrorKind};
+pub use crate::spec::RateLimitScope;
 use crate::task::{Progress, State, UploadTask};
 
 /// One task to watch: which provider, which task, and the provider's other inputs.
@@ -117,6 +119,16 @@ impl Endpoint {
             credentials,
             answerer,
         }
+    }
+
+    /// Keeps `limits` instead of the rate limits the definition declares: the plan this
+    /// credential is on, where it differs from what the definition documents (a higher tier
+    /// allows more; none keeps only what answers' `RateLimit` headers say).
+    pub fn rate_limits(mut self, limits: Vec<RateLimit>) -> Endpoint {
+        let mut provider = (*self.provider).clone();
+        provider.rate_limits = limits;
+        self.provider = Arc::new(provider);
+        self
     }
 
     /// An endpoint the interpreter answers.

@@ -62,6 +62,29 @@ fn validate_usage_errors_exit_two() {
 }
 
 #[test]
+fn a_rate_limit_flag_that_cannot_be_kept_is_a_usage_error() {
+    for (args, says) in [
+        (
+            ["watch", "--rate-limit", "no-such=1/1s", "hubspot", "t"],
+            "no provider `no-such`",
+        ),
+        (
+            ["watch", "--rate-limit", "hubspot=fast", "hubspot", "t"],
+            "REQUESTS/PER",
+        ),
+        (
+            ["sandbox", "--rate-limit", "hubspot=0/1s", "--port", "0"],
+            "from 1 to 1000000",
+        ),
+    ] {
+        let output = unitask(&args);
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
+    }
+}
+
+#[test]
 fn json_format_gives_positions_and_codes() {
     let fixture = "tests/fixtures/invalid/ut002-unknown-key.yaml";
     let output = unitask(&["validate", "--format", "json", fixture]);

@@ -800,7 +800,7 @@ async fn a_watch_across_token_lifetimes_fetches_one_token_per_lifetime() {
 async fn a_token_that_expires_mid_watch_is_replaced_and_the_watch_goes_on() {
     use unitask::sandbox::{Fault, TrackKind};
     use unitask::watch::{self, Answerer, Endpoint, Target, Watcher};
-    let engine = Engine::builtin().expect("built-ins");
+    let engine = crate::builtin_unlimited();
     let dir = tempfile::tempdir().expect("dir");
     let key_file = unitask::sandbox::auth::write_key_file(dir.path()).expect("key file");
     let mut played = 0;

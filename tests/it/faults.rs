@@ -14,7 +14,7 @@ use std::time::Duration;
 use unitask::sandbox::{self, Fault, Outcome, Track, TrackKind};
 use unitask::task::Progress;
 use unitask::watch::{self, Answerer, Ending, Event, Target, Watcher};
-use unitask::{Engine, Inputs, RetryPolicy, State};
+use unitask::{Inputs, RetryPolicy, State};
 
 use crate::sandbox::{
     add_every_provider, asks_a_long_wait, ended_as, quick_client_waiting, sandbox_of,
@@ -66,7 +66,7 @@ async fn many_tasks_through_every_fault_end_once_within_their_budget() {
         ids_per_track: 2 * IDS_PER_TRACK,
         ..sandbox::Options::default()
     };
-    let running = sandbox_of(&Engine::builtin().expect("built-ins"), options).await;
+    let running = sandbox_of(&crate::builtin_unlimited(), options).await;
     let max_attempts = RetryPolicy::default().max_attempts;
     let (generated, interpreted) = tokio::join!(
         watch_at_scale(&running, Answerer::Generated),

@@ -53,6 +53,35 @@ mod watch_stream;
 
 use std::path::{Path, PathBuf};
 
+/// The built-in definitions on a plan with no rate limit, for tests of plans, answers and
+/// tracking that poll as fast as they need to: the limits definitions declare are kept and
+/// enforced in `rate_limits` (and `poll_cpu`, `store_scale` play the same plan).
+pub fn builtin_unlimited() -> unitask::Engine {
+    let mut engine = unitask::Engine::builtin().expect("built-ins");
+    for id in limited_builtins() {
+        engine.set_rate_limits(&id, Vec::new()).expect("a built-in");
+    }
+    engine
+}
+
+/// `--rate-limit ID=none` for every built-in provider that declares a limit: the same plan,
+/// for the binary.
+pub fn unlimited_flags() -> Vec<String> {
+    limited_builtins()
+        .into_iter()
+        .flat_map(|id| ["--rate-limit".to_owned(), format!("{id}=none")])
+        .collect()
+}
+
+fn limited_builtins() -> Vec<String> {
+    unitask::Engine::builtin()
+        .expect("built-ins")
+        .iter()
+        .filter(|loaded| !loaded.provider.rate_limits.is_empty())
+        .map(|loaded| loaded.id().to_owned())
+        .collect()
+}
+
 /// The crate root, so tests read `providers/` and `tests/fixtures/` wherever they run from.
 pub fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))

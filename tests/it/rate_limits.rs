@@ -333,8 +333,9 @@ async fn an_answers_policy_paces_a_tracker_too() {
     let api = Arc::new(Limited::new(10, Advertised::Policy));
     let (_server, client) = unaware_client(&api).await;
     let dir = tempfile::tempdir().expect("temp dir");
-    let url = format!("sqlite://{}", dir.path().join("unitask.db").display());
-    let store = unitask::track::Store::open(&url).await.expect("store");
+    let store = unitask::track::Store::open(&crate::tracking::temp_store_url(&dir))
+        .await
+        .expect("store");
     for target in targets(1, 8) {
         store
             .track(&unitask::track::NewTask {
@@ -372,4 +373,77 @@ async fn an_answers_policy_paces_a_tracker_too() {
     );
     assert_eq!(report.requests, 24, "no 429, so no retry");
     assert!(elapsed >= Duration::from_secs(2), "{elapsed:?}");
+}
+
+#[test]
+fn a_plans_limit_reads_as_the_command_line_writes_it() {
+    let limit: watch::RateLimit = "190/10s".parse().expect("a window");
+    assert_eq!(
+        (limit.requests, limit.per, limit.burst, limit.scope),
+        (
+            190,
+            Duration::from_secs(10),
+            None,
+            watch::RateLimitScope::Credential
+        )
+    );
+    let limit: watch::RateLimit = "1000/10s,burst=1000,scope=host".parse().expect("a bucket");
+    assert_eq!(
+        (limit.burst, limit.scope),
+        (Some(1000), watch::RateLimitScope::Host)
+    );
+    for (text, says) in [
+        ("0/1s", "from 1 to 1000000"),
+        ("10/1s,burst=11", "from 1 to 10"),
+        ("10/soon", "soon"),
+        ("10", "REQUESTS/PER"),
+        ("10/1s,tenant=a", "tenant=a"),
+    ] {
+        let error = text.parse::<watch::RateLimit>().expect_err(text);
+        assert!(error.contains(says), "{text}: {error}");
+    }
+}
+
+/// A deployment on another plan than the definition documents: the sandbox plays it
+/// (`Engine::set_rate_limits`) and the watch keeps it (`Endpoint::rate_limits`).
+#[tokio::test]
+async fn a_plans_limit_replaces_the_declared_one_on_both_sides() {
+    let plan: watch::RateLimit = "5/1s".parse().expect("a limit");
+    let mut stricter = engine(LIMIT);
+    stricter
+        .set_rate_limits("paced-jobs", vec![plan])
+        .expect("loaded");
+    let running = Sandbox::of(&stricter, sandbox::Options::default())
+        .start(0)
+        .await
+        .expect("sandbox");
+    let declared = engine(LIMIT);
+    let mut watcher = Watcher::new(eager());
+    watcher.add(
+        running
+            .client(&declared, "paced-jobs")
+            .expect("client")
+            .transport(transport())
+            .endpoint()
+            .rate_limits(vec![plan]),
+    );
+    let started = Instant::now();
+    let report = watcher
+        .run(targets(1, 5), std::future::pending(), |_| {})
+        .await;
+    let elapsed = started.elapsed();
+    for task in &report.tasks {
+        assert_eq!(task.ending, Ending::Terminal(State::Succeeded));
+    }
+    assert_eq!(running.sandbox().rate_limited(), 0, "never over the plan");
+    assert_eq!(report.requests, 15);
+    // 15 requests at 5 a second: 14 intervals, more than two seconds (at the declared 20 a
+    // second, under one).
+    assert!(elapsed >= Duration::from_secs(2), "{elapsed:?}");
+    assert!(
+        stricter
+            .set_rate_limits("no-such-provider", Vec::new())
+            .is_err()
+    );
+    let _ = running.stop().await;
 }

@@ -37,7 +37,7 @@ pub fn quick_options() -> sandbox::Options {
 
 /// The built-in definitions, and a sandbox of all of them on a free loopback port.
 async fn builtin_sandbox() -> (Engine, sandbox::Running) {
-    let engine = Engine::builtin().expect("built-ins");
+    let engine = crate::builtin_unlimited();
     let running = sandbox_of(&engine, quick_options()).await;
     (engine, running)
 }
@@ -356,7 +356,7 @@ async fn hostile_requests_never_stop_the_sandbox() {
 /// Stopping the sandbox ends a slow answer at once instead of waiting it out.
 #[tokio::test]
 async fn stopping_the_sandbox_does_not_wait_for_slow_answers() {
-    let engine = Engine::builtin().expect("built-ins");
+    let engine = crate::builtin_unlimited();
     let hubspot = engine.get("hubspot").expect("hubspot").provider.clone();
     let options = sandbox::Options {
         slow: Duration::from_secs(60),
@@ -411,7 +411,7 @@ async fn an_absurd_retry_after_is_capped() {
         )
         .mount(&server)
         .await;
-    let engine = Engine::builtin().expect("built-ins");
+    let engine = crate::builtin_unlimited();
     let hubspot = engine.get("hubspot").expect("hubspot").provider.clone();
     let mut watcher = Watcher::new(watch::Options {
         timeout: Some(Duration::from_secs(1)),
@@ -447,9 +447,9 @@ pub const REALISTIC_PATTERNS: [&str; 4] = [
     "[A-Za-z0-9]{1,128}",
 ];
 
-/// Every seed and fixture definition tightened to `pattern` (see `crate::tightened`): file name
-/// and text. A definition whose task id is a whole URL keeps its own pattern (a URL's), and is
-/// left out.
+/// Every seed and fixture definition tightened to `pattern` (see `crate::tightened`), with no
+/// rate limit (these tests reach tracks; `rate_limits` tests the pace): file name and text. A
+/// definition whose task id is a whole URL keeps its own pattern (a URL's), and is left out.
 pub fn tightened_definitions(pattern: &str) -> Vec<(String, String)> {
     let mut files =
         unitask::validate::definition_files(&crate::at("providers")).expect("providers");
@@ -465,10 +465,28 @@ pub fn tightened_definitions(pattern: &str) -> Vec<(String, String)> {
         })
         .filter(|(_, text)| !text.contains("in: url"))
         .map(|(name, text)| {
-            let tightened = crate::tightened(&text, pattern);
+            let tightened = crate::tightened(&without_rate_limits(&text), pattern);
             (name, tightened)
         })
         .collect()
+}
+
+/// A definition's text without its top-level `rate_limits:` block.
+fn without_rate_limits(text: &str) -> String {
+    let mut skipping = false;
+    let mut kept = String::with_capacity(text.len());
+    for line in text.lines() {
+        if line.starts_with("rate_limits:") {
+            skipping = true;
+        } else if skipping && !line.starts_with([' ', '-']) && !line.trim().is_empty() {
+            skipping = false;
+        }
+        if !skipping {
+            kept.push_str(line);
+            kept.push('\n');
+        }
+    }
+    kept
 }
 
 /// [`tightened_definitions`], loaded at run time.
@@ -485,6 +503,7 @@ pub fn tightened_engine(pattern: &str) -> Engine {
         }
     }
     assert!(engine.iter().count() >= 6);
+    assert!(engine.iter().all(|l| l.provider.rate_limits.is_empty()));
     engine
 }
 

@@ -4,14 +4,13 @@ use std::time::{Duration, Instant};
 
 use assert_cmd::cargo::CommandCargoExt;
 use serde_json::Value;
-use unitask::Engine;
 use unitask::sandbox::{Outcome, Sandbox, TrackKind};
 use unitask::watch;
 
 /// Credentials for every built-in provider, each variable its own secret: the sandbox takes any
 /// value where the definition puts it.
 fn env() -> Vec<(String, String)> {
-    let engine = Engine::builtin().expect("built-ins");
+    let engine = crate::builtin_unlimited();
     let mut names: Vec<String> = engine
         .iter()
         .flat_map(|l| crate::test_scheme(&l.provider.auth).env_names())
@@ -47,6 +46,7 @@ impl SandboxProcess {
         let mut child = Command::cargo_bin("unitask")
             .expect("binary")
             .args(["sandbox", "--port", "0", "--slow", "1s"])
+            .args(crate::unlimited_flags())
             .args(extra)
             // The secrets the clients sign with: the sandbox checks against them.
             .envs(env())
@@ -142,7 +142,9 @@ fn quick_watch(url: &str) -> Vec<String> {
         &format!("{url}/{{provider}}"),
     ]
     .map(String::from)
-    .to_vec()
+    .into_iter()
+    .chain(crate::unlimited_flags())
+    .collect()
 }
 
 fn lines(output: &[u8]) -> Vec<Value> {
@@ -158,7 +160,7 @@ fn lines(output: &[u8]) -> Vec<Value> {
 #[test]
 fn watch_from_a_file_follows_every_scenario_and_fault_to_its_end() {
     let sandbox = SandboxProcess::start();
-    let engine = Engine::builtin().expect("built-ins");
+    let engine = crate::builtin_unlimited();
     let providers: Vec<_> = engine.iter().map(|l| l.provider.clone()).collect();
     let plans = Sandbox::new(&providers, unitask::sandbox::Options::default());
     let mut list = String::from("# provider,task_id[,name=value…]\n");
@@ -246,7 +248,7 @@ fn watch_from_a_file_follows_every_scenario_and_fault_to_its_end() {
 #[test]
 fn status_walks_every_scenario_step_by_step() {
     let sandbox = SandboxProcess::start();
-    let engine = Engine::builtin().expect("built-ins");
+    let engine = crate::builtin_unlimited();
     for loaded in engine.iter() {
         let provider = &loaded.provider;
         let plan = unitask::sandbox::ProviderPlan::new(provider, Duration::from_secs(1), 16);
@@ -592,7 +594,7 @@ fn tightened_definitions_are_reachable_through_the_binary() {
 #[test]
 fn a_watch_with_a_store_killed_midway_resumes_from_the_store() {
     let sandbox = SandboxProcess::start();
-    let engine = Engine::builtin().expect("built-ins");
+    let engine = crate::builtin_unlimited();
     let providers: Vec<_> = engine.iter().map(|l| l.provider.clone()).collect();
     let plans = Sandbox::new(&providers, unitask::sandbox::Options::default());
     let mut list = String::new();
@@ -738,6 +740,7 @@ impl ServeProcess {
                 "--base-url",
                 &format!("{sandbox}/{{provider}}"),
             ])
+            .args(crate::unlimited_flags())
             .envs(env())
             .env("UNITASK_WEBHOOK_SECRET", secret)
             .env_remove("RUST_LOG")
@@ -775,7 +778,7 @@ fn registrations(
     Vec<Value>,
     std::collections::HashMap<(String, String), String>,
 ) {
-    let engine = Engine::builtin().expect("built-ins");
+    let engine = crate::builtin_unlimited();
     let providers: Vec<_> = engine.iter().map(|l| l.provider.clone()).collect();
     let plans = Sandbox::new(&providers, unitask::sandbox::Options::default());
     let mut bodies = Vec::new();
@@ -918,8 +921,7 @@ fn killed_workers_lose_nothing(store: &str, two_workers: bool) {
 #[test]
 fn a_serve_killed_and_restarted_on_its_sqlite_file_loses_nothing() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let store = format!("sqlite://{}", dir.path().join("serve.db").display());
-    killed_workers_lose_nothing(&store, false);
+    killed_workers_lose_nothing(&crate::tracking::temp_store_url(&dir), false);
 }
 
 /// Two `serve` workers on one PostgreSQL database, one killed with SIGKILL mid-watch.

@@ -19,7 +19,7 @@ use unitask::serve::{ServeOptions, Service, WebhookOptions, WebhookSecret};
 use unitask::track::{Store, TrackOptions};
 use unitask::watch;
 
-use crate::tracking::{Played, played, sandbox_of_everything};
+use crate::tracking::{Played, played, sandbox_of_everything, temp_store_url};
 
 /// A webhook receiver on loopback: verifies every signature, counts attempts per
 /// `webhook-id`, keeps each id's body, and refuses the first attempt of every webhook (`503`)
@@ -71,28 +71,12 @@ async fn hook(
     headers: HeaderMap,
     body: Bytes,
 ) -> StatusCode {
-    let header = |name: &str| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_owned()
-    };
-    let id = header("webhook-id");
-    let now = jiff::Timestamp::now().as_second();
-    let verified = receiver.secret.verify(
-        &id,
-        &header("webhook-timestamp"),
-        &header("webhook-signature"),
-        &body,
-        now,
-        300,
-    );
+    let verified = receiver.secret.verify_headers(&headers, &body, 300);
     let mut seen = receiver.seen.lock().expect("lock");
-    if verified.is_err() {
+    let Ok(id) = verified.map(str::to_owned) else {
         seen.forged += 1;
         return StatusCode::UNAUTHORIZED;
-    }
+    };
     let value: Value = serde_json::from_slice(&body).expect("a JSON body");
     if let Some(earlier) = seen.bodies.get(&id) {
         assert_eq!(earlier, &value, "{id}: every attempt carries the same body");
@@ -291,16 +275,11 @@ async fn sse(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tasks_registered_over_http_end_where_their_plans_say_and_every_change_is_a_signed_webhook()
 {
-    let engine = Engine::builtin().expect("built-ins");
+    let engine = crate::builtin_unlimited();
     let running = sandbox_of_everything(&engine).await;
     let played = played(&running);
     let dir = tempfile::tempdir().expect("temp dir");
-    let store = Store::open(&format!(
-        "sqlite://{}",
-        dir.path().join("serve.db").display()
-    ))
-    .await
-    .expect("store");
+    let store = Store::open(&temp_store_url(&dir)).await.expect("store");
     let secret = WebhookSecret::random();
     let (receiver, callback) = Receiver::start(secret.clone(), true, false).await;
     let (addr, stop, task) = service(&engine, &running, store.clone(), secret, None, 5).await;
@@ -497,15 +476,10 @@ async fn tasks_registered_over_http_end_where_their_plans_say_and_every_change_i
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn removal_the_token_and_failed_webhooks() {
-    let engine = Engine::builtin().expect("built-ins");
+    let engine = crate::builtin_unlimited();
     let running = sandbox_of_everything(&engine).await;
     let dir = tempfile::tempdir().expect("temp dir");
-    let store = Store::open(&format!(
-        "sqlite://{}",
-        dir.path().join("serve.db").display()
-    ))
-    .await
-    .expect("store");
+    let store = Store::open(&temp_store_url(&dir)).await.expect("store");
     let secret = WebhookSecret::random();
     // A receiver that never takes a webhook: each is given up after its two attempts.
     let (receiver, callback) = Receiver::start(secret.clone(), false, true).await;

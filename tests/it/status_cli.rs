@@ -1,7 +1,6 @@
 use std::process::Output;
 
 use serde_json::{Value, json};
-use unitask::Engine;
 use unitask::model::Expectation;
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -56,7 +55,7 @@ fn env_names() -> Vec<&'static str> {
     static NAMES: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
     NAMES
         .get_or_init(|| {
-            let engine = Engine::builtin().expect("built-ins");
+            let engine = crate::builtin_unlimited();
             let mut names: Vec<String> = engine
                 .iter()
                 .flat_map(|l| crate::test_scheme(&l.provider.auth).env_names())
@@ -117,7 +116,7 @@ async fn play(
 /// Each seed provider, each documented state: `status --json` gives the example's answer.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn status_json_matches_every_documented_state() {
-    let engine = Engine::builtin().expect("built-ins");
+    let engine = crate::builtin_unlimited();
     for loaded in engine.iter() {
         let provider = &loaded.provider;
         for example in &provider.examples {
@@ -550,7 +549,7 @@ async fn the_human_summary_shows_files_as_they_are_and_extra_values() {
 /// print the same bytes, tasks and errors alike.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn both_engines_print_the_same_bytes() {
-    let engine = Engine::builtin().expect("built-ins");
+    let engine = crate::builtin_unlimited();
     for loaded in engine.iter() {
         let provider = &loaded.provider;
         for example in &provider.examples {

@@ -206,7 +206,8 @@ pub async fn each_ended_once_as_planned(
     journal
 }
 
-fn temp_store_url(dir: &tempfile::TempDir) -> String {
+/// A SQLite store on a file in `dir`.
+pub fn temp_store_url(dir: &tempfile::TempDir) -> String {
     format!("sqlite://{}", dir.path().join("unitask.db").display())
 }
 
@@ -223,7 +224,7 @@ async fn every_task_ends_once_in_the_journal_on_postgres() {
 }
 
 async fn every_task_ends_once(url: &str) {
-    let engine = Engine::builtin().expect("built-ins");
+    let engine = crate::builtin_unlimited();
     let running = sandbox_of_everything(&engine).await;
     let played = played(&running);
     let store = Store::open(url).await.expect("store");
@@ -316,7 +317,7 @@ async fn every_task_ends_once(url: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tracker_stopped_halfway_resumes_without_polling_ended_tasks_or_telling_a_change_twice() {
-    let engine = Engine::builtin().expect("built-ins");
+    let engine = crate::builtin_unlimited();
     let running = sandbox_of_everything(&engine).await;
     let played = played(&running);
     let dir = tempfile::tempdir().expect("temp dir");
@@ -411,7 +412,7 @@ async fn a_tracker_stopped_halfway_resumes_without_polling_ended_tasks_or_tellin
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_trackers_share_a_postgres_store_and_one_killed_loses_nothing() {
     let cluster = crate::postgres::Cluster::start();
-    let engine = Engine::builtin().expect("built-ins");
+    let engine = crate::builtin_unlimited();
     let running = sandbox_of_everything(&engine).await;
     let played = played(&running);
     let store = Store::open(&cluster.url()).await.expect("store");
