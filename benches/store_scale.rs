@@ -1,5 +1,6 @@
 //! The store at scale, on a SQLite file: the time to claim due polls as the table grows from
-//! 10,000 to 1,000,000 tracked tasks (it must stay flat), and the resident memory of the
+//! 10,000 to 1,000,000 tracked tasks (it must stay flat), the time to count tasks by state (what
+//! every `/metrics` scrape reads), and the resident memory of the
 //! service tracking 1,000,000 tasks while it polls the due ones to their end against the sandbox
 //! (state on disk, only due polls in memory: at most 1 GiB).
 //!
@@ -44,8 +45,13 @@ fn main() {
         let mut raw = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
             .await
             .expect("a second connection");
-        println!("claiming 32 due tasks (median of 200 claims) as the table grows:");
-        println!("{:>10} {:>12} {:>14}", "tasks", "insert s", "claim µs");
+        println!(
+            "claiming 32 due tasks (median of 200 claims) and counting tasks by state (median of 5) as the table grows:"
+        );
+        println!(
+            "{:>10} {:>12} {:>14} {:>12}",
+            "tasks", "insert s", "claim µs", "count ms"
+        );
         let mut have = 0;
         for size in [10_000, 100_000, total].into_iter().filter(|&s| s <= total) {
             let started = Instant::now();
@@ -53,7 +59,8 @@ fn main() {
             let inserted = started.elapsed().as_secs_f64();
             have = size;
             let median = claim_time(&store, &mut raw, size).await;
-            println!("{size:>10} {inserted:>12.1} {median:>14.0}");
+            let counted = count_time(&store).await;
+            println!("{size:>10} {inserted:>12.1} {median:>14.0} {counted:>12.1}");
         }
         // Every task not due for 30 days, but the first DUE, due now.
         sqlx::query(
@@ -132,6 +139,18 @@ async fn claim_time(store: &Store, raw: &mut sqlx::SqliteConnection, size: u64) 
             .expect("claimed");
         times.push(started.elapsed().as_secs_f64() * 1e6);
         assert_eq!(claimed.len(), 32.min(size as usize));
+    }
+    times.sort_by(f64::total_cmp);
+    times[times.len() / 2]
+}
+
+/// The median time, in milliseconds, of counting every task by state and ending.
+async fn count_time(store: &Store) -> f64 {
+    let mut times = Vec::new();
+    for _ in 0..5 {
+        let started = Instant::now();
+        store.tasks_by_state().await.expect("counts");
+        times.push(started.elapsed().as_secs_f64() * 1e3);
     }
     times.sort_by(f64::total_cmp);
     times[times.len() / 2]
