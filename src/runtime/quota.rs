@@ -60,19 +60,11 @@ pub fn read(headers: &[(String, String)]) -> Option<Quota> {
         })
         .unwrap_or_default();
     let wait = match header("ratelimit") {
-        Some(value) if value.contains(';') => value.split(',').filter_map(spent).max(),
-        Some(value) => {
-            let mut remaining = None;
-            let mut reset = None;
-            for pair in value.split(',') {
-                match pair.trim().split_once('=') {
-                    Some(("remaining", v)) => remaining = number(v),
-                    Some(("reset", v)) => reset = number(v),
-                    _ => {}
-                }
-            }
-            (remaining == Some(0)).then_some(reset).flatten()
-        }
+        Some(value) if value.contains(';') => value
+            .split(',')
+            .filter_map(|item| spent(item.split(';'), "r", "t"))
+            .max(),
+        Some(value) => spent(value.split(','), "remaining", "reset"),
         None => header("ratelimit-remaining")
             .and_then(number)
             .filter(|&remaining| remaining == 0)
@@ -107,15 +99,20 @@ fn policy(item: &str) -> Option<Policy> {
     })
 }
 
-/// The seconds until one structured `RateLimit` item (`"name";r=0;t=30`) resets, if it is
-/// spent.
-fn spent(item: &str) -> Option<u64> {
+/// The seconds until a window resets, if it is spent, from its `key=value` parameters: a
+/// structured item's (`r` and `t`, split at `;`) or the earlier single header's (`remaining`
+/// and `reset`, split at `,`).
+fn spent<'a>(
+    params: impl Iterator<Item = &'a str>,
+    remaining_key: &str,
+    reset_key: &str,
+) -> Option<u64> {
     let mut remaining = None;
     let mut reset = None;
-    for param in item.split(';') {
+    for param in params {
         match param.trim().split_once('=') {
-            Some(("r", v)) => remaining = number(v),
-            Some(("t", v)) => reset = number(v),
+            Some((key, v)) if key == remaining_key => remaining = number(v),
+            Some((key, v)) if key == reset_key => reset = number(v),
             _ => {}
         }
     }
