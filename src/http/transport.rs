@@ -478,6 +478,10 @@ impl Transport {
         keep: Keep<'_>,
         tokens_used: &std::sync::Mutex<Vec<String>>,
     ) -> Result<UploadTask, (Error, Option<u64>)> {
+        // The slot says what the last answer said: an earlier attempt's spent window is stale.
+        if let Some(slot) = keep.quota {
+            *slot.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        }
         let method = match prepared.method {
             Method::Get => reqwest::Method::GET,
             Method::Post => reqwest::Method::POST,

@@ -13,9 +13,11 @@
 //!   `RateLimit: limit=100, remaining=0, reset=30`.
 //!
 //! A policy counted in something other than requests (`qu="content-bytes"`) is not one a
-//! watch can keep, and is left out.
+//! watch can keep, and is left out. A header sent on several lines reads as one list, as
+//! HTTP joins them. A reset of a billion seconds or more is a Unix time (some providers send
+//! one though the drafts say seconds); a window or wait over a day is not believed.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 /// The most policies kept from one answer: a provider names two or three (per second, per
 /// day); more is a header gone wrong.
@@ -23,6 +25,9 @@ const MOST_POLICIES: usize = 4;
 
 /// The longest window or wait an answer is believed about: a day.
 const LONGEST: u64 = 86_400;
+
+/// A reset at least this large is a Unix time (2001-09-09 on), not seconds from now.
+const EPOCH_RESET: u64 = 1_000_000_000;
 
 /// What one answer's headers say of the allowance.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -44,11 +49,22 @@ pub struct Policy {
 
 /// The allowance `headers` describe, if they describe one (names compare case-insensitively).
 pub fn read(headers: &[(String, String)]) -> Option<Quota> {
+    let unix_now = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |since| since.as_secs());
+    read_at(headers, unix_now)
+}
+
+/// [`read`], at Unix time `unix_now` (a reset given as a Unix time counts from it).
+fn read_at(headers: &[(String, String)], unix_now: u64) -> Option<Quota> {
+    // A field sent on several lines is one list, its lines joined with commas (RFC 9110, 5.3).
     let header = |name: &str| {
-        headers
+        let mut lines = headers
             .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str());
+        let first = lines.next()?;
+        Some(lines.fold(first.to_owned(), |joined, line| joined + ", " + line))
     };
     let policies: Vec<Policy> = header("ratelimit-policy")
         .map(|value| {
@@ -60,17 +76,29 @@ pub fn read(headers: &[(String, String)]) -> Option<Quota> {
         })
         .unwrap_or_default();
     let wait = match header("ratelimit") {
-        Some(value) if value.contains(';') => value
+        // The earlier drafts' one header names its members; the structured form names policies.
+        Some(value) if value.contains("remaining=") => {
+            spent(value.split(','), "remaining", "reset")
+        }
+        Some(value) => value
             .split(',')
             .filter_map(|item| spent(item.split(';'), "r", "t"))
             .max(),
-        Some(value) => spent(value.split(','), "remaining", "reset"),
         None => header("ratelimit-remaining")
+            .as_deref()
             .and_then(number)
             .filter(|&remaining| remaining == 0)
-            .and_then(|_| header("ratelimit-reset").and_then(number)),
+            .and_then(|_| header("ratelimit-reset").as_deref().and_then(number)),
     }
-    .map(|seconds| Duration::from_secs(seconds.min(LONGEST)));
+    .map(|reset| {
+        if reset >= EPOCH_RESET {
+            reset.saturating_sub(unix_now)
+        } else {
+            reset
+        }
+    })
+    .filter(|&seconds| seconds <= LONGEST)
+    .map(Duration::from_secs);
     (!policies.is_empty() || wait.is_some()).then_some(Quota { policies, wait })
 }
 
@@ -127,12 +155,15 @@ fn number(value: &str) -> Option<u64> {
 mod tests {
     use super::*;
 
+    /// A Unix time the tests read answers at.
+    const NOW: u64 = 1_800_000_000;
+
     fn quota(headers: &[(&str, &str)]) -> Option<Quota> {
         let headers: Vec<(String, String)> = headers
             .iter()
             .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
             .collect();
-        read(&headers)
+        read_at(&headers, NOW)
     }
 
     fn per(requests: u32, seconds: u64) -> Policy {
@@ -197,15 +228,51 @@ mod tests {
                 vec![("RateLimit-Remaining", "2"), ("RateLimit-Reset", "7")],
                 None,
             ),
-            // A reset years away is believed for a day at most.
+            // A reset as a Unix time counts from now; one past, or more than a day away, is
+            // not believed.
             (
-                vec![("RateLimit", r#""default";r=0;t=99999999"#)],
-                Some(86_400),
+                vec![
+                    ("RateLimit-Remaining", "0"),
+                    ("RateLimit-Reset", "1800000045"),
+                ],
+                Some(45),
+            ),
+            (
+                vec![("RateLimit", "limit=10, remaining=0, reset=1799999990")],
+                Some(0),
+            ),
+            (vec![("RateLimit", r#""default";r=0;t=99999999"#)], None),
+            (vec![("RateLimit", r#""default";r=0;t=1900000000"#)], None),
+            // The earlier single header with a policy's parameters on its members.
+            (
+                vec![("RateLimit", "limit=10;w=1, remaining=0, reset=3")],
+                Some(3),
+            ),
+            // A field on several lines is one list.
+            (
+                vec![
+                    ("RateLimit", r#""burst";r=4;t=1"#),
+                    ("RateLimit", r#""day";r=0;t=600"#),
+                ],
+                Some(600),
             ),
         ] {
             let read = quota(&headers).and_then(|q| q.wait);
             assert_eq!(read, wait.map(Duration::from_secs), "{headers:?}");
         }
+    }
+
+    #[test]
+    fn policies_on_several_lines_are_one_list() {
+        let read = quota(&[
+            ("RateLimit-Policy", r#""burst";q=10;w=1"#),
+            ("Content-Type", "application/json"),
+            ("ratelimit-policy", r#""day";q=1000;w=86400"#),
+        ]);
+        assert_eq!(
+            read.map(|q| q.policies).unwrap_or_default(),
+            vec![per(10, 1), per(1000, 86_400)]
+        );
     }
 
     #[test]
