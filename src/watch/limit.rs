@@ -39,16 +39,9 @@ pub(crate) struct Limits {
     wake: Vec<Instant>,
     /// Per endpoint, until when a `429` (or a spent window) holds it.
     paused: Vec<Option<Instant>>,
-    /// Per endpoint, the policies its last answer that named any named, and their limiters.
-    learned: Vec<Learned>,
+    /// Per endpoint, the policies its last answer that named any named, each with its limiter.
+    learned: Vec<Vec<(Policy, DefaultDirectRateLimiter)>>,
     clock: DefaultClock,
-}
-
-/// The policies a provider's answers name, as limiters.
-#[derive(Default)]
-struct Learned {
-    policies: Vec<Policy>,
-    limiters: Vec<DefaultDirectRateLimiter>,
 }
 
 impl Limits {
@@ -73,12 +66,17 @@ impl Limits {
                     .collect()
             })
             .collect();
+        Limits::declared(limiters)
+    }
+
+    /// Limits with, per endpoint, the limiters of its declared limits.
+    fn declared(limiters: Vec<Vec<Arc<DefaultDirectRateLimiter>>>) -> Limits {
         let now = Instant::now();
         Limits {
             waiting: vec![VecDeque::new(); limiters.len()],
             wake: vec![now; limiters.len()],
             paused: vec![None; limiters.len()],
-            learned: std::iter::repeat_with(Learned::default)
+            learned: std::iter::repeat_with(Vec::new)
                 .take(limiters.len())
                 .collect(),
             limiters,
@@ -133,42 +131,49 @@ impl Limits {
     }
 
     /// What an answer from endpoint `e` said of the allowance: a window spent holds the
-    /// endpoint until it resets; policies it names (others than those it knew) pace it from now
-    /// on, as if the answer's own request had been sent under them.
+    /// endpoint until it resets; the policies it names pace it from now on. A policy named
+    /// before keeps its limiter, and what it has counted; one new to the endpoint starts as if
+    /// the answer's own request had been sent under it; one no longer named is dropped.
     pub(crate) fn observe(&mut self, e: usize, quota: &Quota, now: Instant) {
         if let Some(wait) = quota.wait {
             self.pause(e, now + wait.min(super::MAX_WAIT));
         }
-        let learned = &mut self.learned[e];
-        if quota.policies.is_empty() || quota.policies == learned.policies {
+        if quota.policies.is_empty() {
             return;
         }
-        learned.policies.clone_from(&quota.policies);
-        learned.limiters = quota
-            .policies
-            .iter()
-            .map(|policy| {
-                let limiter = limiter(&RateLimit {
-                    requests: policy.requests,
-                    per: policy.window,
-                    burst: None,
-                    scope: RateLimitScope::Credential,
-                });
-                // The request answered counted against the policy already.
-                let _ = limiter.check();
-                limiter
-            })
-            .collect();
+        let mut known = std::mem::take(&mut self.learned[e]);
+        for policy in &quota.policies {
+            if self.learned[e].iter().any(|(kept, _)| kept == policy) {
+                continue;
+            }
+            let limiter = match known.iter().position(|(kept, _)| kept == policy) {
+                Some(at) => known.swap_remove(at).1,
+                None => {
+                    let limiter = limiter(&RateLimit {
+                        requests: policy.requests,
+                        per: policy.window,
+                        burst: None,
+                        scope: RateLimitScope::Credential,
+                    });
+                    let _ = limiter.check();
+                    limiter
+                }
+            };
+            self.learned[e].push((*policy, limiter));
+        }
     }
 
     /// `None` when endpoint `e` may send now (counted by every limiter), else how long to wait.
+    /// The provider's own policies are asked first: a limiter that allows counts the request,
+    /// so one asked before a limiter that refuses loses a cell, and the declared limits are the
+    /// looser ones when an answer names stricter.
     fn blocked(&self, e: usize, now: Instant) -> Option<Duration> {
         if let Some(until) = self.paused[e].filter(|until| *until > now) {
             return Some(until - now);
         }
+        let learned = self.learned[e].iter().map(|(_, limiter)| limiter);
         let declared = self.limiters[e].iter().map(|limiter| &**limiter);
-        let learned = self.learned[e].limiters.iter();
-        declared.chain(learned).find_map(|limiter| {
+        learned.chain(declared).find_map(|limiter| {
             limiter
                 .check()
                 .err()
@@ -221,4 +226,98 @@ fn host(endpoint: &Endpoint) -> String {
         .next()
         .unwrap_or_default()
         .to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn per(requests: u32, seconds: u64) -> Policy {
+        Policy {
+            requests,
+            window: Duration::from_secs(seconds),
+        }
+    }
+
+    fn named(policies: &[Policy]) -> Quota {
+        Quota {
+            policies: policies.to_vec(),
+            wait: None,
+        }
+    }
+
+    /// How many polls endpoint 0 may send now, up to 100.
+    fn allowed_now(limits: &Limits) -> usize {
+        let now = Instant::now();
+        (0..100)
+            .take_while(|_| limits.blocked(0, now).is_none())
+            .count()
+    }
+
+    #[test]
+    fn a_policy_named_again_keeps_what_it_counted() {
+        let mut limits = Limits::declared(vec![vec![]]);
+        let now = Instant::now();
+        // 5,000 a day allows 1 + 50 at once (and one more each 17 s); the answer's own request
+        // took one.
+        limits.observe(0, &named(&[per(5000, 86_400)]), now);
+        assert_eq!(allowed_now(&limits), 50);
+        // Named again, alone or among others in another order: not a fresh allowance.
+        limits.observe(0, &named(&[per(5000, 86_400)]), now);
+        assert_eq!(allowed_now(&limits), 0);
+        limits.observe(0, &named(&[per(100_000, 86_400), per(5000, 86_400)]), now);
+        assert_eq!(allowed_now(&limits), 0);
+        assert_eq!(limits.learned[0].len(), 2);
+        // A policy no longer named no longer holds the endpoint.
+        limits.observe(0, &named(&[per(100_000, 86_400)]), now);
+        assert_eq!(limits.learned[0].len(), 1);
+        assert!(allowed_now(&limits) > 0);
+    }
+
+    #[test]
+    fn an_answer_with_no_policy_keeps_those_known() {
+        let mut limits = Limits::declared(vec![vec![]]);
+        let now = Instant::now();
+        limits.observe(0, &named(&[per(2, 1)]), now);
+        limits.observe(0, &Quota::default(), now);
+        assert_eq!(limits.learned[0].len(), 1);
+    }
+
+    #[test]
+    fn a_pause_only_lengthens() {
+        let mut limits = Limits::declared(vec![vec![]]);
+        let now = Instant::now();
+        let spent = |seconds| Quota {
+            policies: Vec::new(),
+            wait: Some(Duration::from_secs(seconds)),
+        };
+        limits.observe(0, &spent(30), now);
+        limits.observe(0, &spent(5), now);
+        assert_eq!(limits.blocked(0, now), Some(Duration::from_secs(30)));
+        limits.pause(0, now + Duration::from_secs(60));
+        assert_eq!(limits.blocked(0, now), Some(Duration::from_secs(60)));
+        // However long a window says, a hold is at most the longest wait of a watch.
+        limits.observe(0, &spent(86_400), now);
+        assert_eq!(limits.blocked(0, now), Some(super::super::MAX_WAIT));
+        assert_eq!(limits.blocked(0, now + super::super::MAX_WAIT), None);
+    }
+
+    #[test]
+    fn the_providers_policies_are_asked_before_the_declared_limits() {
+        // Declared: 1,000 a day (11 at once); named: 1 a day.
+        let declared = Arc::new(limiter(&RateLimit {
+            requests: 1000,
+            per: Duration::from_secs(86_400),
+            burst: None,
+            scope: RateLimitScope::Credential,
+        }));
+        let mut limits = Limits::declared(vec![vec![Arc::clone(&declared)]]);
+        limits.observe(0, &named(&[per(1, 86_400)]), Instant::now());
+        for _ in 0..20 {
+            assert!(limits.blocked(0, Instant::now()).is_some());
+        }
+        // The refusals took nothing from the declared limit.
+        let left = (0..100).take_while(|_| declared.check().is_ok()).count();
+        assert_eq!(left, 11);
+    }
 }
