@@ -905,6 +905,9 @@ impl std::str::FromStr for RateLimit {
             .and_then(|d| Duration::try_from(d).ok())
             .filter(|d| !d.is_zero())
             .ok_or_else(|| format!("{per:?} is not a duration like `1s` or `10m`"))?;
+        if per > RateLimit::LONGEST_WINDOW {
+            return Err(format!("{per:?} is a window longer than 30 days"));
+        }
         let mut limit = RateLimit {
             requests,
             per,
@@ -938,6 +941,10 @@ impl std::str::FromStr for RateLimit {
 }
 
 impl RateLimit {
+    /// The longest window a limit may count in: 30 days (a monthly quota). Longer is no pace a
+    /// watch can keep, and a definition's typo more often than a provider's limit.
+    pub const LONGEST_WINDOW: Duration = Duration::from_secs(30 * 86_400);
+
     /// The time one request's allowance takes to come back: `per / requests`.
     pub fn interval(&self) -> Duration {
         self.per / self.requests.max(1)

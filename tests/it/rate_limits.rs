@@ -158,6 +158,10 @@ fn a_limit_that_cannot_be_kept_is_a_diagnostic() {
         ),
         ("rate_limits:\n  - { requests: 10, per: soon }", "soon"),
         (
+            "rate_limits:\n  - { requests: 10, per: 9999999h }",
+            "longer than 30 days",
+        ),
+        (
             "rate_limits:\n  - { requests: 10, per: 1s, scope: tenant }",
             "tenant",
         ),
@@ -396,6 +400,7 @@ fn a_plans_limit_reads_as_the_command_line_writes_it() {
         ("0/1s", "from 1 to 1000000"),
         ("10/1s,burst=11", "from 1 to 10"),
         ("10/soon", "soon"),
+        ("10/9999999h", "longer than 30 days"),
         ("10", "REQUESTS/PER"),
         ("10/1s,tenant=a", "tenant=a"),
     ] {
@@ -440,6 +445,19 @@ async fn a_plans_limit_replaces_the_declared_one_on_both_sides() {
     // 15 requests at 5 a second: 14 intervals, more than two seconds (at the declared 20 a
     // second, under one).
     assert!(elapsed >= Duration::from_secs(2), "{elapsed:?}");
+    // The control: kept to the declared limit alone, a watch goes over the plan.
+    let mut unaware_of_plan = Watcher::new(eager());
+    unaware_of_plan.add(
+        running
+            .client(&declared, "paced-jobs")
+            .expect("client")
+            .transport(transport())
+            .endpoint(),
+    );
+    let _ = unaware_of_plan
+        .run(targets(100, 5), std::future::pending(), |_| {})
+        .await;
+    assert!(running.sandbox().rate_limited() > 0, "over the plan");
     assert!(
         stricter
             .set_rate_limits("no-such-provider", Vec::new())

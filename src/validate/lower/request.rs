@@ -899,6 +899,18 @@ impl Lowerer<'_> {
                 valid = false;
                 continue;
             };
+            if per > model::RateLimit::LONGEST_WINDOW {
+                self.push(
+                    Diagnostic::new(
+                        Code::InvalidValue,
+                        limit.per.span,
+                        format!("`per: {}` is longer than 30 days", limit.per.value),
+                    )
+                    .help("a window of at most 30 days, as `1s`, `10m` or `24h`"),
+                );
+                valid = false;
+                continue;
+            }
             lowered.push(model::RateLimit {
                 requests: requests as u32,
                 per,
