@@ -88,7 +88,7 @@ impl WebhookSecret {
             .trim()
             .parse()
             .map_err(|_| SignatureError::Timestamp(tolerance))?;
-        if (now - timestamp).abs() > tolerance {
+        if now.abs_diff(timestamp) > tolerance.unsigned_abs() {
             return Err(SignatureError::Timestamp(tolerance));
         }
         let matches = signatures.split(' ').any(|signature| {
@@ -191,6 +191,18 @@ mod tests {
                 &signature,
                 body,
                 1_614_265_330 + 301,
+                300
+            ),
+            Err(SignatureError::Timestamp(300))
+        );
+        // A timestamp at the far end of the range is refused, not an overflow.
+        assert_eq!(
+            secret.verify(
+                "msg_p5jXN8AQM9LWM0D4loKWxJek",
+                &i64::MIN.to_string(),
+                &signature,
+                body,
+                1_614_265_330,
                 300
             ),
             Err(SignatureError::Timestamp(300))
