@@ -155,6 +155,7 @@ impl Limits {
                         burst: None,
                         scope: RateLimitScope::Credential,
                     });
+                    // The request answered counted against the policy already.
                     let _ = limiter.check();
                     limiter
                 }

@@ -72,6 +72,15 @@ fn engine(limits: &str) -> Engine {
     engine
 }
 
+/// The sandbox's `paced-jobs`, as `engine` defines it, for a watch.
+fn sandbox_endpoint(running: &sandbox::Running, engine: &Engine) -> watch::Endpoint {
+    running
+        .client(engine, "paced-jobs")
+        .expect("client")
+        .transport(transport())
+        .endpoint()
+}
+
 /// Polls as fast as the watch may: the limit is what paces it.
 fn eager() -> watch::Options {
     watch::Options {
@@ -97,13 +106,7 @@ async fn a_watch_keeps_under_a_declared_limit_and_near_it() {
         .await
         .expect("sandbox");
     let mut watcher = Watcher::new(eager());
-    watcher.add(
-        running
-            .client(&limited, "paced-jobs")
-            .expect("client")
-            .transport(transport())
-            .endpoint(),
-    );
+    watcher.add(sandbox_endpoint(&running, &limited));
     let started = Instant::now();
     let report = watcher
         .run(targets(1, 20), std::future::pending(), |_| {})
@@ -424,14 +427,7 @@ async fn a_plans_limit_replaces_the_declared_one_on_both_sides() {
         .expect("sandbox");
     let declared = engine(LIMIT);
     let mut watcher = Watcher::new(eager());
-    watcher.add(
-        running
-            .client(&declared, "paced-jobs")
-            .expect("client")
-            .transport(transport())
-            .endpoint()
-            .rate_limits(vec![plan]),
-    );
+    watcher.add(sandbox_endpoint(&running, &declared).rate_limits(vec![plan]));
     let started = Instant::now();
     let report = watcher
         .run(targets(1, 5), std::future::pending(), |_| {})
@@ -447,13 +443,7 @@ async fn a_plans_limit_replaces_the_declared_one_on_both_sides() {
     assert!(elapsed >= Duration::from_secs(2), "{elapsed:?}");
     // The control: kept to the declared limit alone, a watch goes over the plan.
     let mut unaware_of_plan = Watcher::new(eager());
-    unaware_of_plan.add(
-        running
-            .client(&declared, "paced-jobs")
-            .expect("client")
-            .transport(transport())
-            .endpoint(),
-    );
+    unaware_of_plan.add(sandbox_endpoint(&running, &declared));
     let _ = unaware_of_plan
         .run(targets(100, 5), std::future::pending(), |_| {})
         .await;
