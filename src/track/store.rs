@@ -22,7 +22,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
 use sqlx::migrate::{Migration, MigrationType, Migrator};
-use sqlx::{AnyPool, AssertSqlSafe, Executor as _, Row as _, SqlSafeStr as _};
+use sqlx::pool::PoolConnection;
+use sqlx::{
+    Any, AnyConnection, AnyPool, AssertSqlSafe, Connection as _, Executor as _, Row as _,
+    SqlSafeStr as _,
+};
 use tokio::sync::Notify;
 
 use crate::http::request::Inputs;
@@ -397,16 +401,53 @@ enum Backend {
 pub struct Store {
     /// Reads.
     pool: AnyPool,
-    /// Writes: on SQLite one connection, so the writer's page and statement caches stay warm
-    /// (a write by another connection makes every other drop its page cache) and writes never
-    /// wait on each other's locks; on PostgreSQL the same pool as reads.
-    writer: AnyPool,
+    /// Writes.
+    writer: Writer,
     backend: Backend,
     /// Woken when a task is tracked here, so this process's tracker claims it at once.
     tracked: Arc<Notify>,
     /// Woken when this process journals events, so its readers of the journal look at once
     /// (others look every so often).
     journaled: Arc<Notify>,
+}
+
+/// Where writes go.
+#[derive(Debug, Clone)]
+enum Writer {
+    /// SQLite: one connection, kept for the store's life, so its page and statement caches
+    /// stay warm (a write by another connection makes every other drop its page cache) and
+    /// writes never wait on each other's locks. Not a pool of one: a pool tests each
+    /// connection handed back with a round trip to sqlx's SQLite thread, which cost more CPU
+    /// than a batch of writes.
+    Kept(Arc<tokio::sync::Mutex<AnyConnection>>),
+    /// PostgreSQL: a connection of the pool reads use.
+    Pooled(AnyPool),
+}
+
+/// A connection to write through, held until dropped.
+enum WriteConnection<'a> {
+    Kept(tokio::sync::MutexGuard<'a, AnyConnection>),
+    Pooled(PoolConnection<Any>),
+}
+
+impl std::ops::Deref for WriteConnection<'_> {
+    type Target = AnyConnection;
+
+    fn deref(&self) -> &AnyConnection {
+        match self {
+            WriteConnection::Kept(connection) => connection,
+            WriteConnection::Pooled(connection) => connection,
+        }
+    }
+}
+
+impl std::ops::DerefMut for WriteConnection<'_> {
+    fn deref_mut(&mut self) -> &mut AnyConnection {
+        match self {
+            WriteConnection::Kept(connection) => connection,
+            WriteConnection::Pooled(connection) => connection,
+        }
+    }
 }
 
 /// The columns a [`Tracked`] is read from.
@@ -433,49 +474,60 @@ impl Store {
         };
         let options = AnyConnectOptions::from_str(&url)
             .map_err(|e| StoreError::Url(format!("{}: {e}", redact_url(&url))))?;
-        let connect = |connections: u32| {
-            AnyPoolOptions::new()
-                .max_connections(connections)
-                // A connection to a local file cannot go stale: no round trip to check it.
-                .test_before_acquire(backend == Backend::Postgres)
-                .after_connect(move |connection, _| {
-                    Box::pin(async move {
-                        if backend == Backend::Sqlite {
-                            // WAL: readers never wait for the writer; NORMAL: a commit is
-                            // durable once the WAL is synced at checkpoints, the usual trade
-                            // for WAL.
-                            connection
-                                .execute(
-                                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON",
-                                )
-                                .await?;
-                        }
-                        Ok(())
-                    })
+        let pool = AnyPoolOptions::new()
+            .max_connections(match backend {
+                Backend::Sqlite => 4,
+                Backend::Postgres => 16,
+            })
+            // A connection to a local file cannot go stale: no round trip to check it.
+            .test_before_acquire(backend == Backend::Postgres)
+            .after_connect(move |connection, _| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        sqlite_pragmas(connection).await?;
+                    }
+                    Ok(())
                 })
-                .connect_with(options.clone())
-        };
-        let pool = connect(match backend {
-            Backend::Sqlite => 4,
-            Backend::Postgres => 16,
-        })
-        .await
-        .map_err(database("cannot open the store"))?;
+            })
+            .connect_with(options.clone())
+            .await
+            .map_err(database("cannot open the store"))?;
         let writer = match backend {
             // SQLite takes one writer at a time: more connections would only wait on its lock.
-            Backend::Sqlite => connect(1)
-                .await
-                .map_err(database("cannot open the store"))?,
-            Backend::Postgres => pool.clone(),
+            Backend::Sqlite => {
+                let mut connection = AnyConnection::connect_with(&options)
+                    .await
+                    .map_err(database("cannot open the store"))?;
+                sqlite_pragmas(&mut connection)
+                    .await
+                    .map_err(database("cannot open the store"))?;
+                Writer::Kept(Arc::new(tokio::sync::Mutex::new(connection)))
+            }
+            Backend::Postgres => Writer::Pooled(pool.clone()),
         };
-        migrator(backend).run(&writer).await?;
-        Ok(Store {
+        let store = Store {
             pool,
             writer,
             backend,
             tracked: Arc::new(Notify::new()),
             journaled: Arc::new(Notify::new()),
-        })
+        };
+        {
+            let mut writer = store
+                .writer()
+                .await
+                .map_err(database("cannot open the store"))?;
+            migrator(backend).run(&mut *writer).await?;
+        }
+        Ok(store)
+    }
+
+    /// The connection to write through (on SQLite, the one writer: others wait for it).
+    async fn writer(&self) -> Result<WriteConnection<'_>, sqlx::Error> {
+        match &self.writer {
+            Writer::Kept(connection) => Ok(WriteConnection::Kept(connection.lock().await)),
+            Writer::Pooled(pool) => pool.acquire().await.map(WriteConnection::Pooled),
+        }
     }
 
     /// Whether the store is PostgreSQL (else SQLite).
@@ -489,6 +541,10 @@ impl Store {
         let now = now_ms();
         let inputs = json(&task.inputs);
         let labels = json(&task.labels);
+        let mut writer = self
+            .writer()
+            .await
+            .map_err(database("cannot track the task"))?;
         let inserted = sqlx::query(
             "INSERT INTO tracked (provider, task_id, inputs, labels, callback_url, course, next_poll_at, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, '{}', $6, $6, $6) ON CONFLICT (provider, task_id) DO NOTHING RETURNING id",
@@ -499,10 +555,11 @@ impl Store {
         .bind(labels)
         .bind(task.callback_url.as_deref())
         .bind(now)
-        .fetch_optional(&self.writer)
+        .fetch_optional(&mut *writer)
         .await
         .map_err(database("cannot track the task"))?;
         if inserted.is_some() {
+            drop(writer);
             self.tracked.notify_one();
             let record = self.get(&task.provider, &task.task_id).await?;
             return record.map(Tracking::Created).ok_or_else(vanished);
@@ -514,9 +571,10 @@ impl Store {
         .bind(&task.provider)
         .bind(&task.task_id)
         .bind(now)
-        .execute(&self.writer)
+        .execute(&mut *writer)
         .await
         .map_err(database("cannot track the task again"))?;
+        drop(writer);
         if revived.rows_affected() > 0 {
             self.tracked.notify_one();
         }
@@ -598,8 +656,11 @@ impl Store {
         provider: &str,
         task_id: &str,
     ) -> Result<Option<Tracked>, StoreError> {
-        let mut tx = self
-            .writer
+        let mut writer = self
+            .writer()
+            .await
+            .map_err(database("cannot remove the task"))?;
+        let mut tx = writer
             .begin()
             .await
             .map_err(database("cannot remove the task"))?;
@@ -624,6 +685,7 @@ impl Store {
         tx.commit()
             .await
             .map_err(database("cannot remove the task"))?;
+        drop(writer);
         if journaled {
             self.journaled.notify_waiters();
         }
@@ -699,7 +761,12 @@ impl Store {
             query = query.bind(provider.clone());
         }
         let rows = query
-            .fetch_all(&self.writer)
+            .fetch_all(
+                &mut *self
+                    .writer()
+                    .await
+                    .map_err(database("cannot claim due tasks"))?,
+            )
             .await
             .map_err(database("cannot claim due tasks"))?;
         rows.iter()
@@ -736,10 +803,32 @@ impl Store {
     /// heaviest work). Each is written only if its claim still holds the task; the answer says
     /// which were (`false`: removed, or claimed by another worker after the lease ran out).
     pub(crate) async fn settle(&self, batch: &[Settlement<'_>]) -> Result<Vec<bool>, StoreError> {
+        let tasks: Vec<Option<String>> = batch.iter().map(|s| s.task.map(json)).collect();
+        // Nearly always every claim still holds its row: the rows written are counted, not
+        // read back (each row read back is a message from sqlx's SQLite thread). A batch
+        // where a count falls short is rolled back and written again, reading back which rows
+        // were held.
+        match self.settle_as(batch, &tasks, false).await? {
+            Some(written) => Ok(written),
+            None => Ok(self
+                .settle_as(batch, &tasks, true)
+                .await?
+                .unwrap_or_default()),
+        }
+    }
+
+    /// [`Store::settle`], reading back the rows held (`read_back`) or counting them: `None`
+    /// when a count fell short (nothing written).
+    async fn settle_as(
+        &self,
+        batch: &[Settlement<'_>],
+        tasks: &[Option<String>],
+        read_back: bool,
+    ) -> Result<Option<Vec<bool>>, StoreError> {
         let failed = || database("cannot save polls");
         let now = now_ms();
-        let tasks: Vec<Option<String>> = batch.iter().map(|s| s.task.map(json)).collect();
-        let mut tx = self.writer.begin().await.map_err(failed())?;
+        let mut writer = self.writer().await.map_err(failed())?;
+        let mut tx = writer.begin().await.map_err(failed())?;
         let mut written = vec![false; batch.len()];
         // A row twice in a batch (a poll that outlived its lease, the row claimed again since)
         // goes in a later statement: each statement settles a row at most once, and only the
@@ -780,8 +869,12 @@ impl Store {
                 "UPDATE tracked SET course = v.column3, task = COALESCE(v.column4, tracked.task), \
                  state = COALESCE(v.column5, tracked.state), error = v.column6, ending = v.column7, \
                  next_poll_at = v.column8, lease = NULL, worker = NULL, updated_at = $1 \
-                 FROM (VALUES {rows}) AS v WHERE tracked.id = v.column1 AND tracked.lease = v.column2 \
-                 RETURNING tracked.id"
+                 FROM (VALUES {rows}) AS v WHERE tracked.id = v.column1 AND tracked.lease = v.column2{}",
+                if read_back {
+                    " RETURNING tracked.id"
+                } else {
+                    ""
+                }
             );
             let mut query = sqlx::query(AssertSqlSafe(sql)).bind(now);
             for &i in chunk {
@@ -812,6 +905,17 @@ impl Store {
                     .bind(None::<&str>)
                     .bind(None::<i64>);
             }
+            if !read_back {
+                let done = query.execute(&mut *tx).await.map_err(failed())?;
+                if done.rows_affected() != chunk.len() as u64 {
+                    // Dropped, the transaction rolls back.
+                    return Ok(None);
+                }
+                for &i in chunk {
+                    written[i] = true;
+                }
+                continue;
+            }
             let held: HashSet<i64> = query
                 .fetch_all(&mut *tx)
                 .await
@@ -828,21 +932,22 @@ impl Store {
             .filter(|&i| written[i] && batch[i].journals().next().is_some())
             .collect();
         if !journaled.is_empty() {
-            self.journal_settled(&mut tx, batch, &tasks, &journaled, now)
+            self.journal_settled(&mut tx, batch, tasks, &journaled, now)
                 .await?;
         }
         tx.commit().await.map_err(failed())?;
+        drop(writer);
         if !journaled.is_empty() {
             self.journaled.notify_waiters();
         }
-        Ok(written)
+        Ok(Some(written))
     }
 
     /// Journals the changes and ends of the written settlements `which`, each with the record
     /// as the settlement left it, and queues their webhooks.
     async fn journal_settled(
         &self,
-        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        tx: &mut sqlx::Transaction<'_, Any>,
         batch: &[Settlement<'_>],
         tasks: &[Option<String>],
         which: &[usize],
@@ -916,12 +1021,23 @@ impl Store {
                 .map(|n| format!("(${}, ${}, $1, ${})", 2 + n * 3, 3 + n * 3, 4 + n * 3))
                 .collect::<Vec<_>>()
                 .join(", ");
+            // The events' ids are read back only for the webhooks they carry.
+            let called = chunk.iter().any(|(id, ..)| callbacks.contains_key(id));
             let sql = format!(
-                "INSERT INTO events (tracked_id, type, at, data) VALUES {rows} RETURNING id, tracked_id"
+                "INSERT INTO events (tracked_id, type, at, data) VALUES {rows}{}",
+                if called {
+                    " RETURNING id, tracked_id"
+                } else {
+                    ""
+                }
             );
             let mut query = sqlx::query(AssertSqlSafe(sql)).bind(now);
             for (id, kind, data) in chunk {
                 query = query.bind(*id).bind(*kind).bind(data.as_str());
+            }
+            if !called {
+                query.execute(&mut **tx).await.map_err(failed())?;
+                continue;
             }
             let mut deliveries: Vec<(i64, &str)> = Vec::new();
             for row in query.fetch_all(&mut **tx).await.map_err(failed())? {
@@ -952,23 +1068,27 @@ impl Store {
     /// Gives back every task `worker` holds, due now, and forgets the worker (a worker
     /// stopping before its polls answered).
     pub(crate) async fn release(&self, worker: &str) -> Result<u64, StoreError> {
+        let mut writer = self
+            .writer()
+            .await
+            .map_err(database("cannot give back claimed tasks"))?;
         let released = sqlx::query(
             "UPDATE tracked SET lease = NULL, worker = NULL, next_poll_at = $2 WHERE worker = $1",
         )
         .bind(worker)
         .bind(now_ms())
-        .execute(&self.writer)
+        .execute(&mut *writer)
         .await
         .map_err(database("cannot give back claimed tasks"))?;
         sqlx::query("UPDATE deliveries SET worker = NULL, next_attempt_at = $2 WHERE worker = $1")
             .bind(worker)
             .bind(now_ms())
-            .execute(&self.writer)
+            .execute(&mut *writer)
             .await
             .map_err(database("cannot give back claimed tasks"))?;
         sqlx::query("DELETE FROM workers WHERE id = $1")
             .bind(worker)
-            .execute(&self.writer)
+            .execute(&mut *writer)
             .await
             .map_err(database("cannot give back claimed tasks"))?;
         Ok(released.rows_affected())
@@ -978,18 +1098,21 @@ impl Store {
     /// (killed, or cut off): they are due at once. Returns how many tasks were given back.
     pub(crate) async fn heartbeat(&self, worker: &str, stale: Duration) -> Result<u64, StoreError> {
         let now = now_ms();
+        let mut writer = self
+            .writer()
+            .await
+            .map_err(database("cannot write the heartbeat"))?;
         sqlx::query(
             "INSERT INTO workers (id, started_at, seen_at) VALUES ($1, $2, $2) \
              ON CONFLICT (id) DO UPDATE SET seen_at = $2",
         )
         .bind(worker)
         .bind(now)
-        .execute(&self.writer)
+        .execute(&mut *writer)
         .await
         .map_err(database("cannot write the heartbeat"))?;
         let before = now.saturating_sub(millis(stale));
-        let mut tx = self
-            .writer
+        let mut tx = writer
             .begin()
             .await
             .map_err(database("cannot give back a dead worker's tasks"))?;
@@ -1185,7 +1308,12 @@ impl Store {
             .bind(now.saturating_add(millis(lease)))
             .bind(now)
             .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-            .fetch_all(&self.writer)
+            .fetch_all(
+                &mut *self
+                    .writer()
+                    .await
+                    .map_err(database("cannot claim webhook deliveries"))?,
+            )
             .await
             .map_err(database("cannot claim webhook deliveries"))?;
         let mut claims = Vec::with_capacity(rows.len());
@@ -1234,7 +1362,12 @@ impl Store {
         .bind(now)
         .bind(event_id)
         .bind(worker)
-        .execute(&self.writer)
+        .execute(
+            &mut *self
+                .writer()
+                .await
+                .map_err(database("cannot save a webhook delivery"))?,
+        )
         .await
         .map_err(database("cannot save a webhook delivery"))?;
         Ok(updated.rows_affected() > 0)
@@ -1245,7 +1378,7 @@ impl Store {
     /// committed late. (SQLite has one writer at a time anyway.)
     async fn take_journal_turn(
         &self,
-        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        tx: &mut sqlx::Transaction<'_, Any>,
     ) -> Result<(), StoreError> {
         if self.backend == Backend::Postgres {
             sqlx::query("SELECT pg_advisory_xact_lock(7315273)")
@@ -1259,7 +1392,7 @@ impl Store {
     /// Appends the record of row `id`, as it is in `tx`, to the journal.
     async fn journal(
         &self,
-        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        tx: &mut sqlx::Transaction<'_, Any>,
         id: i64,
         kind: &str,
         now: i64,
@@ -1298,6 +1431,18 @@ impl Store {
         .map_err(database("cannot journal an event"))?;
         Ok(())
     }
+}
+
+/// How every SQLite connection of a store is set: WAL, so readers never wait for the writer;
+/// NORMAL, so a commit is durable once the WAL is synced at checkpoints (the usual trade for
+/// WAL); a wait for locks rather than an error; foreign keys enforced.
+async fn sqlite_pragmas(connection: &mut AnyConnection) -> Result<(), sqlx::Error> {
+    connection
+        .execute(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON",
+        )
+        .await
+        .map(drop)
 }
 
 /// `$first, $first+1, …`: one placeholder per item.

@@ -404,7 +404,8 @@ impl Watcher {
                 closed: Arc::clone(&closed),
             }),
         };
-        let driver = Driver::new(self.endpoints, self.options, commands, closed);
+        // Boxed: the stream moves it in and out of each event's future.
+        let driver = Box::new(Driver::new(self.endpoints, self.options, commands, closed));
         let stream = futures_util::stream::unfold(driver, |mut driver| async move {
             let event = driver.next_event().await?;
             Some((event, driver))
