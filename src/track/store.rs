@@ -11,7 +11,9 @@
 //! the outcome is dropped). Workers write a heartbeat; the tasks of a worker not heard from for
 //! a few heartbeats are given back by the others at once, so a killed worker's tasks wait
 //! seconds, not a whole lease. A change and an end are journaled (`events`) in the same transaction
-//! as the row, so no change is lost or told twice across crashes. Credentials are never stored.
+//! as the row, so no change is lost or told twice across crashes. Triggers keep a tally of
+//! tasks per state and deliveries per status as rows change, for metrics that never count a
+//! whole table. Credentials are never stored.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::str::FromStr as _;
@@ -564,6 +566,12 @@ impl Store {
             let record = self.get(&task.provider, &task.task_id).await?;
             return record.map(Tracking::Created).ok_or_else(vanished);
         }
+        // A removed task tracked again moves in the tally: in the journal's turn.
+        let mut tx = writer
+            .begin()
+            .await
+            .map_err(database("cannot track the task again"))?;
+        self.take_journal_turn(&mut tx).await?;
         let revived = sqlx::query(
             "UPDATE tracked SET ending = NULL, error = NULL, next_poll_at = $3, lease = NULL, worker = NULL, updated_at = $3 \
              WHERE provider = $1 AND task_id = $2 AND ending = 'removed'",
@@ -571,9 +579,12 @@ impl Store {
         .bind(&task.provider)
         .bind(&task.task_id)
         .bind(now)
-        .execute(&mut *writer)
+        .execute(&mut *tx)
         .await
         .map_err(database("cannot track the task again"))?;
+        tx.commit()
+            .await
+            .map_err(database("cannot track the task again"))?;
         drop(writer);
         if revived.rows_affected() > 0 {
             self.tracked.notify_one();
@@ -664,6 +675,8 @@ impl Store {
             .begin()
             .await
             .map_err(database("cannot remove the task"))?;
+        // Before the row moves: its tally's rows are locked in the journal's turn.
+        self.take_journal_turn(&mut tx).await?;
         let now = now_ms();
         let removed = sqlx::query(
             "UPDATE tracked SET ending = 'removed', next_poll_at = NULL, lease = NULL, worker = NULL, updated_at = $3 \
@@ -706,17 +719,15 @@ impl Store {
 
     /// Tasks still tracked, and tasks ended, in the whole store.
     pub async fn counts(&self) -> Result<(u64, u64), StoreError> {
-        let row = sqlx::query(
-            "SELECT COUNT(*) - COUNT(ending) AS tracked, COUNT(ending) AS ended FROM tracked",
-        )
-        .fetch_one(&self.pool)
-        .await
-        .map_err(database("cannot count tasks"))?;
-        let get = |name| row.try_get::<i64, _>(name).map(|n| n.max(0) as u64);
-        Ok((
-            get("tracked").map_err(database("cannot count tasks"))?,
-            get("ended").map_err(database("cannot count tasks"))?,
-        ))
+        let (mut tracked, mut ended) = (0, 0);
+        for (_, ending, n) in self.tally("tasks").await? {
+            if ending.is_empty() {
+                tracked += n;
+            } else {
+                ended += n;
+            }
+        }
+        Ok((tracked, ended))
     }
 
     /// Claims up to `limit` due tasks for `lease` (named `{worker}/{n}`), oldest due first
@@ -829,6 +840,11 @@ impl Store {
         let now = now_ms();
         let mut writer = self.writer().await.map_err(failed())?;
         let mut tx = writer.begin().await.map_err(failed())?;
+        // A batch that moves a task to another state or ending journals it: the turn is taken
+        // before the rows move, so the tally's rows are locked in the journal's turn.
+        if batch.iter().any(|s| s.journals().next().is_some()) {
+            self.take_journal_turn(&mut tx).await?;
+        }
         let mut written = vec![false; batch.len()];
         // A row twice in a batch (a poll that outlived its lease, the row claimed again since)
         // goes in a later statement: each statement settles a row at most once, and only the
@@ -944,7 +960,8 @@ impl Store {
     }
 
     /// Journals the changes and ends of the written settlements `which`, each with the record
-    /// as the settlement left it, and queues their webhooks.
+    /// as the settlement left it, and queues their webhooks (in a transaction that took the
+    /// journal's turn).
     async fn journal_settled(
         &self,
         tx: &mut sqlx::Transaction<'_, Any>,
@@ -954,7 +971,6 @@ impl Store {
         now: i64,
     ) -> Result<(), StoreError> {
         let failed = || database("cannot journal an event");
-        self.take_journal_turn(tx).await?;
         // An end with no task in hand (an error, a removal) shows the task the row has.
         let missing: Vec<i64> = which
             .iter()
@@ -1201,38 +1217,48 @@ impl Store {
             .map_err(database("the store does not answer"))
     }
 
-    /// Tasks by (state of the last task, ending), for metrics.
+    /// Tasks by (state of the last task, ending), for metrics: the tally the store's triggers
+    /// keep, a few rows however many tasks it holds (a state that emptied stays, at zero).
     pub async fn tasks_by_state(
         &self,
     ) -> Result<Vec<(Option<String>, Option<String>, u64)>, StoreError> {
-        let rows =
-            sqlx::query("SELECT state, ending, COUNT(*) AS n FROM tracked GROUP BY state, ending")
-                .fetch_all(&self.pool)
-                .await
-                .map_err(database("cannot count tasks"))?;
-        rows.iter()
-            .map(|row| {
-                let failed = || database("cannot count tasks");
-                Ok((
-                    row.try_get("state").map_err(failed())?,
-                    row.try_get("ending").map_err(failed())?,
-                    row.try_get::<i64, _>("n").map_err(failed())?.max(0) as u64,
-                ))
+        Ok(self
+            .tally("tasks")
+            .await?
+            .into_iter()
+            .map(|(state, ending, n)| {
+                let named = |s: String| (!s.is_empty()).then_some(s);
+                (named(state), named(ending), n)
             })
-            .collect()
+            .collect())
     }
 
     /// Webhook deliveries by status (`pending`, `delivered`, `failed`), for metrics.
     pub async fn deliveries_by_status(&self) -> Result<Vec<(String, u64)>, StoreError> {
-        let rows = sqlx::query("SELECT status, COUNT(*) AS n FROM deliveries GROUP BY status")
-            .fetch_all(&self.pool)
-            .await
-            .map_err(database("cannot count deliveries"))?;
+        Ok(self
+            .tally("deliveries")
+            .await?
+            .into_iter()
+            .map(|(status, _, n)| (status, n))
+            .collect())
+    }
+
+    /// The counts the triggers keep for `what` (`tasks`, `deliveries`): state, ending, count.
+    /// A state that emptied stays, at zero.
+    async fn tally(&self, what: &str) -> Result<Vec<(String, String, u64)>, StoreError> {
+        let failed = || database("cannot count tasks");
+        let rows = sqlx::query(
+            "SELECT state, ending, n FROM tally WHERE what = $1 ORDER BY state, ending",
+        )
+        .bind(what)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(failed())?;
         rows.iter()
             .map(|row| {
-                let failed = || database("cannot count deliveries");
                 Ok((
-                    row.try_get("status").map_err(failed())?,
+                    row.try_get("state").map_err(failed())?,
+                    row.try_get("ending").map_err(failed())?,
                     row.try_get::<i64, _>("n").map_err(failed())?.max(0) as u64,
                 ))
             })
@@ -1373,9 +1399,11 @@ impl Store {
         Ok(updated.rows_affected() > 0)
     }
 
-    /// Makes `tx` the only transaction writing events until it ends, on PostgreSQL: event ids
-    /// must grow in commit order, or a reader following the journal by id could pass an event
-    /// committed late. (SQLite has one writer at a time anyway.)
+    /// Makes `tx` the only transaction writing events or moving tasks between states until it
+    /// ends, on PostgreSQL: event ids must grow in commit order, or a reader following the
+    /// journal by id could pass an event committed late; and the tally's rows (kept by
+    /// triggers) are then never locked by two transactions in opposite orders. (SQLite has one
+    /// writer at a time anyway.)
     async fn take_journal_turn(
         &self,
         tx: &mut sqlx::Transaction<'_, Any>,
@@ -1389,7 +1417,8 @@ impl Store {
         Ok(())
     }
 
-    /// Appends the record of row `id`, as it is in `tx`, to the journal.
+    /// Appends the record of row `id`, as it is in `tx` (which took the journal's turn), to the
+    /// journal.
     async fn journal(
         &self,
         tx: &mut sqlx::Transaction<'_, Any>,
@@ -1397,7 +1426,6 @@ impl Store {
         kind: &str,
         now: i64,
     ) -> Result<(), StoreError> {
-        self.take_journal_turn(tx).await?;
         let sql = format!("SELECT {RECORD} FROM tracked WHERE id = $1");
         let row = sqlx::query(AssertSqlSafe(sql))
             .bind(id)
@@ -1455,7 +1483,7 @@ fn among<T>(items: &[T], first: usize) -> String {
 
 /// The migrations of `backend`, embedded.
 fn migrator(backend: Backend) -> Migrator {
-    let files: [(&str, &'static str); 2] = match backend {
+    let files: [(&str, &'static str); 3] = match backend {
         Backend::Sqlite => [
             (
                 "tracking",
@@ -1464,6 +1492,10 @@ fn migrator(backend: Backend) -> Migrator {
             (
                 "deliveries",
                 include_str!("../../migrations/sqlite/0002_deliveries.sql"),
+            ),
+            (
+                "tally",
+                include_str!("../../migrations/sqlite/0003_tally.sql"),
             ),
         ],
         Backend::Postgres => [
@@ -1474,6 +1506,10 @@ fn migrator(backend: Backend) -> Migrator {
             (
                 "deliveries",
                 include_str!("../../migrations/postgres/0002_deliveries.sql"),
+            ),
+            (
+                "tally",
+                include_str!("../../migrations/postgres/0003_tally.sql"),
             ),
         ],
     };
@@ -1629,5 +1665,149 @@ mod tests {
         let journal = store.events_after(0, 10).await.expect("journal");
         assert_eq!(journal.len(), 1, "{journal:?}");
         assert_eq!(journal[0].data.ending.as_deref(), Some("error"));
+    }
+
+    /// The counts the triggers keep are the counts of the rows, through every kind of write:
+    /// tracked, answered (a change of state), ended, removed, tracked again, and webhooks
+    /// queued and delivered.
+    #[cfg(feature = "serve")]
+    #[tokio::test]
+    async fn the_tally_follows_every_write() {
+        use indexmap::IndexMap;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}", dir.path().join("store.db").display());
+        let store = Store::open(&url).await.expect("store");
+        for n in 0..4 {
+            store
+                .track(&NewTask {
+                    provider: "p".into(),
+                    task_id: format!("t{n}"),
+                    callback_url: Some("http://127.0.0.1:9/hook".into()),
+                    ..NewTask::default()
+                })
+                .await
+                .expect("tracked");
+        }
+        let providers = ["p".to_owned()];
+        let claims = store
+            .claim("w", &providers, 4, Duration::from_secs(60))
+            .await
+            .expect("claim");
+        let task = |state: State| UploadTask {
+            provider: "p".into(),
+            id: "t".into(),
+            state,
+            native_status: state.as_str().into(),
+            native_label: None,
+            terminal: state.is_terminal(),
+            progress: None,
+            created_at: None,
+            started_at: None,
+            updated_at: None,
+            completed_at: None,
+            files: Vec::new(),
+            errors: Vec::new(),
+            extra: IndexMap::new(),
+            warnings: Vec::new(),
+            next: None,
+            raw: serde_json::Value::Null,
+        };
+        let (running, succeeded) = (task(State::Running), task(State::Succeeded));
+        // t0 and t1 answer running, t2 succeeded; t3 has not answered yet.
+        let answer = |claim: &Claim| match claim.target.task_id.as_str() {
+            "t0" | "t1" => Some(&running),
+            "t2" => Some(&succeeded),
+            _ => None,
+        };
+        let batch: Vec<Settlement<'_>> = claims
+            .iter()
+            .filter_map(|claim| Some((claim, answer(claim)?)))
+            .map(|(claim, task)| Settlement {
+                claim,
+                course: &claim.course,
+                task: Some(task),
+                error: None,
+                ending: task.terminal.then_some("succeeded"),
+                next_poll: (!task.terminal).then_some(Duration::from_secs(60)),
+                changed: true,
+            })
+            .collect();
+        assert_eq!(store.settle(&batch).await.expect("settled"), [true; 3]);
+        store.untrack("p", "t0").await.expect("removed");
+        store.untrack("p", "t3").await.expect("removed");
+        store
+            .track(&NewTask {
+                provider: "p".into(),
+                task_id: "t3".into(),
+                ..NewTask::default()
+            })
+            .await
+            .expect("tracked again");
+        let pending = store
+            .claim_deliveries("w", 2, Duration::from_secs(60))
+            .await
+            .expect("deliveries");
+        assert_eq!(pending.len(), 2);
+        for delivery in &pending {
+            store
+                .settle_delivery("w", delivery.event.id, &Attempt::Delivered)
+                .await
+                .expect("delivered");
+        }
+
+        let counted = |sql: &'static str| {
+            let store = store.clone();
+            async move {
+                let mut counts: Vec<(String, String, u64)> = sqlx::query(sql)
+                    .fetch_all(&store.pool)
+                    .await
+                    .expect("count")
+                    .iter()
+                    .map(|row| {
+                        let n: i64 = row.get("n");
+                        (row.get("a"), row.get("b"), n as u64)
+                    })
+                    .collect();
+                counts.sort();
+                counts
+            }
+        };
+        let nonzero = |mut tally: Vec<(String, String, u64)>| {
+            tally.retain(|(.., n)| *n > 0);
+            tally.sort();
+            tally
+        };
+        let tasks = counted(
+            "SELECT COALESCE(state, '') AS a, COALESCE(ending, '') AS b, COUNT(*) AS n \
+             FROM tracked GROUP BY 1, 2",
+        )
+        .await;
+        let row = |a: &str, b: &str| (a.to_owned(), b.to_owned(), 1);
+        // t3 (removed unanswered, tracked again), t1, t0 (removed), t2.
+        let expected = [
+            row("", ""),
+            row("running", ""),
+            row("running", "removed"),
+            row("succeeded", "succeeded"),
+        ];
+        assert_eq!(tasks, expected);
+        assert_eq!(nonzero(store.tally("tasks").await.expect("tally")), tasks);
+        let deliveries =
+            counted("SELECT status AS a, '' AS b, COUNT(*) AS n FROM deliveries GROUP BY 1, 2")
+                .await;
+        assert_eq!(
+            nonzero(store.tally("deliveries").await.expect("tally")),
+            deliveries
+        );
+        // Six events with a callback: t0, t1 and t2 changed, t2 ended, t0 and t3 removed.
+        assert_eq!(
+            deliveries,
+            [row("delivered", ""), row("pending", "")].map(|(a, b, _)| (
+                a.clone(),
+                b,
+                if a == "delivered" { 2 } else { 4 }
+            ))
+        );
+        assert_eq!(store.counts().await.expect("counts"), (2, 2));
     }
 }

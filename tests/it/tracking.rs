@@ -282,6 +282,7 @@ async fn every_task_ends_once(url: &str) {
     // Listing pages through everything ended, and filters by provider.
     let mut seen = 0;
     let mut after = None;
+    let mut listed: BTreeMap<(Option<String>, Option<String>), u64> = BTreeMap::new();
     loop {
         let page = store
             .list(&Filter {
@@ -295,8 +296,22 @@ async fn every_task_ends_once(url: &str) {
         let Some((last, _)) = page.last() else { break };
         after = Some(*last);
         seen += page.len();
+        for (_, record) in &page {
+            let state = record.task.as_ref().map(|t| t.state.as_str().to_owned());
+            *listed.entry((state, record.ending.clone())).or_default() += 1;
+        }
     }
     assert_eq!(seen, played.len());
+    // The tally the store's triggers keep (what `/metrics` reads) is what the rows say.
+    let tally: BTreeMap<(Option<String>, Option<String>), u64> = store
+        .tasks_by_state()
+        .await
+        .expect("tally")
+        .into_iter()
+        .filter(|(.., n)| *n > 0)
+        .map(|(state, ending, n)| ((state, ending), n))
+        .collect();
+    assert_eq!(tally, listed);
     let hubspot = store
         .list(&Filter {
             provider: Some("hubspot".into()),
