@@ -4,6 +4,9 @@
 -- tracked) is kept as ''. A transaction that moves tasks between states takes the journal's
 -- advisory lock first (as every journaling one does), so no two lock these rows in opposite
 -- orders.
+-- No write may land between the counts below and the triggers: it would be missed for good.
+LOCK TABLE tracked, deliveries IN SHARE ROW EXCLUSIVE MODE;
+
 CREATE TABLE tally (
     -- `tasks` or `deliveries`.
     what TEXT NOT NULL,

@@ -16,14 +16,11 @@ pub mod store;
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use futures_util::future::CatchUnwind;
-use futures_util::stream::FuturesUnordered;
-use futures_util::{FutureExt as _, StreamExt as _};
+use futures_util::FutureExt as _;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
@@ -238,10 +235,7 @@ impl Tracker {
         });
         let mut limits = Limits::new(&self.endpoints);
         let providers: Vec<String> = self.endpoints.iter().map(|e| e.id().to_owned()).collect();
-        // The polls in flight, driven by this loop rather than spawned: a runtime task per poll
-        // cost about a tenth of a poll's CPU, and this loop never stops polling them for long
-        // (its own awaits are the store's short statements).
-        let mut running = FuturesUnordered::new();
+        let mut running: JoinSet<Answered> = JoinSet::new();
         // Answers wait here while the batch before them is written: one write at a time, of
         // every answer that came meanwhile (a group commit: the busier, the fewer writes).
         let mut answered: Vec<Answered> = Vec::new();
@@ -284,7 +278,7 @@ impl Tracker {
                 };
                 if let Some((e, claim)) = held.remove(&key) {
                     let request = requests.get(&shared.endpoints, e, &claim);
-                    running.push(polling(Arc::clone(&shared), e, claim, request));
+                    running.spawn(poll(Arc::clone(&shared), e, claim, request));
                 }
             }
             let busy = running.len() + held.len() + answered.len() + in_write;
@@ -307,7 +301,7 @@ impl Tracker {
                             };
                             if limits.admit(e, key, now) {
                                 let request = requests.get(&shared.endpoints, e, &claim);
-                                running.push(polling(Arc::clone(&shared), e, claim, request));
+                                running.spawn(poll(Arc::clone(&shared), e, claim, request));
                             } else {
                                 held.insert(key, (e, claim));
                             }
@@ -359,8 +353,7 @@ impl Tracker {
             tokio::select! {
                 biased;
                 () = &mut stop => break Stopped::Interrupted,
-                Some(joined) = running.next(), if !running.is_empty() => {
-                    // A poll that panicked is dropped: its task is polled again after the lease.
+                Some(joined) = running.join_next(), if !running.is_empty() => {
                     let Ok(answer) = joined else { continue };
                     self.metrics.answered(answer.took);
                     if let Some((e, wait)) = answer.pause {
@@ -395,7 +388,8 @@ impl Tracker {
         };
         // The polls in flight are cancelled; their tasks (and those held back) are due again.
         // The answers in hand are written first.
-        drop(running);
+        running.abort_all();
+        while running.join_next().await.is_some() {}
         loop {
             while let Some(joined) = writing.join_next().await {
                 if let Ok(written) = joined {
@@ -431,16 +425,6 @@ struct Shared {
     endpoints: Arc<[Endpoint]>,
     index: HashMap<String, usize>,
     options: Options,
-}
-
-/// [`poll`], with a panic caught (a bug, dropped rather than ending the tracker).
-fn polling(
-    shared: Arc<Shared>,
-    e: usize,
-    claim: Claim,
-    request: Result<Arc<Prepared>, Error>,
-) -> CatchUnwind<AssertUnwindSafe<impl Future<Output = Answered>>> {
-    AssertUnwindSafe(poll(shared, e, claim, request)).catch_unwind()
 }
 
 /// Polls a claimed task through endpoint `e` with its request, and decides with its course.

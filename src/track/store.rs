@@ -421,14 +421,36 @@ enum Writer {
     /// writes never wait on each other's locks. Not a pool of one: a pool tests each
     /// connection handed back with a round trip to sqlx's SQLite thread, which cost more CPU
     /// than a batch of writes.
-    Kept(Arc<tokio::sync::Mutex<AnyConnection>>),
+    Kept(Arc<tokio::sync::Mutex<Kept>>, AnyConnectOptions),
     /// PostgreSQL: a connection of the pool reads use.
     Pooled(AnyPool),
 }
 
+/// The kept SQLite connection, and when it was last known to work.
+#[derive(Debug)]
+struct Kept {
+    connection: AnyConnection,
+    checked: std::time::Instant,
+}
+
+impl Kept {
+    /// How often the kept connection is tested (a round trip): sqlx can end a connection's
+    /// thread (a failed rollback), and a store that runs for months replaces it.
+    const CHECK_EVERY: Duration = Duration::from_secs(10);
+
+    async fn open(options: &AnyConnectOptions) -> Result<Kept, sqlx::Error> {
+        let mut connection = AnyConnection::connect_with(options).await?;
+        sqlite_pragmas(&mut connection).await?;
+        Ok(Kept {
+            connection,
+            checked: std::time::Instant::now(),
+        })
+    }
+}
+
 /// A connection to write through, held until dropped.
 enum WriteConnection<'a> {
-    Kept(tokio::sync::MutexGuard<'a, AnyConnection>),
+    Kept(tokio::sync::MutexGuard<'a, Kept>),
     Pooled(PoolConnection<Any>),
 }
 
@@ -437,7 +459,7 @@ impl std::ops::Deref for WriteConnection<'_> {
 
     fn deref(&self) -> &AnyConnection {
         match self {
-            WriteConnection::Kept(connection) => connection,
+            WriteConnection::Kept(kept) => &kept.connection,
             WriteConnection::Pooled(connection) => connection,
         }
     }
@@ -446,7 +468,7 @@ impl std::ops::Deref for WriteConnection<'_> {
 impl std::ops::DerefMut for WriteConnection<'_> {
     fn deref_mut(&mut self) -> &mut AnyConnection {
         match self {
-            WriteConnection::Kept(connection) => connection,
+            WriteConnection::Kept(kept) => &mut kept.connection,
             WriteConnection::Pooled(connection) => connection,
         }
     }
@@ -497,13 +519,10 @@ impl Store {
         let writer = match backend {
             // SQLite takes one writer at a time: more connections would only wait on its lock.
             Backend::Sqlite => {
-                let mut connection = AnyConnection::connect_with(&options)
+                let kept = Kept::open(&options)
                     .await
                     .map_err(database("cannot open the store"))?;
-                sqlite_pragmas(&mut connection)
-                    .await
-                    .map_err(database("cannot open the store"))?;
-                Writer::Kept(Arc::new(tokio::sync::Mutex::new(connection)))
+                Writer::Kept(Arc::new(tokio::sync::Mutex::new(kept)), options.clone())
             }
             Backend::Postgres => Writer::Pooled(pool.clone()),
         };
@@ -524,10 +543,21 @@ impl Store {
         Ok(store)
     }
 
-    /// The connection to write through (on SQLite, the one writer: others wait for it).
+    /// The connection to write through (on SQLite, the one writer: others wait for it; if
+    /// its last test is old and it fails one, it is replaced).
     async fn writer(&self) -> Result<WriteConnection<'_>, sqlx::Error> {
         match &self.writer {
-            Writer::Kept(connection) => Ok(WriteConnection::Kept(connection.lock().await)),
+            Writer::Kept(kept, options) => {
+                let mut kept = kept.lock().await;
+                if kept.checked.elapsed() >= Kept::CHECK_EVERY {
+                    if let Err(error) = kept.connection.ping().await {
+                        tracing::warn!("the store's writing connection failed ({error}): reopened");
+                        *kept = Kept::open(options).await?;
+                    }
+                    kept.checked = std::time::Instant::now();
+                }
+                Ok(WriteConnection::Kept(kept))
+            }
             Writer::Pooled(pool) => pool.acquire().await.map(WriteConnection::Pooled),
         }
     }
