@@ -3,10 +3,10 @@
 //! with exponential backoff and jitter that honour `Retry-After`.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use backon::{ExponentialBuilder, Retryable};
+use backon::{BackoffBuilder as _, ExponentialBuilder};
 
 use crate::http::auth::PerAttempt;
 use crate::http::oauth::Tokens;
@@ -126,11 +126,16 @@ struct Keep<'a> {
 /// at every poll: its inputs never change, and what must change per attempt (a token, a
 /// signature) is made per attempt anyway.
 #[doc(hidden)]
-#[derive(Debug)]
 pub struct Prepared {
     request: PreparedRequest,
     /// What `input:` fields read (a follow-up carries them on).
     carried: Vec<(String, String)>,
+    /// The headers as listed (a default `Content-Type` added), the credential last: what a
+    /// signature signs.
+    headers: Vec<(String, String)>,
+    /// The same, checked and made once: what every attempt sends, the credential marked
+    /// sensitive so no log shows it.
+    header_map: reqwest::header::HeaderMap,
 }
 
 impl Prepared {
@@ -148,11 +153,69 @@ impl Prepared {
             .iter()
             .map(|(n, v)| (n.to_owned(), v.to_owned()))
             .collect();
+        let mut headers = prepared.headers.clone();
+        let secret = usize::from(prepared.secret_header);
+        // The credential header stays last: a default `Content-Type` goes before it.
+        if let Some(body) = &prepared.body {
+            // A `Content-Type` the definition sets replaces the default.
+            let typed = headers
+                .iter()
+                .any(|(n, _)| n.eq_ignore_ascii_case("content-type"));
+            if !typed && !body.is_empty() {
+                let at = headers.len() - secret;
+                headers.insert(at, ("content-type".into(), "application/json".into()));
+            }
+        }
+        let mut header_map = reqwest::header::HeaderMap::with_capacity(headers.len() + 1);
+        append_headers(&mut header_map, &headers, headers.len() - secret)?;
         Ok(Prepared {
-            request: prepared,
             carried: provider.request_inputs(task_id, &given),
+            request: prepared,
+            headers,
+            header_map,
         })
     }
+}
+
+impl std::fmt::Debug for Prepared {
+    // The request shows its headers with the credential hidden; the copies made from them
+    // would show it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Prepared")
+            .field("request", &self.request)
+            .field("carried", &self.carried)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Appends `headers` to `map` in their order, those from `secret_from` on marked sensitive; or
+/// says which one HTTP cannot carry.
+fn append_headers(
+    map: &mut reqwest::header::HeaderMap,
+    headers: &[(String, String)],
+    secret_from: usize,
+) -> Result<(), Error> {
+    use reqwest::header::{HeaderName, HeaderValue};
+    for (i, (name, value)) in headers.iter().enumerate() {
+        let header = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
+            Error::local(
+                ErrorKind::InvalidRequest,
+                format!("`{name}` cannot be an HTTP header's name"),
+            )
+        })?;
+        let mut value = HeaderValue::from_str(value).map_err(|_| {
+            Error::local(
+                ErrorKind::InvalidRequest,
+                format!("header `{name}` has a value HTTP cannot carry"),
+            )
+        })?;
+        // Dates and nonces a signature adds are not secret, but marking them costs nothing.
+        if i >= secret_from {
+            value.set_sensitive(true);
+        }
+        map.append(header, value);
+    }
+    Ok(())
 }
 
 /// A fetch's answer and what it took: for the command line and the tests.
@@ -286,17 +349,7 @@ impl Transport {
             credentials,
             ..
         } = request;
-        let Prepared {
-            request: prepared,
-            carried,
-        } = prepared;
-        let attempts = Arc::new(AtomicU32::new(0));
         let policy = &self.config.retry;
-        let backoff = ExponentialBuilder::new()
-            .with_jitter()
-            .with_min_delay(policy.min_delay)
-            .with_max_delay(policy.max_delay)
-            .with_max_times(policy.max_attempts.saturating_sub(1) as usize);
         let started = Instant::now();
         let budget = policy.total_budget;
         let floor = policy.min_delay;
@@ -305,7 +358,7 @@ impl Transport {
         // The secrets this fetch made or fetched itself (tokens, signing keys).
         let fetched_secrets = || {
             let mut fetched = Redactor::default();
-            if let Some(per_attempt) = &prepared.per_attempt {
+            if let Some(per_attempt) = &prepared.request.per_attempt {
                 fetched.add_secrets(per_attempt.secrets());
             }
             fetched.add_secrets(
@@ -324,17 +377,48 @@ impl Transport {
             redactor
         };
 
-        let result = (|| async {
-            attempts.fetch_add(1, Ordering::Relaxed);
-            self.authorized_attempt(provider, task_id, prepared, carried, keep, &tokens_used)
+        let mut attempts = 0;
+        // The backoff is made at the first failure: most fetches never need one.
+        let mut backoff = None;
+        // Whether this attempt is the one made again with a new OAuth token after a 401 (the
+        // provider may have revoked the old one before its announced expiry): one per attempt.
+        let mut reauthorized = false;
+        let result = loop {
+            if !reauthorized {
+                attempts += 1;
+            }
+            let error = match self
+                .attempt(provider, task_id, prepared, keep, &tokens_used)
                 .await
-        })
-        .retry(backoff)
-        .sleep(tokio::time::sleep)
-        .when(|error: &Error| error.retryable)
-        .adjust(|error: &Error, planned: Option<Duration>| {
+            {
+                Ok(task) => break Ok(task),
+                Err((error, Some(generation))) if error.status == Some(401) && !reauthorized => {
+                    if let Some(PerAttempt::Token(source)) = &prepared.request.per_attempt {
+                        tracing::info!(provider = %provider.id, task = task_id, "the token was refused; fetching a new one");
+                        self.tokens.invalidate(source, generation).await;
+                        reauthorized = true;
+                        continue;
+                    }
+                    error
+                }
+                Err((error, _)) => error,
+            };
+            reauthorized = false;
+            if !error.retryable {
+                break Err(error);
+            }
+            let planned = backoff
+                .get_or_insert_with(|| {
+                    ExponentialBuilder::new()
+                        .with_jitter()
+                        .with_min_delay(policy.min_delay)
+                        .with_max_delay(policy.max_delay)
+                        .with_max_times(policy.max_attempts.saturating_sub(1) as usize)
+                        .build()
+                })
+                .next();
             let wait = match (planned, error.retry_after) {
-                (None, _) => return None,
+                (None, _) => break Err(error),
                 // Never hammer: even `Retry-After: 0` waits the minimum delay.
                 (Some(_), Some(asked)) => asked.max(floor),
                 (Some(planned), None) => planned,
@@ -345,11 +429,8 @@ impl Transport {
                 .checked_add(wait)
                 .is_none_or(|end| end > budget)
             {
-                return None;
+                break Err(error);
             }
-            Some(wait)
-        })
-        .notify(|error: &Error, wait: Duration| {
             tracing::info!(
                 provider = %provider.id,
                 task = task_id,
@@ -357,8 +438,8 @@ impl Transport {
                 wait_ms = wait.as_millis() as u64,
                 "retrying"
             );
-        })
-        .await;
+            tokio::time::sleep(wait).await;
+        };
         let result = result.map_err(|mut error| {
             redactor().redact_error(&mut error);
             error
@@ -384,7 +465,6 @@ impl Transport {
                 *value = fetched.redact(value);
             }
         }
-        let attempts = attempts.load(Ordering::Relaxed);
         tracing::debug!(
             provider = %provider.id,
             task = task_id,
@@ -394,34 +474,6 @@ impl Transport {
             "fetched"
         );
         (result, attempts)
-    }
-
-    /// One attempt, and with an OAuth token once more after a 401 with a new token (the
-    /// provider may have revoked it before its announced expiry).
-    async fn authorized_attempt(
-        &self,
-        provider: &Provider,
-        task_id: &str,
-        prepared: &PreparedRequest,
-        carried: &[(String, String)],
-        keep: Keep<'_>,
-        tokens_used: &std::sync::Mutex<Vec<String>>,
-    ) -> Result<UploadTask, Error> {
-        let result = self
-            .attempt(provider, task_id, prepared, carried, keep, tokens_used)
-            .await;
-        match (&result, &prepared.per_attempt) {
-            (Err((error, Some(generation))), Some(PerAttempt::Token(source)))
-                if error.status == Some(401) =>
-            {
-                tracing::info!(provider = %provider.id, task = task_id, "the token was refused; fetching a new one");
-                self.tokens.invalidate(source, *generation).await;
-                self.attempt(provider, task_id, prepared, carried, keep, tokens_used)
-                    .await
-                    .map_err(|(error, _)| error)
-            }
-            _ => result.map_err(|(error, _)| error),
-        }
     }
 
     /// The headers a per-attempt credential adds (a token from the cache, a fresh signature),
@@ -437,7 +489,9 @@ impl Transport {
         match &prepared.per_attempt {
             None => Ok((Vec::new(), None)),
             Some(PerAttempt::Token(source)) => {
-                let token = self.tokens.get(&self.unredirected, source).await?;
+                // Boxed: a token fetch is a whole request, and most polls find the token cached
+                // or use no token at all; unboxed it would be carried in every poll's future.
+                let token = Box::pin(self.tokens.get(&self.unredirected, source)).await?;
                 let secret = token.secret.expose_secret();
                 tokens_used
                     .lock()
@@ -473,11 +527,16 @@ impl Transport {
         &self,
         provider: &Provider,
         task_id: &str,
-        prepared: &PreparedRequest,
-        carried: &[(String, String)],
+        prepared: &Prepared,
         keep: Keep<'_>,
         tokens_used: &std::sync::Mutex<Vec<String>>,
     ) -> Result<UploadTask, (Error, Option<u64>)> {
+        let Prepared {
+            request: prepared,
+            carried,
+            headers: listed,
+            header_map,
+        } = prepared;
         // The slot says what the last answer said: an earlier attempt's spent window is stale.
         if let Some(slot) = keep.quota {
             *slot.lock().unwrap_or_else(|e| e.into_inner()) = None;
@@ -498,50 +557,19 @@ impl Transport {
         } else {
             &self.http
         };
-        let mut builder = http.request(method.clone(), prepared.url.clone());
-        let mut headers = prepared.headers.clone();
-        let mut sensitive = usize::from(prepared.secret_header);
-        // The credential header stays last: a default `Content-Type` goes before it.
-        if let Some(body) = &prepared.body {
-            // A `Content-Type` the definition sets replaces the default.
-            let typed = headers
-                .iter()
-                .any(|(n, _)| n.eq_ignore_ascii_case("content-type"));
-            if !typed && !body.is_empty() {
-                let at = headers.len() - sensitive;
-                headers.insert(at, ("content-type".into(), "application/json".into()));
-            }
-        }
         let (added, generation) = self
-            .per_attempt_headers(prepared, &headers, method.as_str(), tokens_used)
+            .per_attempt_headers(prepared, listed, method.as_str(), tokens_used)
             .await
             .map_err(|e| (e, None))?;
-        if !added.is_empty() {
-            sensitive = added.len();
-            headers.extend(added);
-        }
         let failed = |error: Error| (error, generation);
-        let secret_from = headers.len() - sensitive;
-        for (i, (name, value)) in headers.iter().enumerate() {
-            let mut value = reqwest::header::HeaderValue::from_str(value).map_err(|_| {
-                failed(Error::local(
-                    ErrorKind::InvalidRequest,
-                    format!("header `{name}` has a value HTTP cannot carry"),
-                ))
-            })?;
-            // Dates and nonces a signature adds are not secret, but marking them costs nothing.
-            if i >= secret_from {
-                value.set_sensitive(true);
-            }
-            builder = builder.header(name.as_str(), value);
-        }
-        if let Some(body) = &prepared.body {
-            builder = builder.body(body.clone());
-        }
+        let mut request = reqwest::Request::new(method, prepared.url.clone());
+        *request.headers_mut() = header_map.clone();
+        append_headers(request.headers_mut(), &added, 0).map_err(failed)?;
+        *request.body_mut() = prepared.body.clone().map(reqwest::Body::from);
         tracing::debug!(provider = %provider.id, method = ?prepared.method, url = %prepared.redacted_url(), "sending");
         self.sent.fetch_add(1, Ordering::Relaxed);
-        let mut response = builder
-            .send()
+        let mut response = http
+            .execute(request)
             .await
             .map_err(|e| failed(transport_error(e)))?;
         let status = response.status().as_u16();
