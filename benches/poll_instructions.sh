@@ -28,7 +28,7 @@ bin=$(cargo bench --bench poll_cpu --no-run 2>&1 | sed -n 's/.*Executable .*(\(.
   exit 1
 }
 
-# Prints "INSTRUCTIONS POLLS" for one run of POLLER over TASKS tasks.
+# Prints "INSTRUCTIONS POLLS" for one run over TASKS tasks ($1) of POLLER ($2).
 measure() {
   local out
   out=$(valgrind --tool=callgrind --callgrind-out-file=/dev/null "$bin" "$1" 1 "$2" 2>&1)

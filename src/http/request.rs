@@ -394,6 +394,17 @@ pub fn prepare(
         }
     };
     check_transport_security(&url, &provider.auth)?;
+    // A base URL given on the command line or by a definition could still carry one. It would
+    // travel outside `auth:`, which knows how to send and hide a credential.
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(Error::local(
+            ErrorKind::Definition,
+            format!(
+                "the URL to {} carries a user name or password: a credential goes in the definition's `auth:`",
+                url.host_str().unwrap_or_default()
+            ),
+        ));
+    }
 
     let path = provider
         .request

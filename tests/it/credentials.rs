@@ -264,8 +264,8 @@ async fn a_refused_token_is_replaced_once() {
     let provider = definition(CLIENT_CREDENTIALS);
     let credentials = client_credentials(&server);
     let client = client(1);
-    let result = client
-        .fetch(
+    let fetched = client
+        .fetch_detailed(
             &provider,
             Request {
                 task_id: "t1",
@@ -274,13 +274,20 @@ async fn a_refused_token_is_replaced_once() {
                 credentials: &credentials,
                 quota: None,
             },
+            false,
         )
         .await;
     assert_eq!(
-        result.expect("fetched with the new token").native_status,
+        fetched
+            .result
+            .expect("fetched with the new token")
+            .native_status,
         "DONE"
     );
     assert_eq!(client.tokens_fetched(), 2);
+    // The request made again with the new token is the same attempt, sent twice.
+    assert_eq!(fetched.attempts, 1);
+    assert_eq!(client.requests_sent(), 2);
 
     // A token refused again is an error, not a loop.
     let server = MockServer::start().await;

@@ -593,6 +593,30 @@ fn credentials_never_travel_over_plain_http_to_other_hosts() {
 }
 
 #[test]
+fn a_base_url_never_carries_a_user_name_or_password() {
+    let provider = provider("hubspot");
+    for given in [
+        "https://someone:hunter2@api.hubapi.com",
+        "https://someone@api.hubapi.com",
+        "http://:hunter2@127.0.0.1:9",
+    ] {
+        let base = url::Url::parse(given).expect("url");
+        let error = unitask::http::request::prepare(
+            &provider,
+            "t-1",
+            &Inputs::new(),
+            Some(&base),
+            &credentials(&provider),
+        )
+        .expect_err(given);
+        assert_eq!(error.kind, ErrorKind::Definition, "{given}");
+        assert!(error.message.contains("user name or password"), "{error}");
+        assert!(!error.message.contains("hunter2"), "{error}");
+        assert!(!error.message.contains("someone"), "{error}");
+    }
+}
+
+#[test]
 fn a_missing_credential_names_its_variable_and_debug_never_shows_one() {
     let provider = provider("tencent-smh");
     let inputs = base_inputs("tencent-smh");
