@@ -242,6 +242,73 @@ async fn a_token_is_renewed_before_it_expires() {
     assert_eq!(client.tokens_fetched(), 2);
 }
 
+/// The task API: `503` at the first request, then as [`Api`].
+struct BusyFirst {
+    requests: AtomicUsize,
+    then: Api,
+}
+
+impl Respond for BusyFirst {
+    fn respond(&self, request: &Received) -> ResponseTemplate {
+        if self.requests.fetch_add(1, Ordering::SeqCst) == 0 {
+            ResponseTemplate::new(503).set_body_string("busy")
+        } else {
+            self.then.respond(request)
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_token_refused_on_a_retry_is_replaced_within_that_attempt() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(Issuer {
+            issued: Arc::new(AtomicUsize::new(0)),
+            lifetime: 3600,
+        })
+        .mount(&server)
+        .await;
+    // 503 with tok-1, then tok-1 refused (revoked meanwhile), then tok-2 accepted.
+    Mock::given(method("GET"))
+        .respond_with(BusyFirst {
+            requests: AtomicUsize::new(0),
+            then: Api {
+                accepted: vec!["tok-2"],
+            },
+        })
+        .mount(&server)
+        .await;
+    let provider = definition(CLIENT_CREDENTIALS);
+    let credentials = client_credentials(&server);
+    let client = client(3);
+    let fetched = client
+        .fetch_detailed(
+            &provider,
+            Request {
+                task_id: "t1",
+                inputs: &Inputs::new(),
+                base_url: Some(&base(&server)),
+                credentials: &credentials,
+                quota: None,
+            },
+            false,
+        )
+        .await;
+    assert_eq!(
+        fetched.result.expect("fetched on the retry").native_status,
+        "DONE"
+    );
+    assert_eq!(
+        (
+            fetched.attempts,
+            client.requests_sent(),
+            client.tokens_fetched()
+        ),
+        (2, 3, 2)
+    );
+}
+
 #[tokio::test]
 async fn a_refused_token_is_replaced_once() {
     let server = MockServer::start().await;

@@ -260,6 +260,36 @@ async fn retries_stop_at_the_attempt_limit() {
 }
 
 #[tokio::test]
+async fn a_backoff_beyond_the_budget_is_not_waited() {
+    let provider = provider("church-tech");
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(503).set_body_string("busy"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    // Every planned wait (5 s) ends past the budget (1 s): the first failure is the answer.
+    let client = Transport::new(TransportConfig {
+        retry: RetryPolicy {
+            max_attempts: 5,
+            min_delay: Duration::from_secs(5),
+            max_delay: Duration::from_secs(5),
+            total_budget: Duration::from_secs(1),
+        },
+        ..TransportConfig::default()
+    })
+    .expect("client");
+    let started = Instant::now();
+    let Fetched {
+        result, attempts, ..
+    } = fetch_from(&client, &provider, "u-1", &Inputs::new(), &server).await;
+    let error = result.expect_err("503");
+    assert_eq!((error.kind, error.status), (ErrorKind::Server, Some(503)));
+    assert_eq!(attempts, 1);
+    assert!(started.elapsed() < Duration::from_secs(1), "waited");
+}
+
+#[tokio::test]
 async fn a_retry_after_beyond_the_budget_is_reported_not_waited() {
     let provider = provider("hubspot");
     let server = MockServer::start().await;
@@ -644,6 +674,26 @@ fn a_missing_credential_names_its_variable_and_debug_never_shows_one() {
             .as_str()
             .contains("access_token=s3cr3t-T0ken%2B%2F%3D")
     );
+}
+
+#[test]
+fn a_prepared_request_never_shows_its_credential() {
+    let provider = provider("hubspot");
+    let credentials = credentials(&provider);
+    let prepared = unitask::http::transport::Prepared::new(
+        &provider,
+        Request {
+            task_id: "t-1",
+            inputs: &Inputs::new(),
+            base_url: None,
+            credentials: &credentials,
+            quota: None,
+        },
+    )
+    .expect("prepared");
+    let shown = format!("{prepared:?}");
+    assert!(shown.contains("api.hubapi.com"), "{shown}");
+    assert!(!shown.contains(SECRET), "{shown}");
 }
 
 #[tokio::test]
