@@ -114,8 +114,10 @@ codes! {
     /// provider's own domains, any caller-supplied value could send the secret elsewhere.
     UnconstrainedHost = "UT107", "unconstrained-host";
     /// ## What it means
-    /// The base URL is not an absolute `https://` URL, or uses plain `http://` for a host that is
-    /// not loopback (`localhost`, `127.0.0.0/8`, `::1`). Credentials never travel unencrypted.
+    /// The base URL is not an absolute `https://` URL, uses plain `http://` for a host that is
+    /// not loopback (`localhost`, `127.0.0.0/8`, `::1`), or carries a user name or password.
+    /// Credentials never travel unencrypted, and only `auth:` carries them: it reads them from
+    /// the environment and hides them wherever the request is shown.
     InsecureBaseUrl = "UT108", "insecure-base-url";
     /// ## What it means
     /// A state name that does not exist. States are `pending`, `running`, `succeeded`,

@@ -185,6 +185,30 @@ fn a_brace_inside_a_flow_mapping_gets_a_quoting_help() {
     assert!(help.contains("`path: '/tasks/{task_id}'`"), "{help}");
 }
 
+/// A user name or password in the base URL is refused; the diagnostic's own words never repeat
+/// it (the source line shown under it is the author's own).
+#[test]
+fn a_base_url_with_a_password_is_refused_without_repeating_it() {
+    for base in [
+        "https://someone:hunter2@api.example.com",
+        "https://someone@api.example.com",
+    ] {
+        let source = minimal("", "").replace("https://api.example.com", base);
+        let report = report(&source);
+        let diagnostic = &report.diagnostics[0];
+        assert_eq!(diagnostic.code, Code::InsecureBaseUrl, "{base}");
+        assert!(diagnostic.message.contains("user name or password"));
+        let words = format!(
+            "{} {:?} {:?} {:?}",
+            diagnostic.message, diagnostic.label, diagnostic.help, diagnostic.notes
+        );
+        assert!(
+            !words.contains("hunter2") && !words.contains("someone"),
+            "{words}"
+        );
+    }
+}
+
 /// Two schemes under `auth:` are told what `auth:` takes, not the condition syntax.
 #[test]
 fn two_auth_schemes_get_an_auth_help() {

@@ -300,6 +300,16 @@ impl Lowerer<'_> {
         // Substitute a plausible host for each placeholder, then let the URL parser judge.
         let sample = template.render(|_| "placeholder.example".to_owned());
         match url::Url::parse(&sample) {
+            // Never printed: the value would show the password.
+            Ok(url) if !url.username().is_empty() || url.password().is_some() => self.push(
+                Diagnostic::new(
+                    Code::InsecureBaseUrl,
+                    base_url.span,
+                    "the base URL carries a user name or password",
+                )
+                .label("it would travel outside `auth:`, and show wherever the URL does")
+                .help("remove it from the URL; a credential goes in `auth:` (e.g. `basic:` with `username_env` and `password_env`), read from the environment"),
+            ),
             Ok(url) if url.scheme() == "https" => {}
             Ok(url) if url.scheme() == "http" && crate::syntax::url::is_loopback(&url) => {}
             Ok(url) if url.scheme() == "http" => self.push(
