@@ -209,7 +209,7 @@ impl Input {
                 ));
             }
         }
-        if !url.username().is_empty() || url.password().is_some() {
+        if crate::syntax::url::has_credentials(&url) {
             return Err(format!(
                 "input `{name}` cannot carry a user name or password"
             ));

@@ -394,9 +394,9 @@ pub fn prepare(
         }
     };
     check_transport_security(&url, &provider.auth)?;
-    // A base URL given on the command line or by a definition could still carry one. It would
-    // travel outside `auth:`, which knows how to send and hide a credential.
-    if !url.username().is_empty() || url.password().is_some() {
+    // An `in: url` task id was refused one already; a base URL given on the command line or by
+    // a definition could still carry one.
+    if crate::syntax::url::has_credentials(&url) {
         return Err(Error::local(
             ErrorKind::Definition,
             format!(
@@ -526,6 +526,14 @@ pub fn prepare(
             Some(serde_json::to_vec(&serde_json::Value::Object(body)).unwrap_or_default())
         }
     };
+    // A body is JSON unless the definition says otherwise; the credential header stays last.
+    let typed = headers
+        .iter()
+        .any(|(n, _)| n.eq_ignore_ascii_case("content-type"));
+    if body.as_ref().is_some_and(|b| !b.is_empty()) && !typed {
+        let at = headers.len() - usize::from(secret_header);
+        headers.insert(at, ("content-type".into(), "application/json".into()));
+    }
     Ok(PreparedRequest {
         method: provider.request.method,
         url,

@@ -126,15 +126,13 @@ struct Keep<'a> {
 /// at every poll: its inputs never change, and what must change per attempt (a token, a
 /// signature) is made per attempt anyway.
 #[doc(hidden)]
+#[derive(Debug)]
 pub struct Prepared {
     request: PreparedRequest,
     /// What `input:` fields read (a follow-up carries them on).
     carried: Vec<(String, String)>,
-    /// The headers as listed (a default `Content-Type` added), the credential last: what a
-    /// signature signs.
-    headers: Vec<(String, String)>,
-    /// The same, checked and made once: what every attempt sends, the credential marked
-    /// sensitive so no log shows it.
+    /// The request's headers, made once: what every attempt sends (a signature signs the list
+    /// they came from), the credential marked sensitive so no log shows it.
     header_map: reqwest::header::HeaderMap,
 }
 
@@ -153,38 +151,15 @@ impl Prepared {
             .iter()
             .map(|(n, v)| (n.to_owned(), v.to_owned()))
             .collect();
-        let mut headers = prepared.headers.clone();
-        let secret = usize::from(prepared.secret_header);
-        // The credential header stays last: a default `Content-Type` goes before it.
-        if let Some(body) = &prepared.body {
-            // A `Content-Type` the definition sets replaces the default.
-            let typed = headers
-                .iter()
-                .any(|(n, _)| n.eq_ignore_ascii_case("content-type"));
-            if !typed && !body.is_empty() {
-                let at = headers.len() - secret;
-                headers.insert(at, ("content-type".into(), "application/json".into()));
-            }
-        }
-        let mut header_map = reqwest::header::HeaderMap::with_capacity(headers.len() + 1);
-        append_headers(&mut header_map, &headers, headers.len() - secret)?;
+        let headers = &prepared.headers;
+        let mut header_map = reqwest::header::HeaderMap::with_capacity(headers.len());
+        let secret_from = headers.len() - usize::from(prepared.secret_header);
+        append_headers(&mut header_map, headers, secret_from)?;
         Ok(Prepared {
             carried: provider.request_inputs(task_id, &given),
             request: prepared,
-            headers,
             header_map,
         })
-    }
-}
-
-impl std::fmt::Debug for Prepared {
-    // The request shows its headers with the credential hidden; the copies made from them
-    // would show it.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Prepared")
-            .field("request", &self.request)
-            .field("carried", &self.carried)
-            .finish_non_exhaustive()
     }
 }
 
@@ -481,7 +456,6 @@ impl Transport {
     async fn per_attempt_headers(
         &self,
         prepared: &PreparedRequest,
-        headers: &[(String, String)],
         method: &str,
         tokens_used: &std::sync::Mutex<Vec<String>>,
     ) -> Result<(Vec<(String, String)>, Option<u64>), Error> {
@@ -506,7 +480,7 @@ impl Transport {
                 let unsigned = crate::http::sign::Unsigned {
                     method,
                     url: &prepared.url,
-                    headers,
+                    headers: &prepared.headers,
                     body: prepared.body.as_deref().unwrap_or_default(),
                 };
                 let signed = signer
@@ -534,7 +508,6 @@ impl Transport {
         let Prepared {
             request: prepared,
             carried,
-            headers: listed,
             header_map,
         } = prepared;
         // The slot says what the last answer said: an earlier attempt's spent window is stale.
@@ -558,7 +531,7 @@ impl Transport {
             &self.http
         };
         let (added, generation) = self
-            .per_attempt_headers(prepared, listed, method.as_str(), tokens_used)
+            .per_attempt_headers(prepared, method.as_str(), tokens_used)
             .await
             .map_err(|e| (e, None))?;
         let failed = |error: Error| (error, generation);

@@ -11,6 +11,12 @@ pub fn is_loopback(url: &url::Url) -> bool {
     }
 }
 
+/// Whether the URL carries a user name or a password (`https://user:pass@host`): a credential
+/// that would travel outside `auth:`, which alone knows how to send and hide one.
+pub fn has_credentials(url: &url::Url) -> bool {
+    !url.username().is_empty() || url.password().is_some()
+}
+
 /// Whether `value` is a DNS host name: dot-separated labels of letters, digits and `-`, none empty,
 /// none starting or ending with `-`, at most 63 bytes each and 253 in all.
 pub fn is_dns_name(value: &str) -> bool {

@@ -301,7 +301,7 @@ impl Lowerer<'_> {
         let sample = template.render(|_| "placeholder.example".to_owned());
         match url::Url::parse(&sample) {
             // Never printed: the value would show the password.
-            Ok(url) if !url.username().is_empty() || url.password().is_some() => self.push(
+            Ok(url) if crate::syntax::url::has_credentials(&url) => self.push(
                 Diagnostic::new(
                     Code::InsecureBaseUrl,
                     base_url.span,
