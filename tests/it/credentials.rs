@@ -114,6 +114,24 @@ const CLIENT_CREDENTIALS: &str = "  oauth2:
     client_secret_env: EXAMPLE_CLIENT_SECRET
     scopes: [https://api.example.com/.default]";
 
+/// Fetches task `t1` from `server`'s API with `credentials`, and what it took.
+async fn fetch_t1(
+    client: &Transport,
+    provider: &Provider,
+    credentials: &Credentials,
+    server: &MockServer,
+) -> Fetched {
+    let base = base(server);
+    let request = Request {
+        task_id: "t1",
+        inputs: &Inputs::new(),
+        base_url: Some(&base),
+        credentials,
+        quota: None,
+    };
+    client.fetch_detailed(provider, request, false).await
+}
+
 fn client_credentials(server: &MockServer) -> Credentials {
     let mut credentials = Credentials::new();
     credentials
@@ -282,19 +300,7 @@ async fn a_token_refused_on_a_retry_is_replaced_within_that_attempt() {
     let provider = definition(CLIENT_CREDENTIALS);
     let credentials = client_credentials(&server);
     let client = client(3);
-    let fetched = client
-        .fetch_detailed(
-            &provider,
-            Request {
-                task_id: "t1",
-                inputs: &Inputs::new(),
-                base_url: Some(&base(&server)),
-                credentials: &credentials,
-                quota: None,
-            },
-            false,
-        )
-        .await;
+    let fetched = fetch_t1(&client, &provider, &credentials, &server).await;
     assert_eq!(
         fetched.result.expect("fetched on the retry").native_status,
         "DONE"
@@ -331,19 +337,7 @@ async fn a_refused_token_is_replaced_once() {
     let provider = definition(CLIENT_CREDENTIALS);
     let credentials = client_credentials(&server);
     let client = client(1);
-    let fetched = client
-        .fetch_detailed(
-            &provider,
-            Request {
-                task_id: "t1",
-                inputs: &Inputs::new(),
-                base_url: Some(&base(&server)),
-                credentials: &credentials,
-                quota: None,
-            },
-            false,
-        )
-        .await;
+    let fetched = fetch_t1(&client, &provider, &credentials, &server).await;
     assert_eq!(
         fetched
             .result
@@ -372,18 +366,9 @@ async fn a_refused_token_is_replaced_once() {
         .await;
     let credentials = client_credentials(&server);
     let client = self::client(1);
-    let result = client
-        .fetch(
-            &provider,
-            Request {
-                task_id: "t1",
-                inputs: &Inputs::new(),
-                base_url: Some(&base(&server)),
-                credentials: &credentials,
-                quota: None,
-            },
-        )
-        .await;
+    let result = fetch_t1(&client, &provider, &credentials, &server)
+        .await
+        .result;
     assert_eq!(result.expect_err("refused").kind, ErrorKind::Unauthorized);
     assert_eq!(
         client.tokens_fetched(),
@@ -405,18 +390,9 @@ async fn a_failed_grant_is_unauthorized_and_names_the_grant() {
         .await;
     let provider = definition(CLIENT_CREDENTIALS);
     let credentials = client_credentials(&server);
-    let result = client(1)
-        .fetch(
-            &provider,
-            Request {
-                task_id: "t1",
-                inputs: &Inputs::new(),
-                base_url: Some(&base(&server)),
-                credentials: &credentials,
-                quota: None,
-            },
-        )
-        .await;
+    let result = fetch_t1(&client(1), &provider, &credentials, &server)
+        .await
+        .result;
     let error = result.expect_err("refused");
     assert_eq!(error.kind, ErrorKind::Unauthorized);
     assert!(
@@ -445,18 +421,9 @@ async fn a_token_endpoint_must_be_https_or_loopback() {
         .set("EXAMPLE_CLIENT_SECRET", CLIENT_SECRET)
         .set_token_endpoint(url::Url::parse("http://login.example.com/token").expect("url"));
     let server = MockServer::start().await;
-    let result = client(1)
-        .fetch(
-            &provider,
-            Request {
-                task_id: "t1",
-                inputs: &Inputs::new(),
-                base_url: Some(&base(&server)),
-                credentials: &credentials,
-                quota: None,
-            },
-        )
-        .await;
+    let result = fetch_t1(&client(1), &provider, &credentials, &server)
+        .await
+        .result;
     let error = result.expect_err("refused");
     assert_eq!(error.kind, ErrorKind::Definition);
     assert!(error.message.contains("must be https"), "{}", error.message);
@@ -558,52 +525,25 @@ async fn a_service_account_key_file_signs_an_assertion_the_endpoint_verifies() {
         key_file.display().to_string(),
     );
     let client = client(1);
-    let result = client
-        .fetch(
-            &provider,
-            Request {
-                task_id: "t1",
-                inputs: &Inputs::new(),
-                base_url: Some(&base(&server)),
-                credentials: &credentials,
-                quota: None,
-            },
-        )
-        .await;
+    let result = fetch_t1(&client, &provider, &credentials, &server)
+        .await
+        .result;
     assert_eq!(result.expect("fetched").native_status, "DONE");
     assert_eq!(client.tokens_fetched(), 1);
 
     // Without the key file, the static token is used: no grant.
     let mut credentials = Credentials::new();
     credentials.set("GOOGLE_ACCESS_TOKEN", "tok-1");
-    let result = client
-        .fetch(
-            &provider,
-            Request {
-                task_id: "t1",
-                inputs: &Inputs::new(),
-                base_url: Some(&base(&server)),
-                credentials: &credentials,
-                quota: None,
-            },
-        )
-        .await;
+    let result = fetch_t1(&client, &provider, &credentials, &server)
+        .await
+        .result;
     assert_eq!(result.expect("fetched").native_status, "DONE");
     assert_eq!(client.tokens_fetched(), 1);
 
     // Neither: one error naming every variable that would do.
-    let result = client
-        .fetch(
-            &provider,
-            Request {
-                task_id: "t1",
-                inputs: &Inputs::new(),
-                base_url: Some(&base(&server)),
-                credentials: &Credentials::new(),
-                quota: None,
-            },
-        )
-        .await;
+    let result = fetch_t1(&client, &provider, &Credentials::new(), &server)
+        .await
+        .result;
     let error = result.expect_err("no credential");
     assert_eq!(
         error.message,
@@ -648,19 +588,7 @@ async fn every_attempt_is_signed_afresh_retries_included() {
         .set("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "acs-S3CRET");
     let Fetched {
         result, attempts, ..
-    } = client(3)
-        .fetch_detailed(
-            &provider,
-            Request {
-                task_id: "t1",
-                inputs: &Inputs::new(),
-                base_url: Some(&base(&server)),
-                credentials: &credentials,
-                quota: None,
-            },
-            false,
-        )
-        .await;
+    } = fetch_t1(&client(3), &provider, &credentials, &server).await;
     assert_eq!(result.expect("fetched").native_status, "DONE");
     assert_eq!(attempts, 2);
     let requests = server.received_requests().await.expect("recorded");

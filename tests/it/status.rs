@@ -29,6 +29,15 @@ fn no_retry() -> Transport {
     .expect("client")
 }
 
+/// A transport that retries as `retry` says.
+fn retrying(retry: RetryPolicy) -> Transport {
+    Transport::new(TransportConfig {
+        retry,
+        ..TransportConfig::default()
+    })
+    .expect("client")
+}
+
 fn credentials(provider: &Provider) -> Credentials {
     crate::credentials_with(provider, SECRET)
 }
@@ -237,16 +246,12 @@ async fn retries_stop_at_the_attempt_limit() {
         .expect(3)
         .mount(&server)
         .await;
-    let client = Transport::new(TransportConfig {
-        retry: RetryPolicy {
-            max_attempts: 3,
-            min_delay: Duration::from_millis(10),
-            max_delay: Duration::from_millis(50),
-            total_budget: Duration::from_secs(5),
-        },
-        ..TransportConfig::default()
-    })
-    .expect("client");
+    let client = retrying(RetryPolicy {
+        max_attempts: 3,
+        min_delay: Duration::from_millis(10),
+        max_delay: Duration::from_millis(50),
+        total_budget: Duration::from_secs(5),
+    });
     let Fetched {
         result, attempts, ..
     } = fetch_from(&client, &provider, "u-1", &Inputs::new(), &server).await;
@@ -269,16 +274,12 @@ async fn a_backoff_beyond_the_budget_is_not_waited() {
         .mount(&server)
         .await;
     // Every planned wait (5 s) ends past the budget (1 s): the first failure is the answer.
-    let client = Transport::new(TransportConfig {
-        retry: RetryPolicy {
-            max_attempts: 5,
-            min_delay: Duration::from_secs(5),
-            max_delay: Duration::from_secs(5),
-            total_budget: Duration::from_secs(1),
-        },
-        ..TransportConfig::default()
-    })
-    .expect("client");
+    let client = retrying(RetryPolicy {
+        max_attempts: 5,
+        min_delay: Duration::from_secs(5),
+        max_delay: Duration::from_secs(5),
+        total_budget: Duration::from_secs(1),
+    });
     let started = Instant::now();
     let Fetched {
         result, attempts, ..
@@ -1049,16 +1050,12 @@ async fn retry_after_zero_still_backs_off() {
         .expect(2)
         .mount(&server)
         .await;
-    let client = Transport::new(TransportConfig {
-        retry: RetryPolicy {
-            max_attempts: 2,
-            min_delay: Duration::from_millis(300),
-            max_delay: Duration::from_secs(1),
-            total_budget: Duration::from_secs(10),
-        },
-        ..TransportConfig::default()
-    })
-    .expect("client");
+    let client = retrying(RetryPolicy {
+        max_attempts: 2,
+        min_delay: Duration::from_millis(300),
+        max_delay: Duration::from_secs(1),
+        total_budget: Duration::from_secs(10),
+    });
     let provider = provider("church-tech");
     let started = Instant::now();
     let Fetched { attempts, .. } =
